@@ -1,0 +1,28 @@
+# The two commands of the README: `make run` (local stack) and `make test` (install + whole suite).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test check bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.installed
+	$(PY) -m devstack.run_local
+
+check: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+test: check
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed
+	$(PY) -m bench.create_accounts
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Runtime code of the operator platform: domain, services, adapters and the HTTP layer."""

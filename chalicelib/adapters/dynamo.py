@@ -1,0 +1,604 @@
+"""DynamoDB repositories through PynamoDB. Every invariant-keeping write is one TransactWriteItems call.
+
+Vendor errors stop here: conditional-check failures become our Conflict / NotFound /
+ConcurrentModification, so nothing above this module sees a PynamoDB or botocore exception.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.cursor import decode_cursor, encode_cursor
+from chalicelib.adapters.dynamo_models import (
+    AccountModel,
+    AuditModel,
+    AuthModel,
+    GroupModel,
+    OperatorModel,
+    ProfileModel,
+    TimelineModel,
+    UniqueModel,
+)
+from chalicelib.domain.errors import ConcurrentModification, Conflict, DomainError, NotFound
+from chalicelib.domain.model import (
+    Account,
+    AccountStatus,
+    AccountType,
+    CreationMode,
+    Group,
+    LoginAttempt,
+    Operator,
+    Page,
+    ProvisioningProfile,
+    Role,
+    SecurityModel,
+    Session,
+    SipCredentials,
+    TimelineEvent,
+    Transport,
+    iso,
+)
+from chalicelib.services import guards
+from chalicelib.settings import Settings
+
+M = TypeVar("M", bound=Model)
+_PROFILE_MISSING = NotFound(
+    "Provisioning profile not found.", field="provisioning_profile_id", code="profile_not_found"
+)
+_GROUP_MISSING = NotFound("Group not found.", field="group_id", code="group_not_found")
+_STALE = ConcurrentModification("The item changed since it was read; reload and retry.")
+
+
+class _Tx:
+    """A TransactWriteItems call whose failed conditions map back to domain errors, item by item."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.ops: list[Callable[[TransactWrite], None]] = []
+        self.failures: list[DomainError | None] = []
+
+    def _add(self, op: Callable[[TransactWrite], None], on_fail: DomainError | None) -> None:
+        self.ops.append(op)
+        self.failures.append(on_fail)
+
+    def put(self, item: Model, condition: Condition | None, on_fail: DomainError | None = None) -> None:
+        self._add(lambda tx: tx.save(item, condition=condition), on_fail)
+
+    def delete(self, item: Model, condition: Condition | None, on_fail: DomainError | None = None) -> None:
+        self._add(lambda tx: tx.delete(item, condition=condition), on_fail)
+
+    def update(self, item: Model, actions: list[Any], condition: Condition | None, on_fail: DomainError) -> None:
+        self._add(lambda tx: tx.update(item, actions=actions, condition=condition), on_fail)
+
+    def check(self, model: type[Model], key: str, condition: Condition, on_fail: DomainError) -> None:
+        self._add(lambda tx: tx.condition_check(model, key, condition=condition), on_fail)
+
+    def claim(self, entry: guards.Guard) -> None:
+        key, owner, field_name = entry
+        conflict = Conflict(guards.conflict_message(field_name), field=field_name, code="duplicate")
+        guard = UniqueModel(key, owner_id=owner)
+        self.put(guard, UniqueModel.key.does_not_exist() | (UniqueModel.owner_id == owner), conflict)
+
+    def release(self, entry: guards.Guard) -> None:
+        key, owner, _ = entry
+        self.delete(UniqueModel(key, owner_id=owner), None)
+
+    def commit(self) -> None:
+        try:
+            with TransactWrite(connection=self.connection) as tx:
+                for op in self.ops:
+                    op(tx)
+        except TransactWriteError as exc:
+            reasons = exc.cancellation_reasons or []
+            for reason, failure in zip(reasons, self.failures, strict=False):
+                if reason is not None and reason.code == "ConditionalCheckFailed" and failure is not None:
+                    raise failure from exc
+            if any(r is not None and r.code == "TransactionConflict" for r in reasons):
+                raise _STALE from exc
+            raise
+
+
+def _connection(settings: Settings) -> Connection:
+    return Connection(region=settings.region, host=settings.dynamodb_endpoint)
+
+
+def _version_is(model: type[Model], version: int) -> Condition:
+    return model.version == version  # type: ignore[attr-defined, no-any-return]
+
+
+def _page(iterator: Any, convert: Callable[[Any], Any]) -> Page[Any]:
+    items = [convert(m) for m in iterator]
+    last = iterator.last_evaluated_key
+    return Page(items, encode_cursor(last) if last else None)
+
+
+def _start_key(cursor: str | None) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    key = decode_cursor(cursor)
+    if not isinstance(key, dict):
+        raise ValueError("malformed cursor")
+    return key
+
+
+def _get(model: type[M], key: str) -> M | None:
+    try:
+        return model.get(key, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+# --- accounts ----------------------------------------------------------------------------------------------
+
+
+def _account_to_model(a: Account) -> AccountModel:
+    creds = a.credentials
+    return AccountModel(
+        a.id,
+        username=a.username,
+        group_id=a.group_id,
+        provisioning_profile_id=a.provisioning_profile_id,
+        phone_number=a.phone_number,
+        secondary_phone_number=a.secondary_phone_number,
+        account_type=a.account_type.value,
+        security_model=a.security_model.value,
+        obfuscation_enabled=a.obfuscation_enabled,
+        obfuscation_key=a.obfuscation_key,
+        keep_alive=a.keep_alive,
+        permit=list(a.permit),
+        deny=list(a.deny),
+        full_name=a.full_name,
+        email=a.email,
+        description=a.description,
+        enabled=a.enabled,
+        status=a.status.value,
+        status_changed_at=a.status_changed_at,
+        created_at=a.created_at,
+        updated_at=a.updated_at,
+        creation_mode=a.creation_mode.value,
+        realm=creds.realm if creds else None,
+        ha1=creds.ha1 if creds else None,
+        ha1b=creds.ha1b if creds else None,
+        ha1_sha256=creds.ha1_sha256 if creds else None,
+        version=a.version,
+    )
+
+
+def _account_from_model(m: AccountModel) -> Account:
+    creds = None
+    if m.realm and m.ha1 and m.ha1b and m.ha1_sha256:
+        creds = SipCredentials(realm=m.realm, ha1=m.ha1, ha1b=m.ha1b, ha1_sha256=m.ha1_sha256)
+    return Account(
+        id=m.id,
+        username=m.username,
+        group_id=m.group_id,
+        provisioning_profile_id=m.provisioning_profile_id,
+        phone_number=m.phone_number,
+        secondary_phone_number=m.secondary_phone_number or None,
+        account_type=AccountType(m.account_type),
+        security_model=SecurityModel(m.security_model),
+        obfuscation_enabled=m.obfuscation_enabled,
+        obfuscation_key=m.obfuscation_key,
+        keep_alive=m.keep_alive,
+        permit=tuple(m.permit or ()),
+        deny=tuple(m.deny or ()),
+        full_name=m.full_name or "",
+        email=m.email or "",
+        description=m.description or "",
+        enabled=m.enabled,
+        status=AccountStatus(m.status),
+        status_changed_at=m.status_changed_at,
+        created_at=m.created_at,
+        updated_at=m.updated_at,
+        creation_mode=CreationMode(m.creation_mode),
+        credentials=creds,
+        version=int(m.version),
+    )
+
+
+def _event_to_model(e: TimelineEvent) -> TimelineModel:
+    return TimelineModel(
+        e.account_id,
+        f"{iso(e.at)}#{secrets.token_hex(4)}",
+        kind=e.kind,
+        actor=e.actor,
+        detail=json.dumps(e.detail) if e.detail else None,
+    )
+
+
+def _event_from_model(m: TimelineModel) -> TimelineEvent:
+    at = datetime.fromisoformat(m.sk.split("#", 1)[0].replace("Z", "+00:00"))
+    detail = json.loads(m.detail) if m.detail else {}
+    return TimelineEvent(account_id=m.account_id, at=at, kind=m.kind, actor=m.actor, detail=detail)
+
+
+def _count_delta(tx: _Tx, group_id: str, delta: int) -> None:
+    tx.update(
+        GroupModel(group_id),
+        [GroupModel.account_count.add(delta)],
+        GroupModel.id.exists(),
+        _GROUP_MISSING,
+    )
+
+
+class DynamoAccounts:
+    def __init__(self, settings: Settings) -> None:
+        self.connection = _connection(settings)
+
+    def add(self, account: Account, event: TimelineEvent) -> None:
+        tx = _Tx(self.connection)
+        tx.put(_account_to_model(account), AccountModel.id.does_not_exist(), Conflict("Account id exists."))
+        for entry in guards.account_guards(account):
+            tx.claim(entry)
+        _count_delta(tx, account.group_id, +1)
+        tx.check(ProfileModel, account.provisioning_profile_id, ProfileModel.id.exists(), _PROFILE_MISSING)
+        tx.put(_event_to_model(event), None)
+        tx.commit()
+
+    def get(self, account_id: str) -> Account | None:
+        model = _get(AccountModel, account_id)
+        return _account_from_model(model) if model else None
+
+    def get_by_username(self, username: str) -> Account | None:
+        guard = _get(UniqueModel, guards.username_key(username))
+        return self.get(guard.owner_id) if guard else None
+
+    def list_by_group(self, group_id: str, limit: int, cursor: str | None) -> Page[Account]:
+        iterator = AccountModel.by_group.query(group_id, limit=limit, last_evaluated_key=_start_key(cursor))
+        return _page(iterator, _account_from_model)
+
+    def replace(self, previous: Account, updated: Account, event: TimelineEvent) -> None:
+        tx = _Tx(self.connection)
+        tx.put(_account_to_model(updated), _version_is(AccountModel, previous.version), _STALE)
+        old_entries = guards.account_guards(previous)
+        new_entries = guards.account_guards(updated)
+        for entry in new_entries:
+            tx.claim(entry)
+        new_keys = {key for key, _, _ in new_entries}
+        for entry in old_entries:
+            if entry[0] not in new_keys:
+                tx.release(entry)
+        if previous.group_id != updated.group_id:
+            _count_delta(tx, previous.group_id, -1)
+            _count_delta(tx, updated.group_id, +1)
+        tx.check(ProfileModel, updated.provisioning_profile_id, ProfileModel.id.exists(), _PROFILE_MISSING)
+        tx.put(_event_to_model(event), None)
+        tx.commit()
+
+    def remove(self, account: Account, event: TimelineEvent) -> None:
+        tx = _Tx(self.connection)
+        tx.delete(AccountModel(account.id), _version_is(AccountModel, account.version), _STALE)
+        for entry in guards.account_guards(account):
+            tx.release(entry)
+        _count_delta(tx, account.group_id, -1)
+        tx.put(_event_to_model(event), None)
+        tx.commit()
+
+    def append_event(self, event: TimelineEvent) -> None:
+        _event_to_model(event).save()
+
+    def timeline(self, account_id: str, limit: int) -> list[TimelineEvent]:
+        return [_event_from_model(m) for m in TimelineModel.query(account_id, scan_index_forward=False, limit=limit)]
+
+    def profile_in_use(self, profile_id: str) -> bool:
+        return any(True for _ in AccountModel.by_profile.query(profile_id, limit=1))
+
+
+# --- groups ------------------------------------------------------------------------------------------------
+
+
+def _group_to_model(g: Group) -> GroupModel:
+    return GroupModel(
+        g.id,
+        name=g.name,
+        it_email=g.it_email,
+        provisioning_profile_id=g.provisioning_profile_id,
+        enabled=g.enabled,
+        account_count=g.account_count,
+        created_at=g.created_at,
+        updated_at=g.updated_at,
+        version=g.version,
+    )
+
+
+def _group_from_model(m: GroupModel) -> Group:
+    return Group(
+        id=m.id,
+        name=m.name,
+        it_email=m.it_email or "",
+        provisioning_profile_id=m.provisioning_profile_id,
+        enabled=m.enabled,
+        account_count=int(m.account_count),
+        created_at=m.created_at,
+        updated_at=m.updated_at,
+        version=int(m.version),
+    )
+
+
+class DynamoGroups:
+    def __init__(self, settings: Settings) -> None:
+        self.connection = _connection(settings)
+
+    def add(self, group: Group) -> None:
+        tx = _Tx(self.connection)
+        tx.put(_group_to_model(group), GroupModel.id.does_not_exist(), Conflict("Group id exists."))
+        tx.claim(guards.group_name_guard(group))
+        tx.check(ProfileModel, group.provisioning_profile_id, ProfileModel.id.exists(), _PROFILE_MISSING)
+        tx.commit()
+
+    def get(self, group_id: str) -> Group | None:
+        model = _get(GroupModel, group_id)
+        return _group_from_model(model) if model else None
+
+    def list(self, limit: int, cursor: str | None) -> Page[Group]:
+        return _page(GroupModel.scan(limit=limit, last_evaluated_key=_start_key(cursor)), _group_from_model)
+
+    def replace(self, previous: Group, updated: Group) -> None:
+        tx = _Tx(self.connection)
+        actions = [
+            GroupModel.name.set(updated.name),
+            GroupModel.it_email.set(updated.it_email),
+            GroupModel.provisioning_profile_id.set(updated.provisioning_profile_id),
+            GroupModel.enabled.set(updated.enabled),
+            GroupModel.updated_at.set(updated.updated_at),
+            GroupModel.version.set(updated.version),
+        ]
+        # An update, not a put: the account counter belongs to account writes.
+        tx.update(GroupModel(updated.id), actions, _version_is(GroupModel, previous.version), _STALE)
+        old, new = guards.group_name_guard(previous), guards.group_name_guard(updated)
+        if old[0] != new[0]:
+            tx.claim(new)
+            tx.release(old)
+        tx.check(ProfileModel, updated.provisioning_profile_id, ProfileModel.id.exists(), _PROFILE_MISSING)
+        tx.commit()
+
+    def remove(self, group: Group) -> None:
+        tx = _Tx(self.connection)
+        not_empty = Conflict("The group still has accounts; delete or move them first.", code="group_not_empty")
+        tx.delete(GroupModel(group.id), GroupModel.account_count == 0, not_empty)
+        tx.release(guards.group_name_guard(group))
+        tx.commit()
+
+    def profile_in_use(self, profile_id: str) -> bool:
+        scan = GroupModel.scan(GroupModel.provisioning_profile_id == profile_id)
+        return any(True for _ in scan)
+
+
+# --- provisioning profiles -------------------------------------------------------------------------------
+
+
+def _profile_to_model(p: ProvisioningProfile) -> ProfileModel:
+    return ProfileModel(
+        p.id,
+        name=p.name,
+        sip_domain=p.sip_domain,
+        sip_host=p.sip_host,
+        tls_port=p.tls_port,
+        tcp_port=p.tcp_port,
+        udp_port=p.udp_port,
+        default_transport=p.default_transport.value,
+        android_url=p.android_url,
+        ios_url=p.ios_url,
+        other_url=p.other_url,
+        created_at=p.created_at,
+        updated_at=p.updated_at,
+        version=p.version,
+    )
+
+
+def _port(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _profile_from_model(m: ProfileModel) -> ProvisioningProfile:
+    return ProvisioningProfile(
+        id=m.id,
+        name=m.name,
+        sip_domain=m.sip_domain,
+        sip_host=m.sip_host,
+        tls_port=_port(m.tls_port),
+        tcp_port=_port(m.tcp_port),
+        udp_port=_port(m.udp_port),
+        default_transport=Transport(m.default_transport),
+        android_url=m.android_url or "",
+        ios_url=m.ios_url or "",
+        other_url=m.other_url or "",
+        created_at=m.created_at,
+        updated_at=m.updated_at,
+        version=int(m.version),
+    )
+
+
+class DynamoProfiles:
+    def __init__(self, settings: Settings) -> None:
+        self.connection = _connection(settings)
+
+    def add(self, profile: ProvisioningProfile) -> None:
+        tx = _Tx(self.connection)
+        tx.put(_profile_to_model(profile), ProfileModel.id.does_not_exist(), Conflict("Profile id exists."))
+        tx.claim(guards.profile_name_guard(profile))
+        tx.commit()
+
+    def get(self, profile_id: str) -> ProvisioningProfile | None:
+        model = _get(ProfileModel, profile_id)
+        return _profile_from_model(model) if model else None
+
+    def list(self, limit: int, cursor: str | None) -> Page[ProvisioningProfile]:
+        scan = ProfileModel.scan(limit=limit, last_evaluated_key=_start_key(cursor))
+        return _page(scan, _profile_from_model)
+
+    def replace(self, previous: ProvisioningProfile, updated: ProvisioningProfile) -> None:
+        tx = _Tx(self.connection)
+        tx.put(_profile_to_model(updated), _version_is(ProfileModel, previous.version), _STALE)
+        old, new = guards.profile_name_guard(previous), guards.profile_name_guard(updated)
+        if old[0] != new[0]:
+            tx.claim(new)
+            tx.release(old)
+        tx.commit()
+
+    def remove(self, profile: ProvisioningProfile) -> None:
+        tx = _Tx(self.connection)
+        tx.delete(ProfileModel(profile.id), _version_is(ProfileModel, profile.version), _STALE)
+        tx.release(guards.profile_name_guard(profile))
+        tx.commit()
+
+
+# --- operators ---------------------------------------------------------------------------------------------
+
+
+def _operator_to_model(o: Operator) -> OperatorModel:
+    return OperatorModel(
+        o.id,
+        username=o.username,
+        role=o.role.value,
+        group_ids=sorted(o.group_ids),
+        enabled=o.enabled,
+        password_hash=o.password_hash,
+        created_at=o.created_at,
+        updated_at=o.updated_at,
+        version=o.version,
+    )
+
+
+def _operator_from_model(m: OperatorModel) -> Operator:
+    return Operator(
+        id=m.id,
+        username=m.username,
+        role=Role(m.role),
+        group_ids=frozenset(m.group_ids or ()),
+        enabled=m.enabled,
+        password_hash=m.password_hash,
+        created_at=m.created_at,
+        updated_at=m.updated_at,
+        version=int(m.version),
+    )
+
+
+class DynamoOperators:
+    def __init__(self, settings: Settings) -> None:
+        self.connection = _connection(settings)
+
+    def add(self, operator: Operator) -> None:
+        tx = _Tx(self.connection)
+        tx.put(_operator_to_model(operator), OperatorModel.id.does_not_exist(), Conflict("Operator id exists."))
+        tx.claim(guards.operator_guard(operator))
+        tx.commit()
+
+    def get(self, operator_id: str) -> Operator | None:
+        model = _get(OperatorModel, operator_id)
+        return _operator_from_model(model) if model else None
+
+    def get_by_username(self, username: str) -> Operator | None:
+        guard = _get(UniqueModel, guards.operator_key(username))
+        return self.get(guard.owner_id) if guard else None
+
+    def list(self, limit: int, cursor: str | None) -> Page[Operator]:
+        scan = OperatorModel.scan(limit=limit, last_evaluated_key=_start_key(cursor))
+        return _page(scan, _operator_from_model)
+
+    def replace(self, previous: Operator, updated: Operator) -> None:
+        tx = _Tx(self.connection)
+        tx.put(_operator_to_model(updated), _version_is(OperatorModel, previous.version), _STALE)
+        tx.commit()
+
+    def remove(self, operator: Operator) -> None:
+        tx = _Tx(self.connection)
+        tx.delete(OperatorModel(operator.id), _version_is(OperatorModel, operator.version), _STALE)
+        tx.release(guards.operator_guard(operator))
+        tx.commit()
+
+
+# --- sessions, counters, audit -----------------------------------------------------------------------------
+
+
+class DynamoSessions:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def add(self, session: Session) -> None:
+        AuthModel(
+            f"session#{session.token_hash}",
+            operator_id=session.operator_id,
+            created_at=session.created_at,
+            expires_at=session.expires_at,
+            ttl=int(session.expires_at.timestamp()),
+        ).save()
+
+    def get(self, token_hash: str) -> Session | None:
+        model = _get(AuthModel, f"session#{token_hash}")
+        if model is None or model.operator_id is None or model.created_at is None or model.expires_at is None:
+            return None
+        return Session(token_hash, model.operator_id, model.created_at, model.expires_at)
+
+    def remove(self, token_hash: str) -> None:
+        AuthModel(f"session#{token_hash}").delete()
+
+    @staticmethod
+    def _slot(key: str, window_seconds: int, now: datetime) -> tuple[str, int]:
+        window = int(now.timestamp()) // window_seconds
+        return f"rate#{key}#{window}", (window + 2) * window_seconds
+
+    def hit(self, key: str, window_seconds: int, now: datetime) -> int:
+        pk, expires = self._slot(key, window_seconds, now)
+        item = AuthModel(pk)
+        item.update(actions=[AuthModel.hits.add(1), AuthModel.ttl.set(expires)])
+        return int(item.hits or 0)
+
+    def hits(self, key: str, window_seconds: int, now: datetime) -> int:
+        model = _get(AuthModel, self._slot(key, window_seconds, now)[0])
+        return int(model.hits or 0) if model else 0
+
+
+@dataclass(frozen=True)
+class DynamoLoginAudit:
+    months_back: int = 2
+
+    def record(self, attempt: LoginAttempt) -> None:
+        AuditModel(
+            f"login#{attempt.at:%Y-%m}",
+            f"{iso(attempt.at)}#{secrets.token_hex(4)}",
+            username=attempt.username,
+            source_ip=attempt.source_ip,
+            outcome=attempt.outcome,
+            user_agent=attempt.user_agent,
+        ).save()
+
+    def recent(self, limit: int) -> list[LoginAttempt]:
+        found: list[LoginAttempt] = []
+        for month in _months_back(self.months_back):
+            for m in AuditModel.query(f"login#{month}", scan_index_forward=False, limit=limit - len(found)):
+                at = datetime.fromisoformat(m.sk.split("#", 1)[0].replace("Z", "+00:00"))
+                found.append(LoginAttempt(at, m.username, m.source_ip, m.outcome, m.user_agent or ""))
+            if len(found) >= limit:
+                break
+        return found
+
+
+def _months_back(count: int) -> Iterator[str]:
+    from chalicelib.domain.model import utcnow
+
+    year, month = utcnow().year, utcnow().month
+    for _ in range(count):
+        yield f"{year:04d}-{month:02d}"
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+
+
+__all__ = [
+    "DynamoAccounts",
+    "DynamoGroups",
+    "DynamoLoginAudit",
+    "DynamoOperators",
+    "DynamoProfiles",
+    "DynamoSessions",
+]

@@ -1,0 +1,207 @@
+"""PynamoDB models of every table. Names, endpoint and region are bound at start-up by `bind`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.settings import Settings
+
+
+class _ByGroup(GlobalSecondaryIndex["AccountModel"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_group"
+        projection = AllProjection()
+
+    group_id = UnicodeAttribute(hash_key=True)
+    username = UnicodeAttribute(range_key=True)
+
+
+class _ByProfile(GlobalSecondaryIndex["AccountModel"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_profile"
+        projection = KeysOnlyProjection()
+
+    provisioning_profile_id = UnicodeAttribute(hash_key=True)
+
+
+class AccountModel(Model):
+    class Meta:
+        table_name = "accounts"
+        billing_mode = "PAY_PER_REQUEST"
+        stream_view_type = "NEW_AND_OLD_IMAGES"
+
+    id = UnicodeAttribute(hash_key=True)
+    username = UnicodeAttribute()
+    group_id = UnicodeAttribute()
+    provisioning_profile_id = UnicodeAttribute()
+    phone_number = UnicodeAttribute()
+    secondary_phone_number = UnicodeAttribute(null=True)
+    account_type = UnicodeAttribute()
+    security_model = UnicodeAttribute()
+    obfuscation_enabled = BooleanAttribute()
+    obfuscation_key = UnicodeAttribute(null=True)
+    keep_alive = BooleanAttribute()
+    permit = ListAttribute[str](null=True)
+    deny = ListAttribute[str](null=True)
+    full_name = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    description = UnicodeAttribute(null=True)
+    enabled = BooleanAttribute()
+    status = UnicodeAttribute()
+    status_changed_at = UTCDateTimeAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    creation_mode = UnicodeAttribute()
+    realm = UnicodeAttribute(null=True)
+    ha1 = UnicodeAttribute(null=True)
+    ha1b = UnicodeAttribute(null=True)
+    ha1_sha256 = UnicodeAttribute(null=True)
+    version = NumberAttribute()
+    by_group = _ByGroup()
+    by_profile = _ByProfile()
+
+
+class GroupModel(Model):
+    class Meta:
+        table_name = "groups"
+        billing_mode = "PAY_PER_REQUEST"
+
+    id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    it_email = UnicodeAttribute(null=True)
+    provisioning_profile_id = UnicodeAttribute()
+    enabled = BooleanAttribute()
+    account_count = NumberAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = NumberAttribute()
+
+
+class ProfileModel(Model):
+    class Meta:
+        table_name = "profiles"
+        billing_mode = "PAY_PER_REQUEST"
+
+    id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    sip_domain = UnicodeAttribute()
+    sip_host = UnicodeAttribute()
+    tls_port = NumberAttribute(null=True)
+    tcp_port = NumberAttribute(null=True)
+    udp_port = NumberAttribute(null=True)
+    default_transport = UnicodeAttribute()
+    android_url = UnicodeAttribute(null=True)
+    ios_url = UnicodeAttribute(null=True)
+    other_url = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = NumberAttribute()
+
+
+class OperatorModel(Model):
+    class Meta:
+        table_name = "operators"
+        billing_mode = "PAY_PER_REQUEST"
+
+    id = UnicodeAttribute(hash_key=True)
+    username = UnicodeAttribute()
+    role = UnicodeAttribute()
+    group_ids = ListAttribute[str](null=True)
+    enabled = BooleanAttribute()
+    password_hash = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = NumberAttribute()
+
+
+class UniqueModel(Model):
+    """Guard items: one per unique value (usernames, numbers, names)."""
+
+    class Meta:
+        table_name = "uniques"
+        billing_mode = "PAY_PER_REQUEST"
+
+    key = UnicodeAttribute(hash_key=True)
+    owner_id = UnicodeAttribute()
+
+
+class TimelineModel(Model):
+    class Meta:
+        table_name = "timeline"
+        billing_mode = "PAY_PER_REQUEST"
+
+    account_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)  # ISO time + "#" + random suffix: time-ordered, never colliding
+    kind = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    detail = UnicodeAttribute(null=True)  # JSON object of strings
+
+
+class AuthModel(Model):
+    """Console/API sessions and rate-limit counters; `ttl` lets DynamoDB purge them."""
+
+    class Meta:
+        table_name = "auth"
+        billing_mode = "PAY_PER_REQUEST"
+
+    pk = UnicodeAttribute(hash_key=True)
+    operator_id = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute(null=True)
+    expires_at = UTCDateTimeAttribute(null=True)
+    hits = NumberAttribute(null=True, attr_name="count")
+    ttl = NumberAttribute(null=True)
+
+
+class AuditModel(Model):
+    class Meta:
+        table_name = "audit"
+        billing_mode = "PAY_PER_REQUEST"
+
+    pk = UnicodeAttribute(hash_key=True)  # "login#YYYY-MM"
+    sk = UnicodeAttribute(range_key=True)
+    username = UnicodeAttribute()
+    source_ip = UnicodeAttribute()
+    outcome = UnicodeAttribute()
+    user_agent = UnicodeAttribute(null=True)
+
+
+ALL_MODELS: dict[str, type[Model]] = {
+    "accounts": AccountModel,
+    "groups": GroupModel,
+    "profiles": ProfileModel,
+    "operators": OperatorModel,
+    "uniques": UniqueModel,
+    "timeline": TimelineModel,
+    "auth": AuthModel,
+    "audit": AuditModel,
+}
+
+
+def bind(settings: Settings) -> None:
+    """Point every model at the configured tables and endpoint (the composition root calls this)."""
+    for base_name, model in ALL_MODELS.items():
+        meta: Any = model.Meta
+        meta.table_name = settings.table_name(base_name)
+        meta.region = settings.region
+        meta.host = settings.dynamodb_endpoint
+        meta.connect_timeout_seconds = 2
+        meta.read_timeout_seconds = 5
+        model._connection = None
+
+
+def create_tables(settings: Settings) -> None:
+    """Create missing tables (local stack and tests; production tables come from infra/)."""
+    bind(settings)
+    for model in ALL_MODELS.values():
+        if not model.exists():
+            model.create_table(wait=True)

@@ -1,0 +1,314 @@
+"""In-memory fakes of every storage port, with the same atomicity as the DynamoDB transactions.
+
+One `MemoryDatabase` holds all state behind one lock; each repository checks every condition of a write
+before applying any of it, exactly like a DynamoDB transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TypeVar
+
+from chalicelib.adapters.cursor import decode_cursor, encode_cursor
+from chalicelib.domain.errors import ConcurrentModification, Conflict, NotFound
+from chalicelib.domain.model import (
+    Account,
+    Group,
+    LoginAttempt,
+    Operator,
+    Page,
+    ProvisioningProfile,
+    Session,
+    TimelineEvent,
+)
+from chalicelib.services import guards
+
+T = TypeVar("T")
+
+
+@dataclass
+class MemoryDatabase:
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    accounts: dict[str, Account] = field(default_factory=dict)
+    groups: dict[str, Group] = field(default_factory=dict)
+    profiles: dict[str, ProvisioningProfile] = field(default_factory=dict)
+    operators: dict[str, Operator] = field(default_factory=dict)
+    uniques: dict[str, str] = field(default_factory=dict)
+    timeline: dict[str, list[TimelineEvent]] = field(default_factory=dict)
+    sessions: dict[str, Session] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+    logins: list[LoginAttempt] = field(default_factory=list)
+
+    def claim(self, entries: Iterable[tuple[str, str, str]]) -> None:
+        """Check that every (guard key, owner, field) is free or already the owner's; raise on the first
+        that is not. Callers apply their writes only after this returns."""
+        for key, owner, field_name in entries:
+            holder = self.uniques.get(key)
+            if holder is not None and holder != owner:
+                raise Conflict(guards.conflict_message(field_name), field=field_name, code="duplicate")
+
+
+def _page(items: list[T], key: Callable[[T], str], limit: int, cursor: str | None) -> Page[T]:
+    ordered = sorted(items, key=key)
+    if cursor:
+        after = decode_cursor(cursor)
+        if not isinstance(after, str):
+            raise ValueError("malformed cursor")
+        ordered = [item for item in ordered if key(item) > after]
+    chunk = ordered[:limit]
+    more = len(ordered) > limit
+    return Page(chunk, encode_cursor(key(chunk[-1])) if more and chunk else None)
+
+
+def _check_version(stored: Account | Group | ProvisioningProfile | Operator | None, expected_version: int) -> None:
+    if stored is None or stored.version != expected_version:
+        raise ConcurrentModification("The item changed since it was read; reload and retry.")
+
+
+class MemoryAccounts:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db = db
+
+    def add(self, account: Account, event: TimelineEvent) -> None:
+        with self.db.lock:
+            group = self.db.groups.get(account.group_id)
+            if group is None:
+                raise NotFound("Group not found.", field="group_id", code="group_not_found")
+            if account.provisioning_profile_id not in self.db.profiles:
+                raise NotFound(
+                    "Provisioning profile not found.", field="provisioning_profile_id", code="profile_not_found"
+                )
+            if account.id in self.db.accounts:
+                raise Conflict("Account id already exists.", field="id")
+            entries = guards.account_guards(account)
+            self.db.claim(entries)
+            for key, owner, _ in entries:
+                self.db.uniques[key] = owner
+            self.db.accounts[account.id] = account
+            self.db.groups[group.id] = replace(group, account_count=group.account_count + 1)
+            self.db.timeline.setdefault(account.id, []).append(event)
+
+    def get(self, account_id: str) -> Account | None:
+        return self.db.accounts.get(account_id)
+
+    def get_by_username(self, username: str) -> Account | None:
+        owner = self.db.uniques.get(guards.username_key(username))
+        return self.db.accounts.get(owner) if owner else None
+
+    def list_by_group(self, group_id: str, limit: int, cursor: str | None) -> Page[Account]:
+        with self.db.lock:
+            members = [a for a in self.db.accounts.values() if a.group_id == group_id]
+        return _page(members, lambda a: a.username, limit, cursor)
+
+    def replace(self, previous: Account, updated: Account, event: TimelineEvent) -> None:
+        with self.db.lock:
+            _check_version(self.db.accounts.get(previous.id), previous.version)
+            moving = previous.group_id != updated.group_id
+            if moving and updated.group_id not in self.db.groups:
+                raise NotFound("Group not found.", field="group_id", code="group_not_found")
+            if updated.provisioning_profile_id not in self.db.profiles:
+                raise NotFound(
+                    "Provisioning profile not found.", field="provisioning_profile_id", code="profile_not_found"
+                )
+            old_entries = guards.account_guards(previous)
+            new_entries = guards.account_guards(updated)
+            self.db.claim(new_entries)
+            for key, _, _ in old_entries:
+                self.db.uniques.pop(key, None)
+            for key, owner, _ in new_entries:
+                self.db.uniques[key] = owner
+            if moving:
+                self._count(previous.group_id, -1)
+                self._count(updated.group_id, +1)
+            self.db.accounts[updated.id] = updated
+            self.db.timeline.setdefault(updated.id, []).append(event)
+
+    def _count(self, group_id: str, delta: int) -> None:
+        group = self.db.groups.get(group_id)
+        if group is not None:
+            self.db.groups[group_id] = replace(group, account_count=group.account_count + delta)
+
+    def remove(self, account: Account, event: TimelineEvent) -> None:
+        with self.db.lock:
+            _check_version(self.db.accounts.get(account.id), account.version)
+            for key, _, _ in guards.account_guards(account):
+                self.db.uniques.pop(key, None)
+            del self.db.accounts[account.id]
+            self._count(account.group_id, -1)
+            self.db.timeline.setdefault(account.id, []).append(event)
+
+    def append_event(self, event: TimelineEvent) -> None:
+        with self.db.lock:
+            self.db.timeline.setdefault(event.account_id, []).append(event)
+
+    def timeline(self, account_id: str, limit: int) -> list[TimelineEvent]:
+        events = sorted(self.db.timeline.get(account_id, []), key=lambda e: e.at, reverse=True)
+        return events[:limit]
+
+    def profile_in_use(self, profile_id: str) -> bool:
+        with self.db.lock:
+            return any(a.provisioning_profile_id == profile_id for a in self.db.accounts.values())
+
+
+class MemoryGroups:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db = db
+
+    def add(self, group: Group) -> None:
+        with self.db.lock:
+            if group.provisioning_profile_id not in self.db.profiles:
+                raise NotFound(
+                    "Provisioning profile not found.", field="provisioning_profile_id", code="profile_not_found"
+                )
+            entries = [guards.group_name_guard(group)]
+            self.db.claim(entries)
+            self.db.uniques[entries[0][0]] = group.id
+            self.db.groups[group.id] = group
+
+    def get(self, group_id: str) -> Group | None:
+        return self.db.groups.get(group_id)
+
+    def list(self, limit: int, cursor: str | None) -> Page[Group]:
+        with self.db.lock:
+            groups = list(self.db.groups.values())
+        return _page(groups, lambda g: g.id, limit, cursor)
+
+    def replace(self, previous: Group, updated: Group) -> None:
+        with self.db.lock:
+            stored = self.db.groups.get(previous.id)
+            _check_version(stored, previous.version)
+            if updated.provisioning_profile_id not in self.db.profiles:
+                raise NotFound(
+                    "Provisioning profile not found.", field="provisioning_profile_id", code="profile_not_found"
+                )
+            new_entry = guards.group_name_guard(updated)
+            self.db.claim([new_entry])
+            self.db.uniques.pop(guards.group_name_guard(previous)[0], None)
+            self.db.uniques[new_entry[0]] = updated.id
+            # The account counter is owned by account writes: keep the stored one.
+            assert stored is not None
+            self.db.groups[updated.id] = replace(updated, account_count=stored.account_count)
+
+    def remove(self, group: Group) -> None:
+        with self.db.lock:
+            stored = self.db.groups.get(group.id)
+            if stored is None:
+                raise NotFound("Group not found.")
+            if stored.account_count > 0:
+                raise Conflict("The group still has accounts; delete or move them first.", code="group_not_empty")
+            self.db.uniques.pop(guards.group_name_guard(group)[0], None)
+            del self.db.groups[group.id]
+
+    def profile_in_use(self, profile_id: str) -> bool:
+        with self.db.lock:
+            return any(g.provisioning_profile_id == profile_id for g in self.db.groups.values())
+
+
+class MemoryProfiles:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db = db
+
+    def add(self, profile: ProvisioningProfile) -> None:
+        with self.db.lock:
+            entry = guards.profile_name_guard(profile)
+            self.db.claim([entry])
+            self.db.uniques[entry[0]] = profile.id
+            self.db.profiles[profile.id] = profile
+
+    def get(self, profile_id: str) -> ProvisioningProfile | None:
+        return self.db.profiles.get(profile_id)
+
+    def list(self, limit: int, cursor: str | None) -> Page[ProvisioningProfile]:
+        with self.db.lock:
+            profiles = list(self.db.profiles.values())
+        return _page(profiles, lambda p: p.id, limit, cursor)
+
+    def replace(self, previous: ProvisioningProfile, updated: ProvisioningProfile) -> None:
+        with self.db.lock:
+            _check_version(self.db.profiles.get(previous.id), previous.version)
+            entry = guards.profile_name_guard(updated)
+            self.db.claim([entry])
+            self.db.uniques.pop(guards.profile_name_guard(previous)[0], None)
+            self.db.uniques[entry[0]] = updated.id
+            self.db.profiles[updated.id] = updated
+
+    def remove(self, profile: ProvisioningProfile) -> None:
+        with self.db.lock:
+            _check_version(self.db.profiles.get(profile.id), profile.version)
+            self.db.uniques.pop(guards.profile_name_guard(profile)[0], None)
+            del self.db.profiles[profile.id]
+
+
+class MemoryOperators:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db = db
+
+    def add(self, operator: Operator) -> None:
+        with self.db.lock:
+            entry = guards.operator_guard(operator)
+            self.db.claim([entry])
+            self.db.uniques[entry[0]] = operator.id
+            self.db.operators[operator.id] = operator
+
+    def get(self, operator_id: str) -> Operator | None:
+        return self.db.operators.get(operator_id)
+
+    def get_by_username(self, username: str) -> Operator | None:
+        owner = self.db.uniques.get(guards.operator_key(username))
+        return self.db.operators.get(owner) if owner else None
+
+    def list(self, limit: int, cursor: str | None) -> Page[Operator]:
+        with self.db.lock:
+            operators = list(self.db.operators.values())
+        return _page(operators, lambda o: o.id, limit, cursor)
+
+    def replace(self, previous: Operator, updated: Operator) -> None:
+        with self.db.lock:
+            _check_version(self.db.operators.get(previous.id), previous.version)
+            self.db.operators[updated.id] = updated
+
+    def remove(self, operator: Operator) -> None:
+        with self.db.lock:
+            _check_version(self.db.operators.get(operator.id), operator.version)
+            self.db.uniques.pop(guards.operator_guard(operator)[0], None)
+            del self.db.operators[operator.id]
+
+
+class MemorySessions:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db = db
+
+    def add(self, session: Session) -> None:
+        with self.db.lock:
+            self.db.sessions[session.token_hash] = session
+
+    def get(self, token_hash: str) -> Session | None:
+        return self.db.sessions.get(token_hash)
+
+    def remove(self, token_hash: str) -> None:
+        with self.db.lock:
+            self.db.sessions.pop(token_hash, None)
+
+    def hit(self, key: str, window_seconds: int, now: datetime) -> int:
+        slot = f"{key}#{int(now.timestamp()) // window_seconds}"
+        with self.db.lock:
+            self.db.counters[slot] = self.db.counters.get(slot, 0) + 1
+            return self.db.counters[slot]
+
+    def hits(self, key: str, window_seconds: int, now: datetime) -> int:
+        return self.db.counters.get(f"{key}#{int(now.timestamp()) // window_seconds}", 0)
+
+
+class MemoryLoginAudit:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db = db
+
+    def record(self, attempt: LoginAttempt) -> None:
+        with self.db.lock:
+            self.db.logins.append(attempt)
+
+    def recent(self, limit: int) -> list[LoginAttempt]:
+        return sorted(self.db.logins, key=lambda a: a.at, reverse=True)[:limit]

@@ -1,0 +1,65 @@
+"""Account routes: /api/v1/accounts..."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint, Request, Response
+
+from chalicelib.api.http import json_response, query_limit, query_param, read_json, route
+from chalicelib.api.views import account_json, history_json, page_json
+from chalicelib.domain.model import Operator
+from chalicelib.services import accounts
+from chalicelib.services.context import Context
+
+bp = Blueprint(__name__)
+HISTORY_LIMIT = 100
+
+
+def _result(result: accounts.AccountResult, status: int = 200) -> Response:
+    body: dict[str, Any] = account_json(result.account)
+    body["warnings"] = result.warnings
+    return json_response(body, status)
+
+
+@route(bp, "/accounts", ["POST"])
+def create(ctx: Context, request: Request, actor: Operator) -> Response:
+    return _result(accounts.create_account(ctx, actor, read_json(request, ctx)), 201)
+
+
+@route(bp, "/accounts", ["GET"])
+def list_(ctx: Context, request: Request, actor: Operator) -> Response:
+    group_id = query_param(request, "group_id", required=True) or ""
+    page = accounts.list_accounts(ctx, actor, group_id, query_limit(request), query_param(request, "cursor"))
+    return json_response(page_json(page, account_json))
+
+
+@route(bp, "/accounts/{account_id}", ["GET"])
+def get(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
+    return json_response(account_json(accounts.get_account(ctx, actor, account_id)))
+
+
+@route(bp, "/accounts/{account_id}", ["PATCH"])
+def patch(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
+    return _result(accounts.update_account(ctx, actor, account_id, read_json(request, ctx)))
+
+
+@route(bp, "/accounts/{account_id}", ["DELETE"])
+def delete(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
+    accounts.delete_account(ctx, actor, account_id)
+    return Response(body="", status_code=204)
+
+
+@route(bp, "/accounts/{account_id}/enable", ["POST"])
+def enable(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
+    return json_response(account_json(accounts.set_enabled(ctx, actor, account_id, True)))
+
+
+@route(bp, "/accounts/{account_id}/disable", ["POST"])
+def disable(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
+    return json_response(account_json(accounts.set_enabled(ctx, actor, account_id, False)))
+
+
+@route(bp, "/accounts/{account_id}/history", ["GET"])
+def history(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
+    return json_response(history_json(accounts.history(ctx, actor, account_id, HISTORY_LIMIT)))

@@ -1,0 +1,39 @@
+"""Login, logout, the current operator and the login audit."""
+
+from __future__ import annotations
+
+from chalice.app import Blueprint, Request, Response
+
+from chalicelib.api.http import bearer_token, json_response, query_limit, read_json, route, source_ip
+from chalicelib.api.views import login_json, operator_json
+from chalicelib.domain.model import Operator, iso
+from chalicelib.services import operators
+from chalicelib.services.context import Context
+
+bp = Blueprint(__name__)
+
+
+@route(bp, "/auth/login", ["POST"], public=True)
+def login(ctx: Context, request: Request, actor: None) -> Response:
+    user_agent = request.headers.get("user-agent") or ""
+    result = operators.login(ctx, read_json(request, ctx), source_ip(request), user_agent)
+    return json_response(
+        {"token": result.token, "expires_at": iso(result.expires_at), "operator": operator_json(result.operator)}
+    )
+
+
+@route(bp, "/auth/logout", ["POST"])
+def logout(ctx: Context, request: Request, actor: Operator) -> Response:
+    operators.logout(ctx, bearer_token(request))
+    return Response(body="", status_code=204)
+
+
+@route(bp, "/auth/me", ["GET"])
+def me(ctx: Context, request: Request, actor: Operator) -> Response:
+    return json_response(operator_json(actor))
+
+
+@route(bp, "/audit/logins", ["GET"])
+def logins(ctx: Context, request: Request, actor: Operator) -> Response:
+    attempts = operators.recent_logins(ctx, actor, query_limit(request))
+    return json_response({"items": [login_json(a) for a in attempts], "next_cursor": None})

@@ -1,0 +1,175 @@
+"""Request parsing, authentication and RFC 9457 problem documents shared by every route."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from chalice.app import Blueprint, Request, Response
+
+from chalicelib import bootstrap
+from chalicelib.domain.errors import (
+    ConcurrentModification,
+    Conflict,
+    DomainError,
+    FieldError,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    ValidationFailed,
+)
+from chalicelib.domain.model import Operator
+from chalicelib.services import operators
+from chalicelib.services.context import Context
+
+log = logging.getLogger(__name__)
+PROBLEM_TYPE = "application/problem+json"
+ANY_CONTENT = ["*/*"]  # we check content types ourselves, so that every refusal is a problem document
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+_STATUS = {
+    ValidationFailed: (422, "Invalid fields"),
+    NotFound: (404, "Not found"),
+    Conflict: (409, "Conflict"),
+    ConcurrentModification: (409, "Concurrent modification"),
+    Unauthorized: (401, "Unauthorized"),
+    Forbidden: (403, "Forbidden"),
+    RateLimited: (429, "Too many requests"),
+}
+
+
+class BadRequest(DomainError):
+    """Malformed request (not JSON, not an object, bad query parameter): 400."""
+
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str, status: int = 400, field: str | None = None) -> None:
+        super().__init__(message, code=code, field=field)
+        self.status = status
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    field: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "code": code, "detail": detail}
+    if field is not None:
+        body["field"] = field
+    if errors is not None:
+        body["errors"] = [e.as_dict() for e in errors]
+    return Response(
+        body=json.dumps(body), status_code=status, headers={"Content-Type": PROBLEM_TYPE, **(headers or {})}
+    )
+
+
+def problem_for(exc: DomainError) -> Response:
+    if isinstance(exc, BadRequest):
+        return problem(exc.status, exc.code, "Bad request", exc.message, field=exc.field)
+    status, title = next((value for cls, value in _STATUS.items() if isinstance(exc, cls)), (400, "Bad request"))
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    if isinstance(exc, Unauthorized):
+        headers = {"WWW-Authenticate": 'Bearer realm="api"'}
+    errors = exc.errors if isinstance(exc, ValidationFailed) else None
+    if errors is None and exc.field is not None:
+        errors = [FieldError(exc.field, exc.code, exc.message)]
+    return problem(status, exc.code, title, exc.message, field=exc.field, errors=errors, headers=headers)
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(body=json.dumps(body), status_code=status, headers={"Content-Type": "application/json"})
+
+
+def read_json(request: Request, ctx: Context) -> dict[str, Any]:
+    raw = request.raw_body or b""
+    data = raw if isinstance(raw, bytes) else raw.encode()
+    if len(data) > ctx.settings.max_body_bytes:
+        raise BadRequest(
+            f"The body is larger than {ctx.settings.max_body_bytes} bytes.", code="body_too_large", status=413
+        )
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise BadRequest("Send the body as application/json.", code="unsupported_media_type", status=415)
+    if not data.strip():
+        raise BadRequest("The body is empty; send a JSON object.", code="invalid_json")
+    try:
+        value = json.loads(data)
+    except UnicodeDecodeError as exc:
+        raise BadRequest("The body is not UTF-8.", code="invalid_json") from exc
+    except json.JSONDecodeError as exc:
+        raise BadRequest(
+            f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.", code="invalid_json"
+        ) from exc
+    if not isinstance(value, dict):
+        raise BadRequest("The body must be a JSON object.", code="invalid_body")
+    return value
+
+
+def _query(request: Request) -> dict[str, str]:
+    return dict(request.query_params or {})
+
+
+def query_limit(request: Request) -> int:
+    raw = _query(request).get("limit")
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise BadRequest(f"'limit' must be an integer from 1 to {MAX_LIMIT}.", code="invalid_limit", field="limit")
+    return int(raw)
+
+
+def query_param(request: Request, name: str, *, required: bool = False) -> str | None:
+    value = _query(request).get(name)
+    if required and not value:
+        raise BadRequest(f"The query parameter '{name}' is required.", code="missing_parameter", field=name)
+    return value
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization") or ""
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def source_ip(request: Request) -> str:
+    identity = (request.context or {}).get("identity") or {}
+    return str(identity.get("sourceIp") or "unknown")
+
+
+Handler = Callable[..., Response]
+
+
+def route(bp: Blueprint, path: str, methods: list[str], *, public: bool = False) -> Callable[[Handler], Handler]:
+    """Register a view that receives (ctx, request, actor, **url_params) and turns domain errors into
+    problem documents. Non-public views require `Authorization: Bearer <token>`."""
+
+    def decorate(view: Handler) -> Handler:
+        @functools.wraps(view)
+        def wrapper(**params: str) -> Response:
+            request = bp.current_request
+            try:
+                ctx = bootstrap.context()
+                actor: Operator | None = None
+                if not public:
+                    actor = operators.authenticate(ctx, bearer_token(request))
+                return view(ctx, request, actor, **params)
+            except DomainError as exc:
+                return problem_for(exc)
+            except Exception:
+                log.exception("unhandled error on %s %s", request.method, request.path)
+                return problem(500, "internal_error", "Internal error", "An unexpected error occurred.")
+
+        bp.route(path, methods=methods, content_types=ANY_CONTENT)(wrapper)
+        return wrapper
+
+    return decorate

@@ -1,0 +1,60 @@
+"""The composition root: the one place that chooses adapters, from settings.
+
+Clients are built lazily on first use and cached in a module global, so a warm Lambda reuses them and
+nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+from chalicelib.services.context import Context
+from chalicelib.settings import Settings
+
+_context: Context | None = None
+
+
+def build(settings: Settings) -> Context:
+    from chalicelib.adapters.passwords import Argon2Hasher
+
+    if settings.storage == "memory":
+        from chalicelib.adapters import memory
+
+        db = memory.MemoryDatabase()
+        return Context(
+            accounts=memory.MemoryAccounts(db),
+            groups=memory.MemoryGroups(db),
+            profiles=memory.MemoryProfiles(db),
+            operators=memory.MemoryOperators(db),
+            sessions=memory.MemorySessions(db),
+            login_audit=memory.MemoryLoginAudit(db),
+            hasher=Argon2Hasher(),
+            settings=settings,
+        )
+    if settings.storage != "dynamodb":
+        raise ValueError(f"unknown storage backend {settings.storage!r} (expected 'dynamodb' or 'memory')")
+    from chalicelib.adapters import dynamo, dynamo_models
+
+    dynamo_models.bind(settings)
+    return Context(
+        accounts=dynamo.DynamoAccounts(settings),
+        groups=dynamo.DynamoGroups(settings),
+        profiles=dynamo.DynamoProfiles(settings),
+        operators=dynamo.DynamoOperators(settings),
+        sessions=dynamo.DynamoSessions(settings),
+        login_audit=dynamo.DynamoLoginAudit(),
+        hasher=Argon2Hasher(),
+        settings=settings,
+    )
+
+
+def context() -> Context:
+    """The process-wide context, built from the environment on first use."""
+    global _context
+    if _context is None:
+        _context = build(Settings.from_env())
+    return _context
+
+
+def use(ctx: Context | None) -> None:
+    """Install a context (tests, the local runner); None forgets it so the next call rebuilds."""
+    global _context
+    _context = ctx

@@ -1,0 +1,68 @@
+"""Domain errors: small exception classes that the HTTP layer maps to problem documents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "code": self.code, "message": self.message}
+
+
+class DomainError(Exception):
+    """Base of every error the services raise on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.field = field
+
+
+class ValidationFailed(DomainError):
+    code = "validation_failed"
+
+    def __init__(self, errors: list[FieldError], message: str = "The request has invalid fields.") -> None:
+        super().__init__(message, field=errors[0].field if errors else None)
+        self.errors = errors
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """A uniqueness or state conflict (duplicate username or number, group still in use...)."""
+
+    code = "conflict"
+
+
+class Unauthorized(DomainError):
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ConcurrentModification(DomainError):
+    """The stored item changed between read and write; the caller may retry."""
+
+    code = "concurrent_modification"

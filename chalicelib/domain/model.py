@@ -1,0 +1,210 @@
+"""Domain dataclasses: accounts, groups, provisioning profiles, operators, sessions, timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a trailing Z, millisecond precision."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class AccountType(StrEnum):
+    PGSM = "PGSM"
+    SNOM = "SNOM"
+
+
+class SecurityModel(StrEnum):
+    SDES = "SDES"  # PrivateGSM Enterprise (end-to-site)
+    ZRTP = "ZRTP"  # PrivateGSM Professional (end-to-end)
+
+
+class AccountStatus(StrEnum):
+    CREATED = "created"
+    INSTALLATION_SMS_SENT = "installation_sms_sent"
+    INSTALLED = "installed"
+    ACTIVATION_SMS_SENT = "activation_sms_sent"
+    ACTIVATED = "activated"
+    CONNECTED = "connected"
+
+    @property
+    def label(self) -> str:
+        """The manual's wording, as the console shows it."""
+        return STATUS_LABELS[self]
+
+
+STATUS_LABELS = {
+    AccountStatus.CREATED: "Created",
+    AccountStatus.INSTALLATION_SMS_SENT: "Installation SMS sent",
+    AccountStatus.INSTALLED: "Installed",
+    AccountStatus.ACTIVATION_SMS_SENT: "Activation SMS sent",
+    AccountStatus.ACTIVATED: "Activated",
+    AccountStatus.CONNECTED: "Connected",
+}
+
+
+class CreationMode(StrEnum):
+    PLAIN = "plain"
+    WIZARD = "wizard"
+    BATCH = "batch"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    VIEWER = "viewer"
+
+
+class Transport(StrEnum):
+    TLS = "tls"
+    TCP = "tcp"
+    UDP = "udp"
+
+
+DEFAULT_OBFUSCATION_KEY = "9"
+
+
+@dataclass(frozen=True)
+class SipCredentials:
+    """SIP digest secrets for one realm; the plain password is never kept."""
+
+    realm: str
+    ha1: str  # MD5(username:realm:password)
+    ha1b: str  # MD5(username@realm:realm:password), for clients that send user@domain
+    ha1_sha256: str  # SHA-256(username:realm:password), RFC 8760
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    username: str
+    group_id: str
+    provisioning_profile_id: str
+    phone_number: str
+    secondary_phone_number: str | None
+    account_type: AccountType
+    security_model: SecurityModel
+    obfuscation_enabled: bool
+    obfuscation_key: str | None
+    keep_alive: bool
+    permit: tuple[str, ...]
+    deny: tuple[str, ...]
+    full_name: str
+    email: str
+    description: str
+    enabled: bool
+    status: AccountStatus
+    status_changed_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    creation_mode: CreationMode
+    credentials: SipCredentials | None
+    version: int = 1
+
+    @property
+    def numbers(self) -> tuple[str, ...]:
+        if self.secondary_phone_number:
+            return (self.phone_number, self.secondary_phone_number)
+        return (self.phone_number,)
+
+    @property
+    def has_international_number(self) -> bool:
+        """Only international (+) numbers can use automatic activation."""
+        return self.phone_number.startswith("+")
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    name: str
+    it_email: str
+    provisioning_profile_id: str
+    enabled: bool
+    account_count: int
+    created_at: datetime
+    updated_at: datetime
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class ProvisioningProfile:
+    id: str
+    name: str
+    sip_domain: str
+    sip_host: str
+    tls_port: int | None
+    tcp_port: int | None
+    udp_port: int | None
+    default_transport: Transport
+    android_url: str
+    ios_url: str
+    other_url: str
+    created_at: datetime
+    updated_at: datetime
+    version: int = 1
+
+    def port_for(self, transport: Transport) -> int | None:
+        return {Transport.TLS: self.tls_port, Transport.TCP: self.tcp_port, Transport.UDP: self.udp_port}[transport]
+
+
+@dataclass(frozen=True)
+class Operator:
+    id: str
+    username: str
+    role: Role
+    group_ids: frozenset[str]
+    enabled: bool
+    password_hash: str
+    created_at: datetime
+    updated_at: datetime
+    version: int = 1
+
+    def can_read_group(self, group_id: str) -> bool:
+        return self.role is Role.ADMIN or group_id in self.group_ids
+
+    def can_write_group(self, group_id: str) -> bool:
+        return self.role is Role.ADMIN or (self.role is Role.OPERATOR and group_id in self.group_ids)
+
+
+@dataclass(frozen=True)
+class Session:
+    token_hash: str
+    operator_id: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    account_id: str
+    at: datetime
+    kind: str
+    actor: str
+    detail: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    at: datetime
+    username: str
+    source_ip: str
+    outcome: str  # "success", "bad_credentials", "rate_limited", "disabled"
+    user_agent: str
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None

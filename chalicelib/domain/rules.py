@@ -1,0 +1,118 @@
+"""Field rules shared by several resources: phone numbers, e-mail, CIDRs, usernames, passwords, URLs."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import secrets
+from dataclasses import dataclass
+
+import phonenumbers
+
+from chalicelib.domain.errors import FieldError
+
+_SHORT_NUMBER = re.compile(r"[0-9]{2,15}")
+_NUMBER_PUNCTUATION = re.compile(r"[\s\-().]")
+_EMAIL = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+")
+_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,63}")
+_DOMAIN = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*"
+)
+_URL = re.compile(r"https?://[^\s<>\"']{1,1990}")
+PASSWORD_MIN_LENGTH = 8
+GENERATED_USERNAME_DIGITS = 9
+
+
+@dataclass(frozen=True)
+class PhoneNumber:
+    value: str  # E.164 for international numbers, plain digits for short test numbers
+    warning: str | None = None
+
+
+class InvalidField(Exception):
+    def __init__(self, error: FieldError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def normalize_phone_number(field: str, raw: str) -> PhoneNumber:
+    """International numbers (leading +) become E.164; short local test numbers stay digits."""
+    text = raw.strip()
+    if text.startswith("+"):
+        try:
+            parsed = phonenumbers.parse(text, None)
+        except phonenumbers.NumberParseException as exc:
+            raise InvalidField(
+                FieldError(field, "invalid_phone_number", f"'{raw}' is not a phone number: {exc}.")
+            ) from exc
+        if not phonenumbers.is_possible_number(parsed):
+            raise InvalidField(
+                FieldError(field, "invalid_phone_number", f"'{raw}' is not a possible international number.")
+            )
+        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        warning = None
+        if not phonenumbers.is_valid_number(parsed):
+            warning = f"{field}: {e164} is a possible number but not a valid one for its country; check it."
+        return PhoneNumber(e164, warning)
+    compact = _NUMBER_PUNCTUATION.sub("", text)
+    if not _SHORT_NUMBER.fullmatch(compact):
+        raise InvalidField(
+            FieldError(
+                field,
+                "invalid_phone_number",
+                f"'{raw}' must be an international number with + and country code (e.g. +391234567890), "
+                "or digits only for a test number (e.g. 111).",
+            )
+        )
+    return PhoneNumber(compact)
+
+
+def check_email(field: str, value: str) -> None:
+    if value and not _EMAIL.fullmatch(value):
+        raise InvalidField(FieldError(field, "invalid_email", f"'{value}' is not an e-mail address."))
+
+
+def check_username(field: str, value: str) -> None:
+    if not _USERNAME.fullmatch(value):
+        raise InvalidField(
+            FieldError(
+                field,
+                "invalid_username",
+                "Usernames are 3 to 64 characters: letters, digits, '.', '_' or '-', starting with a "
+                "letter or digit.",
+            )
+        )
+
+
+def check_password(field: str, value: str) -> None:
+    if len(value) < PASSWORD_MIN_LENGTH:
+        raise InvalidField(
+            FieldError(field, "password_too_short", f"Passwords need at least {PASSWORD_MIN_LENGTH} characters.")
+        )
+
+
+def check_domain(field: str, value: str) -> None:
+    if not _DOMAIN.fullmatch(value):
+        raise InvalidField(FieldError(field, "invalid_domain", f"'{value}' is not a host or domain name."))
+
+
+def check_url(field: str, value: str) -> None:
+    if value and not _URL.fullmatch(value):
+        raise InvalidField(FieldError(field, "invalid_url", f"'{value}' is not an http(s) URL."))
+
+
+def normalize_cidr(field: str, value: str) -> str:
+    """An IPv4 or IPv6 network (a bare address means that one host), in canonical form."""
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError as exc:
+        raise InvalidField(
+            FieldError(field, "invalid_cidr", f"'{value}' is not an IPv4 or IPv6 address or CIDR network.")
+        ) from exc
+
+
+def generate_username() -> str:
+    """A random numeric username, as the manual's form pre-fills (no leading zero)."""
+    first = str(secrets.randbelow(9) + 1)
+    rest = "".join(str(secrets.randbelow(10)) for _ in range(GENERATED_USERNAME_DIGITS - 1))
+    return first + rest

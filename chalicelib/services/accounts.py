@@ -1,0 +1,409 @@
+"""Account use cases: create the plain way, read, list, update, enable/disable, delete, history."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from chalicelib.domain import rules
+from chalicelib.domain.digest import sip_credentials
+from chalicelib.domain.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from chalicelib.domain.fields import MISSING, FieldReader, _Missing, require
+from chalicelib.domain.model import (
+    DEFAULT_OBFUSCATION_KEY,
+    Account,
+    AccountStatus,
+    AccountType,
+    CreationMode,
+    Group,
+    Operator,
+    Page,
+    ProvisioningProfile,
+    SecurityModel,
+    TimelineEvent,
+)
+from chalicelib.services.context import Context
+
+EDITABLE_FIELDS = (
+    "username",
+    "password",
+    "group_id",
+    "provisioning_profile_id",
+    "phone_number",
+    "secondary_phone_number",
+    "account_type",
+    "security_model",
+    "obfuscation_enabled",
+    "obfuscation_key",
+    "keep_alive",
+    "permit",
+    "deny",
+    "full_name",
+    "email",
+    "description",
+)
+CREATE_FIELDS = (*EDITABLE_FIELDS, "mode")
+READ_ONLY_FIELDS = ("id", "enabled", "status", "status_changed_at", "created_at", "updated_at", "creation_mode")
+SNOM_ONLY = ("permit", "deny")
+PGSM_ONLY = ("obfuscation_enabled", "obfuscation_key")
+GENERATED_USERNAME_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class AccountResult:
+    account: Account
+    warnings: list[str]
+
+
+@dataclass
+class _Input:
+    """The typed, present fields of one request (MISSING where absent)."""
+
+    username: str | _Missing
+    password: str | _Missing
+    group_id: str | _Missing
+    provisioning_profile_id: str | _Missing
+    phone_number: str | _Missing
+    secondary_phone_number: str | _Missing
+    account_type: AccountType | _Missing
+    security_model: SecurityModel | _Missing
+    obfuscation_enabled: bool | _Missing
+    obfuscation_key: str | _Missing
+    keep_alive: bool | _Missing
+    permit: list[str] | _Missing
+    deny: list[str] | _Missing
+    full_name: str | _Missing
+    email: str | _Missing
+    description: str | _Missing
+    mode: str | _Missing
+
+
+def _read(data: Mapping[str, Any], creating: bool) -> tuple[FieldReader, _Input]:
+    allowed = CREATE_FIELDS if creating else EDITABLE_FIELDS
+    reader = FieldReader({k: v for k, v in data.items() if k not in READ_ONLY_FIELDS}, allowed)
+    for name in READ_ONLY_FIELDS:
+        if name in data:
+            hint = " Use the enable/disable actions." if name == "enabled" else ""
+            reader.fail(name, "read_only", f"'{name}' cannot be set.{hint}")
+    values = _Input(
+        username=reader.string("username", max_length=64, min_length=1),
+        password=reader.string("password", max_length=128, min_length=1),
+        group_id=reader.string("group_id", max_length=64, min_length=1),
+        provisioning_profile_id=reader.string("provisioning_profile_id", max_length=64, nullable=True),
+        phone_number=reader.string("phone_number", max_length=32, min_length=1),
+        secondary_phone_number=reader.string("secondary_phone_number", max_length=32, nullable=True),
+        account_type=reader.choice("account_type", AccountType),
+        security_model=reader.choice("security_model", SecurityModel),
+        obfuscation_enabled=reader.boolean("obfuscation_enabled"),
+        obfuscation_key=reader.string("obfuscation_key", max_length=64, min_length=1),
+        keep_alive=reader.boolean("keep_alive"),
+        permit=reader.string_list("permit", max_items=50, max_length=50),
+        deny=reader.string_list("deny", max_items=50, max_length=50),
+        full_name=reader.string("full_name", max_length=200, nullable=True),
+        email=reader.string("email", max_length=254, nullable=True),
+        description=reader.string("description", max_length=1000, multiline=True, nullable=True),
+        mode=reader.string("mode", max_length=20) if creating else MISSING,
+    )
+    return reader, values
+
+
+def _opt(value: str | _Missing) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _checked(reader: FieldReader, name: str, check: Any, value: str | _Missing) -> None:
+    if isinstance(value, str) and not reader.has_error(name):
+        try:
+            check(name, value)
+        except rules.InvalidField as exc:
+            reader.errors.append(exc.error)
+
+
+def _number(reader: FieldReader, name: str, value: str | _Missing, warnings: list[str]) -> str | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        number = rules.normalize_phone_number(name, value)
+    except rules.InvalidField as exc:
+        reader.errors.append(exc.error)
+        return None
+    if number.warning:
+        warnings.append(number.warning)
+    return number.value
+
+
+def _cidrs(reader: FieldReader, name: str, values: list[str] | _Missing) -> tuple[str, ...]:
+    if isinstance(values, _Missing):
+        return ()
+    out: list[str] = []
+    for index, value in enumerate(values):
+        try:
+            out.append(rules.normalize_cidr(f"{name}[{index}]", value))
+        except rules.InvalidField as exc:
+            reader.errors.append(exc.error)
+    return tuple(dict.fromkeys(out))
+
+
+@dataclass(frozen=True)
+class _TypeFields:
+    security_model: SecurityModel
+    obfuscation_enabled: bool
+    obfuscation_key: str | None
+    permit: tuple[str, ...]
+    deny: tuple[str, ...]
+
+
+def _type_fields(reader: FieldReader, values: _Input, account_type: AccountType, base: Account | None) -> _TypeFields:
+    """The fields whose meaning depends on the account type (manual: SNOM has Permit/Deny, PGSM has
+    security model and obfuscation). Settings of the other type are refused, not silently dropped."""
+    same_type = base is not None and base.account_type is account_type
+    if account_type is AccountType.SNOM:
+        for name in PGSM_ONLY:
+            if getattr(values, name) is not MISSING:
+                reader.fail(name, "not_allowed_for_snom", f"SNOM accounts have no '{name}' (no obfuscation).")
+        if isinstance(values.security_model, SecurityModel) and values.security_model is not SecurityModel.SDES:
+            reader.fail("security_model", "snom_requires_sdes", "SNOM accounts always use the SDES security model.")
+        permit = _cidrs(reader, "permit", values.permit)
+        deny = _cidrs(reader, "deny", values.deny)
+        if base is not None and same_type:
+            permit = permit if values.permit is not MISSING else base.permit
+            deny = deny if values.deny is not MISSING else base.deny
+        return _TypeFields(SecurityModel.SDES, False, None, permit, deny)
+    for name in SNOM_ONLY:
+        given = getattr(values, name)
+        if isinstance(given, list) and given:
+            reader.fail(name, "not_allowed_for_pgsm", f"'{name}' lists apply to SNOM accounts only.")
+    previous = base if same_type else None
+    security = values.security_model if isinstance(values.security_model, SecurityModel) else None
+    enabled = values.obfuscation_enabled if isinstance(values.obfuscation_enabled, bool) else None
+    key = values.obfuscation_key if isinstance(values.obfuscation_key, str) else None
+    return _TypeFields(
+        security_model=security or (previous.security_model if previous else SecurityModel.SDES),
+        obfuscation_enabled=enabled if enabled is not None else (previous.obfuscation_enabled if previous else True),
+        obfuscation_key=key or (previous.obfuscation_key if previous else None) or DEFAULT_OBFUSCATION_KEY,
+        permit=(),
+        deny=(),
+    )
+
+
+def _load_group(ctx: Context, reader: FieldReader, group_id: str) -> Group | None:
+    group = ctx.groups.get(group_id)
+    if group is None:
+        reader.fail("group_id", "not_found", "No group has this id.")
+    return group
+
+
+def _load_profile(ctx: Context, reader: FieldReader, profile_id: str) -> ProvisioningProfile | None:
+    profile = ctx.profiles.get(profile_id)
+    if profile is None:
+        reader.fail("provisioning_profile_id", "not_found", "No provisioning profile has this id.")
+    return profile
+
+
+def _authorize_write(actor: Operator, group_id: str) -> None:
+    if not actor.can_write_group(group_id):
+        raise Forbidden("You may not change accounts of this group.")
+
+
+def _authorize_read(actor: Operator, group_id: str) -> None:
+    if not actor.can_read_group(group_id):
+        raise Forbidden("You may not see accounts of this group.")
+
+
+def _common_checks(reader: FieldReader, values: _Input) -> None:
+    _checked(reader, "username", rules.check_username, values.username)
+    _checked(reader, "password", rules.check_password, values.password)
+    _checked(reader, "email", rules.check_email, values.email)
+
+
+def create_account(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> AccountResult:
+    reader, values = _read(data, creating=True)
+    mode = values.mode if isinstance(values.mode, str) else CreationMode.PLAIN.value
+    if mode != CreationMode.PLAIN.value and not reader.has_error("mode"):
+        reader.fail(
+            "mode", "unsupported_mode", "Only mode 'plain' is available; the wizard way needs automatic activation."
+        )
+    require(reader, "password", values.password)
+    require(reader, "group_id", values.group_id)
+    require(reader, "phone_number", values.phone_number)
+    _common_checks(reader, values)
+    warnings: list[str] = []
+    phone = _number(reader, "phone_number", values.phone_number, warnings)
+    secondary = _number(reader, "secondary_phone_number", values.secondary_phone_number, warnings)
+    if secondary and phone and secondary == phone:
+        reader.fail("secondary_phone_number", "same_as_primary", "The secondary number must differ from the primary.")
+    account_type = values.account_type if isinstance(values.account_type, AccountType) else AccountType.PGSM
+    type_fields = _type_fields(reader, values, account_type, None)
+    group = _load_group(ctx, reader, values.group_id) if isinstance(values.group_id, str) else None
+    if group is not None:
+        _authorize_write(actor, group.id)
+    profile_id = _opt(values.provisioning_profile_id) or (group.provisioning_profile_id if group else "")
+    profile = _load_profile(ctx, reader, profile_id) if profile_id else None
+    reader.raise_if_errors()
+    assert group is not None and profile is not None and phone is not None
+    assert isinstance(values.password, str)
+
+    now = ctx.clock()
+    given_username = values.username if isinstance(values.username, str) else None
+    for _attempt in range(1 if given_username else GENERATED_USERNAME_ATTEMPTS):
+        username = given_username or rules.generate_username()
+        account = Account(
+            id=str(uuid.uuid4()),
+            username=username,
+            group_id=group.id,
+            provisioning_profile_id=profile.id,
+            phone_number=phone,
+            secondary_phone_number=secondary,
+            account_type=account_type,
+            security_model=type_fields.security_model,
+            obfuscation_enabled=type_fields.obfuscation_enabled,
+            obfuscation_key=type_fields.obfuscation_key,
+            keep_alive=values.keep_alive if isinstance(values.keep_alive, bool) else False,
+            permit=type_fields.permit,
+            deny=type_fields.deny,
+            full_name=_opt(values.full_name) or "",
+            email=_opt(values.email) or "",
+            description=_opt(values.description) or "",
+            enabled=True,  # plain-way accounts are enabled from the start (manual 1.1.4)
+            status=AccountStatus.CREATED,
+            status_changed_at=now,
+            created_at=now,
+            updated_at=now,
+            creation_mode=CreationMode.PLAIN,
+            credentials=sip_credentials(username, profile.sip_domain, values.password),
+        )
+        event = TimelineEvent(account.id, now, "created", actor.username, {"mode": mode})
+        try:
+            ctx.accounts.add(account, event)
+        except Conflict as exc:
+            if exc.field == "username" and not given_username:
+                continue  # a generated username collided: draw another
+            raise
+        if not account.has_international_number:
+            warnings.append(
+                "phone_number: not an international (+) number; this account cannot use automatic activation."
+            )
+        return AccountResult(account, warnings)
+    raise Conflict("Could not draw a free username; try again.", field="username", code="duplicate")
+
+
+def get_account(ctx: Context, actor: Operator, account_id: str) -> Account:
+    account = ctx.accounts.get(account_id)
+    if account is None:
+        raise NotFound("Account not found.")
+    _authorize_read(actor, account.group_id)
+    return account
+
+
+def list_accounts(ctx: Context, actor: Operator, group_id: str, limit: int, cursor: str | None) -> Page[Account]:
+    _authorize_read(actor, group_id)
+    if ctx.groups.get(group_id) is None:
+        raise NotFound("Group not found.", field="group_id")
+    try:
+        return ctx.accounts.list_by_group(group_id, limit, cursor)
+    except ValueError as exc:
+        raise ValidationFailed([FieldError("cursor", "invalid_cursor", "The cursor is not valid.")]) from exc
+
+
+def _immutable_number(reader: FieldReader, name: str, given: str | None, current: str | None) -> None:
+    if given != current:
+        reader.fail(
+            name,
+            "immutable",
+            "Virtual phone numbers cannot be changed after creation; delete the account and create it again.",
+        )
+
+
+def update_account(ctx: Context, actor: Operator, account_id: str, data: Mapping[str, Any]) -> AccountResult:
+    current = get_account(ctx, actor, account_id)
+    _authorize_write(actor, current.group_id)
+    reader, values = _read(data, creating=False)
+    _common_checks(reader, values)
+    warnings: list[str] = []
+    if values.phone_number is not MISSING:
+        _immutable_number(
+            reader, "phone_number", _number(reader, "phone_number", values.phone_number, []), current.phone_number
+        )
+    if values.secondary_phone_number is not MISSING:
+        given = _number(reader, "secondary_phone_number", values.secondary_phone_number, [])
+        _immutable_number(reader, "secondary_phone_number", given, current.secondary_phone_number)
+    account_type = values.account_type if isinstance(values.account_type, AccountType) else current.account_type
+    type_fields = _type_fields(reader, values, account_type, current)
+    group_id = values.group_id if isinstance(values.group_id, str) else current.group_id
+    group = _load_group(ctx, reader, group_id) if group_id != current.group_id else None
+    if group is not None:
+        _authorize_write(actor, group.id)
+    profile_id = _opt(values.provisioning_profile_id) or current.provisioning_profile_id
+    profile = _load_profile(ctx, reader, profile_id)
+    username = values.username if isinstance(values.username, str) else current.username
+    password = values.password if isinstance(values.password, str) else None
+    realm = profile.sip_domain if profile else ""
+    digest_stale = current.credentials is None or username != current.username or realm != current.credentials.realm
+    if digest_stale and password is None and not reader.has_error("password") and profile is not None:
+        reader.fail(
+            "password",
+            "required",
+            "Changing the username or the SIP domain invalidates the stored digest: give the password again.",
+        )
+    reader.raise_if_errors()
+    assert profile is not None
+    now = ctx.clock()
+    updated = replace(
+        current,
+        username=username,
+        group_id=group_id,
+        provisioning_profile_id=profile.id,
+        account_type=account_type,
+        security_model=type_fields.security_model,
+        obfuscation_enabled=type_fields.obfuscation_enabled,
+        obfuscation_key=type_fields.obfuscation_key,
+        keep_alive=values.keep_alive if isinstance(values.keep_alive, bool) else current.keep_alive,
+        permit=type_fields.permit,
+        deny=type_fields.deny,
+        full_name=current.full_name if isinstance(values.full_name, _Missing) else values.full_name,
+        email=current.email if isinstance(values.email, _Missing) else values.email,
+        description=current.description if isinstance(values.description, _Missing) else values.description,
+        credentials=sip_credentials(username, realm, password) if password else current.credentials,
+        updated_at=now,
+        version=current.version + 1,
+    )
+    changed = sorted(name for name in data if name != "password" and name in EDITABLE_FIELDS)
+    if password:
+        changed.append("password")
+    event = TimelineEvent(current.id, now, "updated", actor.username, {"fields": ",".join(changed)})
+    ctx.accounts.replace(current, updated, event)
+    return AccountResult(updated, warnings)
+
+
+def set_enabled(ctx: Context, actor: Operator, account_id: str, enabled: bool) -> Account:
+    current = get_account(ctx, actor, account_id)
+    _authorize_write(actor, current.group_id)
+    if current.enabled is enabled:
+        return current  # idempotent: a repeated click changes nothing and records nothing
+    now = ctx.clock()
+    updated = replace(current, enabled=enabled, updated_at=now, version=current.version + 1)
+    event = TimelineEvent(current.id, now, "enabled" if enabled else "disabled", actor.username)
+    ctx.accounts.replace(current, updated, event)
+    return updated
+
+
+def delete_account(ctx: Context, actor: Operator, account_id: str) -> None:
+    current = get_account(ctx, actor, account_id)
+    _authorize_write(actor, current.group_id)
+    event = TimelineEvent(current.id, ctx.clock(), "deleted", actor.username, {"username": current.username})
+    ctx.accounts.remove(current, event)
+
+
+@dataclass(frozen=True)
+class History:
+    timeline: list[TimelineEvent]
+    sessions: list[dict[str, str]]
+    calls: list[dict[str, str]]
+
+
+def history(ctx: Context, actor: Operator, account_id: str, limit: int) -> History:
+    account = get_account(ctx, actor, account_id)
+    # SIP session events and calls arrive with the SIP edge; the shape is fixed now.
+    return History(ctx.accounts.timeline(account.id, limit), [], [])

@@ -1,0 +1,213 @@
+"""Groups and provisioning profiles: admin-managed, readable by the operators they concern."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from chalicelib.domain import rules
+from chalicelib.domain.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from chalicelib.domain.fields import MISSING, FieldReader, _Missing, require
+from chalicelib.domain.model import Group, Operator, Page, ProvisioningProfile, Role, Transport
+from chalicelib.services.context import Context
+
+GROUP_FIELDS = ("name", "it_email", "provisioning_profile_id", "enabled")
+PROFILE_FIELDS = (
+    "name",
+    "sip_domain",
+    "sip_host",
+    "tls_port",
+    "tcp_port",
+    "udp_port",
+    "default_transport",
+    "android_url",
+    "ios_url",
+    "other_url",
+)
+DEFAULT_PORTS = {"tls_port": 5061, "tcp_port": 5060, "udp_port": 5060}
+
+
+def require_admin(actor: Operator) -> None:
+    if actor.role is not Role.ADMIN:
+        raise Forbidden("Only administrators may do this.")
+
+
+def _check(reader: FieldReader, name: str, check: Any, value: str | _Missing) -> None:
+    if isinstance(value, str) and value and not reader.has_error(name):
+        try:
+            check(name, value)
+        except rules.InvalidField as exc:
+            reader.errors.append(exc.error)
+
+
+def _cursor_error(exc: ValueError) -> ValidationFailed:
+    return ValidationFailed([FieldError("cursor", "invalid_cursor", "The cursor is not valid.")])
+
+
+# --- groups --------------------------------------------------------------------------------------------------
+
+
+def _read_group(ctx: Context, data: Mapping[str, Any], creating: bool) -> tuple[FieldReader, dict[str, Any]]:
+    reader = FieldReader(data, GROUP_FIELDS)
+    values: dict[str, Any] = {
+        "name": reader.string("name", max_length=100, min_length=1),
+        "it_email": reader.string("it_email", max_length=254, min_length=1),
+        "provisioning_profile_id": reader.string("provisioning_profile_id", max_length=64, min_length=1),
+        "enabled": reader.boolean("enabled"),
+    }
+    if creating:
+        for name in ("name", "it_email", "provisioning_profile_id"):
+            require(reader, name, values[name])
+    _check(reader, "it_email", rules.check_email, values["it_email"])
+    profile_id = values["provisioning_profile_id"]
+    if isinstance(profile_id, str) and ctx.profiles.get(profile_id) is None:
+        reader.fail("provisioning_profile_id", "not_found", "No provisioning profile has this id.")
+    reader.raise_if_errors()
+    return reader, {k: v for k, v in values.items() if v is not MISSING}
+
+
+def create_group(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> Group:
+    require_admin(actor)
+    _, values = _read_group(ctx, data, creating=True)
+    now = ctx.clock()
+    group = Group(
+        id=str(uuid.uuid4()),
+        name=values["name"],
+        it_email=values["it_email"],
+        provisioning_profile_id=values["provisioning_profile_id"],
+        enabled=values.get("enabled", True),
+        account_count=0,
+        created_at=now,
+        updated_at=now,
+    )
+    ctx.groups.add(group)
+    return group
+
+
+def get_group(ctx: Context, actor: Operator, group_id: str) -> Group:
+    if not actor.can_read_group(group_id):
+        raise Forbidden("You may not see this group.")
+    group = ctx.groups.get(group_id)
+    if group is None:
+        raise NotFound("Group not found.")
+    return group
+
+
+def list_groups(ctx: Context, actor: Operator, limit: int, cursor: str | None) -> Page[Group]:
+    if actor.role is Role.ADMIN:
+        try:
+            return ctx.groups.list(limit, cursor)
+        except ValueError as exc:
+            raise _cursor_error(exc) from exc
+    groups = [g for g in (ctx.groups.get(gid) for gid in sorted(actor.group_ids)) if g is not None]
+    return Page(groups, None)
+
+
+def update_group(ctx: Context, actor: Operator, group_id: str, data: Mapping[str, Any]) -> Group:
+    require_admin(actor)
+    current = get_group(ctx, actor, group_id)
+    _, values = _read_group(ctx, data, creating=False)
+    updated = replace(current, **values, updated_at=ctx.clock(), version=current.version + 1)
+    ctx.groups.replace(current, updated)
+    return updated
+
+
+def delete_group(ctx: Context, actor: Operator, group_id: str) -> None:
+    require_admin(actor)
+    ctx.groups.remove(get_group(ctx, actor, group_id))
+
+
+# --- provisioning profiles -------------------------------------------------------------------------------------
+
+
+def _read_profile(data: Mapping[str, Any], base: ProvisioningProfile | None) -> dict[str, Any]:
+    reader = FieldReader(data, PROFILE_FIELDS)
+    values: dict[str, Any] = {
+        "name": reader.string("name", max_length=100, min_length=1),
+        "sip_domain": reader.string("sip_domain", max_length=253, min_length=1),
+        "sip_host": reader.string("sip_host", max_length=253, min_length=1),
+        "default_transport": reader.choice("default_transport", Transport),
+    }
+    for name in DEFAULT_PORTS:
+        values[name] = reader.integer(name, minimum=1, maximum=65535, nullable=True)
+    for name in ("android_url", "ios_url", "other_url"):
+        values[name] = reader.string(name, max_length=2000, nullable=True)
+        _check(reader, name, rules.check_url, values[name])
+    if base is None:
+        for name in ("name", "sip_domain", "sip_host"):
+            require(reader, name, values[name])
+    _check(reader, "sip_domain", rules.check_domain, values["sip_domain"])
+    _check(reader, "sip_host", rules.check_domain, values["sip_host"])
+    present = {k: v for k, v in values.items() if v is not MISSING}
+    merged = _defaults() | (_as_dict(base) if base else {}) | present
+    transport = Transport(merged["default_transport"])
+    if merged[f"{transport.value}_port"] is None and not reader.has_error("default_transport"):
+        reader.fail(
+            "default_transport", "transport_without_port", f"The default transport {transport.value} has no port."
+        )
+    reader.raise_if_errors()
+    return present
+
+
+def _defaults() -> dict[str, Any]:
+    return {**DEFAULT_PORTS, "default_transport": Transport.TLS, "android_url": "", "ios_url": "", "other_url": ""}
+
+
+def _as_dict(p: ProvisioningProfile) -> dict[str, Any]:
+    return {name: getattr(p, name) for name in PROFILE_FIELDS}
+
+
+def create_profile(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> ProvisioningProfile:
+    require_admin(actor)
+    values = _defaults() | _read_profile(data, None)
+    now = ctx.clock()
+    profile = ProvisioningProfile(
+        id=str(uuid.uuid4()),
+        created_at=now,
+        updated_at=now,
+        **{**values, "default_transport": Transport(values["default_transport"])},
+    )
+    ctx.profiles.add(profile)
+    return profile
+
+
+def get_profile(ctx: Context, actor: Operator, profile_id: str) -> ProvisioningProfile:
+    profile = ctx.profiles.get(profile_id)
+    if profile is None:
+        raise NotFound("Provisioning profile not found.")
+    return profile
+
+
+def list_profiles(ctx: Context, actor: Operator, limit: int, cursor: str | None) -> Page[ProvisioningProfile]:
+    try:
+        return ctx.profiles.list(limit, cursor)
+    except ValueError as exc:
+        raise _cursor_error(exc) from exc
+
+
+def update_profile(ctx: Context, actor: Operator, profile_id: str, data: Mapping[str, Any]) -> ProvisioningProfile:
+    require_admin(actor)
+    current = get_profile(ctx, actor, profile_id)
+    values = _read_profile(data, current)
+    if values.get("sip_domain", current.sip_domain) != current.sip_domain and ctx.accounts.profile_in_use(current.id):
+        raise Conflict(
+            "Accounts use this profile and their SIP digests are bound to its domain; create a new profile "
+            "and move the accounts instead.",
+            field="sip_domain",
+            code="profile_in_use",
+        )
+    if "default_transport" in values:
+        values["default_transport"] = Transport(values["default_transport"])
+    updated = replace(current, **values, updated_at=ctx.clock(), version=current.version + 1)
+    ctx.profiles.replace(current, updated)
+    return updated
+
+
+def delete_profile(ctx: Context, actor: Operator, profile_id: str) -> None:
+    require_admin(actor)
+    profile = get_profile(ctx, actor, profile_id)
+    if ctx.groups.profile_in_use(profile.id) or ctx.accounts.profile_in_use(profile.id):
+        raise Conflict("Groups or accounts still use this profile.", code="profile_in_use")
+    ctx.profiles.remove(profile)

@@ -1,0 +1,225 @@
+"""Operators (admin-managed) and authentication: login, bearer sessions, rate limits, audit."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.domain import rules
+from chalicelib.domain.errors import Conflict, NotFound, RateLimited, Unauthorized
+from chalicelib.domain.fields import MISSING, FieldReader, _Missing, require
+from chalicelib.domain.model import LoginAttempt, Operator, Page, Role, Session
+from chalicelib.services.context import Context
+from chalicelib.services.groups import _cursor_error, require_admin
+
+OPERATOR_CREATE_FIELDS = ("username", "password", "role", "group_ids", "enabled")
+OPERATOR_PATCH_FIELDS = ("password", "role", "group_ids", "enabled")
+BOOTSTRAP_ADMIN = "admin"
+OPERATOR_PASSWORD_MIN = 10
+
+
+def _read_operator(ctx: Context, data: Mapping[str, Any], creating: bool) -> dict[str, Any]:
+    reader = FieldReader(data, OPERATOR_CREATE_FIELDS if creating else OPERATOR_PATCH_FIELDS)
+    values: dict[str, Any] = {
+        "username": reader.string("username", max_length=64, min_length=1) if creating else MISSING,
+        "password": reader.string("password", max_length=256, min_length=1),
+        "role": reader.choice("role", Role),
+        "group_ids": reader.string_list("group_ids", max_items=200, max_length=64),
+        "enabled": reader.boolean("enabled"),
+    }
+    if creating:
+        for name in ("username", "password", "role"):
+            require(reader, name, values[name])
+    username = values["username"]
+    if isinstance(username, str) and not reader.has_error("username"):
+        try:
+            rules.check_username("username", username)
+        except rules.InvalidField as exc:
+            reader.errors.append(exc.error)
+    password = values["password"]
+    if isinstance(password, str) and len(password) < OPERATOR_PASSWORD_MIN and not reader.has_error("password"):
+        reader.fail("password", "password_too_short", f"Operator passwords need {OPERATOR_PASSWORD_MIN} characters.")
+    group_ids = values["group_ids"]
+    if isinstance(group_ids, list):
+        for index, group_id in enumerate(group_ids):
+            if ctx.groups.get(group_id) is None:
+                reader.fail(f"group_ids[{index}]", "not_found", f"No group has id '{group_id}'.")
+    reader.raise_if_errors()
+    return {k: v for k, v in values.items() if not isinstance(v, _Missing)}
+
+
+def create_operator(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> Operator:
+    require_admin(actor)
+    values = _read_operator(ctx, data, creating=True)
+    return _add_operator(
+        ctx,
+        values["username"],
+        values["password"],
+        values["role"],
+        values.get("group_ids", []),
+        values.get("enabled", True),
+    )
+
+
+def _add_operator(
+    ctx: Context, username: str, password: str, role: Role, group_ids: list[str], enabled: bool
+) -> Operator:
+    now = ctx.clock()
+    operator = Operator(
+        id=str(uuid.uuid4()),
+        username=username,
+        role=role,
+        group_ids=frozenset(group_ids),
+        enabled=enabled,
+        password_hash=ctx.hasher.hash(password),
+        created_at=now,
+        updated_at=now,
+    )
+    ctx.operators.add(operator)
+    return operator
+
+
+def get_operator(ctx: Context, actor: Operator, operator_id: str) -> Operator:
+    if actor.id != operator_id:
+        require_admin(actor)
+    operator = ctx.operators.get(operator_id)
+    if operator is None:
+        raise NotFound("Operator not found.")
+    return operator
+
+
+def list_operators(ctx: Context, actor: Operator, limit: int, cursor: str | None) -> Page[Operator]:
+    require_admin(actor)
+    try:
+        return ctx.operators.list(limit, cursor)
+    except ValueError as exc:
+        raise _cursor_error(exc) from exc
+
+
+def update_operator(ctx: Context, actor: Operator, operator_id: str, data: Mapping[str, Any]) -> Operator:
+    require_admin(actor)
+    current = get_operator(ctx, actor, operator_id)
+    values = _read_operator(ctx, data, creating=False)
+    if current.id == actor.id and (values.get("role", Role.ADMIN) is not Role.ADMIN or values.get("enabled") is False):
+        raise Conflict("You cannot demote or disable yourself.", code="self_lockout")
+    changes: dict[str, Any] = {}
+    if "password" in values:
+        changes["password_hash"] = ctx.hasher.hash(values["password"])
+    if "role" in values:
+        changes["role"] = values["role"]
+    if "group_ids" in values:
+        changes["group_ids"] = frozenset(values["group_ids"])
+    if "enabled" in values:
+        changes["enabled"] = values["enabled"]
+    updated = replace(current, **changes, updated_at=ctx.clock(), version=current.version + 1)
+    ctx.operators.replace(current, updated)
+    return updated
+
+
+def delete_operator(ctx: Context, actor: Operator, operator_id: str) -> None:
+    require_admin(actor)
+    operator = get_operator(ctx, actor, operator_id)
+    if operator.id == actor.id:
+        raise Conflict("You cannot delete yourself.", code="self_lockout")
+    ctx.operators.remove(operator)
+
+
+def ensure_admin(ctx: Context, password: str | None) -> tuple[Operator, str | None]:
+    """Create the bootstrap operator `admin` if missing. Returns it and the password when one was generated."""
+    existing = ctx.operators.get_by_username(BOOTSTRAP_ADMIN)
+    if existing is not None:
+        if password:
+            updated = replace(existing, password_hash=ctx.hasher.hash(password), version=existing.version + 1)
+            ctx.operators.replace(existing, updated)
+            return updated, None
+        return existing, None
+    generated = None if password else secrets.token_urlsafe(12)
+    admin = _add_operator(ctx, BOOTSTRAP_ADMIN, password or generated or "", Role.ADMIN, [], True)
+    return admin, generated
+
+
+# --- authentication ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    token: str
+    expires_at: datetime
+    operator: Operator
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+_DUMMY_HASH: dict[int, str] = {}
+
+
+def login(ctx: Context, data: Mapping[str, Any], source_ip: str, user_agent: str) -> LoginResult:
+    reader = FieldReader(data, ("username", "password"))
+    username = require(reader, "username", reader.string("username", max_length=64, min_length=1))
+    password = require(reader, "password", reader.string("password", max_length=256, min_length=1))
+    reader.raise_if_errors()
+    assert isinstance(username, str) and isinstance(password, str)
+    now = ctx.clock()
+    s = ctx.settings
+    user_key, source_key = f"login-user:{username.lower()}", f"login-source:{source_ip}"
+
+    def attempt(outcome: str) -> None:
+        ctx.login_audit.record(LoginAttempt(now, username, source_ip, outcome, user_agent[:300]))
+
+    if (
+        ctx.sessions.hits(user_key, s.login_window_seconds, now) >= s.login_max_failures_per_user
+        or ctx.sessions.hits(source_key, s.login_window_seconds, now) >= s.login_max_failures_per_source
+    ):
+        attempt("rate_limited")
+        retry = s.login_window_seconds - int(now.timestamp()) % s.login_window_seconds
+        raise RateLimited("Too many failed logins; wait before trying again.", retry_after=retry)
+    operator = ctx.operators.get_by_username(username)
+    if operator is None:
+        # Spend the same time as a real check so that response times do not reveal usernames.
+        ctx.hasher.verify(_dummy_hash(ctx), password)
+        valid = False
+    else:
+        valid = ctx.hasher.verify(operator.password_hash, password)
+    if operator is None or not valid or not operator.enabled:
+        ctx.sessions.hit(user_key, s.login_window_seconds, now)
+        ctx.sessions.hit(source_key, s.login_window_seconds, now)
+        attempt("disabled" if operator is not None and valid else "bad_credentials")
+        raise Unauthorized("Invalid username or password.", code="invalid_credentials")
+    token = secrets.token_urlsafe(32)
+    expires = now + timedelta(seconds=s.session_ttl_seconds)
+    ctx.sessions.add(Session(_token_hash(token), operator.id, now, expires))
+    attempt("success")
+    return LoginResult(token, expires, operator)
+
+
+def _dummy_hash(ctx: Context) -> str:
+    key = id(ctx.hasher)
+    if key not in _DUMMY_HASH:
+        _DUMMY_HASH[key] = ctx.hasher.hash(secrets.token_hex(16))
+    return _DUMMY_HASH[key]
+
+
+def authenticate(ctx: Context, token: str) -> Operator:
+    session = ctx.sessions.get(_token_hash(token)) if token else None
+    if session is None or session.expires_at <= ctx.clock():
+        raise Unauthorized("Log in first: the token is missing, unknown or expired.", code="unauthenticated")
+    operator = ctx.operators.get(session.operator_id)
+    if operator is None or not operator.enabled:
+        raise Unauthorized("This operator no longer has access.", code="unauthenticated")
+    return operator
+
+
+def logout(ctx: Context, token: str) -> None:
+    ctx.sessions.remove(_token_hash(token))
+
+
+def recent_logins(ctx: Context, actor: Operator, limit: int) -> list[LoginAttempt]:
+    require_admin(actor)
+    return ctx.login_audit.recent(limit)

@@ -1,0 +1,117 @@
+"""The ports the services need: each has an in-memory fake and a DynamoDB adapter.
+
+Every write that must keep an invariant (unique username and numbers, group account counts) is one atomic
+call here, so the adapters can implement it as a single DynamoDB transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from chalicelib.domain.model import (
+    Account,
+    Group,
+    LoginAttempt,
+    Operator,
+    Page,
+    ProvisioningProfile,
+    Session,
+    TimelineEvent,
+)
+
+
+class AccountRepository(Protocol):
+    def add(self, account: Account, event: TimelineEvent) -> None:
+        """Store a new account with its guards. Raises Conflict(field=...) on a taken username or number,
+        NotFound(field="group_id" | "provisioning_profile_id") when either is missing."""
+
+    def get(self, account_id: str) -> Account | None: ...
+
+    def get_by_username(self, username: str) -> Account | None: ...
+
+    def list_by_group(self, group_id: str, limit: int, cursor: str | None) -> Page[Account]:
+        """Accounts of one group ordered by username. Raises ValueError on a malformed cursor."""
+
+    def replace(self, previous: Account, updated: Account, event: TimelineEvent) -> None:
+        """Write `updated` if the stored version is still `previous.version` (else ConcurrentModification);
+        moves the username guard and the group counters when they change."""
+
+    def remove(self, account: Account, event: TimelineEvent) -> None:
+        """Delete the account and its guards if unchanged since read (else ConcurrentModification)."""
+
+    def append_event(self, event: TimelineEvent) -> None: ...
+
+    def timeline(self, account_id: str, limit: int) -> list[TimelineEvent]:
+        """Newest first."""
+
+    def profile_in_use(self, profile_id: str) -> bool: ...
+
+
+class GroupRepository(Protocol):
+    def add(self, group: Group) -> None:
+        """Raises Conflict(field="name"), NotFound(field="provisioning_profile_id")."""
+
+    def get(self, group_id: str) -> Group | None: ...
+
+    def list(self, limit: int, cursor: str | None) -> Page[Group]: ...
+
+    def replace(self, previous: Group, updated: Group) -> None: ...
+
+    def remove(self, group: Group) -> None:
+        """Raises Conflict(code="group_not_empty") while the group has accounts."""
+
+    def profile_in_use(self, profile_id: str) -> bool: ...
+
+
+class ProfileRepository(Protocol):
+    def add(self, profile: ProvisioningProfile) -> None: ...
+
+    def get(self, profile_id: str) -> ProvisioningProfile | None: ...
+
+    def list(self, limit: int, cursor: str | None) -> Page[ProvisioningProfile]: ...
+
+    def replace(self, previous: ProvisioningProfile, updated: ProvisioningProfile) -> None: ...
+
+    def remove(self, profile: ProvisioningProfile) -> None: ...
+
+
+class OperatorRepository(Protocol):
+    def add(self, operator: Operator) -> None: ...
+
+    def get(self, operator_id: str) -> Operator | None: ...
+
+    def get_by_username(self, username: str) -> Operator | None: ...
+
+    def list(self, limit: int, cursor: str | None) -> Page[Operator]: ...
+
+    def replace(self, previous: Operator, updated: Operator) -> None: ...
+
+    def remove(self, operator: Operator) -> None: ...
+
+
+class SessionStore(Protocol):
+    def add(self, session: Session) -> None: ...
+
+    def get(self, token_hash: str) -> Session | None:
+        """The stored session, expired or not: callers check `expires_at` (DynamoDB TTL deletes lazily)."""
+
+    def remove(self, token_hash: str) -> None: ...
+
+    def hit(self, key: str, window_seconds: int, now: datetime) -> int:
+        """Count one event for `key` in the current fixed window; returns the count so far."""
+
+    def hits(self, key: str, window_seconds: int, now: datetime) -> int: ...
+
+
+class LoginAudit(Protocol):
+    def record(self, attempt: LoginAttempt) -> None: ...
+
+    def recent(self, limit: int) -> list[LoginAttempt]:
+        """Newest first."""
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password_hash: str, password: str) -> bool: ...

@@ -1,0 +1,1 @@
+"""The local stack: moto's server, table set-up and `chalice local`, on embedded defaults."""

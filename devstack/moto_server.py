@@ -1,0 +1,59 @@
+"""moto's server (DynamoDB, S3, SQS, ...) on loopback, with one request served at a time.
+
+moto applies a TransactWriteItems call step by step in Python; two threads could interleave the checks of
+two transactions. Real DynamoDB is atomic, so the local stack serialises requests to keep that guarantee
+(connections stay concurrent and keep-alive; only request handling takes turns).
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def serialized_app() -> WSGIApp:
+    app = DomainDispatcherApplication(create_backend_app)
+    lock = threading.Lock()
+
+    def locked(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        with lock:
+            return list(app(environ, start_response))
+
+    return locked
+
+
+class MotoServer:
+    """moto in a background thread of this process (tests, benchmarks)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server: BaseWSGIServer = make_server(host, port, serialized_app(), threaded=True)
+        self.url = f"http://{host}:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> MotoServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000)
+    args = parser.parse_args()
+    server = make_server(args.host, args.port, serialized_app(), threaded=True)
+    print(f"moto server on http://{args.host}:{server.server_port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
