@@ -33,13 +33,13 @@ def build(settings: Settings) -> Context:
         raise ValueError(f"unknown storage backend {settings.storage!r} (expected 'dynamodb' or 'memory')")
     from chalicelib.adapters import dynamo, dynamo_models
 
-    dynamo_models.bind(settings)
+    connection = dynamo_models.bind(settings)
     return Context(
-        accounts=dynamo.DynamoAccounts(settings),
-        groups=dynamo.DynamoGroups(settings),
-        profiles=dynamo.DynamoProfiles(settings),
-        operators=dynamo.DynamoOperators(settings),
-        sessions=dynamo.DynamoSessions(settings),
+        accounts=dynamo.DynamoAccounts(connection),
+        groups=dynamo.DynamoGroups(connection),
+        profiles=dynamo.DynamoProfiles(connection),
+        operators=dynamo.DynamoOperators(connection),
+        sessions=dynamo.DynamoSessions(),
         login_audit=dynamo.DynamoLoginAudit(),
         hasher=Argon2Hasher(),
         settings=settings,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -29,11 +29,18 @@ def serialized_app() -> WSGIApp:
     return locked
 
 
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Per-request lines would drown test and benchmark output."""
+
+
 class MotoServer:
     """moto in a background thread of this process (tests, benchmarks)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server: BaseWSGIServer = make_server(host, port, serialized_app(), threaded=True)
+        self._server: BaseWSGIServer = make_server(
+            host, port, serialized_app(), threaded=True, request_handler=_QuietHandler
+        )
         self.url = f"http://{host}:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

@@ -50,7 +50,6 @@ from chalicelib.domain.model import (
     iso,
 )
 from chalicelib.services import guards
-from chalicelib.settings import Settings
 
 M = TypeVar("M", bound=Model)
 _PROFILE_MISSING = NotFound(
@@ -60,29 +59,30 @@ _GROUP_MISSING = NotFound("Group not found.", field="group_id", code="group_not_
 _STALE = ConcurrentModification("The item changed since it was read; reload and retry.")
 
 
+_KIND_ORDER = {"check": 0, "delete": 1, "put": 2, "update": 3}  # the order PynamoDB sends items in
+
+
 class _Tx:
-    """A TransactWriteItems call whose failed conditions map back to domain errors, item by item."""
+    """A TransactWriteItems call whose failed conditions map back to domain errors, item by item.
+
+    PynamoDB sends condition checks, then deletes, puts and updates; cancellation reasons come back in that
+    order, so the failures are kept in the same order."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self.ops: list[Callable[[TransactWrite], None]] = []
-        self.failures: list[DomainError | None] = []
-
-    def _add(self, op: Callable[[TransactWrite], None], on_fail: DomainError | None) -> None:
-        self.ops.append(op)
-        self.failures.append(on_fail)
+        self.ops: list[tuple[str, Callable[[TransactWrite], None], DomainError | None]] = []
 
     def put(self, item: Model, condition: Condition | None, on_fail: DomainError | None = None) -> None:
-        self._add(lambda tx: tx.save(item, condition=condition), on_fail)
+        self.ops.append(("put", lambda tx: tx.save(item, condition=condition), on_fail))
 
     def delete(self, item: Model, condition: Condition | None, on_fail: DomainError | None = None) -> None:
-        self._add(lambda tx: tx.delete(item, condition=condition), on_fail)
+        self.ops.append(("delete", lambda tx: tx.delete(item, condition=condition), on_fail))
 
     def update(self, item: Model, actions: list[Any], condition: Condition | None, on_fail: DomainError) -> None:
-        self._add(lambda tx: tx.update(item, actions=actions, condition=condition), on_fail)
+        self.ops.append(("update", lambda tx: tx.update(item, actions=actions, condition=condition), on_fail))
 
     def check(self, model: type[Model], key: str, condition: Condition, on_fail: DomainError) -> None:
-        self._add(lambda tx: tx.condition_check(model, key, condition=condition), on_fail)
+        self.ops.append(("check", lambda tx: tx.condition_check(model, key, condition=condition), on_fail))
 
     def claim(self, entry: guards.Guard) -> None:
         key, owner, field_name = entry
@@ -95,22 +95,19 @@ class _Tx:
         self.delete(UniqueModel(key, owner_id=owner), None)
 
     def commit(self) -> None:
+        ordered = sorted(self.ops, key=lambda op: _KIND_ORDER[op[0]])
         try:
             with TransactWrite(connection=self.connection) as tx:
-                for op in self.ops:
-                    op(tx)
+                for _, apply, _ in ordered:
+                    apply(tx)
         except TransactWriteError as exc:
             reasons = exc.cancellation_reasons or []
-            for reason, failure in zip(reasons, self.failures, strict=False):
+            for reason, (_, _, failure) in zip(reasons, ordered, strict=False):
                 if reason is not None and reason.code == "ConditionalCheckFailed" and failure is not None:
                     raise failure from exc
             if any(r is not None and r.code == "TransactionConflict" for r in reasons):
                 raise _STALE from exc
             raise
-
-
-def _connection(settings: Settings) -> Connection:
-    return Connection(region=settings.region, host=settings.dynamodb_endpoint)
 
 
 def _version_is(model: type[Model], version: int) -> Condition:
@@ -233,8 +230,8 @@ def _count_delta(tx: _Tx, group_id: str, delta: int) -> None:
 
 
 class DynamoAccounts:
-    def __init__(self, settings: Settings) -> None:
-        self.connection = _connection(settings)
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
 
     def add(self, account: Account, event: TimelineEvent) -> None:
         tx = _Tx(self.connection)
@@ -327,8 +324,8 @@ def _group_from_model(m: GroupModel) -> Group:
 
 
 class DynamoGroups:
-    def __init__(self, settings: Settings) -> None:
-        self.connection = _connection(settings)
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
 
     def add(self, group: Group) -> None:
         tx = _Tx(self.connection)
@@ -421,8 +418,8 @@ def _profile_from_model(m: ProfileModel) -> ProvisioningProfile:
 
 
 class DynamoProfiles:
-    def __init__(self, settings: Settings) -> None:
-        self.connection = _connection(settings)
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
 
     def add(self, profile: ProvisioningProfile) -> None:
         tx = _Tx(self.connection)
@@ -486,8 +483,8 @@ def _operator_from_model(m: OperatorModel) -> Operator:
 
 
 class DynamoOperators:
-    def __init__(self, settings: Settings) -> None:
-        self.connection = _connection(settings)
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
 
     def add(self, operator: Operator) -> None:
         tx = _Tx(self.connection)
@@ -523,9 +520,6 @@ class DynamoOperators:
 
 
 class DynamoSessions:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
     def add(self, session: Session) -> None:
         AuthModel(
             f"session#{session.token_hash}",

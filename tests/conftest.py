@@ -1,0 +1,102 @@
+"""Shared fixtures: moto's server in-process, contexts wired by the composition root for each backend."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from chalicelib import bootstrap
+from chalicelib.adapters.dynamo_models import create_tables
+from chalicelib.adapters.passwords import Argon2Hasher
+from chalicelib.domain.model import Group, Operator, ProvisioningProfile, Role
+from chalicelib.services import groups, operators
+from chalicelib.services.context import Context
+from chalicelib.settings import Settings
+from devstack.moto_server import MotoServer
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
+
+FAST_HASHER = Argon2Hasher(time_cost=1, memory_cost=1024)  # real argon2, test-sized cost
+BACKENDS = ["memory", "dynamodb"]
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    server = MotoServer().start()
+    yield server.url
+    server.stop()
+
+
+def make_context(backend: str, moto_url: str | None, **overrides: Any) -> Context:
+    settings = Settings(
+        storage=backend,
+        dynamodb_endpoint=moto_url if backend == "dynamodb" else None,
+        table_prefix=f"t{uuid.uuid4().hex[:10]}",
+        **overrides,
+    )
+    if backend == "dynamodb":
+        create_tables(settings)
+    return replace(bootstrap.build(settings), hasher=FAST_HASHER)
+
+
+@pytest.fixture(params=BACKENDS)
+def ctx(request: pytest.FixtureRequest) -> Context:
+    """A context on each backend: tests using it form the contract suite that both must pass."""
+    url = request.getfixturevalue("moto_url") if request.param == "dynamodb" else None
+    return make_context(request.param, url)
+
+
+@pytest.fixture
+def memory_ctx() -> Context:
+    return make_context("memory", None)
+
+
+@pytest.fixture
+def admin(ctx: Context) -> Operator:
+    operator, _ = operators.ensure_admin(ctx, "admin-password-1")
+    return operator
+
+
+class World:
+    """A small operator world: one profile, two groups, an admin, an operator of group A, a viewer of A."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.admin, _ = operators.ensure_admin(ctx, "admin-password-1")
+        self.profile = self.make_profile("default")
+        self.group_a = self.make_group("Group A")
+        self.group_b = self.make_group("Group B")
+        self.operator_a = self.make_operator("op-a", Role.OPERATOR, [self.group_a.id])
+        self.viewer_a = self.make_operator("viewer-a", Role.VIEWER, [self.group_a.id])
+
+    def make_profile(self, name: str, **fields: Any) -> ProvisioningProfile:
+        data = {"name": name, "sip_domain": "voice.example.com", "sip_host": "sip.example.com", **fields}
+        return groups.create_profile(self.ctx, self.admin, data)
+
+    def make_group(self, name: str) -> Group:
+        data = {"name": name, "it_email": "it@example.com", "provisioning_profile_id": self.profile.id}
+        return groups.create_group(self.ctx, self.admin, data)
+
+    def make_operator(self, username: str, role: Role, group_ids: list[str]) -> Operator:
+        data = {"username": username, "password": f"{username}-password", "role": role.value, "group_ids": group_ids}
+        return operators.create_operator(self.ctx, self.admin, data)
+
+    def account_data(self, **fields: Any) -> dict[str, Any]:
+        return {"password": "sip-secret-1", "group_id": self.group_a.id, "phone_number": "+393471234567", **fields}
+
+
+@pytest.fixture
+def world(ctx: Context) -> World:
+    return World(ctx)
+
+
+@pytest.fixture
+def memory_world(memory_ctx: Context) -> World:
+    return World(memory_ctx)
