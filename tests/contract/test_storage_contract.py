@@ -1,0 +1,149 @@
+"""The storage ports' contract: every test runs against the in-memory fake and DynamoDB on moto."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.domain.errors import ConcurrentModification, Conflict, NotFound, ValidationFailed
+from chalicelib.domain.model import LoginAttempt, Role, Session, TimelineEvent
+from chalicelib.services import accounts, groups, operators
+from chalicelib.services.context import Context
+from tests.conftest import World
+
+
+def test_group_names_are_unique_case_insensitively(world: World) -> None:
+    with pytest.raises(Conflict) as exc:
+        world.make_group("group a")
+    assert exc.value.field == "name"
+
+
+def test_renaming_a_group_frees_the_old_name(world: World) -> None:
+    groups.update_group(world.ctx, world.admin, world.group_a.id, {"name": "Sales"})
+    assert world.make_group("Group A").name == "Group A"
+    with pytest.raises(Conflict):
+        world.make_group("SALES")
+
+
+def test_group_update_keeps_the_account_counter(world: World) -> None:
+    world_account = world.account_data()
+    accounts.create_account(world.ctx, world.admin, world_account)
+    updated = groups.update_group(world.ctx, world.admin, world.group_a.id, {"it_email": "new@example.com"})
+    stored = groups.get_group(world.ctx, world.admin, world.group_a.id)
+    assert stored.account_count == 1 and stored.it_email == "new@example.com"
+    assert updated.version == world.group_a.version + 1
+
+
+def test_stale_writes_are_refused(world: World) -> None:
+    groups.update_group(world.ctx, world.admin, world.group_a.id, {"it_email": "one@example.com"})
+    stale = world.group_a  # version 1, while the store now has version 2
+    with pytest.raises(ConcurrentModification):
+        world.ctx.groups.replace(stale, replace(stale, it_email="two@example.com", version=2))
+
+
+def test_group_needs_an_existing_profile(world: World) -> None:
+    with pytest.raises(ValidationFailed) as exc:
+        groups.create_group(
+            world.ctx, world.admin, {"name": "x", "it_email": "it@example.com", "provisioning_profile_id": "nope"}
+        )
+    assert exc.value.errors[0].field == "provisioning_profile_id"
+
+
+def test_profile_in_use_cannot_be_deleted_or_change_domain(world: World) -> None:
+    spare = world.make_profile("spare")
+    groups.delete_profile(world.ctx, world.admin, spare.id)
+    with pytest.raises(NotFound):
+        groups.get_profile(world.ctx, world.admin, spare.id)
+    with pytest.raises(Conflict) as exc:
+        groups.delete_profile(world.ctx, world.admin, world.profile.id)
+    assert exc.value.code == "profile_in_use"
+    accounts.create_account(world.ctx, world.admin, world.account_data())
+    with pytest.raises(Conflict) as exc:
+        groups.update_profile(world.ctx, world.admin, world.profile.id, {"sip_domain": "other.example.com"})
+    assert exc.value.field == "sip_domain"
+    renamed = groups.update_profile(world.ctx, world.admin, world.profile.id, {"sip_host": "sip2.example.com"})
+    assert renamed.sip_host == "sip2.example.com"
+
+
+def test_profile_defaults_tls_first_and_checks_the_default_transport(world: World) -> None:
+    assert (world.profile.tls_port, world.profile.default_transport.value) == (5061, "tls")
+    with pytest.raises(ValidationFailed) as exc:
+        world.make_profile("udp-less", udp_port=None, default_transport="udp")
+    assert exc.value.errors[0].code == "transport_without_port"
+
+
+def test_lists_page_through_everything(world: World) -> None:
+    for i in range(5):
+        world.make_group(f"extra {i}")
+    names: list[str] = []
+    cursor = None
+    while True:
+        page = groups.list_groups(world.ctx, world.admin, 2, cursor)
+        names += [g.name for g in page.items]
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    assert sorted(names) == sorted(["Group A", "Group B"] + [f"extra {i}" for i in range(5)])
+
+
+def test_non_admins_list_only_their_groups(world: World) -> None:
+    page = groups.list_groups(world.ctx, world.operator_a, 50, None)
+    assert [g.id for g in page.items] == [world.group_a.id]
+
+
+def test_operator_usernames_are_unique_and_found_case_insensitively(world: World) -> None:
+    with pytest.raises(Conflict):
+        world.make_operator("OP-A", Role.OPERATOR, [])
+    found = world.ctx.operators.get_by_username("Op-A")
+    assert found is not None and found.id == world.operator_a.id
+
+
+def test_operators_cannot_lock_themselves_out(world: World) -> None:
+    with pytest.raises(Conflict):
+        operators.update_operator(world.ctx, world.admin, world.admin.id, {"role": "viewer"})
+    with pytest.raises(Conflict):
+        operators.delete_operator(world.ctx, world.admin, world.admin.id)
+    operators.delete_operator(world.ctx, world.admin, world.viewer_a.id)
+    assert world.ctx.operators.get_by_username("viewer-a") is None
+
+
+def test_sessions_store_and_forget(ctx: Context) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    session = Session("h" * 64, "operator-1", now, now + timedelta(hours=1))
+    ctx.sessions.add(session)
+    assert ctx.sessions.get("h" * 64) == session
+    ctx.sessions.remove("h" * 64)
+    assert ctx.sessions.get("h" * 64) is None
+
+
+def test_rate_counters_count_per_window(ctx: Context) -> None:
+    now = datetime(2026, 11, 25, 12, 0, 1, tzinfo=UTC)
+    assert ctx.sessions.hits("k", 60, now) == 0
+    assert [ctx.sessions.hit("k", 60, now) for _ in range(3)] == [1, 2, 3]
+    assert ctx.sessions.hits("k", 60, now) == 3
+    assert ctx.sessions.hits("k", 60, now + timedelta(seconds=60)) == 0
+    assert ctx.sessions.hits("other", 60, now) == 0
+
+
+def test_login_audit_lists_newest_first(ctx: Context) -> None:
+    base = datetime.now(UTC).replace(microsecond=0)
+    for i in range(3):
+        ctx.login_audit.record(LoginAttempt(base + timedelta(seconds=i), f"user{i}", "10.0.0.1", "success", "ua"))
+    assert [a.username for a in ctx.login_audit.recent(2)] == ["user2", "user1"]
+
+
+def test_timeline_is_newest_first_and_append_only(world: World) -> None:
+    account = accounts.create_account(world.ctx, world.admin, world.account_data()).account
+    later = account.created_at + timedelta(seconds=5)
+    world.ctx.accounts.append_event(TimelineEvent(account.id, later, "note", "tester", {"text": "hello"}))
+    events = world.ctx.accounts.timeline(account.id, 10)
+    assert [(e.kind, e.detail) for e in events] == [("note", {"text": "hello"}), ("created", {"mode": "plain"})]
+
+
+def test_account_lookup_by_username(world: World) -> None:
+    account = accounts.create_account(world.ctx, world.admin, world.account_data(username="Alice.1")).account
+    found = world.ctx.accounts.get_by_username("alice.1")
+    assert found is not None and found.id == account.id
+    assert world.ctx.accounts.get_by_username("nobody") is None
