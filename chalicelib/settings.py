@@ -16,6 +16,7 @@ ENV_LOGIN_MAX_FAILURES_USER = "LOGIN_MAX_FAILURES_PER_USER"
 ENV_LOGIN_MAX_FAILURES_SOURCE = "LOGIN_MAX_FAILURES_PER_SOURCE"
 ENV_LOGIN_WINDOW = "LOGIN_WINDOW_SECONDS"
 ENV_MAX_BODY_BYTES = "MAX_BODY_BYTES"
+ENV_REFERENCE_CACHE = "REFERENCE_CACHE_SECONDS"
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Settings:
     login_max_failures_per_source: int = 20
     login_window_seconds: int = 15 * 60
     max_body_bytes: int = 64 * 1024
+    reference_cache_seconds: float = 30.0
 
     def table_name(self, table: str) -> str:
         return f"{self.table_prefix}-{table}"
@@ -49,4 +51,5 @@ class Settings:
             ),
             login_window_seconds=int(env.get(ENV_LOGIN_WINDOW, defaults.login_window_seconds)),
             max_body_bytes=int(env.get(ENV_MAX_BODY_BYTES, defaults.max_body_bytes)),
+            reference_cache_seconds=float(env.get(ENV_REFERENCE_CACHE, defaults.reference_cache_seconds)),
         )

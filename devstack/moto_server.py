@@ -15,10 +15,16 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from devstack import moto_transactions
+
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def serialized_app() -> WSGIApp:
+def serialized_app(journal: bool = True) -> WSGIApp:
+    """moto's WSGI app, one request at a time; `journal` swaps moto's whole-table transaction copies for a
+    rollback journal of the touched items (see moto_transactions.py)."""
+    if journal:
+        moto_transactions.install()
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
 
@@ -56,8 +62,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--stock-transactions", action="store_true", help="keep moto's whole-table copies")
     args = parser.parse_args()
-    server = make_server(args.host, args.port, serialized_app(), threaded=True)
+    app = serialized_app(journal=not args.stock_transactions)
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=_QuietHandler)
     print(f"moto server on http://{args.host}:{server.server_port}", flush=True)
     server.serve_forever()
 

@@ -30,7 +30,7 @@ from chalicelib.adapters.dynamo_models import (
     TimelineModel,
     UniqueModel,
 )
-from chalicelib.domain.errors import ConcurrentModification, Conflict, DomainError, NotFound
+from chalicelib.domain.errors import ConcurrentModification, Conflict, DomainError, NotFound, StaleReference
 from chalicelib.domain.model import (
     Account,
     AccountStatus,
@@ -56,6 +56,10 @@ _PROFILE_MISSING = NotFound(
     "Provisioning profile not found.", field="provisioning_profile_id", code="profile_not_found"
 )
 _GROUP_MISSING = NotFound("Group not found.", field="group_id", code="group_not_found")
+_PROFILE_CHANGED = StaleReference(
+    "The provisioning profile was deleted or its SIP domain changed meanwhile.",
+    field="provisioning_profile_id",
+)
 _STALE = ConcurrentModification("The item changed since it was read; reload and retry.")
 
 
@@ -84,11 +88,14 @@ class _Tx:
     def check(self, model: type[Model], key: str, condition: Condition, on_fail: DomainError) -> None:
         self.ops.append(("check", lambda tx: tx.condition_check(model, key, condition=condition), on_fail))
 
-    def claim(self, entry: guards.Guard) -> None:
+    def claim(self, entry: guards.Guard, *, new_owner: bool = False) -> None:
+        """Write a guard item that must be free, or (for an owner re-writing itself) already its own."""
         key, owner, field_name = entry
         conflict = Conflict(guards.conflict_message(field_name), field=field_name, code="duplicate")
-        guard = UniqueModel(key, owner_id=owner)
-        self.put(guard, UniqueModel.key.does_not_exist() | (UniqueModel.owner_id == owner), conflict)
+        condition = UniqueModel.key.does_not_exist()
+        if not new_owner:
+            condition = condition | (UniqueModel.owner_id == owner)
+        self.put(UniqueModel(key, owner_id=owner), condition, conflict)
 
     def release(self, entry: guards.Guard) -> None:
         key, owner, _ = entry
@@ -229,17 +236,26 @@ def _count_delta(tx: _Tx, group_id: str, delta: int) -> None:
     )
 
 
+def _check_profile(tx: _Tx, account: Account) -> None:
+    """The profile exists and still has the realm the account's digests were computed for."""
+    condition = ProfileModel.id.exists()
+    if account.credentials is not None:
+        condition = condition & (ProfileModel.sip_domain == account.credentials.realm)
+    tx.check(ProfileModel, account.provisioning_profile_id, condition, _PROFILE_CHANGED)
+
+
 class DynamoAccounts:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
     def add(self, account: Account, event: TimelineEvent) -> None:
         tx = _Tx(self.connection)
-        tx.put(_account_to_model(account), AccountModel.id.does_not_exist(), Conflict("Account id exists."))
+        # A fresh uuid4 id cannot collide; the guards and the group counter carry the conditions.
+        tx.put(_account_to_model(account), None)
         for entry in guards.account_guards(account):
-            tx.claim(entry)
+            tx.claim(entry, new_owner=True)
         _count_delta(tx, account.group_id, +1)
-        tx.check(ProfileModel, account.provisioning_profile_id, ProfileModel.id.exists(), _PROFILE_MISSING)
+        _check_profile(tx, account)
         tx.put(_event_to_model(event), None)
         tx.commit()
 
@@ -269,7 +285,7 @@ class DynamoAccounts:
         if previous.group_id != updated.group_id:
             _count_delta(tx, previous.group_id, -1)
             _count_delta(tx, updated.group_id, +1)
-        tx.check(ProfileModel, updated.provisioning_profile_id, ProfileModel.id.exists(), _PROFILE_MISSING)
+        _check_profile(tx, updated)
         tx.put(_event_to_model(event), None)
         tx.commit()
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from chalicelib.adapters.cursor import decode_cursor, encode_cursor
-from chalicelib.domain.errors import ConcurrentModification, Conflict, NotFound
+from chalicelib.domain.errors import ConcurrentModification, Conflict, NotFound, StaleReference
 from chalicelib.domain.model import (
     Account,
     Group,
@@ -77,10 +77,7 @@ class MemoryAccounts:
             group = self.db.groups.get(account.group_id)
             if group is None:
                 raise NotFound("Group not found.", field="group_id", code="group_not_found")
-            if account.provisioning_profile_id not in self.db.profiles:
-                raise NotFound(
-                    "Provisioning profile not found.", field="provisioning_profile_id", code="profile_not_found"
-                )
+            self._check_profile(account)
             if account.id in self.db.accounts:
                 raise Conflict("Account id already exists.", field="id")
             entries = guards.account_guards(account)
@@ -90,6 +87,15 @@ class MemoryAccounts:
             self.db.accounts[account.id] = account
             self.db.groups[group.id] = replace(group, account_count=group.account_count + 1)
             self.db.timeline.setdefault(account.id, []).append(event)
+
+    def _check_profile(self, account: Account) -> None:
+        profile = self.db.profiles.get(account.provisioning_profile_id)
+        realm = account.credentials.realm if account.credentials else None
+        if profile is None or (realm is not None and profile.sip_domain != realm):
+            raise StaleReference(
+                "The provisioning profile was deleted or its SIP domain changed meanwhile.",
+                field="provisioning_profile_id",
+            )
 
     def get(self, account_id: str) -> Account | None:
         return self.db.accounts.get(account_id)
@@ -109,10 +115,7 @@ class MemoryAccounts:
             moving = previous.group_id != updated.group_id
             if moving and updated.group_id not in self.db.groups:
                 raise NotFound("Group not found.", field="group_id", code="group_not_found")
-            if updated.provisioning_profile_id not in self.db.profiles:
-                raise NotFound(
-                    "Provisioning profile not found.", field="provisioning_profile_id", code="profile_not_found"
-                )
+            self._check_profile(updated)
             old_entries = guards.account_guards(previous)
             new_entries = guards.account_guards(updated)
             self.db.claim(new_entries)

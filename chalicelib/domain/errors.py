@@ -66,3 +66,9 @@ class ConcurrentModification(DomainError):
     """The stored item changed between read and write; the caller may retry."""
 
     code = "concurrent_modification"
+
+
+class StaleReference(ConcurrentModification):
+    """A group or profile that a write relied on changed or vanished meanwhile."""
+
+    code = "stale_reference"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib.domain import rules
 from chalicelib.domain.digest import sip_credentials
-from chalicelib.domain.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from chalicelib.domain.errors import Conflict, FieldError, Forbidden, NotFound, StaleReference, ValidationFailed
 from chalicelib.domain.fields import MISSING, FieldReader, _Missing, require
 from chalicelib.domain.model import (
     DEFAULT_OBFUSCATION_KEY,
@@ -188,15 +188,17 @@ def _type_fields(reader: FieldReader, values: _Input, account_type: AccountType,
     )
 
 
-def _load_group(ctx: Context, reader: FieldReader, group_id: str) -> Group | None:
-    group = ctx.groups.get(group_id)
+def _load_group(lookup: Callable[[str], Group | None], reader: FieldReader, group_id: str) -> Group | None:
+    group = lookup(group_id)
     if group is None:
         reader.fail("group_id", "not_found", "No group has this id.")
     return group
 
 
-def _load_profile(ctx: Context, reader: FieldReader, profile_id: str) -> ProvisioningProfile | None:
-    profile = ctx.profiles.get(profile_id)
+def _load_profile(
+    lookup: Callable[[str], ProvisioningProfile | None], reader: FieldReader, profile_id: str
+) -> ProvisioningProfile | None:
+    profile = lookup(profile_id)
     if profile is None:
         reader.fail("provisioning_profile_id", "not_found", "No provisioning profile has this id.")
     return profile
@@ -219,6 +221,18 @@ def _common_checks(reader: FieldReader, values: _Input) -> None:
 
 
 def create_account(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> AccountResult:
+    """Create an account the plain way. Group and profile come from the short-lived reference cache; the
+    transaction re-checks them, and a stale entry costs one retry with fresh reads."""
+    try:
+        return _create_account(ctx, actor, data)
+    except (StaleReference, NotFound) as exc:
+        if isinstance(exc, NotFound) and exc.field != "group_id":
+            raise
+        ctx.reference.forget()
+        return _create_account(ctx, actor, data)
+
+
+def _create_account(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> AccountResult:
     reader, values = _read(data, creating=True)
     mode = values.mode if isinstance(values.mode, str) else CreationMode.PLAIN.value
     if mode != CreationMode.PLAIN.value and not reader.has_error("mode"):
@@ -236,11 +250,11 @@ def create_account(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> Ac
         reader.fail("secondary_phone_number", "same_as_primary", "The secondary number must differ from the primary.")
     account_type = values.account_type if isinstance(values.account_type, AccountType) else AccountType.PGSM
     type_fields = _type_fields(reader, values, account_type, None)
-    group = _load_group(ctx, reader, values.group_id) if isinstance(values.group_id, str) else None
+    group = _load_group(ctx.reference.group, reader, values.group_id) if isinstance(values.group_id, str) else None
     if group is not None:
         _authorize_write(actor, group.id)
     profile_id = _opt(values.provisioning_profile_id) or (group.provisioning_profile_id if group else "")
-    profile = _load_profile(ctx, reader, profile_id) if profile_id else None
+    profile = _load_profile(ctx.reference.profile, reader, profile_id) if profile_id else None
     reader.raise_if_errors()
     assert group is not None and profile is not None and phone is not None
     assert isinstance(values.password, str)
@@ -332,11 +346,11 @@ def update_account(ctx: Context, actor: Operator, account_id: str, data: Mapping
     account_type = values.account_type if isinstance(values.account_type, AccountType) else current.account_type
     type_fields = _type_fields(reader, values, account_type, current)
     group_id = values.group_id if isinstance(values.group_id, str) else current.group_id
-    group = _load_group(ctx, reader, group_id) if group_id != current.group_id else None
+    group = _load_group(ctx.groups.get, reader, group_id) if group_id != current.group_id else None
     if group is not None:
         _authorize_write(actor, group.id)
     profile_id = _opt(values.provisioning_profile_id) or current.provisioning_profile_id
-    profile = _load_profile(ctx, reader, profile_id)
+    profile = _load_profile(ctx.profiles.get, reader, profile_id)
     username = values.username if isinstance(values.username, str) else current.username
     password = values.password if isinstance(values.password, str) else None
     realm = profile.sip_domain if profile else ""

@@ -16,6 +16,7 @@ from chalicelib.services.ports import (
     ProfileRepository,
     SessionStore,
 )
+from chalicelib.services.reference import ReferenceCache
 from chalicelib.settings import Settings
 
 
@@ -30,3 +31,7 @@ class Context:
     hasher: PasswordHasher
     settings: Settings
     clock: Callable[[], datetime] = field(default=utcnow)
+    reference: ReferenceCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reference = ReferenceCache(self.groups, self.profiles, self.clock, self.settings.reference_cache_seconds)

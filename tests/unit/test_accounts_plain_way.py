@@ -338,3 +338,22 @@ def test_concurrent_creation_of_the_same_number_has_exactly_one_winner(world: Wo
     assert groups.get_group(world.ctx, world.admin, world.group_a.id).account_count == 1
     page = accounts.list_accounts(world.ctx, world.admin, world.group_a.id, 50, None)
     assert len(page.items) == 1
+
+
+def test_a_profile_domain_changed_after_caching_is_picked_up(world: World) -> None:
+    spare = world.make_profile("spare", sip_domain="old.example.com")
+    first = create(world, provisioning_profile_id=spare.id).account  # the reference cache now holds "spare"
+    accounts.delete_account(world.ctx, world.admin, first.id)  # unused again, so its domain may change
+    groups.update_profile(world.ctx, world.admin, spare.id, {"sip_domain": "new.example.com"})
+    fresh = create(world, phone_number="+393470006666", provisioning_profile_id=spare.id).account
+    assert fresh.credentials is not None and fresh.credentials.realm == "new.example.com"
+
+
+def test_a_group_deleted_after_caching_is_a_field_error(world: World) -> None:
+    extra = world.make_group("short-lived")
+    created = create(world, group_id=extra.id).account  # caches the group
+    accounts.delete_account(world.ctx, world.admin, created.id)
+    groups.delete_group(world.ctx, world.admin, extra.id)
+    with pytest.raises(ValidationFailed) as exc:
+        create(world, group_id=extra.id, phone_number="+393470007777")
+    assert codes(exc.value) == {"group_id": "not_found"}

@@ -1,0 +1,106 @@
+"""The README's quick start: `python -m devstack.run_local` brings up moto, the tables and the API."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_stack(extra_env: dict[str, str]) -> tuple[subprocess.Popen[str], str, list[str]]:
+    env = {**os.environ, "MOTO_PORT": str(free_port()), "API_PORT": str(free_port()), **extra_env}
+    if "ADMIN_PASSWORD" not in extra_env:
+        env.pop("ADMIN_PASSWORD", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack.run_local"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    deadline = time.monotonic() + 90
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        lines.append(line)
+        if "Data lives in moto's memory" in line:
+            return process, f"http://127.0.0.1:{env['API_PORT']}/api/v1", lines
+    stop(process)
+    pytest.fail("the local stack did not start:\n" + "".join(lines))
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=20)
+
+
+@pytest.fixture
+def stack() -> Iterator[tuple[str, list[str]]]:
+    process, url, lines = start_stack({"ADMIN_PASSWORD": "quick-start-pass"})
+    yield url, lines
+    stop(process)
+
+
+def test_quick_start_serves_the_api_with_the_given_admin_password(stack: tuple[str, list[str]]) -> None:
+    url, lines = stack
+    output = "".join(lines)
+    assert "admin / (from ADMIN_PASSWORD)" in output and "quick-start-pass" not in output
+    session = requests.Session()
+    login = session.post(f"{url}/auth/login", json={"username": "admin", "password": "quick-start-pass"}, timeout=10)
+    assert login.status_code == 200
+    session.headers["Authorization"] = f"Bearer {login.json()['token']}"
+    profile = session.post(
+        f"{url}/provisioning-profiles",
+        json={"name": "p", "sip_domain": "voice.example.com", "sip_host": "sip.example.com"},
+        timeout=10,
+    ).json()
+    group = session.post(
+        f"{url}/groups",
+        json={"name": "g", "it_email": "it@example.com", "provisioning_profile_id": profile["id"]},
+        timeout=10,
+    ).json()
+    created = session.post(
+        f"{url}/accounts",
+        json={"password": "sip-secret-1", "group_id": group["id"], "phone_number": "+393471234567"},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    fetched = session.get(f"{url}/accounts/{created.json()['id']}", timeout=10)
+    assert fetched.json()["phone_number"] == "+393471234567"
+    unauthenticated = requests.get(f"{url}/groups", timeout=10)
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.headers["Content-Type"] == "application/problem+json"
+
+
+def test_without_admin_password_one_is_generated_and_printed_once() -> None:
+    process, url, lines = start_stack({})
+    try:
+        output = "".join(lines)
+        match = re.search(r"Login:\s+admin / (\S+)\s+<- generated now", output)
+        assert match, output
+        login = requests.post(f"{url}/auth/login", json={"username": "admin", "password": match.group(1)}, timeout=10)
+        assert login.status_code == 200
+    finally:
+        stop(process)
