@@ -21,7 +21,7 @@ check: $(VENV)/.installed
 test: check
 	$(PY) -m pytest
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed  ## account-creation rate vs raw PutItem
 	$(PY) -m bench.create_accounts
 
 clean:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Generic, TypeVar
@@ -123,6 +123,14 @@ class Account:
     def has_international_number(self) -> bool:
         """Only international (+) numbers can use automatic activation."""
         return self.phone_number.startswith("+")
+
+    def with_status(self, status: AccountStatus, at: datetime) -> Account:
+        """The account moved to `status` at `at` (manual 1.1.4: the list shows the last status and its date).
+        Re-sending an SMS may move it back along the flow, so any status may follow any other; an unchanged
+        status keeps its date."""
+        if status is self.status:
+            return self
+        return replace(self, status=status, status_changed_at=at, updated_at=at, version=self.version + 1)
 
 
 @dataclass(frozen=True)
