@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from chalicelib.domain.model import Group, ProvisioningProfile
 from chalicelib.services.ports import GroupRepository, ProfileRepository
+
+T = TypeVar("T")
 
 
 class ReferenceCache:
@@ -28,33 +31,22 @@ class ReferenceCache:
         self._profiles = profiles
         self._clock = clock
         self._ttl = timedelta(seconds=ttl_seconds)
-        self._entries: dict[str, tuple[datetime, Group | ProvisioningProfile | None]] = {}
+        self._entries: dict[str, tuple[datetime, object]] = {}
 
-    def _cached(self, key: str) -> tuple[bool, Group | ProvisioningProfile | None]:
+    def _lookup(self, key: str, fetch: Callable[[str], T | None], item_id: str) -> T | None:
         entry = self._entries.get(key)
         if entry is not None and entry[0] > self._clock():
-            return True, entry[1]
-        return False, None
-
-    def _store(self, key: str, value: Group | ProvisioningProfile | None) -> None:
+            return entry[1]  # type: ignore[return-value]  # stored under a key of its own kind
+        value = fetch(item_id)
         if value is not None and self._ttl:  # misses are not cached: a new group is usable at once
             self._entries[key] = (self._clock() + self._ttl, value)
+        return value
 
     def group(self, group_id: str) -> Group | None:
-        hit, value = self._cached(f"g:{group_id}")
-        if hit:
-            return value if isinstance(value, Group) else None
-        group = self._groups.get(group_id)
-        self._store(f"g:{group_id}", group)
-        return group
+        return self._lookup(f"g:{group_id}", self._groups.get, group_id)
 
     def profile(self, profile_id: str) -> ProvisioningProfile | None:
-        hit, value = self._cached(f"p:{profile_id}")
-        if hit:
-            return value if isinstance(value, ProvisioningProfile) else None
-        profile = self._profiles.get(profile_id)
-        self._store(f"p:{profile_id}", profile)
-        return profile
+        return self._lookup(f"p:{profile_id}", self._profiles.get, profile_id)
 
     def forget(self) -> None:
         self._entries.clear()
