@@ -267,6 +267,10 @@ class DynamoAccounts:
         guard = _get(UniqueModel, guards.username_key(username))
         return self.get(guard.owner_id) if guard else None
 
+    def get_by_number(self, number: str) -> Account | None:
+        guard = _get(UniqueModel, guards.number_key(number))
+        return self.get(guard.owner_id) if guard else None
+
     def list_by_group(self, group_id: str, limit: int, cursor: str | None) -> Page[Account]:
         iterator = AccountModel.by_group.query(group_id, limit=limit, last_evaluated_key=_start_key(cursor))
         return _page(iterator, _account_from_model)
@@ -542,6 +546,7 @@ class DynamoSessions:
             operator_id=session.operator_id,
             created_at=session.created_at,
             expires_at=session.expires_at,
+            idle_seconds=session.idle_seconds,
             ttl=int(session.expires_at.timestamp()),
         ).save()
 
@@ -549,7 +554,8 @@ class DynamoSessions:
         model = _get(AuthModel, f"session#{token_hash}")
         if model is None or model.operator_id is None or model.created_at is None or model.expires_at is None:
             return None
-        return Session(token_hash, model.operator_id, model.created_at, model.expires_at)
+        idle = int(model.idle_seconds or 0)
+        return Session(token_hash, model.operator_id, model.created_at, model.expires_at, idle)
 
     def remove(self, token_hash: str) -> None:
         AuthModel(f"session#{token_hash}").delete()

@@ -160,6 +160,7 @@ class AuthModel(Model):
     created_at = UTCDateTimeAttribute(null=True)
     expires_at = UTCDateTimeAttribute(null=True)
     hits = NumberAttribute(null=True, attr_name="count")
+    idle_seconds = NumberAttribute(null=True)
     ttl = NumberAttribute(null=True)
 
 

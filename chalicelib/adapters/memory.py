@@ -104,6 +104,10 @@ class MemoryAccounts:
         owner = self.db.uniques.get(guards.username_key(username))
         return self.db.accounts.get(owner) if owner else None
 
+    def get_by_number(self, number: str) -> Account | None:
+        owner = self.db.uniques.get(guards.number_key(number))
+        return self.db.accounts.get(owner) if owner else None
+
     def list_by_group(self, group_id: str, limit: int, cursor: str | None) -> Page[Account]:
         with self.db.lock:
             members = [a for a in self.db.accounts.values() if a.group_id == group_id]

@@ -107,7 +107,7 @@ SCHEMAS: dict[str, Any] = {
         },
         "required": ["title", "status", "code", "detail"],
     },
-    "AccountInput": _obj({**_ACCOUNT_INPUT, "mode": {"enum": ["plain"]}}, ["password", "group_id", "phone_number"]),
+    "AccountInput": _obj({**_ACCOUNT_INPUT, "mode": {"enum": ["plain", "wizard"]}}, ["group_id", "phone_number"]),
     "AccountPatch": _obj(_ACCOUNT_INPUT),
     "Account": _obj(_ACCOUNT),
     "AccountResult": {"allOf": [_ref("Account")], "properties": {"warnings": _SL}},
@@ -202,7 +202,12 @@ def document() -> dict[str, Any]:
                     {"name": "cursor", "in": "query", "schema": _S},
                 ],
             },
-            "post": _op("Create an account the plain way", "AccountResult", "AccountInput", "201"),
+            "post": _op(
+                "Create an account (plain way, or wizard way: disabled until activated)",
+                "AccountResult",
+                "AccountInput",
+                "201",
+            ),
         },
         "/accounts/{account_id}": {
             "parameters": account_param,

@@ -192,6 +192,7 @@ class Session:
     operator_id: str
     created_at: datetime
     expires_at: datetime
+    idle_seconds: int = 0  # > 0: a console session whose expiry slides with use, up to the absolute lifetime
 
 
 @dataclass(frozen=True)

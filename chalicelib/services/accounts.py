@@ -220,6 +220,23 @@ def _common_checks(reader: FieldReader, values: _Input) -> None:
     _checked(reader, "email", rules.check_email, values.email)
 
 
+def _creation_mode(reader: FieldReader, values: _Input) -> CreationMode:
+    """Plain: the operator types the password. Wizard: a PGSM account with a generated username and no SIP
+    password yet; it starts disabled and automatic activation gives it credentials and enables it."""
+    if not isinstance(values.mode, str) or values.mode == CreationMode.PLAIN.value:
+        require(reader, "password", values.password)
+        return CreationMode.PLAIN
+    if values.mode != CreationMode.WIZARD.value:
+        reader.fail("mode", "invalid_choice", "'mode' must be one of: plain, wizard.")
+        return CreationMode.PLAIN
+    for name in ("username", "password"):
+        if getattr(values, name) is not MISSING:
+            reader.fail(name, "not_allowed_for_wizard", f"The wizard way sets '{name}' itself.")
+    if isinstance(values.account_type, AccountType) and values.account_type is not AccountType.PGSM:
+        reader.fail("account_type", "wizard_needs_pgsm", "SNOM accounts are created the plain way.")
+    return CreationMode.WIZARD
+
+
 def create_account(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> AccountResult:
     """Create an account the plain way. Group and profile come from the short-lived reference cache; the
     transaction re-checks them, and a stale entry costs one retry with fresh reads."""
@@ -234,18 +251,19 @@ def create_account(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> Ac
 
 def _create_account(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> AccountResult:
     reader, values = _read(data, creating=True)
-    mode = values.mode if isinstance(values.mode, str) else CreationMode.PLAIN.value
-    if mode != CreationMode.PLAIN.value and not reader.has_error("mode"):
-        reader.fail(
-            "mode", "unsupported_mode", "Only mode 'plain' is available; the wizard way needs automatic activation."
-        )
-    require(reader, "password", values.password)
+    mode = _creation_mode(reader, values)
     require(reader, "group_id", values.group_id)
     require(reader, "phone_number", values.phone_number)
     _common_checks(reader, values)
     warnings: list[str] = []
     phone = _number(reader, "phone_number", values.phone_number, warnings)
     secondary = _number(reader, "secondary_phone_number", values.secondary_phone_number, warnings)
+    if mode is CreationMode.WIZARD and phone and not phone.startswith("+"):
+        reader.fail(
+            "phone_number",
+            "international_number_required",
+            "The wizard way activates the phone by SMS: give the number with + and country code.",
+        )
     if secondary and phone and secondary == phone:
         reader.fail("secondary_phone_number", "same_as_primary", "The secondary number must differ from the primary.")
     account_type = values.account_type if isinstance(values.account_type, AccountType) else AccountType.PGSM
@@ -257,7 +275,7 @@ def _create_account(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> A
     profile = _load_profile(ctx.reference.profile, reader, profile_id) if profile_id else None
     reader.raise_if_errors()
     assert group is not None and profile is not None and phone is not None
-    assert isinstance(values.password, str)
+    password = values.password if isinstance(values.password, str) else None
 
     now = ctx.clock()
     given_username = values.username if isinstance(values.username, str) else None
@@ -280,15 +298,16 @@ def _create_account(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> A
             full_name=_opt(values.full_name) or "",
             email=_opt(values.email) or "",
             description=_opt(values.description) or "",
-            enabled=True,  # plain-way accounts are enabled from the start (manual 1.1.4)
+            # plain-way accounts are enabled from the start; wizard ones when activated (manual 1.1.4)
+            enabled=mode is CreationMode.PLAIN,
             status=AccountStatus.CREATED,
             status_changed_at=now,
             created_at=now,
             updated_at=now,
-            creation_mode=CreationMode.PLAIN,
-            credentials=sip_credentials(username, profile.sip_domain, values.password),
+            creation_mode=mode,
+            credentials=sip_credentials(username, profile.sip_domain, password) if password else None,
         )
-        event = TimelineEvent(account.id, now, "created", actor.username, {"mode": mode})
+        event = TimelineEvent(account.id, now, "created", actor.username, {"mode": mode.value})
         try:
             ctx.accounts.add(account, event)
         except Conflict as exc:
@@ -319,6 +338,21 @@ def list_accounts(ctx: Context, actor: Operator, group_id: str, limit: int, curs
         return ctx.accounts.list_by_group(group_id, limit, cursor)
     except ValueError as exc:
         raise ValidationFailed([FieldError("cursor", "invalid_cursor", "The cursor is not valid.")]) from exc
+
+
+def find_in_group(ctx: Context, actor: Operator, group_id: str, text: str) -> list[Account]:
+    """The console's search box until the search engine arrives: an exact username or virtual number."""
+    _authorize_read(actor, group_id)
+    text = text.strip()
+    candidates = [ctx.accounts.get_by_username(text)]
+    try:
+        number = rules.normalize_phone_number("q", text).value
+    except rules.InvalidField:
+        number = None
+    if number is not None:
+        candidates.append(ctx.accounts.get_by_number(number))
+    found = {a.id: a for a in candidates if a is not None and a.group_id == group_id}
+    return list(found.values())
 
 
 def _immutable_number(reader: FieldReader, name: str, given: str | None, current: str | None) -> None:
@@ -354,7 +388,9 @@ def update_account(ctx: Context, actor: Operator, account_id: str, data: Mapping
     username = values.username if isinstance(values.username, str) else current.username
     password = values.password if isinstance(values.password, str) else None
     realm = profile.sip_domain if profile else ""
-    digest_stale = current.credentials is None or username != current.username or realm != current.credentials.realm
+    digest_stale = current.credentials is not None and (
+        username != current.username or realm != current.credentials.realm
+    )
     if digest_stale and password is None and not reader.has_error("password") and profile is not None:
         reader.fail(
             "password",
@@ -396,6 +432,12 @@ def set_enabled(ctx: Context, actor: Operator, account_id: str, enabled: bool) -
     _authorize_write(actor, current.group_id)
     if current.enabled is enabled:
         return current  # idempotent: a repeated click changes nothing and records nothing
+    activated = current.status in (AccountStatus.ACTIVATED, AccountStatus.CONNECTED)
+    if enabled and current.creation_mode is not CreationMode.PLAIN and not activated:
+        raise Conflict(
+            "Accounts created the wizard way are enabled by their automatic activation.",
+            code="activation_required",
+        )
     now = ctx.clock()
     updated = replace(current, enabled=enabled, updated_at=now, version=current.version + 1)
     event = TimelineEvent(current.id, now, "enabled" if enabled else "disabled", actor.username)

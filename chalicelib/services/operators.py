@@ -160,7 +160,11 @@ def _token_hash(token: str) -> str:
 _DUMMY_HASH: dict[int, str] = {}
 
 
-def login(ctx: Context, data: Mapping[str, Any], source_ip: str, user_agent: str) -> LoginResult:
+def login(
+    ctx: Context, data: Mapping[str, Any], source_ip: str, user_agent: str, *, idle_seconds: int = 0
+) -> LoginResult:
+    """Check credentials (rate-limited, audited) and open a session. With `idle_seconds` (the console) the
+    session ends after that much inactivity, and in any case after the absolute session lifetime."""
     reader = FieldReader(data, ("username", "password"))
     username = require(reader, "username", reader.string("username", max_length=64, min_length=1))
     password = require(reader, "password", reader.string("password", max_length=256, min_length=1))
@@ -193,8 +197,9 @@ def login(ctx: Context, data: Mapping[str, Any], source_ip: str, user_agent: str
         attempt("disabled" if operator is not None and valid else "bad_credentials")
         raise Unauthorized("Invalid username or password.", code="invalid_credentials")
     token = secrets.token_urlsafe(32)
-    expires = now + timedelta(seconds=s.session_ttl_seconds)
-    ctx.sessions.add(Session(_token_hash(token), operator.id, now, expires))
+    lifetime = min(idle_seconds, s.session_ttl_seconds) if idle_seconds else s.session_ttl_seconds
+    expires = now + timedelta(seconds=lifetime)
+    ctx.sessions.add(Session(_token_hash(token), operator.id, now, expires, idle_seconds))
     attempt("success")
     return LoginResult(token, expires, operator)
 
@@ -206,13 +211,22 @@ def _dummy_hash(ctx: Context) -> str:
     return _DUMMY_HASH[key]
 
 
+SLIDE_GRANULARITY = timedelta(seconds=60)  # write a sliding expiry at most once a minute
+
+
 def authenticate(ctx: Context, token: str) -> Operator:
     session = ctx.sessions.get(_token_hash(token)) if token else None
-    if session is None or session.expires_at <= ctx.clock():
+    now = ctx.clock()
+    if session is None or session.expires_at <= now:
         raise Unauthorized("Log in first: the token is missing, unknown or expired.", code="unauthenticated")
     operator = ctx.operators.get(session.operator_id)
     if operator is None or not operator.enabled:
         raise Unauthorized("This operator no longer has access.", code="unauthenticated")
+    if session.idle_seconds:
+        absolute = session.created_at + timedelta(seconds=ctx.settings.session_ttl_seconds)
+        slid = min(now + timedelta(seconds=session.idle_seconds), absolute)
+        if slid - session.expires_at >= SLIDE_GRANULARITY:
+            ctx.sessions.add(replace(session, expires_at=slid))
     return operator
 
 

@@ -30,6 +30,9 @@ class AccountRepository(Protocol):
 
     def get_by_username(self, username: str) -> Account | None: ...
 
+    def get_by_number(self, number: str) -> Account | None:
+        """The account whose primary or secondary number this is."""
+
     def list_by_group(self, group_id: str, limit: int, cursor: str | None) -> Page[Account]:
         """Accounts of one group ordered by username. Raises ValueError on a malformed cursor."""
 

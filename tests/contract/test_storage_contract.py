@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.domain.errors import ConcurrentModification, Conflict, NotFound, ValidationFailed
+from chalicelib.domain.errors import ConcurrentModification, Conflict, NotFound, Unauthorized, ValidationFailed
 from chalicelib.domain.model import LoginAttempt, Role, Session, TimelineEvent
 from chalicelib.services import accounts, groups, operators
 from chalicelib.services.context import Context
@@ -147,3 +147,17 @@ def test_account_lookup_by_username(world: World) -> None:
     found = world.ctx.accounts.get_by_username("alice.1")
     assert found is not None and found.id == account.id
     assert world.ctx.accounts.get_by_username("nobody") is None
+
+
+def test_console_sessions_slide_with_use_and_end_when_idle(world: World) -> None:
+    clock = [datetime(2026, 11, 25, 12, 0, tzinfo=UTC)]
+    ctx = replace(world.ctx, clock=lambda: clock[0])
+    result = operators.login(ctx, {"username": "op-a", "password": "op-a-password"}, "10.0.0.9", "ua", idle_seconds=600)
+    assert result.expires_at == clock[0] + timedelta(seconds=600)
+    clock[0] += timedelta(seconds=500)
+    assert operators.authenticate(ctx, result.token).username == "op-a"  # use slides the expiry
+    clock[0] += timedelta(seconds=500)
+    assert operators.authenticate(ctx, result.token).username == "op-a"
+    clock[0] += timedelta(seconds=601)
+    with pytest.raises(Unauthorized):
+        operators.authenticate(ctx, result.token)

@@ -357,3 +357,38 @@ def test_a_group_deleted_after_caching_is_a_field_error(world: World) -> None:
     with pytest.raises(ValidationFailed) as exc:
         create(world, group_id=extra.id, phone_number="+393470007777")
     assert codes(exc.value) == {"group_id": "not_found"}
+
+
+def test_wizard_accounts_start_disabled_without_credentials(world: World) -> None:
+    data = {"mode": "wizard", "group_id": world.group_a.id, "phone_number": "+393471230000", "full_name": "Ada"}
+    account = accounts.create_account(world.ctx, world.admin, data).account
+    assert (account.enabled, account.credentials, account.creation_mode) == (False, None, CreationMode.WIZARD)
+    assert account.username.isdigit()
+    with pytest.raises(Conflict) as exc:
+        accounts.set_enabled(world.ctx, world.admin, account.id, True)
+    assert exc.value.code == "activation_required"
+
+
+def test_wizard_refuses_passwords_usernames_snom_and_local_numbers(world: World) -> None:
+    data = {"mode": "wizard", "group_id": world.group_a.id, "phone_number": "111", "username": "1234",
+            "password": "sip-secret-1", "account_type": "SNOM"}  # fmt: skip
+    with pytest.raises(ValidationFailed) as exc:
+        accounts.create_account(world.ctx, world.admin, data)
+    assert codes(exc.value) == {
+        "username": "not_allowed_for_wizard",
+        "password": "not_allowed_for_wizard",
+        "account_type": "wizard_needs_pgsm",
+        "phone_number": "international_number_required",
+    }
+    with pytest.raises(ValidationFailed) as exc:
+        create(world, mode="batch-ish")
+    assert codes(exc.value) == {"mode": "invalid_choice"}
+
+
+def test_finds_by_exact_username_or_number_inside_the_group(world: World) -> None:
+    account = create(world, username="6001", secondary_phone_number="+393476001000").account
+    create(world, username="6002", phone_number="+393476002000", group_id=world.group_b.id)
+    for text in ("6001", "+393476001000", "+39 347 123 4567"):
+        assert [a.id for a in accounts.find_in_group(world.ctx, world.admin, world.group_a.id, text)] == [account.id]
+    assert accounts.find_in_group(world.ctx, world.admin, world.group_a.id, "6002") == []
+    assert accounts.find_in_group(world.ctx, world.admin, world.group_a.id, "600") == []
