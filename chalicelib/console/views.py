@@ -1,0 +1,361 @@
+"""Console pages. Each parses the form or query, calls one service function and renders or redirects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.console import forms
+from chalicelib.console.web import (
+    IDLE_SECONDS,
+    LOGIN_CSRF_COOKIE,
+    SECURITY_HEADERS,
+    SESSION_COOKIE,
+    Page,
+    check_csrf,
+    cookie,
+    first,
+    form,
+    new_login_csrf,
+    page,
+    query,
+    redirect,
+    set_cookie,
+)
+from chalicelib.domain import rules
+from chalicelib.domain.errors import Conflict, DomainError, RateLimited, Unauthorized, ValidationFailed
+from chalicelib.domain.model import Group, Role
+from chalicelib.services import accounts, groups, operators
+
+bp = Blueprint(__name__)
+STATIC = Path(__file__).parent / "static"
+PAGE_SIZE = 25
+DONE_MESSAGES = {
+    "created": "The account has been created.",
+    "updated": "The account has been updated.",
+    "enabled": "The account has been enabled.",
+    "disabled": "The account has been disabled.",
+    "deleted": "The account has been deleted.",
+    "group_saved": "The group has been saved.",
+    "group_deleted": "The group has been deleted.",
+    "profile_saved": "The provisioning profile has been saved.",
+    "profile_deleted": "The provisioning profile has been deleted.",
+    "operator_saved": "The operator has been saved.",
+    "operator_deleted": "The operator has been deleted.",
+}
+
+
+def _errors(exc: DomainError) -> dict[str, str]:
+    if isinstance(exc, ValidationFailed):
+        found: dict[str, str] = {}
+        for error in exc.errors:
+            found.setdefault(error.field.split("[")[0], error.message)
+        return found
+    return {exc.field or "_": exc.message}
+
+
+def _done(p: Page) -> str:
+    return DONE_MESSAGES.get(query(p.request, "done"), "")
+
+
+def _visible_groups(p: Page) -> list[Group]:
+    return groups.list_groups(p.ctx, p.operator, 200, None).items
+
+
+# --- login ----------------------------------------------------------------------------------------------------
+
+
+@page(bp, "/login", ["GET"], public=True)
+def login_form(p: Page) -> Response:
+    token = new_login_csrf()
+    response = p.render("login.html", login_csrf=token, error="")
+    response.headers["Set-Cookie"] = set_cookie(p.request, LOGIN_CSRF_COOKIE, token)
+    return response
+
+
+@page(bp, "/login", ["POST"], public=True)
+def login(p: Page) -> Response:
+    fields = form(p.request)
+    sent, expected = first(fields, "login_csrf"), cookie(p.request, LOGIN_CSRF_COOKIE)
+    if not expected or sent != expected:
+        return p.render("login.html", status=403, login_csrf=expected, error="The login form expired; try again.")
+    data = {"username": first(fields, "username"), "password": first(fields, "password")}
+    identity = (p.request.context or {}).get("identity") or {}
+    user_agent = p.request.headers.get("user-agent") or ""
+    try:
+        result = operators.login(
+            p.ctx, data, str(identity.get("sourceIp") or "unknown"), user_agent, idle_seconds=IDLE_SECONDS
+        )
+    except (Unauthorized, RateLimited, ValidationFailed) as exc:
+        message = exc.message if isinstance(exc, RateLimited) else "Wrong username or password."
+        return p.render("login.html", status=401, login_csrf=expected, error=message, username=data["username"])
+    cookies = [
+        set_cookie(p.request, SESSION_COOKIE, result.token),
+        set_cookie(p.request, LOGIN_CSRF_COOKIE, "", max_age=0),
+    ]
+    return redirect(p.root + "accounts", {"Set-Cookie": cookies})
+
+
+@page(bp, "/logout", ["POST"])
+def logout(p: Page) -> Response:
+    check_csrf(p.request, form(p.request))
+    operators.logout(p.ctx, cookie(p.request, SESSION_COOKIE))
+    return redirect(p.root + "login", {"Set-Cookie": set_cookie(p.request, SESSION_COOKIE, "", max_age=0)})
+
+
+@bp.route("/console", methods=["GET"], content_types=["*/*"])
+def console_root() -> Response:
+    return redirect("console/accounts")
+
+
+@bp.route("/console/static/{name}", methods=["GET"], content_types=["*/*"])
+def static(name: str) -> Response:
+    types = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8"}
+    if name not in types:
+        return Response(body="not found", status_code=404, headers={"Content-Type": "text/plain"})
+    body = (STATIC / name).read_text()
+    return Response(
+        body=body, headers={**SECURITY_HEADERS, "Content-Type": types[name], "Cache-Control": "max-age=300"}
+    )
+
+
+# --- accounts -------------------------------------------------------------------------------------------------
+
+
+@page(bp, "/accounts")
+def account_list(p: Page) -> Response:
+    visible = _visible_groups(p)
+    group_id = query(p.request, "group_id") or (visible[0].id if visible else "")
+    search = query(p.request, "q").strip()
+    items, next_cursor = [], None
+    group = next((g for g in visible if g.id == group_id), None)
+    if group_id and group is None:
+        group = groups.get_group(p.ctx, p.operator, group_id)  # 403/404 for groups the operator cannot see
+    if group is not None and search:
+        items = accounts.find_in_group(p.ctx, p.operator, group.id, search)
+    elif group is not None:
+        listing = accounts.list_accounts(p.ctx, p.operator, group.id, PAGE_SIZE, query(p.request, "cursor") or None)
+        items, next_cursor = listing.items, listing.next_cursor
+    return p.render(
+        "accounts.html", groups=visible, group=group, accounts=items, next_cursor=next_cursor, q=search,
+        done=_done(p), can_write=bool(group and p.operator.can_write_group(group.id)),
+    )  # fmt: skip
+
+
+def _account_form(
+    p: Page, *, wizard: bool, values: dict[str, Any], errors: dict[str, str], status: int = 200
+) -> Response:
+    profiles = groups.list_profiles(p.ctx, p.operator, 200, None).items
+    writable = [g for g in _visible_groups(p) if p.operator.can_write_group(g.id)]
+    return p.render(
+        "account_form.html", wizard=wizard, editing=False, values=values, errors=errors,
+        groups=writable, profiles=profiles, status=status,
+    )  # fmt: skip
+
+
+def _new_account(p: Page, wizard: bool) -> Response:
+    if p.request.method == "GET":
+        defaults = {
+            "username": rules.generate_username(),
+            "account_type": "PGSM",
+            "security_model": "SDES",
+            "obfuscation_enabled": True,
+            "obfuscation_key": "9",
+            "group_id": query(p.request, "group_id"),
+        }
+        return _account_form(p, wizard=wizard, values=defaults, errors={})
+    fields = form(p.request)
+    check_csrf(p.request, fields)
+    values: dict[str, Any] = {name: first(fields, name) for name in fields}
+    values["obfuscation_enabled"] = "obfuscation_enabled" in fields
+    values["keep_alive"] = "keep_alive" in fields
+    if not wizard and first(fields, "password") != first(fields, "password_repeat"):
+        return _account_form(
+            p, wizard=wizard, values=values, errors={"password_repeat": "The passwords differ."}, status=422
+        )
+    try:
+        result = accounts.create_account(p.ctx, p.operator, forms.account_data(fields, editing=False, wizard=wizard))
+    except (ValidationFailed, Conflict) as exc:
+        return _account_form(p, wizard=wizard, values=values, errors=_errors(exc), status=422)
+    return p.go(f"accounts/{result.account.id}", tab="configuration", done="created")
+
+
+@page(bp, "/new-account", ["GET", "POST"])
+def new_account(p: Page) -> Response:
+    return _new_account(p, wizard=False)
+
+
+@page(bp, "/new-account-wizard", ["GET", "POST"])
+def new_account_wizard(p: Page) -> Response:
+    return _new_account(p, wizard=True)
+
+
+@page(bp, "/accounts/{account_id}")
+def account_details(p: Page, account_id: str) -> Response:
+    account = accounts.get_account(p.ctx, p.operator, account_id)
+    tab = query(p.request, "tab") or "state"
+    full = query(p.request, "all") == "1"
+    history = accounts.history(p.ctx, p.operator, account.id, 100 if full else 10)
+    profile = p.ctx.profiles.get(account.provisioning_profile_id)
+    group = p.ctx.groups.get(account.group_id)
+    return p.render(
+        "account.html", account=account, tab=tab, history=history, full=full, profile=profile, group=group,
+        done=_done(p), can_write=p.operator.can_write_group(account.group_id),
+    )  # fmt: skip
+
+
+@page(bp, "/accounts/{account_id}/edit", ["GET", "POST"])
+def account_edit(p: Page, account_id: str) -> Response:
+    account = accounts.get_account(p.ctx, p.operator, account_id)
+    profiles = groups.list_profiles(p.ctx, p.operator, 200, None).items
+    writable = [g for g in _visible_groups(p) if p.operator.can_write_group(g.id)]
+    values: dict[str, Any] = {**account.__dict__, "account_type": account.account_type.value,
+                              "security_model": account.security_model.value,
+                              "permit": "\n".join(account.permit), "deny": "\n".join(account.deny)}  # fmt: skip
+    errors: dict[str, str] = {}
+    status = 200
+    if p.request.method == "POST":
+        fields = form(p.request)
+        check_csrf(p.request, fields)
+        values.update({name: first(fields, name) for name in fields})
+        values["obfuscation_enabled"] = "obfuscation_enabled" in fields
+        values["keep_alive"] = "keep_alive" in fields
+        if first(fields, "password") != first(fields, "password_repeat"):
+            errors = {"password_repeat": "The passwords differ."}
+        else:
+            data = forms.account_data(fields, editing=True)
+            data.pop("phone_number", None), data.pop("secondary_phone_number", None)  # shown, not editable
+            try:
+                accounts.update_account(p.ctx, p.operator, account.id, data)
+                return p.go(f"accounts/{account.id}", tab="configuration", done="updated")
+            except (ValidationFailed, Conflict) as exc:
+                errors = _errors(exc)
+        status = 422
+    return p.render(
+        "account_form.html", wizard=False, editing=True, account=account, values=values, errors=errors,
+        groups=writable, profiles=profiles, status=status,
+    )  # fmt: skip
+
+
+def _account_action(p: Page, account_id: str, action: str) -> Response:
+    check_csrf(p.request, form(p.request))
+    if action == "delete":
+        group_id = accounts.get_account(p.ctx, p.operator, account_id).group_id
+        accounts.delete_account(p.ctx, p.operator, account_id)
+        return p.go("accounts", group_id=group_id, done="deleted")
+    try:
+        accounts.set_enabled(p.ctx, p.operator, account_id, action == "enable")
+    except Conflict as exc:
+        return p.render("error.html", status=409, message=exc.message)
+    return p.go(f"accounts/{account_id}", tab="configuration", done=f"{action}d")
+
+
+@page(bp, "/accounts/{account_id}/enable", ["POST"])
+def account_enable(p: Page, account_id: str) -> Response:
+    return _account_action(p, account_id, "enable")
+
+
+@page(bp, "/accounts/{account_id}/disable", ["POST"])
+def account_disable(p: Page, account_id: str) -> Response:
+    return _account_action(p, account_id, "disable")
+
+
+@page(bp, "/accounts/{account_id}/delete", ["POST"])
+def account_delete(p: Page, account_id: str) -> Response:
+    return _account_action(p, account_id, "delete")
+
+
+# --- groups, profiles, operators, web sessions ----------------------------------------------------------------
+
+GROUP_FIELDS = ("name", "it_email", "provisioning_profile_id")
+PROFILE_FIELDS = ("name", "sip_domain", "sip_host", "default_transport", "android_url", "ios_url", "other_url")
+PORTS = ("tls_port", "tcp_port", "udp_port")
+
+
+def _admin_list(p: Page, template: str, errors: dict[str, str], values: dict[str, Any], status: int = 200) -> Response:
+    return p.render(
+        template, status=status, errors=errors, values=values, done=_done(p),
+        groups=_visible_groups(p), profiles=groups.list_profiles(p.ctx, p.operator, 200, None).items,
+        operators=operators.list_operators(p.ctx, p.operator, 200, None).items if p.operator.role is Role.ADMIN else [],
+    )  # fmt: skip
+
+
+@page(bp, "/groups", ["GET", "POST"])
+def group_list(p: Page) -> Response:
+    if p.request.method == "GET":
+        return _admin_list(p, "groups.html", {}, {})
+    fields = form(p.request)
+    check_csrf(p.request, fields)
+    data = forms.simple(fields, GROUP_FIELDS, booleans=("enabled",))
+    try:
+        groups.create_group(p.ctx, p.operator, data)
+    except (ValidationFailed, Conflict) as exc:
+        return _admin_list(p, "groups.html", _errors(exc), data, status=422)
+    return p.go("groups", done="group_saved")
+
+
+@page(bp, "/groups/{group_id}/delete", ["POST"])
+def group_delete(p: Page, group_id: str) -> Response:
+    check_csrf(p.request, form(p.request))
+    try:
+        groups.delete_group(p.ctx, p.operator, group_id)
+    except Conflict as exc:
+        return p.render("error.html", status=409, message=exc.message)
+    return p.go("groups", done="group_deleted")
+
+
+@page(bp, "/profiles", ["GET", "POST"])
+def profile_list(p: Page) -> Response:
+    if p.request.method == "GET":
+        return _admin_list(p, "profiles.html", {}, {"tls_port": 5061, "tcp_port": 5060, "udp_port": 5060})
+    fields = form(p.request)
+    check_csrf(p.request, fields)
+    data = forms.simple(fields, PROFILE_FIELDS, ints=PORTS)
+    try:
+        groups.create_profile(p.ctx, p.operator, data)
+    except (ValidationFailed, Conflict) as exc:
+        return _admin_list(p, "profiles.html", _errors(exc), data, status=422)
+    return p.go("profiles", done="profile_saved")
+
+
+@page(bp, "/profiles/{profile_id}/delete", ["POST"])
+def profile_delete(p: Page, profile_id: str) -> Response:
+    check_csrf(p.request, form(p.request))
+    try:
+        groups.delete_profile(p.ctx, p.operator, profile_id)
+    except Conflict as exc:
+        return p.render("error.html", status=409, message=exc.message)
+    return p.go("profiles", done="profile_deleted")
+
+
+@page(bp, "/operators", ["GET", "POST"])
+def operator_list(p: Page) -> Response:
+    groups.require_admin(p.operator)
+    if p.request.method == "GET":
+        return _admin_list(p, "operators.html", {}, {"role": "operator"})
+    fields = form(p.request)
+    check_csrf(p.request, fields)
+    data: dict[str, Any] = forms.simple(fields, ("username", "password", "role"))
+    data["group_ids"] = fields.get("group_ids", [])
+    try:
+        operators.create_operator(p.ctx, p.operator, data)
+    except (ValidationFailed, Conflict) as exc:
+        return _admin_list(p, "operators.html", _errors(exc), data, status=422)
+    return p.go("operators", done="operator_saved")
+
+
+@page(bp, "/operators/{operator_id}/delete", ["POST"])
+def operator_delete(p: Page, operator_id: str) -> Response:
+    check_csrf(p.request, form(p.request))
+    try:
+        operators.delete_operator(p.ctx, p.operator, operator_id)
+    except Conflict as exc:
+        return p.render("error.html", status=409, message=exc.message)
+    return p.go("operators", done="operator_deleted")
+
+
+@page(bp, "/web-sessions")
+def web_sessions(p: Page) -> Response:
+    return p.render("web_sessions.html", attempts=operators.recent_logins(p.ctx, p.operator, 200))
