@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test check bench clean
+.PHONY: run test check bench clean system-deps
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,10 @@ check: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-test: check
+system-deps:
+	bash scripts/install-system-deps.sh
+
+test: system-deps check
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed  ## account-creation rate vs raw PutItem

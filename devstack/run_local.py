@@ -74,6 +74,7 @@ def main() -> None:
     password = generated or "(from ADMIN_PASSWORD)"
     print(
         "\n"
+        f"  Console:  http://{HOST}:{API_PORT}/console\n"
         f"  API:      http://{HOST}:{API_PORT}/api/v1   (OpenAPI: /api/v1/openapi.json)\n"
         f"  Login:    {BOOTSTRAP_ADMIN} / {password}"
         + ("   <- generated now, shown only once" if generated else "")

@@ -89,6 +89,8 @@ def test_quick_start_serves_the_api_with_the_given_admin_password(stack: tuple[s
     assert created.status_code == 201, created.text
     fetched = session.get(f"{url}/accounts/{created.json()['id']}", timeout=10)
     assert fetched.json()["phone_number"] == "+393471234567"
+    console = requests.get(url.replace("/api/v1", "/console"), timeout=10)
+    assert console.url.endswith("/console/login") and "Log in" in console.text
     unauthenticated = requests.get(f"{url}/groups", timeout=10)
     assert unauthenticated.status_code == 401
     assert unauthenticated.headers["Content-Type"] == "application/problem+json"

@@ -61,7 +61,7 @@ def _done(p: Page) -> str:
 
 
 def _visible_groups(p: Page) -> list[Group]:
-    return groups.list_groups(p.ctx, p.operator, 200, None).items
+    return sorted(groups.list_groups(p.ctx, p.operator, 200, None).items, key=lambda g: g.name.lower())
 
 
 # --- login ----------------------------------------------------------------------------------------------------

@@ -1,0 +1,201 @@
+"""End-to-end: an operator uses the console in chromium. Screenshots land in artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from chalicelib.services import accounts
+from tests.conftest import World
+from tests.console.conftest import shoot
+
+
+def log_in(page: Page, base_url: str, username: str, password: str) -> None:
+    page.goto(f"{base_url}/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name=re.compile("Account list"))).to_be_visible()
+
+
+def test_nobody_reaches_the_console_without_logging_in(page: Page, base_url: str, console_world: World) -> None:
+    page.goto(f"{base_url}/accounts")
+    expect(page).to_have_url(re.compile(r"/console/login$"))
+    shoot(page, "01-login")
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill("wrong-password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_have_text("Wrong username or password.")
+    expect(page.get_by_label("Username")).to_have_value("admin")
+
+
+def test_pgsm_account_lifecycle(page: Page, base_url: str, console_world: World) -> None:
+    log_in(page, base_url, "admin", "admin-password-1")
+    page.get_by_role("link", name="New account", exact=True).click()
+    expect(page.get_by_label("Username")).to_have_value(re.compile(r"^[1-9]\d{8}$"))
+    page.get_by_label("Password", exact=True).fill("sip-secret-1")
+    page.get_by_label("Repeat password").fill("sip-secret-1")
+    page.get_by_label("Virtual phone number", exact=True).fill("12ab")
+    page.get_by_label("Owner").fill("Marco Rossi")
+    page.get_by_label("E-mail").fill("not-an-email")
+    shoot(page, "02-new-account-pgsm")
+    page.get_by_role("button", name="Create").click()
+    # field errors next to the fields, what was typed is kept
+    expect(page.locator("#e-phone_number")).to_contain_text("international number")
+    expect(page.locator("#e-email")).to_contain_text("not an e-mail address")
+    expect(page.get_by_label("Owner")).to_have_value("Marco Rossi")
+    expect(page.get_by_label("Virtual phone number", exact=True)).to_have_value("12ab")
+    shoot(page, "03-validation-errors")
+    page.get_by_label("Password", exact=True).fill("sip-secret-1")
+    page.get_by_label("Repeat password").fill("sip-secret-1")
+    page.get_by_label("Virtual phone number", exact=True).fill("+39 347 123 4567")
+    page.get_by_label("E-mail").fill("marco@example.com")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("status")).to_have_text("The account has been created.")
+    expect(page.locator("dd").filter(has_text="+393471234567")).to_be_visible()
+    shoot(page, "04-account-configuration")
+
+    page.get_by_role("link", name="Edit").click()
+    page.get_by_label("Owner").fill("Marco Rossi Jr")
+    page.get_by_role("button", name="Update").click()
+    expect(page.get_by_role("status")).to_have_text("The account has been updated.")
+    expect(page.locator("dd.owner")).to_have_text("Marco Rossi Jr")
+
+    page.get_by_role("button", name="Disable account").click()
+    expect(page.get_by_role("status")).to_have_text("The account has been disabled.")
+    page.get_by_role("button", name="Enable account").click()
+    expect(page.get_by_role("status")).to_have_text("The account has been enabled.")
+
+    page.get_by_role("link", name="History").click()
+    expect(page.locator("tbody tr")).to_have_count(4)  # enabled, disabled, updated, created
+    shoot(page, "05-account-history")
+    page.get_by_role("link", name="State").click()
+    expect(page.locator("dd").first).to_have_text("Not connected")
+
+    page.get_by_role("link", name="Configuration").click()
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("button", name="Delete")).to_be_visible()  # dismissed: nothing happened
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status")).to_have_text("The account has been deleted.")
+    expect(page.get_by_text("No accounts in this group yet.")).to_be_visible()
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"/console/login$"))
+    page.goto(f"{base_url}/accounts")
+    expect(page).to_have_url(re.compile(r"/console/login$"))
+
+
+def test_snom_form_switches_fields_and_creates_the_account(page: Page, base_url: str, console_world: World) -> None:
+    log_in(page, base_url, "admin", "admin-password-1")
+    page.get_by_role("link", name="New account", exact=True).click()
+    expect(page.get_by_label("Security model")).to_be_visible()
+    page.get_by_label("Account type").select_option("SNOM")
+    expect(page.get_by_label("Security model")).to_be_hidden()
+    expect(page.get_by_label("Obfuscation key")).to_be_hidden()
+    page.get_by_label(re.compile("^Permit")).fill("192.168.1.10\n10.0.0.0/8")
+    page.get_by_label(re.compile("^Deny")).fill("10.1.0.0/16")
+    page.get_by_label("Password", exact=True).fill("sip-secret-1")
+    page.get_by_label("Repeat password").fill("sip-secret-1")
+    page.get_by_label("Virtual phone number", exact=True).fill("111")
+    shoot(page, "06-new-account-snom")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("status")).to_have_text("The account has been created.")
+    expect(page.locator("dd").filter(has_text="192.168.1.10/32, 10.0.0.0/8")).to_be_visible()
+    expect(page.locator("dd").filter(has_text="SDES")).to_be_visible()
+
+
+def test_wizard_form_shows_a_fixed_username_and_creates_a_disabled_account(
+    page: Page, base_url: str, console_world: World
+) -> None:
+    log_in(page, base_url, "admin", "admin-password-1")
+    page.get_by_role("link", name="New account (wizard)").click()
+    username = page.get_by_label("Username (generated)")
+    expect(username).to_have_attribute("readonly", "")
+    page.get_by_label("Virtual phone number", exact=True).fill("+393471112222")
+    page.get_by_label("Owner").fill("Ada Lovelace")
+    shoot(page, "07-new-account-wizard")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("status")).to_have_text("The account has been created.")
+    expect(page.locator("dl.settings")).to_contain_text("wizard way")
+    page.get_by_role("button", name="Enable account").click()
+    expect(page.get_by_role("alert")).to_contain_text("enabled by their automatic activation")
+
+
+def test_operator_of_group_a_cannot_open_group_b_by_url(page: Page, base_url: str, console_world: World) -> None:
+    world = console_world
+    in_b = accounts.create_account(world.ctx, world.admin, world.account_data(group_id=world.group_b.id)).account
+    log_in(page, base_url, "op-a", "op-a-password")
+    expect(page.get_by_label("Group")).to_have_text("Group A")  # only its own group to choose from
+    response = page.goto(f"{base_url}/accounts/{in_b.id}?tab=configuration")
+    assert response is not None and response.status == 403
+    expect(page.get_by_role("alert")).to_contain_text("may not see")
+    response = page.goto(f"{base_url}/accounts?group_id={world.group_b.id}")
+    assert response is not None and response.status == 403
+    response = page.goto(f"{base_url}/operators")
+    assert response is not None and response.status == 403
+
+
+def test_a_forged_post_without_the_csrf_token_is_refused(page: Page, base_url: str, console_world: World) -> None:
+    world = console_world
+    account = accounts.create_account(world.ctx, world.admin, world.account_data()).account
+    log_in(page, base_url, "admin", "admin-password-1")
+    # the browser's own cookie rides along, as it would for a form on another site, but no token does
+    forged = page.request.post(f"{base_url}/accounts/{account.id}/disable", form={"anything": "1"}, max_redirects=0)
+    assert forged.status == 403
+    wrong = page.request.post(
+        f"{base_url}/accounts/{account.id}/delete", form={"csrf_token": "0" * 64}, max_redirects=0
+    )
+    assert wrong.status == 403
+    stored = accounts.get_account(world.ctx, world.admin, account.id)
+    assert stored.enabled is True
+
+
+def test_what_a_user_typed_is_shown_as_text(page: Page, base_url: str, console_world: World) -> None:
+    world = console_world
+    payload = "<script>alert(1)</script>"
+    account = accounts.create_account(
+        world.ctx, world.admin, world.account_data(full_name=payload, description='"><img src=x onerror=alert(2)>')
+    ).account
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    log_in(page, base_url, "admin", "admin-password-1")
+    expect(page.locator("td.owner")).to_have_text(payload)
+    page.goto(f"{base_url}/accounts/{account.id}?tab=configuration")
+    expect(page.locator("dd.owner")).to_have_text(payload)
+    expect(page.locator("dd.description")).to_have_text('"><img src=x onerror=alert(2)>')
+    assert page.locator("img").count() == 0
+    assert dialogs == []
+    shoot(page, "08-escaped-owner")
+
+
+def test_admin_pages_list_groups_profiles_operators_and_logins(page: Page, base_url: str, console_world: World) -> None:
+    log_in(page, base_url, "admin", "admin-password-1")
+    shoot(page, "09-account-list")
+    page.get_by_role("link", name="Groups").click()
+    page.get_by_label("Name").fill("Night shift")
+    page.get_by_label("IT contact e-mail").fill("it@night.example")
+    page.get_by_role("button", name="Create group").click()
+    expect(page.get_by_role("status")).to_have_text("The group has been saved.")
+    expect(page.get_by_role("cell", name="Night shift")).to_be_visible()
+    shoot(page, "10-groups")
+    page.get_by_role("link", name="Provisioning profiles").click()
+    page.get_by_label("Name").fill("Backup")
+    page.get_by_label("SIP domain (realm)").fill("backup.example.com")
+    page.get_by_label("SIP host").fill("sip.backup.example.com")
+    page.get_by_role("button", name="Create profile").click()
+    expect(page.get_by_role("status")).to_have_text("The provisioning profile has been saved.")
+    shoot(page, "11-profiles")
+    page.get_by_role("link", name="Operators").click()
+    page.get_by_label("Username").fill("night-op")
+    page.get_by_label(re.compile("^Password")).fill("night-op-password")
+    page.get_by_label("Night shift").check()
+    page.get_by_role("button", name="Create operator").click()
+    expect(page.get_by_role("status")).to_have_text("The operator has been saved.")
+    expect(page.get_by_role("cell", name="night-op")).to_be_visible()
+    shoot(page, "12-operators")
+    page.get_by_role("link", name="Web sessions").click()
+    expect(page.get_by_role("cell", name="success").first).to_be_visible()
+    shoot(page, "13-web-sessions")
