@@ -7,9 +7,31 @@ nothing connects at import time.
 from __future__ import annotations
 
 from chalicelib.services.context import Context
+from chalicelib.services.search_port import SearchIndex
 from chalicelib.settings import Settings
 
 _context: Context | None = None
+
+
+def search_index(settings: Settings) -> SearchIndex:
+    backend = settings.search_backend
+    if backend == "memory":
+        from chalicelib.adapters.search_memory import MemorySearchIndex
+
+        return MemorySearchIndex()
+    if backend == "tantivy":
+        from chalicelib.adapters.search_tantivy import TantivySearchIndex
+
+        return TantivySearchIndex(settings.search_index_path)
+    if backend == "opensearch" and settings.opensearch_url:
+        from chalicelib.adapters.search_opensearch import OpenSearchIndex
+
+        return OpenSearchIndex(settings.opensearch_url, settings.opensearch_index)
+    raise ValueError(
+        f"search backend {backend!r} needs OPENSEARCH_URL"
+        if backend == "opensearch"
+        else f"unknown search backend {backend!r}"
+    )
 
 
 def build(settings: Settings) -> Context:
@@ -26,6 +48,7 @@ def build(settings: Settings) -> Context:
             operators=memory.MemoryOperators(db),
             sessions=memory.MemorySessions(db),
             login_audit=memory.MemoryLoginAudit(db),
+            search=search_index(settings),
             hasher=Argon2Hasher(),
             settings=settings,
         )
@@ -41,6 +64,7 @@ def build(settings: Settings) -> Context:
         operators=dynamo.DynamoOperators(connection),
         sessions=dynamo.DynamoSessions(),
         login_audit=dynamo.DynamoLoginAudit(),
+        search=search_index(settings),
         hasher=Argon2Hasher(),
         settings=settings,
     )

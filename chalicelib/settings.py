@@ -17,6 +17,10 @@ ENV_LOGIN_MAX_FAILURES_SOURCE = "LOGIN_MAX_FAILURES_PER_SOURCE"
 ENV_LOGIN_WINDOW = "LOGIN_WINDOW_SECONDS"
 ENV_MAX_BODY_BYTES = "MAX_BODY_BYTES"
 ENV_REFERENCE_CACHE = "REFERENCE_CACHE_SECONDS"
+ENV_SEARCH = "SEARCH_BACKEND"  # "opensearch", "tantivy" (embedded) or "memory"
+ENV_SEARCH_INDEX_PATH = "SEARCH_INDEX_PATH"  # tantivy's directory; empty: in memory
+ENV_OPENSEARCH_URL = "OPENSEARCH_URL"
+ENV_OPENSEARCH_INDEX = "OPENSEARCH_INDEX"
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,18 @@ class Settings:
     login_window_seconds: int = 15 * 60
     max_body_bytes: int = 64 * 1024
     reference_cache_seconds: float = 30.0
+    search: str = ""  # empty: "memory" with memory storage, else "opensearch" when a URL is set, else "tantivy"
+    search_index_path: str | None = None
+    opensearch_url: str | None = None
+    opensearch_index: str = "accounts"
+
+    @property
+    def search_backend(self) -> str:
+        if self.search:
+            return self.search
+        if self.storage == "memory":
+            return "memory"
+        return "opensearch" if self.opensearch_url else "tantivy"
 
     def table_name(self, table: str) -> str:
         return f"{self.table_prefix}-{table}"
@@ -52,4 +68,8 @@ class Settings:
             login_window_seconds=int(env.get(ENV_LOGIN_WINDOW, defaults.login_window_seconds)),
             max_body_bytes=int(env.get(ENV_MAX_BODY_BYTES, defaults.max_body_bytes)),
             reference_cache_seconds=float(env.get(ENV_REFERENCE_CACHE, defaults.reference_cache_seconds)),
+            search=env.get(ENV_SEARCH, ""),
+            search_index_path=env.get(ENV_SEARCH_INDEX_PATH) or None,
+            opensearch_url=env.get(ENV_OPENSEARCH_URL) or None,
+            opensearch_index=env.get(ENV_OPENSEARCH_INDEX, defaults.opensearch_index),
         )

@@ -17,6 +17,7 @@ from chalicelib.services.ports import (
     SessionStore,
 )
 from chalicelib.services.reference import ReferenceCache
+from chalicelib.services.search_port import SearchIndex
 from chalicelib.settings import Settings
 
 
@@ -28,6 +29,7 @@ class Context:
     operators: OperatorRepository
     sessions: SessionStore
     login_audit: LoginAudit
+    search: SearchIndex
     hasher: PasswordHasher
     settings: Settings
     clock: Callable[[], datetime] = field(default=utcnow)

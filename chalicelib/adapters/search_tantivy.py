@@ -1,0 +1,162 @@
+"""The embedded search engine: tantivy, with our query form translated into tantivy query objects.
+
+tantivy's own query parser knows no wildcards, so we never give it text: every query is built from
+term, regex, phrase and boolean queries. The five fields use a white-space tokenizer with lower-casing, so a
+term is a whole word; wildcards become anchored regular expressions over the terms of the field.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict
+
+import tantivy
+
+from chalicelib.adapters.cursor import encode_cursor
+from chalicelib.adapters.search_memory import Stored, _offset, accepts, sort_key
+from chalicelib.domain.model import Page
+from chalicelib.domain.search import FIELDS, And, Not, Or, Phrase, Query, Term, Wildcard, glob_to_regex
+from chalicelib.services.search_port import IndexChange, SearchDocument
+
+TOKENIZER = "ws_lower"
+_REGEX_META = set("\\.+*?()|[]{}^$#&-~")
+
+
+def _regex_escape(char: str) -> str:
+    return "\\" + char if char in _REGEX_META else char
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    builder.add_text_field("group_id", tokenizer_name="raw")
+    builder.add_text_field("live", tokenizer_name="raw")
+    builder.add_text_field("sort_key", fast=True, tokenizer_name="raw")
+    builder.add_integer_field("version", stored=True)
+    builder.add_bytes_field("payload", stored=True, indexed=False)
+    for field in FIELDS:
+        builder.add_text_field(field, tokenizer_name=TOKENIZER, index_option="position")
+    return builder.build()
+
+
+class TantivySearchIndex:
+    def __init__(self, path: str | None = None, heap_bytes: int = 64_000_000) -> None:
+        self.schema = _schema()
+        self.index = tantivy.Index(self.schema, path=path, reuse=True)
+        analyzer = (
+            tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).filter(tantivy.Filter.lowercase()).build()
+        )
+        self.index.register_tokenizer(TOKENIZER, analyzer)
+        self._writer = self.index.writer(heap_size=heap_bytes, num_threads=1)
+        self._lock = threading.Lock()
+
+    # --- writes ---------------------------------------------------------------------------------------------
+
+    def apply(self, changes: Sequence[IndexChange]) -> None:
+        with self._lock:
+            self.index.reload()
+            searcher = self.index.searcher()
+            pending: dict[str, Stored] = {}
+            for change in changes:
+                current = pending.get(change.account_id) or self._stored(searcher, change.account_id)
+                if not accepts(current, change):
+                    continue
+                self._writer.delete_documents_by_term("id", change.account_id)
+                self._writer.add_document(self._document(change))
+                pending[change.account_id] = Stored(change.version, change.document)
+            if pending:
+                self._writer.commit()
+                self.index.reload()
+
+    def _stored(self, searcher: tantivy.Searcher, account_id: str) -> Stored | None:
+        query = tantivy.Query.term_query(self.schema, "id", account_id)
+        hits = searcher.search(query, limit=1).hits
+        if not hits:
+            return None
+        doc = searcher.doc(hits[0][1])
+        payload = doc.get_first("payload")
+        document = SearchDocument(**json.loads(payload)) if payload else None
+        return Stored(int(doc.get_first("version") or 0), document)
+
+    def _document(self, change: IndexChange) -> tantivy.Document:
+        doc = tantivy.Document()
+        doc.add_text("id", change.account_id)
+        doc.add_integer("version", change.version)
+        document = change.document
+        if document is None:
+            doc.add_text("live", "0")
+            return doc
+        doc.add_text("live", "1")
+        doc.add_text("group_id", document.group_id)
+        doc.add_text("sort_key", sort_key(document))
+        doc.add_bytes("payload", json.dumps(asdict(document)).encode())
+        for field in FIELDS:
+            doc.add_text(field, document.field_text(field))
+        return doc
+
+    def clear(self) -> None:
+        with self._lock:
+            self._writer.delete_all_documents()
+            self._writer.commit()
+            self.index.reload()
+
+    # --- reads ----------------------------------------------------------------------------------------------
+
+    def search(self, group_id: str, query: Query | None, limit: int, cursor: str | None) -> Page[SearchDocument]:
+        offset = _offset(cursor)
+        scope = [
+            (tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "group_id", group_id)),
+            (tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "live", "1")),
+        ]
+        if query is not None:
+            scope.append((tantivy.Occur.Must, self.translate(query)))
+        searcher = self.index.searcher()
+        result = searcher.search(
+            tantivy.Query.boolean_query(scope),
+            limit=limit + 1,
+            offset=offset,
+            order_by_field="sort_key",
+            order=tantivy.Order.Asc,
+            count=False,
+        )
+        documents = [
+            SearchDocument(**json.loads(searcher.doc(address).get_first("payload") or b"{}"))
+            for _, address in result.hits
+        ]
+        more = len(documents) > limit
+        return Page(documents[:limit], encode_cursor(offset + limit) if more else None)
+
+    def translate(self, query: Query) -> tantivy.Query:
+        if isinstance(query, And | Or):
+            return self._boolean(query)
+        if isinstance(query, Not):
+            return tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, tantivy.Query.all_query()), (tantivy.Occur.MustNot, self.translate(query.item))]
+            )
+        fields = FIELDS if query.field is None else (query.field,)
+        leaves = [self._leaf(field, query) for field in fields]
+        if len(leaves) == 1:
+            return leaves[0]
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, leaf) for leaf in leaves])
+
+    def _boolean(self, query: And | Or) -> tantivy.Query:
+        if isinstance(query, Or):
+            return tantivy.Query.boolean_query([(tantivy.Occur.Should, self.translate(i)) for i in query.items])
+        clauses = [
+            (tantivy.Occur.MustNot, self.translate(i.item))
+            if isinstance(i, Not)
+            else (tantivy.Occur.Must, self.translate(i))
+            for i in query.items
+        ]
+        if all(occur == tantivy.Occur.MustNot for occur, _ in clauses):
+            clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
+        return tantivy.Query.boolean_query(clauses)
+
+    def _leaf(self, field: str, query: Term | Wildcard | Phrase) -> tantivy.Query:
+        if isinstance(query, Term):
+            return tantivy.Query.term_query(self.schema, field, query.text)
+        if isinstance(query, Wildcard):
+            return tantivy.Query.regex_query(self.schema, field, glob_to_regex(query.glob, _regex_escape))
+        return tantivy.Query.phrase_query(self.schema, field, list(query.words))

@@ -1,0 +1,72 @@
+"""Account search use cases: search, the stream feed and the rebuild."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from chalicelib.domain.errors import FieldError, Forbidden, ValidationFailed
+from chalicelib.domain.model import Account, Operator, Page, iso
+from chalicelib.domain.search import parse_query
+from chalicelib.services.context import Context
+from chalicelib.services.search_port import IndexChange, SearchDocument
+
+
+def document_of(account: Account) -> SearchDocument:
+    return SearchDocument(
+        id=account.id,
+        group_id=account.group_id,
+        version=account.version,
+        username=account.username,
+        full_name=account.full_name,
+        phone_number=account.phone_number,
+        secondary_phone_number=account.secondary_phone_number,
+        email=account.email,
+        description=account.description,
+        account_type=account.account_type.value,
+        enabled=account.enabled,
+        status=account.status.value,
+        status_changed_at=iso(account.status_changed_at) or "",
+    )
+
+
+def changes_from_stream(records: Iterable[tuple[Account | None, Account | None]]) -> list[IndexChange]:
+    """Stream records as (old image, new image) pairs into index changes."""
+    changes: list[IndexChange] = []
+    for old, new in records:
+        if new is not None:
+            changes.append(IndexChange(new.id, new.version, document_of(new)))
+        elif old is not None:
+            changes.append(IndexChange(old.id, old.version, None))
+    return changes
+
+
+def search_accounts(
+    ctx: Context, actor: Operator, group_id: str, text: str, limit: int, cursor: str | None
+) -> Page[SearchDocument]:
+    if not actor.can_read_group(group_id):
+        raise Forbidden("You may not see accounts of this group.")
+    query = parse_query(text)
+    try:
+        return ctx.search.search(group_id, query, limit, cursor)
+    except ValueError as exc:
+        raise ValidationFailed([FieldError("cursor", "invalid_cursor", "The cursor is not valid.")]) from exc
+
+
+def rebuild(ctx: Context, batch: int = 500) -> int:
+    """Re-index every account of every group from the table (after a mapping change or a lost index)."""
+    count = 0
+    group_cursor: str | None = None
+    while True:
+        groups = ctx.groups.list(100, group_cursor)
+        for group in groups.items:
+            cursor: str | None = None
+            while True:
+                page = ctx.accounts.list_by_group(group.id, batch, cursor)
+                ctx.search.apply([IndexChange(a.id, a.version, document_of(a)) for a in page.items])
+                count += len(page.items)
+                cursor = page.next_cursor
+                if not cursor:
+                    break
+        group_cursor = groups.next_cursor
+        if not group_cursor:
+            return count
