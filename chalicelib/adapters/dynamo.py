@@ -211,6 +211,13 @@ def _account_from_model(m: AccountModel) -> Account:
     )
 
 
+def account_from_image(image: dict[str, Any] | None) -> Account | None:
+    """An account from a DynamoDB Stream image (DynamoDB JSON), as the stream handler receives it."""
+    if not image:
+        return None
+    return _account_from_model(AccountModel.from_raw_data(image))
+
+
 def _event_to_model(e: TimelineEvent) -> TimelineModel:
     return TimelineModel(
         e.account_id,

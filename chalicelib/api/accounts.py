@@ -7,9 +7,9 @@ from typing import Any
 from chalice.app import Blueprint, Request, Response
 
 from chalicelib.api.http import json_response, query_limit, query_param, read_json, route
-from chalicelib.api.views import account_json, history_json, page_json
+from chalicelib.api.views import account_json, history_json, page_json, row_json
 from chalicelib.domain.model import Operator
-from chalicelib.services import accounts
+from chalicelib.services import accounts, search
 from chalicelib.services.context import Context
 
 bp = Blueprint(__name__)
@@ -29,8 +29,12 @@ def create(ctx: Context, request: Request, actor: Operator) -> Response:
 
 @route(bp, "/accounts", ["GET"])
 def list_(ctx: Context, request: Request, actor: Operator) -> Response:
+    """A group's accounts by username; with `q`, those matching the search (manual 1.1.6), as list rows."""
     group_id = query_param(request, "group_id", required=True) or ""
-    page = accounts.list_accounts(ctx, actor, group_id, query_limit(request), query_param(request, "cursor"))
+    text, cursor, limit = query_param(request, "q") or "", query_param(request, "cursor"), query_limit(request)
+    if text.strip():
+        return json_response(page_json(search.search_accounts(ctx, actor, group_id, text, limit, cursor), row_json))
+    page = accounts.list_accounts(ctx, actor, group_id, limit, cursor)
     return json_response(page_json(page, account_json))
 
 

@@ -23,8 +23,10 @@ from chalicelib.domain.errors import (
     ValidationFailed,
 )
 from chalicelib.domain.model import Operator
+from chalicelib.domain.search import InvalidQuery
 from chalicelib.services import operators
 from chalicelib.services.context import Context
+from chalicelib.services.search_port import SearchUnavailable
 
 log = logging.getLogger(__name__)
 PROBLEM_TYPE = "application/problem+json"
@@ -40,6 +42,8 @@ _STATUS = {
     Unauthorized: (401, "Unauthorized"),
     Forbidden: (403, "Forbidden"),
     RateLimited: (429, "Too many requests"),
+    SearchUnavailable: (503, "Search unavailable"),
+    InvalidQuery: (400, "Invalid query"),
 }
 
 
@@ -78,6 +82,8 @@ def problem_for(exc: DomainError) -> Response:
         return problem(exc.status, exc.code, "Bad request", exc.message, field=exc.field)
     status, title = next((value for cls, value in _STATUS.items() if isinstance(exc, cls)), (400, "Bad request"))
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    if isinstance(exc, SearchUnavailable):
+        headers = {"Retry-After": "30"}
     if isinstance(exc, Unauthorized):
         headers = {"WWW-Authenticate": 'Bearer realm="api"'}
     errors = exc.errors if isinstance(exc, ValidationFailed) else None

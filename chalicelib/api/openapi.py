@@ -111,7 +111,20 @@ SCHEMAS: dict[str, Any] = {
     "AccountPatch": _obj(_ACCOUNT_INPUT),
     "Account": _obj(_ACCOUNT),
     "AccountResult": {"allOf": [_ref("Account")], "properties": {"warnings": _SL}},
-    "AccountPage": _page("Account"),
+    "AccountPage": {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "items": {"anyOf": [_ref("Account"), _ref("AccountRow")]}},
+            "next_cursor": _NS,
+        },
+    },
+    "AccountRow": _obj(
+        {
+            **{k: _ACCOUNT[k] for k in ("id", "username", "group_id", "full_name", "phone_number")},
+            **{k: _ACCOUNT[k] for k in ("secondary_phone_number", "email", "description", "account_type")},
+            **{k: _ACCOUNT[k] for k in ("enabled", "status", "status_changed_at")},
+        }
+    ),
     "History": _obj(
         {
             "timeline": {
@@ -151,6 +164,7 @@ _ERRORS = {
         "415": "Not JSON",
         "422": "Invalid fields",
         "429": "Rate limited",
+        "503": "Search engine unavailable",
     }.items()
 }
 
@@ -198,6 +212,13 @@ def document() -> dict[str, Any]:
                 **_op("List a group's accounts", "AccountPage"),
                 "parameters": [
                     {"name": "group_id", "in": "query", "required": True, "schema": _S},
+                    {
+                        "name": "q",
+                        "in": "query",
+                        "schema": _S,
+                        "description": "Lucene syntax over owner, username, callerid, email, description; "
+                        "with q the items are account list rows (AccountRow)",
+                    },
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
                     {"name": "cursor", "in": "query", "schema": _S},
                 ],

@@ -15,6 +15,7 @@ from chalicelib.domain.model import (
     iso,
 )
 from chalicelib.services.accounts import History
+from chalicelib.services.search_port import SearchDocument
 
 
 def account_json(a: Account) -> dict[str, Any]:
@@ -41,6 +42,24 @@ def account_json(a: Account) -> dict[str, Any]:
         "created_at": iso(a.created_at),
         "updated_at": iso(a.updated_at),
         "creation_mode": a.creation_mode.value,
+    }
+
+
+def row_json(d: SearchDocument) -> dict[str, Any]:
+    """A search hit: the account list's columns."""
+    return {
+        "id": d.id,
+        "username": d.username,
+        "group_id": d.group_id,
+        "full_name": d.full_name,
+        "phone_number": d.phone_number,
+        "secondary_phone_number": d.secondary_phone_number,
+        "email": d.email,
+        "description": d.description,
+        "account_type": d.account_type,
+        "enabled": d.enabled,
+        "status": d.status,
+        "status_changed_at": d.status_changed_at,
     }
 
 

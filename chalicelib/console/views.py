@@ -27,7 +27,10 @@ from chalicelib.console.web import (
 from chalicelib.domain import rules
 from chalicelib.domain.errors import Conflict, DomainError, RateLimited, Unauthorized, ValidationFailed
 from chalicelib.domain.model import Group, Role
+from chalicelib.domain.search import InvalidQuery
 from chalicelib.services import accounts, groups, operators
+from chalicelib.services import search as search_service
+from chalicelib.services.search_port import SearchDocument, SearchUnavailable
 
 bp = Blueprint(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -129,19 +132,29 @@ def account_list(p: Page) -> Response:
     visible = _visible_groups(p)
     group_id = query(p.request, "group_id") or (visible[0].id if visible else "")
     search = query(p.request, "q").strip()
-    items, next_cursor = [], None
+    rows: list[dict[str, Any]] = []
+    next_cursor, problem = None, ""
     group = next((g for g in visible if g.id == group_id), None)
     if group_id and group is None:
         group = groups.get_group(p.ctx, p.operator, group_id)  # 403/404 for groups the operator cannot see
-    if group is not None and search:
-        items = accounts.find_in_group(p.ctx, p.operator, group.id, search)
-    elif group is not None:
-        listing = accounts.list_accounts(p.ctx, p.operator, group.id, PAGE_SIZE, query(p.request, "cursor") or None)
-        items, next_cursor = listing.items, listing.next_cursor
+    cursor = query(p.request, "cursor") or None
+    try:
+        if group is not None and search:
+            found = search_service.search_accounts(p.ctx, p.operator, group.id, search, PAGE_SIZE, cursor)
+            rows, next_cursor = [_row(d) for d in found.items], found.next_cursor
+        elif group is not None:
+            listing = accounts.list_accounts(p.ctx, p.operator, group.id, PAGE_SIZE, cursor)
+            rows, next_cursor = [_row(search_service.document_of(a)) for a in listing.items], listing.next_cursor
+    except (InvalidQuery, SearchUnavailable, ValidationFailed) as exc:
+        problem = exc.message if not isinstance(exc, ValidationFailed) else exc.errors[0].message
     return p.render(
-        "accounts.html", groups=visible, group=group, accounts=items, next_cursor=next_cursor, q=search,
-        done=_done(p), can_write=bool(group and p.operator.can_write_group(group.id)),
+        "accounts.html", groups=visible, group=group, accounts=rows, next_cursor=next_cursor, q=search,
+        done=_done(p), problem=problem, can_write=bool(group and p.operator.can_write_group(group.id)),
     )  # fmt: skip
+
+
+def _row(d: SearchDocument) -> dict[str, Any]:
+    return {**d.__dict__, "status_changed_at": d.status_changed_at.replace("T", " ")[:19] + " UTC"}
 
 
 def _account_form(

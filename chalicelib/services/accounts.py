@@ -340,21 +340,6 @@ def list_accounts(ctx: Context, actor: Operator, group_id: str, limit: int, curs
         raise ValidationFailed([FieldError("cursor", "invalid_cursor", "The cursor is not valid.")]) from exc
 
 
-def find_in_group(ctx: Context, actor: Operator, group_id: str, text: str) -> list[Account]:
-    """The console's search box until the search engine arrives: an exact username or virtual number."""
-    _authorize_read(actor, group_id)
-    text = text.strip()
-    candidates = [ctx.accounts.get_by_username(text)]
-    try:
-        number = rules.normalize_phone_number("q", text).value
-    except rules.InvalidField:
-        number = None
-    if number is not None:
-        candidates.append(ctx.accounts.get_by_number(number))
-    found = {a.id: a for a in candidates if a is not None and a.group_id == group_id}
-    return list(found.values())
-
-
 def _immutable_number(reader: FieldReader, name: str, given: str | None, current: str | None) -> None:
     if given != current:
         reader.fail(

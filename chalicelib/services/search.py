@@ -40,6 +40,14 @@ def changes_from_stream(records: Iterable[tuple[Account | None, Account | None]]
     return changes
 
 
+def index_changes(ctx: Context, records: Iterable[tuple[Account | None, Account | None]]) -> int:
+    """Feed the index from the accounts table's stream. Raises SearchUnavailable so that the stream redelivers
+    the batch later (the index catches up when the engine is back)."""
+    changes = changes_from_stream(records)
+    ctx.search.apply(changes)
+    return len(changes)
+
+
 def search_accounts(
     ctx: Context, actor: Operator, group_id: str, text: str, limit: int, cursor: str | None
 ) -> Page[SearchDocument]:

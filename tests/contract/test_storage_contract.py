@@ -149,6 +149,15 @@ def test_account_lookup_by_username(world: World) -> None:
     assert world.ctx.accounts.get_by_username("nobody") is None
 
 
+def test_account_lookup_by_primary_or_secondary_number(world: World) -> None:
+    data = world.account_data(phone_number="+393476001000", secondary_phone_number="+393476001001")
+    account = accounts.create_account(world.ctx, world.admin, data).account
+    for number in ("+393476001000", "+393476001001"):
+        found = world.ctx.accounts.get_by_number(number)
+        assert found is not None and found.id == account.id
+    assert world.ctx.accounts.get_by_number("+393476009999") is None
+
+
 def test_console_sessions_slide_with_use_and_end_when_idle(world: World) -> None:
     clock = [datetime(2026, 11, 25, 12, 0, tzinfo=UTC)]
     ctx = replace(world.ctx, clock=lambda: clock[0])

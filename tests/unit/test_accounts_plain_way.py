@@ -383,12 +383,3 @@ def test_wizard_refuses_passwords_usernames_snom_and_local_numbers(world: World)
     with pytest.raises(ValidationFailed) as exc:
         create(world, mode="batch-ish")
     assert codes(exc.value) == {"mode": "invalid_choice"}
-
-
-def test_finds_by_exact_username_or_number_inside_the_group(world: World) -> None:
-    account = create(world, username="6001", secondary_phone_number="+393476001000").account
-    create(world, username="6002", phone_number="+393476002000", group_id=world.group_b.id)
-    for text in ("6001", "+393476001000", "+39 347 123 4567"):
-        assert [a.id for a in accounts.find_in_group(world.ctx, world.admin, world.group_a.id, text)] == [account.id]
-    assert accounts.find_in_group(world.ctx, world.admin, world.group_a.id, "6002") == []
-    assert accounts.find_in_group(world.ctx, world.admin, world.group_a.id, "600") == []
