@@ -1,4 +1,4 @@
-"""`make run`: moto's server, the tables, the bootstrap admin, then `chalice local` with the API.
+"""`make run`: moto's server, the tables, the bootstrap admin, then the app (console, API, event handlers).
 
 Everything lives in moto's memory: stopping the stack forgets all data.
 """
@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -17,6 +18,7 @@ from chalicelib import bootstrap
 from chalicelib.adapters.dynamo_models import create_tables
 from chalicelib.services.operators import BOOTSTRAP_ADMIN, ensure_admin
 from chalicelib.settings import ENV_DYNAMODB_ENDPOINT, ENV_STORAGE, ENV_TABLE_PREFIX, Settings
+from devstack.events import StreamBridge
 
 MOTO_PORT = int(os.environ.get("MOTO_PORT", "5000"))
 API_PORT = int(os.environ.get("API_PORT", "8000"))
@@ -51,25 +53,30 @@ def local_environment() -> dict[str, str]:
 def main() -> None:
     env = local_environment()
     os.environ.update(env)
-    children: list[subprocess.Popen[bytes]] = []
+    moto = subprocess.Popen([sys.executable, "-m", "devstack.moto_server", "--port", str(MOTO_PORT)], env=env)
 
     def stop(*_: object) -> None:
-        for child in children:
-            child.terminate()
+        moto.terminate()
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    python = sys.executable
-    children.append(subprocess.Popen([python, "-m", "devstack.moto_server", "--port", str(MOTO_PORT)], env=env))
     _wait_for(f"http://{HOST}:{MOTO_PORT}/moto-api/")
     settings = Settings.from_env(env)
     create_tables(settings)
-    admin, generated = ensure_admin(bootstrap.build(settings), env.get("ADMIN_PASSWORD") or None)
-    chalice = os.path.join(os.path.dirname(python), "chalice")
-    children.append(
-        subprocess.Popen([chalice, "local", "--host", HOST, "--port", str(API_PORT), "--stage", "local"], env=env)
-    )
+    _, generated = ensure_admin(bootstrap.context(), env.get("ADMIN_PASSWORD") or None)
+
+    # The app as `chalice local` serves it (Chalice's own local server), in this process so that the event
+    # bridge can hand stream records to the same handler objects that Lambda would call.
+    from chalice.config import Config
+    from chalice.local import LocalDevServer
+
+    import app
+
+    server = LocalDevServer(app.app, Config.create(chalice_stage="local"), HOST, API_PORT)
+    threading.Thread(target=server.server.serve_forever, name="api", daemon=True).start()
+    bridge = StreamBridge(settings.dynamodb_endpoint or "", settings.region, settings.table_name("accounts"),
+                          app.index_accounts).start()  # fmt: skip
     _wait_for(f"http://{HOST}:{API_PORT}/api/v1/openapi.json")
     password = generated or "(from ADMIN_PASSWORD)"
     print(
@@ -78,14 +85,15 @@ def main() -> None:
         f"  API:      http://{HOST}:{API_PORT}/api/v1   (OpenAPI: /api/v1/openapi.json)\n"
         f"  Login:    {BOOTSTRAP_ADMIN} / {password}"
         + ("   <- generated now, shown only once" if generated else "")
+        + "\n  Search: embedded tantivy index fed from the accounts table's stream by the local event bridge."
         + "\n  Data lives in moto's memory and is lost when you stop the stack (Ctrl-C).\n",
         flush=True,
     )
-    del admin
     try:
-        while all(child.poll() is None for child in children):
+        while moto.poll() is None:
             time.sleep(0.5)
     finally:
+        bridge.stop()
         stop()
 
 

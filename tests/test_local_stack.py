@@ -89,6 +89,15 @@ def test_quick_start_serves_the_api_with_the_given_admin_password(stack: tuple[s
     assert created.status_code == 201, created.text
     fetched = session.get(f"{url}/accounts/{created.json()['id']}", timeout=10)
     assert fetched.json()["phone_number"] == "+393471234567"
+    # the event bridge feeds the search index from the table's stream, as Lambda would
+    deadline = time.monotonic() + 10
+    hits: list[object] = []
+    while not hits and time.monotonic() < deadline:
+        hits = session.get(
+            f"{url}/accounts", params={"group_id": group["id"], "q": "+393471234567"}, timeout=10
+        ).json()["items"]
+        time.sleep(0.1)
+    assert [h["id"] for h in hits] == [created.json()["id"]]  # type: ignore[index]
     console = requests.get(url.replace("/api/v1", "/console"), timeout=10)
     assert console.url.endswith("/console/login") and "Log in" in console.text
     unauthenticated = requests.get(f"{url}/groups", timeout=10)

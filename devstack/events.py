@@ -1,0 +1,101 @@
+"""The local event bridge: delivers what AWS would deliver to the app's event handlers.
+
+`chalice local` serves HTTP only. In AWS, Lambda polls the accounts table's DynamoDB Stream and calls the
+`@app.on_dynamodb_record` handler with batches of records; here a thread polls moto's DynamoDB Streams API the
+same way and calls the same handler object with a Lambda-shaped event. A failing batch is retried after a
+pause, as Lambda retries a stream batch, so the search index catches up when the engine is back.
+(SQS messages and S3 notifications join here when their handlers arrive.)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import boto3
+
+log = logging.getLogger(__name__)
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class StreamBridge:
+    def __init__(
+        self, endpoint: str, region: str, table: str, handler: Handler, poll_seconds: float = 0.2, batch: int = 100
+    ) -> None:
+        self.dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name=region)
+        self.streams = boto3.client("dynamodbstreams", endpoint_url=endpoint, region_name=region)
+        self.table = table
+        self.handler = handler
+        self.poll_seconds = poll_seconds
+        self.batch = batch
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"stream-bridge-{table}", daemon=True)
+        self.delivered = 0
+        self.failures = 0
+        self.stream_arn = ""
+
+    def start(self) -> StreamBridge:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _iterators(self) -> dict[str, str]:
+        arn = self.stream_arn = self.dynamodb.describe_table(TableName=self.table)["Table"]["LatestStreamArn"]
+        shards = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+        return {
+            shard["ShardId"]: self.streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            for shard in shards
+        }
+
+    def _run(self) -> None:
+        iterators = self._iterators()
+        while not self._stop.is_set():
+            idle = True
+            for shard, iterator in list(iterators.items()):
+                answer = self.streams.get_records(ShardIterator=iterator, Limit=self.batch)
+                records = answer.get("Records", [])
+                if records and not self._deliver(records):
+                    continue  # keep the same iterator: the batch is delivered again
+                iterators[shard] = answer["NextShardIterator"]
+                idle = idle and not records
+            if idle:
+                self._stop.wait(self.poll_seconds)
+
+    def _deliver(self, records: list[dict[str, Any]]) -> bool:
+        try:
+            self.handler({"Records": [lambda_shaped(r, self.stream_arn) for r in records]}, None)
+        except Exception:
+            self.failures += 1
+            log.warning("stream handler failed; the batch is retried", exc_info=True)
+            self._stop.wait(min(5.0, 0.5 * self.failures))
+            return False
+        self.delivered += len(records)
+        return True
+
+
+def lambda_shaped(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A GetRecords record as Lambda hands it over: epoch seconds (boto3 parses them into a datetime) and the
+    stream's ARN as eventSourceARN."""
+    body = dict(record["dynamodb"])
+    moment = body.get("ApproximateCreationDateTime")
+    if isinstance(moment, datetime):
+        body["ApproximateCreationDateTime"] = moment.timestamp()
+    return {**record, "dynamodb": body, "eventSourceARN": stream_arn}
+
+
+def wait_until(check: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
