@@ -24,8 +24,9 @@ system-deps:
 test: system-deps check
 	$(PY) -m pytest
 
-bench: $(VENV)/.installed  ## account-creation rate vs raw PutItem
+bench: $(VENV)/.installed
 	$(PY) -m bench.create_accounts
+	$(PY) -m bench.search
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

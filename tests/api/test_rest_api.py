@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -248,3 +249,42 @@ def test_openapi_document_is_valid_and_matches_the_routes(anonymous: Api) -> Non
     }
     assert documented == served
     assert spec == document()
+
+
+def test_search_answers_rows_and_explains_bad_queries(api: Api, http_world: World, backend_ctx: Context) -> None:
+    from chalicelib.services import search
+
+    for name, number in (("Marco Rossi", "+393471000001"), ("Giulio Marconi", "+393471000002")):
+        assert (
+            api.call("POST", "/accounts", account_body(http_world, full_name=name, phone_number=number)).status_code
+            == 201
+        )
+    search.rebuild(backend_ctx)  # no stream delivery inside this test: index what the table holds
+    gid = http_world.group_a.id
+    rows = api.call("GET", f"/accounts?group_id={gid}&q=Marco%3F%3F").json_body["items"]
+    assert [r["full_name"] for r in rows] == ["Giulio Marconi"]
+    columns = {"id", "username", "group_id", "full_name", "phone_number", "secondary_phone_number", "email",
+               "description", "account_type", "enabled", "status", "status_changed_at"}  # fmt: skip
+    assert set(rows[0]) == columns
+    plus = api.call("GET", f"/accounts?group_id={gid}&q=%2B393471000001").json_body["items"]
+    assert [r["full_name"] for r in plus] == ["Marco Rossi"]
+    body = as_problem(api.call("GET", f"/accounts?group_id={gid}&q=password:x"), 400, "invalid_query")
+    assert body["field"] == "q" and "Unknown field 'password'" in body["detail"]
+    as_problem(api.call("GET", f"/accounts?group_id={gid}&q=(Marco"), 400, "invalid_query")
+    as_problem(
+        api.call("GET", f"/accounts?group_id={http_world.group_b.id}&q=x", Authorization="Bearer nope"),
+        401,
+        "unauthenticated",
+    )
+
+
+def test_search_is_503_while_the_engine_is_down(api: Api, http_world: World, backend_ctx: Context) -> None:
+    from chalicelib.adapters.search_opensearch import OpenSearchIndex
+
+    bootstrap.use(replace(backend_ctx, search=OpenSearchIndex("http://127.0.0.1:9", "accounts")))
+    response = api.call("GET", f"/accounts?group_id={http_world.group_a.id}&q=Marco")
+    body = as_problem(response, 503, "search_unavailable")
+    assert response.headers["Retry-After"] == "30" and "cannot be reached" in body["detail"]
+    # writes and the plain list do not depend on the engine
+    assert api.call("POST", "/accounts", account_body(http_world)).status_code == 201
+    assert api.call("GET", f"/accounts?group_id={http_world.group_a.id}").status_code == 200

@@ -199,3 +199,22 @@ def test_admin_pages_list_groups_profiles_operators_and_logins(page: Page, base_
     page.get_by_role("link", name="Web sessions").click()
     expect(page.get_by_role("cell", name="success").first).to_be_visible()
     shoot(page, "13-web-sessions")
+
+
+def test_the_search_box_uses_the_manuals_syntax(page: Page, base_url: str, console_world: World) -> None:
+    from chalicelib.services import search
+
+    world = console_world
+    for name, number in (("Marco Rossi", "+393471000001"), ("Marco Bianchi", "+393471000002"),
+                         ("Giulio Marconi", "+393471000003")):  # fmt: skip
+        accounts.create_account(world.ctx, world.admin, world.account_data(full_name=name, phone_number=number))
+    search.rebuild(world.ctx)
+    log_in(page, base_url, "admin", "admin-password-1")
+    for text, expected in (("Marco", 2), ("Marco Rossi", 1), ("Marco*", 3), ("Marco??", 1)):
+        page.get_by_label("Search").fill(text)
+        page.get_by_role("button", name="Show").click()
+        expect(page.locator("td.owner")).to_have_count(expected)
+    shoot(page, "14-search")
+    page.get_by_label("Search").fill("password:secret")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_role("alert")).to_contain_text("Unknown field 'password'")

@@ -1,0 +1,107 @@
+"""Search latency on the embedded engine: our layer vs. the same queries run directly on tantivy.
+
+    python -m bench.search [--accounts 100000] [--runs 200]
+
+Indexes N generated accounts through TantivySearchIndex.apply, then times three queries of the search box
+(a plain word, a prefix wildcard, an infix wildcard) end to end through our layer (parse with luqum, translate,
+search, decode the documents) and raw (the same tantivy query objects, built once, and the same stored-document
+fetches). Prints median and p95 of each, and our overhead (goal: under 20%, plain word under 5 ms p95).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from collections.abc import Callable
+
+import tantivy
+
+from chalicelib.adapters.search_tantivy import TantivySearchIndex
+from chalicelib.domain.search import parse_query
+from chalicelib.services.search_port import IndexChange, SearchDocument
+
+FIRST = ["Marco", "Giulia", "Luca", "Anna", "Paolo", "Sara", "Giorgio", "Elena", "Franco", "Chiara", "Marta", "Carlo"]
+LAST = ["Rossi", "Bianchi", "Verdi", "Marconi", "Russo", "Ferrari", "Esposito", "Romano", "Colombo", "Ricci"]
+ROLES = ["Sales", "Support", "Board", "Logistics", "Legal", "Finance", "Engineering", "Field"]
+QUERIES = {"plain word": "rossi", "prefix wildcard": "mar*", "infix wildcard": "*arc*"}
+GROUP = "g1"
+LIMIT = 25
+
+
+def documents(count: int, seed: int = 7) -> list[SearchDocument]:
+    rng = random.Random(seed)
+    docs = []
+    for i in range(count):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        docs.append(
+            SearchDocument(
+                id=f"acc-{i:06d}", group_id=GROUP, version=1, username=str(100000000 + i),
+                full_name=f"{first} {last}", phone_number=f"+39347{i:07d}", secondary_phone_number=None,
+                email=f"{first}.{last}{i}@example.com".lower(), description=f"{rng.choice(ROLES)} team {i % 97}",
+                account_type="PGSM", enabled=True, status="created", status_changed_at="2026-11-25T10:00:00.000Z",
+            )
+        )  # fmt: skip
+    return docs
+
+
+def timed(run: Callable[[], object], runs: int) -> tuple[float, float]:
+    for _ in range(5):
+        run()  # warm up
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        run()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+
+    index = TantivySearchIndex()
+    docs = documents(args.accounts)
+    started = time.perf_counter()
+    for start in range(0, len(docs), 5000):
+        index.apply([IndexChange(d.id, d.version, d) for d in docs[start : start + 5000]])
+    load_seconds = time.perf_counter() - started
+    print(f"indexed {len(docs)} accounts in {load_seconds:.1f} s ({len(docs) / load_seconds:,.0f} docs/s)")
+
+    searcher = index.index.searcher()
+
+    def raw(query: tantivy.Query) -> Callable[[], object]:
+        def run() -> object:
+            hits = searcher.search(query, limit=LIMIT + 1, order_by_field="sort_key", order=tantivy.Order.Asc,
+                                   count=False).hits  # fmt: skip
+            return [searcher.doc(address).get_first("payload") for _, address in hits]
+
+        return run
+
+    scope = [
+        (tantivy.Occur.Must, tantivy.Query.term_query(index.schema, "group_id", GROUP)),
+        (tantivy.Occur.Must, tantivy.Query.term_query(index.schema, "live", "1")),
+    ]
+
+    def ours(text: str) -> Callable[[], object]:
+        return lambda: index.search(GROUP, parse_query(text), LIMIT, None)
+
+    print(f"{'query':<26} {'ours median':>11} {'ours p95':>9} {'raw median':>10} {'raw p95':>8} {'overhead':>8}")
+    for label, text in QUERIES.items():
+        parsed = parse_query(text)
+        assert parsed is not None
+        prebuilt = tantivy.Query.boolean_query([*scope, (tantivy.Occur.Must, index.translate(parsed))])
+        ours_median, ours_p95 = timed(ours(text), args.runs)
+        raw_median, raw_p95 = timed(raw(prebuilt), args.runs)
+        overhead = ours_median / raw_median - 1
+        print(f"{label + ' ' + repr(text):<26} {ours_median:9.2f}ms {ours_p95:7.2f}ms {raw_median:8.2f}ms "
+              f"{raw_p95:6.2f}ms {overhead:8.1%}")  # fmt: skip
+    print("goals: overhead under 20%; plain word under 5 ms p95")
+
+
+if __name__ == "__main__":
+    main()
