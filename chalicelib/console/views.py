@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,11 @@ from chalicelib.console.web import (
 )
 from chalicelib.domain import rules
 from chalicelib.domain.errors import Conflict, DomainError, RateLimited, Unauthorized, ValidationFailed
-from chalicelib.domain.model import Group, Role
+from chalicelib.domain.model import Group, Operator, Role
 from chalicelib.domain.search import InvalidQuery
 from chalicelib.services import accounts, groups, operators
 from chalicelib.services import search as search_service
+from chalicelib.services.context import Context
 from chalicelib.services.search_port import SearchDocument, SearchUnavailable
 
 bp = Blueprint(__name__)
@@ -295,6 +297,27 @@ def _admin_list(p: Page, template: str, errors: dict[str, str], values: dict[str
     )  # fmt: skip
 
 
+Creator = Callable[[Context, Operator, dict[str, Any]], object]
+Remover = Callable[[Context, Operator, str], None]
+
+
+def _admin_create(p: Page, template: str, data: dict[str, Any], create: Creator, target: str) -> Response:
+    try:
+        create(p.ctx, p.operator, data)
+    except (ValidationFailed, Conflict) as exc:
+        return _admin_list(p, template, _errors(exc), data, status=422)
+    return p.go(target, done=f"{target[:-1]}_saved")
+
+
+def _admin_delete(p: Page, remove: Remover, item_id: str, target: str) -> Response:
+    check_csrf(p.request, form(p.request))
+    try:
+        remove(p.ctx, p.operator, item_id)
+    except Conflict as exc:
+        return p.render("error.html", status=409, message=exc.message)
+    return p.go(target, done=f"{target[:-1]}_deleted")
+
+
 @page(bp, "/groups", ["GET", "POST"])
 def group_list(p: Page) -> Response:
     if p.request.method == "GET":
@@ -302,21 +325,12 @@ def group_list(p: Page) -> Response:
     fields = form(p.request)
     check_csrf(p.request, fields)
     data = forms.simple(fields, GROUP_FIELDS, booleans=("enabled",))
-    try:
-        groups.create_group(p.ctx, p.operator, data)
-    except (ValidationFailed, Conflict) as exc:
-        return _admin_list(p, "groups.html", _errors(exc), data, status=422)
-    return p.go("groups", done="group_saved")
+    return _admin_create(p, "groups.html", data, groups.create_group, "groups")
 
 
 @page(bp, "/groups/{group_id}/delete", ["POST"])
 def group_delete(p: Page, group_id: str) -> Response:
-    check_csrf(p.request, form(p.request))
-    try:
-        groups.delete_group(p.ctx, p.operator, group_id)
-    except Conflict as exc:
-        return p.render("error.html", status=409, message=exc.message)
-    return p.go("groups", done="group_deleted")
+    return _admin_delete(p, groups.delete_group, group_id, "groups")
 
 
 @page(bp, "/profiles", ["GET", "POST"])
@@ -326,21 +340,12 @@ def profile_list(p: Page) -> Response:
     fields = form(p.request)
     check_csrf(p.request, fields)
     data = forms.simple(fields, PROFILE_FIELDS, ints=PORTS)
-    try:
-        groups.create_profile(p.ctx, p.operator, data)
-    except (ValidationFailed, Conflict) as exc:
-        return _admin_list(p, "profiles.html", _errors(exc), data, status=422)
-    return p.go("profiles", done="profile_saved")
+    return _admin_create(p, "profiles.html", data, groups.create_profile, "profiles")
 
 
 @page(bp, "/profiles/{profile_id}/delete", ["POST"])
 def profile_delete(p: Page, profile_id: str) -> Response:
-    check_csrf(p.request, form(p.request))
-    try:
-        groups.delete_profile(p.ctx, p.operator, profile_id)
-    except Conflict as exc:
-        return p.render("error.html", status=409, message=exc.message)
-    return p.go("profiles", done="profile_deleted")
+    return _admin_delete(p, groups.delete_profile, profile_id, "profiles")
 
 
 @page(bp, "/operators", ["GET", "POST"])
@@ -352,21 +357,12 @@ def operator_list(p: Page) -> Response:
     check_csrf(p.request, fields)
     data: dict[str, Any] = forms.simple(fields, ("username", "password", "role"))
     data["group_ids"] = fields.get("group_ids", [])
-    try:
-        operators.create_operator(p.ctx, p.operator, data)
-    except (ValidationFailed, Conflict) as exc:
-        return _admin_list(p, "operators.html", _errors(exc), data, status=422)
-    return p.go("operators", done="operator_saved")
+    return _admin_create(p, "operators.html", data, operators.create_operator, "operators")
 
 
 @page(bp, "/operators/{operator_id}/delete", ["POST"])
 def operator_delete(p: Page, operator_id: str) -> Response:
-    check_csrf(p.request, form(p.request))
-    try:
-        operators.delete_operator(p.ctx, p.operator, operator_id)
-    except Conflict as exc:
-        return p.render("error.html", status=409, message=exc.message)
-    return p.go("operators", done="operator_deleted")
+    return _admin_delete(p, operators.delete_operator, operator_id, "operators")
 
 
 @page(bp, "/web-sessions")
