@@ -7,6 +7,7 @@ nothing connects at import time.
 from __future__ import annotations
 
 from chalicelib.services.context import Context
+from chalicelib.services.ports import SmsQueue, SmsSender
 from chalicelib.services.search_port import SearchIndex
 from chalicelib.settings import Settings
 
@@ -34,6 +35,30 @@ def search_index(settings: Settings) -> SearchIndex:
     )
 
 
+def sms_sender(settings: Settings) -> SmsSender:
+    if settings.sms_provider == "twilio":
+        from chalicelib.adapters.sms_twilio import TwilioSender
+
+        return TwilioSender(settings)
+    if settings.sms_provider == "outbox":
+        from chalicelib.adapters.sms_outbox import stdout_outbox
+
+        return stdout_outbox()
+    raise ValueError(f"unknown SMS provider {settings.sms_provider!r} (expected twilio or outbox)")
+
+
+def sms_queue(settings: Settings) -> SmsQueue:
+    if settings.sms_queue_url:
+        from chalicelib.adapters.sqs import SqsQueue
+
+        return SqsQueue(settings.sms_queue_url, settings.region, settings.sqs_endpoint)
+    if settings.sms_provider != "outbox":
+        raise ValueError("a real SMS provider needs SMS_QUEUE_URL (sending goes through the queue)")
+    from chalicelib.adapters.memory import MemoryQueue
+
+    return MemoryQueue()
+
+
 def build(settings: Settings) -> Context:
     from chalicelib.adapters.passwords import Argon2Hasher
 
@@ -49,6 +74,10 @@ def build(settings: Settings) -> Context:
             sessions=memory.MemorySessions(db),
             login_audit=memory.MemoryLoginAudit(db),
             search=search_index(settings),
+            tokens=memory.MemoryTokens(db),
+            messages=memory.MemoryMessages(db),
+            sms_queue=memory.MemoryQueue(),
+            sms=sms_sender(settings),
             hasher=Argon2Hasher(),
             settings=settings,
         )
@@ -65,6 +94,10 @@ def build(settings: Settings) -> Context:
         sessions=dynamo.DynamoSessions(),
         login_audit=dynamo.DynamoLoginAudit(),
         search=search_index(settings),
+        tokens=dynamo.DynamoTokens(connection),
+        messages=dynamo.DynamoMessages(connection),
+        sms_queue=sms_queue(settings),
+        sms=sms_sender(settings),
         hasher=Argon2Hasher(),
         settings=settings,
     )

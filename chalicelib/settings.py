@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Environment variable names (the only place they are spelled out).
 ENV_STORAGE = "STORAGE_BACKEND"  # "dynamodb" (default) or "memory"
@@ -21,6 +21,18 @@ ENV_SEARCH = "SEARCH_BACKEND"  # "opensearch", "tantivy" (embedded) or "memory"
 ENV_SEARCH_INDEX_PATH = "SEARCH_INDEX_PATH"  # tantivy's directory; empty: in memory
 ENV_OPENSEARCH_URL = "OPENSEARCH_URL"
 ENV_OPENSEARCH_INDEX = "OPENSEARCH_INDEX"
+ENV_PUBLIC_BASE_URL = "PUBLIC_BASE_URL"  # where phones reach the mobile endpoints (links in SMS)
+ENV_LINK_TTL_HOURS = "LINK_TTL_HOURS"
+ENV_SMS_PROVIDER = "SMS_PROVIDER"  # "twilio" or "outbox"
+ENV_SMS_QUEUE_URL = "SMS_QUEUE_URL"
+ENV_SQS_ENDPOINT = "SQS_ENDPOINT_URL"
+ENV_SMS_RATE = "SMS_RATE_PER_SECOND"
+ENV_TWILIO_ACCOUNT_SID = "TWILIO_ACCOUNT_SID"
+ENV_TWILIO_AUTH_TOKEN = "TWILIO_AUTH_TOKEN"  # noqa: S105 (a variable name, not a secret)
+ENV_TWILIO_FROM = "TWILIO_FROM"  # a sender number, or
+ENV_TWILIO_MESSAGING_SERVICE = "TWILIO_MESSAGING_SERVICE_SID"
+ENV_TWILIO_API_BASE = "TWILIO_API_BASE"
+ENV_MOBILE_MAX_PER_SOURCE = "MOBILE_MAX_ATTEMPTS_PER_SOURCE"
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,18 @@ class Settings:
     search_index_path: str | None = None
     opensearch_url: str | None = None
     opensearch_index: str = "accounts"
+    public_base_url: str = "http://127.0.0.1:8000"
+    link_ttl_hours: float = 72.0
+    sms_provider: str = "outbox"
+    sms_queue_url: str | None = None
+    sqs_endpoint: str | None = None
+    sms_rate_per_second: float = 10.0
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = field(default="", repr=False)
+    twilio_from: str = ""
+    twilio_messaging_service_sid: str = ""
+    twilio_api_base: str = "https://api.twilio.com"
+    mobile_max_attempts_per_source: int = 30
 
     @property
     def search_backend(self) -> str:
@@ -72,4 +96,18 @@ class Settings:
             search_index_path=env.get(ENV_SEARCH_INDEX_PATH) or None,
             opensearch_url=env.get(ENV_OPENSEARCH_URL) or None,
             opensearch_index=env.get(ENV_OPENSEARCH_INDEX, defaults.opensearch_index),
+            public_base_url=env.get(ENV_PUBLIC_BASE_URL, defaults.public_base_url).rstrip("/"),
+            link_ttl_hours=float(env.get(ENV_LINK_TTL_HOURS, defaults.link_ttl_hours)),
+            sms_provider=env.get(ENV_SMS_PROVIDER, defaults.sms_provider),
+            sms_queue_url=env.get(ENV_SMS_QUEUE_URL) or None,
+            sqs_endpoint=env.get(ENV_SQS_ENDPOINT) or None,
+            sms_rate_per_second=float(env.get(ENV_SMS_RATE, defaults.sms_rate_per_second)),
+            twilio_account_sid=env.get(ENV_TWILIO_ACCOUNT_SID, ""),
+            twilio_auth_token=env.get(ENV_TWILIO_AUTH_TOKEN, ""),
+            twilio_from=env.get(ENV_TWILIO_FROM, ""),
+            twilio_messaging_service_sid=env.get(ENV_TWILIO_MESSAGING_SERVICE, ""),
+            twilio_api_base=env.get(ENV_TWILIO_API_BASE, defaults.twilio_api_base).rstrip("/"),
+            mobile_max_attempts_per_source=int(
+                env.get(ENV_MOBILE_MAX_PER_SOURCE, defaults.mobile_max_attempts_per_source)
+            ),
         )

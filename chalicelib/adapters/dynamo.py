@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -25,9 +25,11 @@ from chalicelib.adapters.dynamo_models import (
     AuditModel,
     AuthModel,
     GroupModel,
+    MessageModel,
     OperatorModel,
     ProfileModel,
     TimelineModel,
+    TokenModel,
     UniqueModel,
 )
 from chalicelib.domain.errors import ConcurrentModification, Conflict, DomainError, NotFound, StaleReference
@@ -49,6 +51,7 @@ from chalicelib.domain.model import (
     Transport,
     iso,
 )
+from chalicelib.domain.provisioning import MessageStatus, ProvisioningToken, Purpose, SmsMessage
 from chalicelib.services import guards
 
 M = TypeVar("M", bound=Model)
@@ -415,6 +418,8 @@ def _profile_to_model(p: ProvisioningProfile) -> ProfileModel:
         android_url=p.android_url,
         ios_url=p.ios_url,
         other_url=p.other_url,
+        installation_sms_template=p.installation_sms_template,
+        activation_sms_template=p.activation_sms_template,
         created_at=p.created_at,
         updated_at=p.updated_at,
         version=p.version,
@@ -438,6 +443,7 @@ def _profile_from_model(m: ProfileModel) -> ProvisioningProfile:
         android_url=m.android_url or "",
         ios_url=m.ios_url or "",
         other_url=m.other_url or "",
+        **{k: v for k in ("installation_sms_template", "activation_sms_template") if (v := getattr(m, k))},
         created_at=m.created_at,
         updated_at=m.updated_at,
         version=int(m.version),
@@ -606,6 +612,96 @@ class DynamoLoginAudit:
             if len(found) >= limit:
                 break
         return found
+
+
+class DynamoTokens:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def issue(self, token: ProvisioningToken) -> None:
+        tx = _Tx(self.connection)
+        ttl = int(token.expires_at.timestamp()) + 86400
+        tx.put(
+            TokenModel(
+                token.token_hash, account_id=token.account_id, purpose=token.purpose.value,
+                created_at=token.created_at, expires_at=token.expires_at, ttl=ttl,
+            ),
+            TokenModel.pk.does_not_exist(),
+            Conflict("Token exists."),
+        )  # fmt: skip
+        tx.put(TokenModel(f"latest#{token.account_id}#{token.purpose.value}", points_to=token.token_hash), None)
+        tx.commit()
+
+    def get(self, token_hash: str) -> tuple[ProvisioningToken, bool] | None:
+        model = _get(TokenModel, token_hash)
+        if model is None or not model.account_id or not model.purpose or not model.created_at or not model.expires_at:
+            return None
+        token = ProvisioningToken(
+            token_hash, model.account_id, Purpose(model.purpose), model.created_at, model.expires_at, model.used_at
+        )
+        pointer = _get(TokenModel, f"latest#{token.account_id}#{token.purpose.value}")
+        return token, pointer is not None and pointer.points_to == token_hash
+
+    def consume(self, token_hash: str, at: datetime) -> None:
+        try:
+            TokenModel(token_hash).update(
+                actions=[TokenModel.used_at.set(at)],
+                condition=TokenModel.pk.exists() & TokenModel.used_at.does_not_exist(),
+            )
+        except UpdateError as exc:
+            raise Conflict("This link was used already.", code="link_used") from exc
+
+
+def _message_from_model(m: MessageModel) -> SmsMessage:
+    return SmsMessage(
+        id=m.id, account_id=m.account_id, to=m.to, body=m.body, purpose=Purpose(m.purpose),
+        status=MessageStatus(m.status), created_at=m.created_at, updated_at=m.updated_at,
+        provider_id=m.provider_id or "", error_code=m.error_code or "", error_message=m.error_message or "",
+        attempts=int(m.attempts),
+    )  # fmt: skip
+
+
+def _message_to_model(m: SmsMessage) -> MessageModel:
+    return MessageModel(
+        m.id, account_id=m.account_id, month=f"{m.created_at:%Y-%m}", to=m.to, body=m.body,
+        purpose=m.purpose.value, status=m.status.value, created_at=m.created_at, updated_at=m.updated_at,
+        provider_id=m.provider_id or None, error_code=m.error_code or None, error_message=m.error_message or None,
+        attempts=m.attempts,
+    )  # fmt: skip
+
+
+class DynamoMessages:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def add(self, message: SmsMessage) -> None:
+        _message_to_model(message).save(condition=MessageModel.id.does_not_exist())
+
+    def get(self, message_id: str) -> SmsMessage | None:
+        model = _get(MessageModel, message_id)
+        return _message_from_model(model) if model else None
+
+    def update(self, message: SmsMessage, expected: MessageStatus) -> bool:
+        try:
+            _message_to_model(message).save(condition=MessageModel.status == expected.value)
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def recent(self, limit: int) -> list[SmsMessage]:
+        found: list[SmsMessage] = []
+        for month in _months_back(2):
+            query = MessageModel.by_month.query(month, scan_index_forward=False, limit=limit - len(found))
+            found += [_message_from_model(m) for m in query]
+            if len(found) >= limit:
+                break
+        return found
+
+    def for_account(self, account_id: str, limit: int) -> list[SmsMessage]:
+        query = MessageModel.by_account.query(account_id, scan_index_forward=False, limit=limit)
+        return [_message_from_model(m) for m in query]
 
 
 def _months_back(count: int) -> Iterator[str]:

@@ -104,6 +104,8 @@ class ProfileModel(Model):
     android_url = UnicodeAttribute(null=True)
     ios_url = UnicodeAttribute(null=True)
     other_url = UnicodeAttribute(null=True)
+    installation_sms_template = UnicodeAttribute(null=True)
+    activation_sms_template = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     version = NumberAttribute()
@@ -177,6 +179,66 @@ class AuditModel(Model):
     user_agent = UnicodeAttribute(null=True)
 
 
+class TokenModel(Model):
+    """Provisioning link tokens by hash, and one `latest#<account>#<purpose>` pointer item per account and
+    purpose (only the token it points at is valid)."""
+
+    class Meta:
+        table_name = "tokens"
+        billing_mode = "PAY_PER_REQUEST"
+
+    pk = UnicodeAttribute(hash_key=True)
+    account_id = UnicodeAttribute(null=True)
+    purpose = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute(null=True)
+    expires_at = UTCDateTimeAttribute(null=True)
+    used_at = UTCDateTimeAttribute(null=True)
+    points_to = UnicodeAttribute(null=True)
+    ttl = NumberAttribute(null=True)
+
+
+class _ByAccount(GlobalSecondaryIndex["MessageModel"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_account"
+        projection = AllProjection()
+
+    account_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class _ByMonth(GlobalSecondaryIndex["MessageModel"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_month"
+        projection = AllProjection()
+
+    month = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class MessageModel(Model):
+    """SMS messages and their delivery state."""
+
+    class Meta:
+        table_name = "messages"
+        billing_mode = "PAY_PER_REQUEST"
+
+    id = UnicodeAttribute(hash_key=True)
+    account_id = UnicodeAttribute()
+    month = UnicodeAttribute()
+    to = UnicodeAttribute()
+    body = UnicodeAttribute()
+    purpose = UnicodeAttribute()
+    status = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    provider_id = UnicodeAttribute(null=True)
+    error_code = UnicodeAttribute(null=True)
+    error_message = UnicodeAttribute(null=True)
+    attempts = NumberAttribute()
+    by_account = _ByAccount()
+    by_month = _ByMonth()
+
+
 ALL_MODELS: dict[str, type[Model]] = {
     "accounts": AccountModel,
     "groups": GroupModel,
@@ -186,6 +248,8 @@ ALL_MODELS: dict[str, type[Model]] = {
     "timeline": TimelineModel,
     "auth": AuthModel,
     "audit": AuditModel,
+    "tokens": TokenModel,
+    "messages": MessageModel,
 }
 
 

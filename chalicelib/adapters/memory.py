@@ -24,6 +24,7 @@ from chalicelib.domain.model import (
     Session,
     TimelineEvent,
 )
+from chalicelib.domain.provisioning import MessageStatus, ProvisioningToken, SmsMessage
 from chalicelib.services import guards
 
 T = TypeVar("T")
@@ -41,6 +42,9 @@ class MemoryDatabase:
     sessions: dict[str, Session] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     logins: list[LoginAttempt] = field(default_factory=list)
+    tokens: dict[str, ProvisioningToken] = field(default_factory=dict)
+    latest_tokens: dict[tuple[str, str], str] = field(default_factory=dict)
+    messages: dict[str, SmsMessage] = field(default_factory=dict)
 
     def claim(self, entries: Iterable[tuple[str, str, str]]) -> None:
         """Check that every (guard key, owner, field) is free or already the owner's; raise on the first
@@ -319,3 +323,71 @@ class MemoryLoginAudit:
 
     def recent(self, limit: int) -> list[LoginAttempt]:
         return sorted(self.db.logins, key=lambda a: a.at, reverse=True)[:limit]
+
+
+class MemoryTokens:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db = db
+
+    def issue(self, token: ProvisioningToken) -> None:
+        with self.db.lock:
+            self.db.tokens[token.token_hash] = token
+            self.db.latest_tokens[(token.account_id, token.purpose.value)] = token.token_hash
+
+    def get(self, token_hash: str) -> tuple[ProvisioningToken, bool] | None:
+        token = self.db.tokens.get(token_hash)
+        if token is None:
+            return None
+        return token, self.db.latest_tokens.get((token.account_id, token.purpose.value)) == token_hash
+
+    def consume(self, token_hash: str, at: datetime) -> None:
+        with self.db.lock:
+            token = self.db.tokens.get(token_hash)
+            if token is None or token.used_at is not None:
+                raise Conflict("This link was used already.", code="link_used")
+            self.db.tokens[token_hash] = replace(token, used_at=at)
+
+
+class MemoryMessages:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db = db
+
+    def add(self, message: SmsMessage) -> None:
+        with self.db.lock:
+            self.db.messages[message.id] = message
+
+    def get(self, message_id: str) -> SmsMessage | None:
+        return self.db.messages.get(message_id)
+
+    def update(self, message: SmsMessage, expected: MessageStatus) -> bool:
+        with self.db.lock:
+            stored = self.db.messages.get(message.id)
+            if stored is None or stored.status is not expected:
+                return False
+            self.db.messages[message.id] = message
+            return True
+
+    def recent(self, limit: int) -> list[SmsMessage]:
+        return sorted(self.db.messages.values(), key=lambda m: m.created_at, reverse=True)[:limit]
+
+    def for_account(self, account_id: str, limit: int) -> list[SmsMessage]:
+        return [m for m in self.recent(len(self.db.messages)) if m.account_id == account_id][:limit]
+
+
+class MemoryQueue:
+    """An in-process queue: `drain` hands every waiting message id to a consumer, like the SQS trigger."""
+
+    def __init__(self) -> None:
+        self.waiting: list[str] = []
+        self._lock = threading.Lock()
+
+    def enqueue(self, message_id: str) -> None:
+        with self._lock:
+            self.waiting.append(message_id)
+
+    def drain(self, consumer: Callable[[str], object]) -> int:
+        with self._lock:
+            batch, self.waiting = self.waiting, []
+        for message_id in batch:
+            consumer(message_id)
+        return len(batch)

@@ -61,6 +61,8 @@ _PROFILE_INPUT = {
     "android_url": _S,
     "ios_url": _S,
     "other_url": _S,
+    "installation_sms_template": {"type": "string", "description": "must contain {link}; {owner} optional"},
+    "activation_sms_template": {"type": "string", "description": "must contain {link}; {owner} optional"},
 }
 _PROFILE = {**_PROFILE_INPUT, "id": _S, "created_at": _T, "updated_at": _T}
 _OPERATOR_INPUT = {

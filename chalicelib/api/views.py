@@ -89,6 +89,8 @@ def profile_json(p: ProvisioningProfile) -> dict[str, Any]:
         "android_url": p.android_url,
         "ios_url": p.ios_url,
         "other_url": p.other_url,
+        "installation_sms_template": p.installation_sms_template,
+        "activation_sms_template": p.activation_sms_template,
         "created_at": iso(p.created_at),
         "updated_at": iso(p.updated_at),
     }

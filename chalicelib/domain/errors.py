@@ -72,3 +72,23 @@ class StaleReference(ConcurrentModification):
     """A group or profile that a write relied on changed or vanished meanwhile."""
 
     code = "stale_reference"
+
+
+class ProviderError(DomainError):
+    """The SMS provider refused or failed. `retryable`: worth trying again later (throttling, 5xx, network)."""
+
+    code = "provider_error"
+
+    def __init__(self, message: str, *, provider_code: str = "", retryable: bool = False) -> None:
+        super().__init__(message)
+        self.provider_code = provider_code
+        self.retryable = retryable
+
+
+class InvalidLink(DomainError):
+    """Unknown, expired, used or superseded provisioning link: one answer for all, so none can be told apart."""
+
+    code = "invalid_link"
+
+    def __init__(self) -> None:
+        super().__init__("This link is not valid any more. Ask your operator to send a new one.")

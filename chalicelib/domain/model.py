@@ -162,6 +162,11 @@ class ProvisioningProfile:
     created_at: datetime
     updated_at: datetime
     version: int = 1
+    installation_sms_template: str = "Install PrivateGSM for secure calls: {link}"
+    activation_sms_template: str = "Configure PrivateGSM on this phone: {link}"
+
+    def download_url(self, platform: str) -> str:
+        return {"android": self.android_url, "ios": self.ios_url}.get(platform) or self.other_url
 
     def port_for(self, transport: Transport) -> int | None:
         return {Transport.TLS: self.tls_port, Transport.TCP: self.tcp_port, Transport.UDP: self.udp_port}[transport]

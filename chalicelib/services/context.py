@@ -11,10 +11,14 @@ from chalicelib.services.ports import (
     AccountRepository,
     GroupRepository,
     LoginAudit,
+    MessageStore,
     OperatorRepository,
     PasswordHasher,
     ProfileRepository,
     SessionStore,
+    SmsQueue,
+    SmsSender,
+    TokenStore,
 )
 from chalicelib.services.reference import ReferenceCache
 from chalicelib.services.search_port import SearchIndex
@@ -30,6 +34,10 @@ class Context:
     sessions: SessionStore
     login_audit: LoginAudit
     search: SearchIndex
+    tokens: TokenStore
+    messages: MessageStore
+    sms_queue: SmsQueue
+    sms: SmsSender
     hasher: PasswordHasher
     settings: Settings
     clock: Callable[[], datetime] = field(default=utcnow)

@@ -11,6 +11,7 @@ from chalicelib.domain import rules
 from chalicelib.domain.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from chalicelib.domain.fields import MISSING, FieldReader, _Missing, require
 from chalicelib.domain.model import Group, Operator, Page, ProvisioningProfile, Role, Transport
+from chalicelib.domain.provisioning import DEFAULT_ACTIVATION_TEMPLATE, DEFAULT_INSTALLATION_TEMPLATE
 from chalicelib.services.context import Context
 
 GROUP_FIELDS = ("name", "it_email", "provisioning_profile_id", "enabled")
@@ -25,6 +26,8 @@ PROFILE_FIELDS = (
     "android_url",
     "ios_url",
     "other_url",
+    "installation_sms_template",
+    "activation_sms_template",
 )
 DEFAULT_PORTS = {"tls_port": 5061, "tcp_port": 5060, "udp_port": 5060}
 
@@ -135,6 +138,10 @@ def _read_profile(data: Mapping[str, Any], base: ProvisioningProfile | None) -> 
     for name in ("android_url", "ios_url", "other_url"):
         values[name] = reader.string(name, max_length=2000, nullable=True)
         _check(reader, name, rules.check_url, values[name])
+    for name in ("installation_sms_template", "activation_sms_template"):
+        values[name] = reader.string(name, max_length=480, min_length=1)
+        if isinstance(values[name], str) and "{link}" not in values[name]:
+            reader.fail(name, "link_missing", "The text must contain {link}, where the link goes.")
     if base is None:
         for name in ("name", "sip_domain", "sip_host"):
             require(reader, name, values[name])
@@ -152,7 +159,15 @@ def _read_profile(data: Mapping[str, Any], base: ProvisioningProfile | None) -> 
 
 
 def _defaults() -> dict[str, Any]:
-    return {**DEFAULT_PORTS, "default_transport": Transport.TLS, "android_url": "", "ios_url": "", "other_url": ""}
+    return {
+        **DEFAULT_PORTS,
+        "default_transport": Transport.TLS,
+        "android_url": "",
+        "ios_url": "",
+        "other_url": "",
+        "installation_sms_template": DEFAULT_INSTALLATION_TEMPLATE,
+        "activation_sms_template": DEFAULT_ACTIVATION_TEMPLATE,
+    }
 
 
 def _as_dict(p: ProvisioningProfile) -> dict[str, Any]:

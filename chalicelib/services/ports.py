@@ -19,6 +19,7 @@ from chalicelib.domain.model import (
     Session,
     TimelineEvent,
 )
+from chalicelib.domain.provisioning import MessageStatus, ProvisioningToken, SmsMessage
 
 
 class AccountRepository(Protocol):
@@ -118,3 +119,37 @@ class PasswordHasher(Protocol):
     def hash(self, password: str) -> str: ...
 
     def verify(self, password_hash: str, password: str) -> bool: ...
+
+
+class TokenStore(Protocol):
+    def issue(self, token: ProvisioningToken) -> None:
+        """Store the token and make it the account's only valid one for its purpose."""
+
+    def get(self, token_hash: str) -> tuple[ProvisioningToken, bool] | None:
+        """The token and whether it is still the latest of its account and purpose."""
+
+    def consume(self, token_hash: str, at: datetime) -> None:
+        """Mark a single-use token used; Conflict if it already was (a race between two redemptions)."""
+
+
+class MessageStore(Protocol):
+    def add(self, message: SmsMessage) -> None: ...
+
+    def get(self, message_id: str) -> SmsMessage | None: ...
+
+    def update(self, message: SmsMessage, expected: MessageStatus) -> bool:
+        """Write `message` if the stored status is still `expected`; False when another delivery won."""
+
+    def recent(self, limit: int) -> list[SmsMessage]:
+        """Newest first (the console's Outbox page)."""
+
+    def for_account(self, account_id: str, limit: int) -> list[SmsMessage]: ...
+
+
+class SmsQueue(Protocol):
+    def enqueue(self, message_id: str) -> None: ...
+
+
+class SmsSender(Protocol):
+    def send(self, to: str, body: str, status_callback: str) -> str:
+        """Hand the text to the provider; returns its message id. Raises ProviderError."""

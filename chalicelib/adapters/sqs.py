@@ -1,0 +1,32 @@
+"""The SMS queue on SQS (boto3). The consumer is the app's @app.on_sqs_message handler."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.domain.errors import DomainError
+
+
+class QueueUnavailable(DomainError):
+    code = "queue_unavailable"
+
+
+class SqsQueue:
+    def __init__(self, queue_url: str, region: str, endpoint: str | None = None) -> None:
+        self.queue_url = queue_url
+        self._client: Any = boto3.client("sqs", region_name=region, endpoint_url=endpoint)
+
+    def enqueue(self, message_id: str) -> None:
+        try:
+            self._client.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps({"message_id": message_id}))
+        except (BotoCoreError, ClientError) as exc:
+            raise QueueUnavailable("The SMS queue cannot be reached; try again in a moment.") from exc
+
+
+def message_id_of(body: str) -> str:
+    value = json.loads(body)
+    return str(value["message_id"])

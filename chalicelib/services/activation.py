@@ -1,0 +1,302 @@
+"""Automatic activation (manual 1.1.4): installation and activation SMS, the links they carry, delivery.
+
+Links carry a 128-bit random token; only its SHA-256 is stored, bound to one account and one purpose, with an
+expiry; issuing a new one invalidates the previous one; activation tokens work once. A GET never redeems:
+pages only show a button or hand over to the app, which POSTs. Every kind of bad token gets the same answer.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from chalicelib.domain.digest import sip_credentials
+from chalicelib.domain.errors import Conflict, Forbidden, InvalidLink, NotFound, ProviderError, RateLimited
+from chalicelib.domain.model import (
+    Account,
+    AccountStatus,
+    AccountType,
+    CreationMode,
+    Operator,
+    ProvisioningProfile,
+    TimelineEvent,
+)
+from chalicelib.domain.provisioning import (
+    MessageStatus,
+    ProvisioningToken,
+    Purpose,
+    SmsMessage,
+    explain,
+    new_token,
+    platform_of,
+    render,
+    token_hash,
+)
+from chalicelib.services import accounts as account_service
+from chalicelib.services.context import Context
+
+LINK_PATHS = {Purpose.INSTALL: "m/i", Purpose.ACTIVATE: "m/a"}
+SENT_STATUS = {
+    Purpose.INSTALL: AccountStatus.INSTALLATION_SMS_SENT,
+    Purpose.ACTIVATE: AccountStatus.ACTIVATION_SMS_SENT,
+}
+MOBILE_WINDOW_SECONDS = 600
+SIP_PASSWORD_BYTES = 18
+# Delivery states only move forward; a late "sent" callback never overwrites "delivered".
+_RANK = {
+    MessageStatus.QUEUED: 0,
+    MessageStatus.SENT: 1,
+    MessageStatus.DELIVERED: 2,
+    MessageStatus.UNDELIVERED: 2,
+    MessageStatus.FAILED: 2,
+}
+
+
+class RetryLater(Exception):
+    """The provider failed in a way worth retrying: the queue delivers the message again later."""
+
+
+def link(ctx: Context, purpose: Purpose, token: str) -> str:
+    return f"{ctx.settings.public_base_url}/{LINK_PATHS[purpose]}/{token}"
+
+
+def _check_can_activate(ctx: Context, account: Account) -> ProvisioningProfile:
+    if account.account_type is AccountType.SNOM:
+        raise Conflict(
+            "SNOM devices are configured by hand; automatic activation is for PrivateGSM.",
+            code="activation_not_for_snom",
+        )
+    if not account.has_international_number:
+        raise Conflict(
+            "The virtual number is not international (+country code): no SMS can reach it.",
+            field="phone_number",
+            code="number_not_international",
+        )
+    group = ctx.groups.get(account.group_id)
+    if group is None or not group.enabled:
+        raise Conflict("The account's group is disabled.", code="group_disabled")
+    profile = ctx.profiles.get(account.provisioning_profile_id)
+    if profile is None:
+        raise NotFound("The account's provisioning profile is missing.", field="provisioning_profile_id")
+    return profile
+
+
+@dataclass(frozen=True)
+class Sent:
+    message: SmsMessage
+    account: Account
+    link: str  # shown once (e.g. as a QR code); only its hash is stored
+
+
+def send_link(ctx: Context, actor: Operator, account_id: str, purpose: Purpose) -> Sent:
+    """Issue a fresh link for the account and queue the SMS that carries it."""
+    account = account_service.get_account(ctx, actor, account_id)
+    if not actor.can_write_group(account.group_id):
+        raise Forbidden("You may not change accounts of this group.")
+    profile = _check_can_activate(ctx, account)
+    now = ctx.clock()
+    token, hashed = new_token()
+    ttl = timedelta(hours=ctx.settings.link_ttl_hours)
+    ctx.tokens.issue(ProvisioningToken(hashed, account.id, purpose, now, now + ttl))
+    url = link(ctx, purpose, token)
+    template = profile.installation_sms_template if purpose is Purpose.INSTALL else profile.activation_sms_template
+    message = SmsMessage(
+        id=str(uuid.uuid4()),
+        account_id=account.id,
+        to=account.phone_number,
+        body=render(template, url, account.full_name),
+        purpose=purpose,
+        status=MessageStatus.QUEUED,
+        created_at=now,
+        updated_at=now,
+    )
+    ctx.messages.add(message)
+    updated = account.with_status(SENT_STATUS[purpose], now)
+    kind = "installation_sms_queued" if purpose is Purpose.INSTALL else "activation_sms_queued"
+    event = TimelineEvent(account.id, now, kind, actor.username, {"message_id": message.id})
+    if updated is account:
+        ctx.accounts.append_event(event)
+    else:
+        ctx.accounts.replace(account, updated, event)
+    ctx.sms_queue.enqueue(message.id)
+    return Sent(message, updated, url)
+
+
+def deliver(ctx: Context, message_id: str) -> SmsMessage | None:
+    """The queue consumer: hand one queued message to the provider. A redelivered message that already left
+    is skipped; a retryable provider error raises RetryLater; a permanent one marks the message failed."""
+    message = ctx.messages.get(message_id)
+    if message is None or message.status is not MessageStatus.QUEUED:
+        return message
+    callback = f"{ctx.settings.public_base_url}/api/v1/sms/status/{message.id}"
+    now = ctx.clock()
+    try:
+        provider_id = ctx.sms.send(message.to, message.body, callback)
+    except ProviderError as exc:
+        attempts = message.attempts + 1
+        if exc.retryable:
+            ctx.messages.update(
+                replace(message, attempts=attempts, updated_at=now, error_message=exc.message), MessageStatus.QUEUED
+            )
+            raise RetryLater(exc.message) from exc
+        failed = replace(
+            message,
+            status=MessageStatus.FAILED,
+            attempts=attempts,
+            updated_at=now,
+            error_code=exc.provider_code,
+            error_message=explain(exc.provider_code, exc.message),
+        )
+        if ctx.messages.update(failed, MessageStatus.QUEUED):
+            _record(ctx, failed, "sms_failed")
+        return failed
+    sent = replace(
+        message, status=MessageStatus.SENT, provider_id=provider_id, attempts=message.attempts + 1, updated_at=now
+    )
+    if ctx.messages.update(sent, MessageStatus.QUEUED):
+        _record(ctx, sent, "sms_sent")
+    return sent
+
+
+def _record(ctx: Context, message: SmsMessage, kind: str) -> None:
+    detail = {"message_id": message.id, "purpose": message.purpose.value}
+    if message.error_code or message.error_message:
+        detail |= {"error_code": message.error_code, "error": message.error_message}
+    ctx.accounts.append_event(TimelineEvent(message.account_id, message.updated_at, kind, "sms-provider", detail))
+
+
+def record_delivery_status(ctx: Context, message_id: str, status: str, error_code: str) -> SmsMessage:
+    """A provider status callback (already authenticated by the caller). Duplicates and late arrivals are
+    harmless: states only move forward."""
+    message = ctx.messages.get(message_id)
+    if message is None:
+        raise NotFound("Unknown message.")
+    try:
+        new = MessageStatus(status)
+    except ValueError:
+        return message  # accepted, queued, sending...: intermediate provider states we do not track
+    if _RANK[new] <= _RANK[message.status]:
+        return message
+    updated = replace(
+        message,
+        status=new,
+        updated_at=ctx.clock(),
+        error_code=error_code,
+        error_message=explain(error_code) if error_code else "",
+    )
+    if ctx.messages.update(updated, message.status):
+        _record(ctx, updated, f"sms_{new.value}")
+    return updated
+
+
+# --- the phone's side -------------------------------------------------------------------------------------
+
+
+def _throttle(ctx: Context, source: str) -> None:
+    now = ctx.clock()
+    if ctx.sessions.hit(f"mobile:{source}", MOBILE_WINDOW_SECONDS, now) > ctx.settings.mobile_max_attempts_per_source:
+        raise RateLimited("Too many attempts from this address; wait a few minutes.", retry_after=MOBILE_WINDOW_SECONDS)
+
+
+def _valid(ctx: Context, token: str, purpose: Purpose, source: str) -> tuple[ProvisioningToken, Account]:
+    _throttle(ctx, source)
+    found = ctx.tokens.get(token_hash(token)) if 10 <= len(token) <= 64 else None
+    if found is None:
+        raise InvalidLink()
+    record, latest = found
+    unusable = record.purpose is not purpose or not latest or record.expires_at <= ctx.clock()
+    if unusable or record.used_at is not None:
+        raise InvalidLink()
+    account = ctx.accounts.get(record.account_id)
+    if account is None:
+        raise InvalidLink()
+    return record, account
+
+
+@dataclass(frozen=True)
+class InstallationPage:
+    platform: str
+    download_url: str
+    owner: str
+
+
+def open_installation_link(ctx: Context, token: str, user_agent: str, source: str) -> InstallationPage:
+    """GET of the installation link: shows the download for the phone's platform; redeems nothing."""
+    _, account = _valid(ctx, token, Purpose.INSTALL, source)
+    profile = ctx.profiles.get(account.provisioning_profile_id)
+    platform = platform_of(user_agent)
+    ctx.accounts.append_event(
+        TimelineEvent(account.id, ctx.clock(), "installation_link_opened", "phone", {"platform": platform})
+    )
+    return InstallationPage(platform, profile.download_url(platform) if profile else "", account.full_name)
+
+
+def follow_download(ctx: Context, token: str, user_agent: str, source: str) -> str:
+    """The download button: recorded as "Installation clicked", then on to the store."""
+    _, account = _valid(ctx, token, Purpose.INSTALL, source)
+    profile = ctx.profiles.get(account.provisioning_profile_id)
+    platform = platform_of(user_agent)
+    ctx.accounts.append_event(
+        TimelineEvent(account.id, ctx.clock(), "installation_clicked", "phone", {"platform": platform})
+    )
+    return profile.download_url(platform) if profile else ""
+
+
+def report_installed(ctx: Context, token: str, platform: str, app_version: str, source: str) -> Account:
+    """The installed app reports itself with its installation link's token."""
+    _, account = _valid(ctx, token, Purpose.INSTALL, source)
+    now = ctx.clock()
+    updated = account.with_status(AccountStatus.INSTALLED, now)
+    event = TimelineEvent(
+        account.id, now, "installed", "phone", {"platform": platform[:20], "app_version": app_version[:40]}
+    )
+    if updated is account:
+        ctx.accounts.append_event(event)
+    else:
+        ctx.accounts.replace(account, updated, event)
+    return updated
+
+
+def redeem_activation(ctx: Context, token: str, source: str) -> dict[str, Any]:
+    """POST of the activation token: fresh SIP credentials (only their digests are kept), the client
+    configuration, status Activated; wizard accounts become enabled. The token works once."""
+    record, account = _valid(ctx, token, Purpose.ACTIVATE, source)
+    profile = ctx.profiles.get(account.provisioning_profile_id)
+    if profile is None:
+        raise InvalidLink()
+    now = ctx.clock()
+    ctx.tokens.consume(record.token_hash, now)  # a concurrent second redemption fails here
+    password = secrets.token_urlsafe(SIP_PASSWORD_BYTES)
+    activated = account.with_status(AccountStatus.ACTIVATED, now)
+    activated = replace(
+        activated,
+        credentials=sip_credentials(account.username, profile.sip_domain, password),
+        enabled=True if account.creation_mode is not CreationMode.PLAIN else account.enabled,
+        updated_at=now,
+        version=account.version + 1,
+    )
+    ctx.accounts.replace(account, activated, TimelineEvent(account.id, now, "activated", "phone"))
+    transport = profile.default_transport
+    return {
+        "sip": {
+            "username": account.username,
+            "password": password,
+            "domain": profile.sip_domain,
+            "host": profile.sip_host,
+            "port": profile.port_for(transport),
+            "transport": transport.value,
+        },
+        "security_model": account.security_model.value,
+        "obfuscation": {"enabled": account.obfuscation_enabled, "key": account.obfuscation_key},
+        "keep_alive": account.keep_alive,
+        "virtual_number": account.phone_number,
+        "licence_service_url": f"{ctx.settings.public_base_url}/m/licence",
+    }
+
+
+def messages_of(ctx: Context, actor: Operator, account_id: str, limit: int = 20) -> list[SmsMessage]:
+    account = account_service.get_account(ctx, actor, account_id)
+    return ctx.messages.for_account(account.id, limit)
