@@ -1,19 +1,26 @@
 """The Chalice application: routes and event handlers only (the work happens in chalicelib/)."""
 
+import logging
 import os
 
-from chalice.app import Chalice, DynamoDBEvent
+from chalice.app import Chalice, DynamoDBEvent, SQSEvent
 
-from chalicelib.api import accounts, admin, auth, openapi
+from chalicelib.api import accounts, activation, admin, auth, mobile, openapi
 from chalicelib.console import views as console
-from chalicelib.handlers import streams
+from chalicelib.handlers import sms, streams
 
 app = Chalice(app_name="pgsm-operator")
+
+# These libraries dump whole requests at DEBUG (SMS texts with links, SIP passwords in answers): they stay at
+# INFO whatever the app's own level, so that debugging the app never writes secrets to the logs.
+for noisy in ("botocore", "boto3", "urllib3", "pynamodb", "opensearch", "twilio"):
+    logging.getLogger(noisy).setLevel(logging.INFO)
 API_PREFIX = "/api/v1"
 
-for blueprint in (auth.bp, accounts.bp, admin.bp, openapi.bp):
+for blueprint in (auth.bp, accounts.bp, activation.bp, admin.bp, openapi.bp):
     app.register_blueprint(blueprint, url_prefix=API_PREFIX)
 app.register_blueprint(console.bp)
+app.register_blueprint(mobile.bp)  # /m/...: the links phones receive, kept short for SMS
 
 # The deployment passes the stream's ARN; the local stack's event bridge calls the handler directly.
 ACCOUNTS_STREAM_ARN = os.environ.get(
@@ -24,3 +31,11 @@ ACCOUNTS_STREAM_ARN = os.environ.get(
 @app.on_dynamodb_record(stream_arn=ACCOUNTS_STREAM_ARN, batch_size=100, starting_position="TRIM_HORIZON")
 def index_accounts(event: DynamoDBEvent) -> None:
     streams.index_account_records(event)
+
+
+SMS_QUEUE_NAME = os.environ.get("SMS_QUEUE_NAME", "local-sms")
+
+
+@app.on_sqs_message(queue=SMS_QUEUE_NAME, batch_size=1)
+def send_sms(event: SQSEvent) -> None:
+    sms.deliver_records(event)

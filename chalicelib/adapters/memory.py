@@ -24,7 +24,7 @@ from chalicelib.domain.model import (
     Session,
     TimelineEvent,
 )
-from chalicelib.domain.provisioning import MessageStatus, ProvisioningToken, SmsMessage
+from chalicelib.domain.provisioning import MessageStatus, ProvisioningToken, QueuedSms, SmsMessage
 from chalicelib.services import guards
 
 T = TypeVar("T")
@@ -378,16 +378,16 @@ class MemoryQueue:
     """An in-process queue: `drain` hands every waiting message id to a consumer, like the SQS trigger."""
 
     def __init__(self) -> None:
-        self.waiting: list[str] = []
+        self.waiting: list[QueuedSms] = []
         self._lock = threading.Lock()
 
-    def enqueue(self, message_id: str) -> None:
+    def enqueue(self, sms: QueuedSms) -> None:
         with self._lock:
-            self.waiting.append(message_id)
+            self.waiting.append(sms)
 
-    def drain(self, consumer: Callable[[str], object]) -> int:
+    def drain(self, consumer: Callable[[QueuedSms], object]) -> int:
         with self._lock:
             batch, self.waiting = self.waiting, []
-        for message_id in batch:
-            consumer(message_id)
+        for sms in batch:
+            consumer(sms)
         return len(batch)

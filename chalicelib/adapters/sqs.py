@@ -9,6 +9,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.domain.errors import DomainError
+from chalicelib.domain.provisioning import QueuedSms
 
 
 class QueueUnavailable(DomainError):
@@ -20,13 +21,14 @@ class SqsQueue:
         self.queue_url = queue_url
         self._client: Any = boto3.client("sqs", region_name=region, endpoint_url=endpoint)
 
-    def enqueue(self, message_id: str) -> None:
+    def enqueue(self, sms: QueuedSms) -> None:
+        body = json.dumps({"message_id": sms.message_id, "text": sms.text})
         try:
-            self._client.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps({"message_id": message_id}))
+            self._client.send_message(QueueUrl=self.queue_url, MessageBody=body)
         except (BotoCoreError, ClientError) as exc:
             raise QueueUnavailable("The SMS queue cannot be reached; try again in a moment.") from exc
 
 
-def message_id_of(body: str) -> str:
+def queued_sms_of(body: str) -> QueuedSms:
     value = json.loads(body)
-    return str(value["message_id"])
+    return QueuedSms(str(value["message_id"]), str(value["text"]))

@@ -17,6 +17,7 @@ from chalicelib.domain.errors import (
     DomainError,
     FieldError,
     Forbidden,
+    InvalidLink,
     NotFound,
     RateLimited,
     Unauthorized,
@@ -43,6 +44,7 @@ _STATUS = {
     Forbidden: (403, "Forbidden"),
     RateLimited: (429, "Too many requests"),
     SearchUnavailable: (503, "Search unavailable"),
+    InvalidLink: (404, "Invalid link"),
     InvalidQuery: (400, "Invalid query"),
 }
 

@@ -149,6 +149,20 @@ SCHEMAS: dict[str, Any] = {
     "OperatorPatch": _obj({k: v for k, v in _OPERATOR_INPUT.items() if k != "username"}),
     "Operator": _obj(_OPERATOR),
     "OperatorPage": _page("Operator"),
+    "Message": _obj(
+        {
+            **{k: _S for k in ("id", "account_id", "to", "provider_id", "error_code", "error_message")},
+            "purpose": {"enum": ["install", "activate"]},
+            "status": {"enum": ["queued", "sent", "delivered", "undelivered", "failed"]},
+            "attempts": {"type": "integer"},
+            "created_at": _T,
+            "updated_at": _T,
+            "encoding": {"enum": ["GSM-7", "UCS-2"]},
+            "segments": {"type": "integer"},
+        }
+    ),
+    "MessagePage": _page("Message"),
+    "SmsSent": _obj({"message": _ref("Message"), "account": _ref("Account")}),
     "Login": _obj({"username": _S, "password": _S}, ["username", "password"]),
     "Session": _obj({"token": _S, "expires_at": _T, "operator": _ref("Operator")}),
     "LoginAttemptPage": _obj({"items": {"type": "array", "items": {"type": "object"}}, "next_cursor": _NS}),
@@ -240,6 +254,26 @@ def document() -> dict[str, Any]:
         },
         "/accounts/{account_id}/enable": {"parameters": account_param, "post": _op("Enable", "Account")},
         "/accounts/{account_id}/disable": {"parameters": account_param, "post": _op("Disable", "Account")},
+        "/accounts/{account_id}/installation-sms": {
+            "parameters": account_param,
+            "post": _op("Queue the installation SMS (new link)", "SmsSent", status="202"),
+        },
+        "/accounts/{account_id}/activation-sms": {
+            "parameters": account_param,
+            "post": _op("Queue the activation SMS (new link)", "SmsSent", status="202"),
+        },
+        "/accounts/{account_id}/messages": {
+            "parameters": account_param,
+            "get": _op("SMS sent to the account, newest first", "MessagePage"),
+        },
+        "/sms/status/{message_id}": {
+            "parameters": [{"name": "message_id", "in": "path", "required": True, "schema": _S}],
+            "post": {
+                "summary": "Twilio status callback (X-Twilio-Signature checked)",
+                "security": [],
+                "responses": {"204": {"description": "Recorded"}, "403": _ERRORS["403"]},
+            },
+        },
         "/accounts/{account_id}/history": {
             "parameters": account_param,
             "get": _op("Timeline, sessions, calls", "History"),

@@ -14,6 +14,7 @@ from chalicelib.domain.model import (
     TimelineEvent,
     iso,
 )
+from chalicelib.domain.provisioning import SmsMessage
 from chalicelib.services.accounts import History
 from chalicelib.services.search_port import SearchDocument
 
@@ -60,6 +61,22 @@ def row_json(d: SearchDocument) -> dict[str, Any]:
         "enabled": d.enabled,
         "status": d.status,
         "status_changed_at": d.status_changed_at,
+    }
+
+
+def message_json(m: SmsMessage) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "account_id": m.account_id,
+        "to": m.to,
+        "purpose": m.purpose.value,
+        "status": m.status.value,
+        "provider_id": m.provider_id,
+        "error_code": m.error_code,
+        "error_message": m.error_message,
+        "attempts": m.attempts,
+        "created_at": iso(m.created_at),
+        "updated_at": iso(m.updated_at),
     }
 
 

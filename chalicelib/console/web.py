@@ -110,6 +110,11 @@ def check_csrf(request: Request, fields: dict[str, list[str]]) -> None:
         raise CsrfFailure("The form was not sent from this console (missing or wrong CSRF token).")
 
 
+def render_page(template: str, **values: Any) -> str:
+    """A page outside the console (the phones' pages): same templates, autoescaped."""
+    return _env.get_template(template).render(**values)
+
+
 def html(text: str, status: int = 200, headers: dict[str, Any] | None = None) -> Response:
     return Response(
         body=text,

@@ -58,6 +58,14 @@ class SmsMessage:
     attempts: int = 0
 
 
+@dataclass(frozen=True)
+class QueuedSms:
+    """What the queue carries: the stored message's id and the full text (the only copy of the link)."""
+
+    message_id: str
+    text: str
+
+
 def new_token() -> tuple[str, str]:
     """A fresh link token and the hash that is stored (the token itself never is)."""
     token = secrets.token_urlsafe(TOKEN_BYTES)

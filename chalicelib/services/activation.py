@@ -28,6 +28,7 @@ from chalicelib.domain.provisioning import (
     MessageStatus,
     ProvisioningToken,
     Purpose,
+    QueuedSms,
     SmsMessage,
     explain,
     new_token,
@@ -61,6 +62,10 @@ class RetryLater(Exception):
 
 def link(ctx: Context, purpose: Purpose, token: str) -> str:
     return f"{ctx.settings.public_base_url}/{LINK_PATHS[purpose]}/{token}"
+
+
+def redacted_link(ctx: Context, purpose: Purpose) -> str:
+    return f"{ctx.settings.public_base_url}/{LINK_PATHS[purpose]}/…"
 
 
 def _check_can_activate(ctx: Context, account: Account) -> ProvisioningProfile:
@@ -107,7 +112,8 @@ def send_link(ctx: Context, actor: Operator, account_id: str, purpose: Purpose) 
         id=str(uuid.uuid4()),
         account_id=account.id,
         to=account.phone_number,
-        body=render(template, url, account.full_name),
+        # stored without the token (only its hash is kept); the full text travels in the queue only
+        body=render(template, redacted_link(ctx, purpose), account.full_name),
         purpose=purpose,
         status=MessageStatus.QUEUED,
         created_at=now,
@@ -121,20 +127,20 @@ def send_link(ctx: Context, actor: Operator, account_id: str, purpose: Purpose) 
         ctx.accounts.append_event(event)
     else:
         ctx.accounts.replace(account, updated, event)
-    ctx.sms_queue.enqueue(message.id)
+    ctx.sms_queue.enqueue(QueuedSms(message.id, render(template, url, account.full_name)))
     return Sent(message, updated, url)
 
 
-def deliver(ctx: Context, message_id: str) -> SmsMessage | None:
+def deliver(ctx: Context, queued: QueuedSms) -> SmsMessage | None:
     """The queue consumer: hand one queued message to the provider. A redelivered message that already left
     is skipped; a retryable provider error raises RetryLater; a permanent one marks the message failed."""
-    message = ctx.messages.get(message_id)
+    message = ctx.messages.get(queued.message_id)
     if message is None or message.status is not MessageStatus.QUEUED:
         return message
     callback = f"{ctx.settings.public_base_url}/api/v1/sms/status/{message.id}"
     now = ctx.clock()
     try:
-        provider_id = ctx.sms.send(message.to, message.body, callback)
+        provider_id = ctx.sms.send(message.to, queued.text, callback)
     except ProviderError as exc:
         attempts = message.attempts + 1
         if exc.retryable:

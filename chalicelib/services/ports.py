@@ -19,7 +19,7 @@ from chalicelib.domain.model import (
     Session,
     TimelineEvent,
 )
-from chalicelib.domain.provisioning import MessageStatus, ProvisioningToken, SmsMessage
+from chalicelib.domain.provisioning import MessageStatus, ProvisioningToken, QueuedSms, SmsMessage
 
 
 class AccountRepository(Protocol):
@@ -147,7 +147,7 @@ class MessageStore(Protocol):
 
 
 class SmsQueue(Protocol):
-    def enqueue(self, message_id: str) -> None: ...
+    def enqueue(self, sms: QueuedSms) -> None: ...
 
 
 class SmsSender(Protocol):
