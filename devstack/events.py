@@ -9,6 +9,7 @@ pause, as Lambda retries a stream batch, so the search index catches up when the
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -80,6 +81,77 @@ class StreamBridge:
             return False
         self.delivered += len(records)
         return True
+
+
+class QueueBridge:
+    """Polls an SQS queue on moto and calls the `@app.on_sqs_message` handler with Lambda-shaped events; a
+    message is deleted when the handler returns and otherwise comes back after the visibility timeout (and
+    goes to the dead-letter queue after the queue's maximum receives), as with Lambda."""
+
+    def __init__(self, endpoint: str, region: str, queue_url: str, handler: Handler, batch: int = 1) -> None:
+        self.sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=region)
+        self.queue_url = queue_url
+        self.arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        self.region = region
+        self.handler = handler
+        self.batch = batch
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="queue-bridge", daemon=True)
+        self.delivered = 0
+        self.failures = 0
+
+    def start(self) -> QueueBridge:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            answer = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=self.batch, WaitTimeSeconds=1,
+                AttributeNames=["All"],
+            )  # fmt: skip
+            messages = answer.get("Messages", [])
+            if not messages:
+                continue
+            event = {"Records": [self._record(m) for m in messages]}
+            try:
+                self.handler(event, None)
+            except Exception:
+                self.failures += 1
+                log.info("queue handler failed; the message comes back after its visibility timeout")
+                continue
+            for m in messages:
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+            self.delivered += len(messages)
+
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": {},
+            "md5OfBody": message.get("MD5OfBody", ""),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.arn,
+            "awsRegion": self.region,
+        }
+
+
+def create_sms_queue(endpoint: str, region: str, name: str, visibility_seconds: int = 2) -> str:
+    """The SMS queue and its dead-letter queue, as infra/ creates them in AWS (short timeouts locally)."""
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=region)
+    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})
+    attributes = {"VisibilityTimeout": str(visibility_seconds), "RedrivePolicy": redrive}
+    return str(sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"])
 
 
 def lambda_shaped(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def serialized_app(journal: bool = True) -> WSGIApp:
-    """moto's WSGI app, one request at a time; `journal` swaps moto's whole-table transaction copies for a
+    """moto's WSGI app, one DynamoDB request at a time; `journal` swaps moto's whole-table transaction copies for a
     rollback journal of the touched items (see moto_transactions.py)."""
     if journal:
         moto_transactions.install()
@@ -29,6 +29,8 @@ def serialized_app(journal: bool = True) -> WSGIApp:
     lock = threading.Lock()
 
     def locked(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB"):
+            return app(environ, start_response)  # other services (SQS long polls...) need no turn-taking
         with lock:
             return list(app(environ, start_response))
 

@@ -17,8 +17,16 @@ import urllib.request
 from chalicelib import bootstrap
 from chalicelib.adapters.dynamo_models import create_tables
 from chalicelib.services.operators import BOOTSTRAP_ADMIN, ensure_admin
-from chalicelib.settings import ENV_DYNAMODB_ENDPOINT, ENV_STORAGE, ENV_TABLE_PREFIX, Settings
-from devstack.events import StreamBridge
+from chalicelib.settings import (
+    ENV_DYNAMODB_ENDPOINT,
+    ENV_PUBLIC_BASE_URL,
+    ENV_SMS_QUEUE_URL,
+    ENV_SQS_ENDPOINT,
+    ENV_STORAGE,
+    ENV_TABLE_PREFIX,
+    Settings,
+)
+from devstack.events import QueueBridge, StreamBridge, create_sms_queue
 
 MOTO_PORT = int(os.environ.get("MOTO_PORT", "5000"))
 API_PORT = int(os.environ.get("API_PORT", "8000"))
@@ -47,6 +55,9 @@ def local_environment() -> dict[str, str]:
     env.setdefault(ENV_STORAGE, "dynamodb")
     env.setdefault(ENV_DYNAMODB_ENDPOINT, f"http://{HOST}:{MOTO_PORT}")
     env.setdefault(ENV_TABLE_PREFIX, "local")
+    env.setdefault(ENV_SQS_ENDPOINT, env[ENV_DYNAMODB_ENDPOINT])
+    env.setdefault("SMS_QUEUE_NAME", "local-sms")
+    env.setdefault(ENV_PUBLIC_BASE_URL, f"http://{HOST}:{API_PORT}")
     return env
 
 
@@ -62,6 +73,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     _wait_for(f"http://{HOST}:{MOTO_PORT}/moto-api/")
+    queue_url = create_sms_queue(env[ENV_DYNAMODB_ENDPOINT], env["AWS_REGION"], env["SMS_QUEUE_NAME"])
+    os.environ[ENV_SMS_QUEUE_URL] = env[ENV_SMS_QUEUE_URL] = queue_url
     settings = Settings.from_env(env)
     create_tables(settings)
     _, generated = ensure_admin(bootstrap.context(), env.get("ADMIN_PASSWORD") or None)
@@ -75,8 +88,9 @@ def main() -> None:
 
     server = LocalDevServer(app.app, Config.create(chalice_stage="local"), HOST, API_PORT)
     threading.Thread(target=server.server.serve_forever, name="api", daemon=True).start()
-    bridge = StreamBridge(settings.dynamodb_endpoint or "", settings.region, settings.table_name("accounts"),
-                          app.index_accounts).start()  # fmt: skip
+    endpoint = settings.dynamodb_endpoint or ""
+    bridge = StreamBridge(endpoint, settings.region, settings.table_name("accounts"), app.index_accounts).start()
+    queue_bridge = QueueBridge(endpoint, settings.region, queue_url, app.send_sms).start()
     _wait_for(f"http://{HOST}:{API_PORT}/api/v1/openapi.json")
     password = generated or "(from ADMIN_PASSWORD)"
     print(
@@ -86,6 +100,7 @@ def main() -> None:
         f"  Login:    {BOOTSTRAP_ADMIN} / {password}"
         + ("   <- generated now, shown only once" if generated else "")
         + "\n  Search: embedded tantivy index fed from the accounts table's stream by the local event bridge."
+        + "\n  SMS: the outbox provider prints every text (with its link) here and lists it in the console."
         + "\n  Data lives in moto's memory and is lost when you stop the stack (Ctrl-C).\n",
         flush=True,
     )
@@ -94,6 +109,7 @@ def main() -> None:
             time.sleep(0.5)
     finally:
         bridge.stop()
+        queue_bridge.stop()
         stop()
 
 

@@ -8,8 +8,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -37,18 +38,28 @@ def start_stack(extra_env: dict[str, str]) -> tuple[subprocess.Popen[str], str, 
         text=True,
         start_new_session=True,
     )
-    lines: list[str] = []
-    deadline = time.monotonic() + 90
-    assert process.stdout is not None
+    lines: list[str] = []  # everything the stack prints, read on by a thread for the whole test
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    ready = wait_for(lambda: any("Data lives in moto's memory" in line for line in lines), 90)
+    if not ready:
+        stop(process)
+        pytest.fail("the local stack did not start:\n" + "".join(lines))
+    return process, f"http://127.0.0.1:{env['API_PORT']}/api/v1", lines
+
+
+def wait_for(check: Callable[[], object], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line and process.poll() is not None:
-            break
-        lines.append(line)
-        if "Data lives in moto's memory" in line:
-            return process, f"http://127.0.0.1:{env['API_PORT']}/api/v1", lines
-    stop(process)
-    pytest.fail("the local stack did not start:\n" + "".join(lines))
+        if check():
+            return True
+        time.sleep(0.1)
+    return bool(check())
 
 
 def stop(process: subprocess.Popen[str]) -> None:
@@ -115,3 +126,32 @@ def test_without_admin_password_one_is_generated_and_printed_once() -> None:
         assert login.status_code == 200
     finally:
         stop(process)
+
+
+def test_the_outbox_prints_the_sms_and_its_link_works(stack: tuple[str, list[str]]) -> None:
+    url, lines = stack
+    session = requests.Session()
+    login = session.post(f"{url}/auth/login", json={"username": "admin", "password": "quick-start-pass"}, timeout=10)
+    session.headers["Authorization"] = f"Bearer {login.json()['token']}"
+    profile = session.post(
+        f"{url}/provisioning-profiles",
+        json={"name": "p", "sip_domain": "voice.example.com", "sip_host": "sip.example.com",
+              "android_url": "https://play.example/pgsm"},
+        timeout=10,
+    ).json()  # fmt: skip
+    group = session.post(
+        f"{url}/groups", json={"name": "g", "it_email": "it@example.com", "provisioning_profile_id": profile["id"]},
+        timeout=10,
+    ).json()  # fmt: skip
+    account = session.post(
+        f"{url}/accounts", json={"mode": "wizard", "group_id": group["id"], "phone_number": "+393471234567"}, timeout=10
+    ).json()
+    assert session.post(f"{url}/accounts/{account['id']}/installation-sms", timeout=10).status_code == 202
+    # the SQS queue on moto, the queue bridge and the @app.on_sqs_message handler hand it to the outbox
+    assert wait_for(lambda: any("[outbox] SMS to +393471234567" in line for line in lines), 20), "".join(lines)
+    link = re.search(r"(http://\S+/m/i/\S+)", next(line for line in lines if "[outbox]" in line))
+    assert link is not None
+    page = requests.get(link.group(1), headers={"User-Agent": "Android 14"}, timeout=10)
+    assert page.status_code == 200 and "Download for Android" in page.text
+    messages = session.get(f"{url}/accounts/{account['id']}/messages", timeout=10).json()["items"]
+    assert [m["status"] for m in messages] == ["sent"]
