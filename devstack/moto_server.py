@@ -30,7 +30,8 @@ def serialized_app(journal: bool = True) -> WSGIApp:
 
     def locked(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB"):
-            return app(environ, start_response)  # other services (SQS long polls...) need no turn-taking
+            body: Iterable[bytes] = app(environ, start_response)  # SQS long polls etc. need no turn-taking
+            return body
         with lock:
             return list(app(environ, start_response))
 
