@@ -18,7 +18,7 @@ bp = Blueprint(__name__)
 
 
 def _sent(result: activation.Sent) -> Response:
-    encoding, parts = segments(result.message.body)
+    encoding, parts = segments(result.text)
     body = {
         "message": {**message_json(result.message), "encoding": encoding, "segments": parts},
         "account": account_json(result.account),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import segno
 from chalice.app import Blueprint, Response
+from markupsafe import Markup
 
 from chalicelib.console import forms
 from chalicelib.console.web import (
@@ -28,8 +31,9 @@ from chalicelib.console.web import (
 from chalicelib.domain import rules
 from chalicelib.domain.errors import Conflict, DomainError, RateLimited, Unauthorized, ValidationFailed
 from chalicelib.domain.model import Group, Operator, Role
+from chalicelib.domain.provisioning import Purpose, segments
 from chalicelib.domain.search import InvalidQuery
-from chalicelib.services import accounts, groups, operators
+from chalicelib.services import accounts, activation, groups, operators
 from chalicelib.services import search as search_service
 from chalicelib.services.context import Context
 from chalicelib.services.search_port import SearchDocument, SearchUnavailable
@@ -49,6 +53,8 @@ DONE_MESSAGES = {
     "profile_deleted": "The provisioning profile has been deleted.",
     "operator_saved": "The operator has been saved.",
     "operator_deleted": "The operator has been deleted.",
+    "installation_sent": "The installation SMS has been queued.",
+    "activation_sent": "The activation SMS has been queued.",
 }
 
 
@@ -62,7 +68,11 @@ def _errors(exc: DomainError) -> dict[str, str]:
 
 
 def _done(p: Page) -> str:
-    return DONE_MESSAGES.get(query(p.request, "done"), "")
+    message = DONE_MESSAGES.get(query(p.request, "done"), "")
+    parts = query(p.request, "parts")
+    if message and parts and re.fullmatch(r"\d{1,2} \((GSM-7|UCS-2)\)", parts):
+        message += f" It takes {parts} SMS segment(s)."
+    return message
 
 
 def _visible_groups(p: Page) -> list[Group]:
@@ -215,10 +225,56 @@ def account_details(p: Page, account_id: str) -> Response:
     history = accounts.history(p.ctx, p.operator, account.id, 100 if full else 10)
     profile = p.ctx.profiles.get(account.provisioning_profile_id)
     group = p.ctx.groups.get(account.group_id)
+    messages = activation.messages_of(p.ctx, p.operator, account.id, 100 if full else 10)
     return p.render(
         "account.html", account=account, tab=tab, history=history, full=full, profile=profile, group=group,
-        done=_done(p), can_write=p.operator.can_write_group(account.group_id),
+        done=_done(p), can_write=p.operator.can_write_group(account.group_id), messages=messages,
+        can_activate=account.account_type.value == "PGSM" and account.has_international_number,
     )  # fmt: skip
+
+
+def _send(p: Page, account_id: str, purpose: Purpose) -> Response:
+    check_csrf(p.request, form(p.request))
+    try:
+        sent = activation.send_link(p.ctx, p.operator, account_id, purpose)
+    except Conflict as exc:
+        return p.render("error.html", status=409, message=exc.message)
+    encoding, parts = segments(sent.text)
+    done = "installation_sent" if purpose is Purpose.INSTALL else "activation_sent"
+    return p.go(f"accounts/{account_id}", tab="configuration", done=done, parts=f"{parts} ({encoding})")
+
+
+@page(bp, "/accounts/{account_id}/installation-sms", ["POST"])
+def account_installation_sms(p: Page, account_id: str) -> Response:
+    return _send(p, account_id, Purpose.INSTALL)
+
+
+@page(bp, "/accounts/{account_id}/activation-sms", ["POST"])
+def account_activation_sms(p: Page, account_id: str) -> Response:
+    return _send(p, account_id, Purpose.ACTIVATE)
+
+
+@page(bp, "/accounts/{account_id}/activation-qr", ["POST"])
+def account_activation_qr(p: Page, account_id: str) -> Response:
+    """For devices without SMS (tablets): a fresh activation link as a QR code, shown once. Issuing it
+    invalidates earlier activation links, exactly like sending a new activation SMS (which it also queues)."""
+    check_csrf(p.request, form(p.request))
+    try:
+        sent = activation.send_link(p.ctx, p.operator, account_id, Purpose.ACTIVATE)
+    except Conflict as exc:
+        return p.render("error.html", status=409, message=exc.message)
+    svg = segno.make(sent.link, error="m").svg_inline(scale=5, title="Activation link")
+    return p.render("activation_qr.html", account=sent.account, qr=Markup(svg), link=sent.link)
+
+
+@page(bp, "/outbox")
+def outbox(p: Page) -> Response:
+    """Text messages sent lately (to the accounts of the operator's groups), with their delivery state."""
+    visible = {g.id for g in _visible_groups(p)}
+    recent = p.ctx.messages.recent(200)
+    owners = {m.account_id: p.ctx.accounts.get(m.account_id) for m in recent}
+    rows = [(m, owners[m.account_id]) for m in recent if (a := owners[m.account_id]) and a.group_id in visible]
+    return p.render("outbox.html", rows=rows)
 
 
 @page(bp, "/accounts/{account_id}/edit", ["GET", "POST"])

@@ -94,6 +94,7 @@ class Sent:
     message: SmsMessage
     account: Account
     link: str  # shown once (e.g. as a QR code); only its hash is stored
+    text: str  # the text as sent (its segments are what the provider bills); stored only without the link
 
 
 def send_link(ctx: Context, actor: Operator, account_id: str, purpose: Purpose) -> Sent:
@@ -127,8 +128,9 @@ def send_link(ctx: Context, actor: Operator, account_id: str, purpose: Purpose) 
         ctx.accounts.append_event(event)
     else:
         ctx.accounts.replace(account, updated, event)
-    ctx.sms_queue.enqueue(QueuedSms(message.id, render(template, url, account.full_name)))
-    return Sent(message, updated, url)
+    text = render(template, url, account.full_name)
+    ctx.sms_queue.enqueue(QueuedSms(message.id, text))
+    return Sent(message, updated, url, text)
 
 
 def deliver(ctx: Context, queued: QueuedSms) -> SmsMessage | None:

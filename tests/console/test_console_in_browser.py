@@ -218,3 +218,29 @@ def test_the_search_box_uses_the_manuals_syntax(page: Page, base_url: str, conso
     page.get_by_label("Search").fill("password:secret")
     page.get_by_role("button", name="Show").click()
     expect(page.get_by_role("alert")).to_contain_text("Unknown field 'password'")
+
+
+def test_activation_from_the_console_outbox_and_qr_code(page: Page, base_url: str, console_world: World) -> None:
+    world = console_world
+    data = {"mode": "wizard", "group_id": world.group_a.id, "phone_number": "+393471234567", "full_name": "Ada"}
+    account = accounts.create_account(world.ctx, world.admin, data).account
+    log_in(page, base_url, "admin", "admin-password-1")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Installation SMS").click()
+    expect(page.get_by_role("status")).to_contain_text("The installation SMS has been queued. It takes 1 (GSM-7)")
+    expect(page.locator("dd").filter(has_text="Installation SMS sent (")).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Activation QR code").click()
+    expect(page.locator(".qr svg")).to_be_visible()
+    shoot(page, "15-activation-qr")
+    page.get_by_role("link", name="Back to the account").click()
+    page.get_by_role("link", name="History").click()
+    expect(page.get_by_role("cell", name="Installation", exact=True)).to_be_visible()
+    expect(page.get_by_role("cell", name="activation_sms_queued")).to_be_visible()
+    page.get_by_role("link", name="Outbox").click()
+    expect(page.locator("tbody tr")).to_have_count(2)
+    expect(
+        page.get_by_role("cell", name=re.compile(r"^Configure PrivateGSM on this phone: http\S+\/m\/a\/…$"))
+    ).to_be_visible()
+    shoot(page, "16-outbox")
+    assert accounts.get_account(world.ctx, world.admin, account.id).status.value == "activation_sms_sent"
