@@ -126,8 +126,8 @@ class QueueBridge:
                 self.failures += 1
                 log.info("queue handler failed; the message comes back after its visibility timeout")
                 continue
-            for m in messages:
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
             self.delivered += len(messages)
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:

@@ -122,6 +122,12 @@ def test_retries_provider_errors_worth_retrying_and_fails_the_others(world: Worl
     events = world.ctx.accounts.timeline(sent.account.id, 50)
     assert any(e.kind == "sms_failed" and e.detail["error_code"] == "21614" for e in events)
     assert queue_one_more.message.id == failed.id
+    marked = world.ctx.accounts.get(sent.account.id)
+    assert marked is not None
+    assert marked.sms_problem == "Activation SMS failed: the number is not a mobile number (landline)"
+    activation.send_link(world.ctx, world.admin, sent.account.id, Purpose.ACTIVATE)
+    activation.deliver(world.ctx, next_queued(world))  # the next one gets through: the mark goes
+    assert world.ctx.accounts.get(sent.account.id).sms_problem == ""  # type: ignore[union-attr]
 
 
 def test_twilio_unreachable_is_retried(world: World) -> None:

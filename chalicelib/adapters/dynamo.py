@@ -178,6 +178,7 @@ def _account_to_model(a: Account) -> AccountModel:
         ha1=creds.ha1 if creds else None,
         ha1b=creds.ha1b if creds else None,
         ha1_sha256=creds.ha1_sha256 if creds else None,
+        sms_problem=a.sms_problem or None,
         version=a.version,
     )
 
@@ -211,6 +212,7 @@ def _account_from_model(m: AccountModel) -> Account:
         creation_mode=CreationMode(m.creation_mode),
         credentials=creds,
         version=int(m.version),
+        sms_problem=m.sms_problem or "",
     )
 
 

@@ -67,6 +67,7 @@ class AccountModel(Model):
     ha1 = UnicodeAttribute(null=True)
     ha1b = UnicodeAttribute(null=True)
     ha1_sha256 = UnicodeAttribute(null=True)
+    sms_problem = UnicodeAttribute(null=True)
     version = NumberAttribute()
     by_group = _ByGroup()
     by_profile = _ByProfile()

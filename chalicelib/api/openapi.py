@@ -47,6 +47,7 @@ _ACCOUNT = {
     "created_at": _T,
     "updated_at": _T,
     "creation_mode": {"enum": ["plain", "wizard", "batch"]},
+    "sms_problem": {"type": "string", "description": "why the last text message failed; empty when fine"},
 }
 _GROUP_INPUT = {"name": _S, "it_email": _S, "provisioning_profile_id": _S, "enabled": _B}
 _GROUP = {**_GROUP_INPUT, "id": _S, "account_count": {"type": "integer"}, "created_at": _T, "updated_at": _T}
@@ -124,7 +125,7 @@ SCHEMAS: dict[str, Any] = {
         {
             **{k: _ACCOUNT[k] for k in ("id", "username", "group_id", "full_name", "phone_number")},
             **{k: _ACCOUNT[k] for k in ("secondary_phone_number", "email", "description", "account_type")},
-            **{k: _ACCOUNT[k] for k in ("enabled", "status", "status_changed_at")},
+            **{k: _ACCOUNT[k] for k in ("enabled", "status", "status_changed_at", "sms_problem")},
         }
     ),
     "History": _obj(

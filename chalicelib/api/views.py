@@ -43,6 +43,7 @@ def account_json(a: Account) -> dict[str, Any]:
         "created_at": iso(a.created_at),
         "updated_at": iso(a.updated_at),
         "creation_mode": a.creation_mode.value,
+        "sms_problem": a.sms_problem,
     }
 
 
@@ -61,6 +62,7 @@ def row_json(d: SearchDocument) -> dict[str, Any]:
         "enabled": d.enabled,
         "status": d.status,
         "status_changed_at": d.status_changed_at,
+        "sms_problem": d.sms_problem,
     }
 
 

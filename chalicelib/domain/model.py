@@ -112,6 +112,7 @@ class Account:
     creation_mode: CreationMode
     credentials: SipCredentials | None
     version: int = 1
+    sms_problem: str = ""  # the last text message's failure, until a later one gets through
 
     @property
     def numbers(self) -> tuple[str, ...]:

@@ -14,7 +14,15 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.domain.digest import sip_credentials
-from chalicelib.domain.errors import Conflict, Forbidden, InvalidLink, NotFound, ProviderError, RateLimited
+from chalicelib.domain.errors import (
+    ConcurrentModification,
+    Conflict,
+    Forbidden,
+    InvalidLink,
+    NotFound,
+    ProviderError,
+    RateLimited,
+)
 from chalicelib.domain.model import (
     Account,
     AccountStatus,
@@ -170,10 +178,26 @@ def deliver(ctx: Context, queued: QueuedSms) -> SmsMessage | None:
 
 
 def _record(ctx: Context, message: SmsMessage, kind: str) -> None:
+    """The delivery event on the timeline; a failure also marks the account (the account list shows it) until
+    a later message gets through."""
     detail = {"message_id": message.id, "purpose": message.purpose.value}
     if message.error_code or message.error_message:
         detail |= {"error_code": message.error_code, "error": message.error_message}
-    ctx.accounts.append_event(TimelineEvent(message.account_id, message.updated_at, kind, "sms-provider", detail))
+    event = TimelineEvent(message.account_id, message.updated_at, kind, "sms-provider", detail)
+    failed = message.status in (MessageStatus.FAILED, MessageStatus.UNDELIVERED)
+    what = "Installation" if message.purpose is Purpose.INSTALL else "Activation"
+    problem = f"{what} SMS {message.status.value}: {message.error_message}" if failed else ""
+    for _attempt in range(3):
+        account = ctx.accounts.get(message.account_id)
+        if account is None or account.sms_problem == problem or (not failed and not account.sms_problem):
+            ctx.accounts.append_event(event)
+            return
+        try:
+            ctx.accounts.replace(account, replace(account, sms_problem=problem, version=account.version + 1), event)
+            return
+        except ConcurrentModification:
+            continue
+    ctx.accounts.append_event(event)
 
 
 def record_delivery_status(ctx: Context, message_id: str, status: str, error_code: str) -> SmsMessage:

@@ -26,6 +26,7 @@ def document_of(account: Account) -> SearchDocument:
         enabled=account.enabled,
         status=account.status.value,
         status_changed_at=iso(account.status_changed_at) or "",
+        sms_problem=account.sms_problem,
     )
 
 

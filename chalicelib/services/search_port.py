@@ -29,6 +29,7 @@ class SearchDocument:
     enabled: bool
     status: str
     status_changed_at: str
+    sms_problem: str = ""
 
     def field_text(self, field: str) -> str:
         if field == "owner":

@@ -152,7 +152,7 @@ def test_account_lifecycle_over_http(api: Api, http_world: World) -> None:
         "id", "username", "group_id", "provisioning_profile_id", "phone_number", "secondary_phone_number",
         "account_type", "security_model", "obfuscation_enabled", "obfuscation_key", "keep_alive", "permit", "deny",
         "full_name", "email", "description", "enabled", "status", "status_changed_at", "created_at", "updated_at",
-        "creation_mode", "warnings",
+        "creation_mode", "sms_problem", "warnings",
     }  # fmt: skip
     assert set(account) == expected_keys
     path = f"/accounts/{account['id']}"
@@ -264,7 +264,7 @@ def test_search_answers_rows_and_explains_bad_queries(api: Api, http_world: Worl
     rows = api.call("GET", f"/accounts?group_id={gid}&q=Marco%3F%3F").json_body["items"]
     assert [r["full_name"] for r in rows] == ["Giulio Marconi"]
     columns = {"id", "username", "group_id", "full_name", "phone_number", "secondary_phone_number", "email",
-               "description", "account_type", "enabled", "status", "status_changed_at"}  # fmt: skip
+               "description", "account_type", "enabled", "status", "status_changed_at", "sms_problem"}  # fmt: skip
     assert set(rows[0]) == columns
     plus = api.call("GET", f"/accounts?group_id={gid}&q=%2B393471000001").json_body["items"]
     assert [r["full_name"] for r in plus] == ["Marco Rossi"]
