@@ -7,7 +7,7 @@ nothing connects at import time.
 from __future__ import annotations
 
 from chalicelib.services.context import Context
-from chalicelib.services.ports import SmsQueue, SmsSender
+from chalicelib.services.ports import EmailSender, SmsQueue, SmsSender
 from chalicelib.services.search_port import SearchIndex
 from chalicelib.settings import Settings
 
@@ -47,6 +47,18 @@ def sms_sender(settings: Settings) -> SmsSender:
     raise ValueError(f"unknown SMS provider {settings.sms_provider!r} (expected twilio or outbox)")
 
 
+def email_sender(settings: Settings) -> EmailSender:
+    if settings.email_provider == "ses":
+        from chalicelib.adapters.email_ses import SesSender
+
+        return SesSender(settings.email_from, settings.region)
+    if settings.email_provider == "outbox":
+        from chalicelib.adapters.sms_outbox import stdout_email_outbox
+
+        return stdout_email_outbox()
+    raise ValueError(f"unknown e-mail provider {settings.email_provider!r} (expected ses or outbox)")
+
+
 def sms_queue(settings: Settings) -> SmsQueue:
     if settings.sms_queue_url:
         from chalicelib.adapters.sqs import SqsQueue
@@ -78,6 +90,7 @@ def build(settings: Settings) -> Context:
             messages=memory.MemoryMessages(db),
             sms_queue=memory.MemoryQueue(),
             sms=sms_sender(settings),
+            email=email_sender(settings),
             hasher=Argon2Hasher(),
             settings=settings,
         )
@@ -98,6 +111,7 @@ def build(settings: Settings) -> Context:
         messages=dynamo.DynamoMessages(connection),
         sms_queue=sms_queue(settings),
         sms=sms_sender(settings),
+        email=email_sender(settings),
         hasher=Argon2Hasher(),
         settings=settings,
     )

@@ -25,6 +25,8 @@ ENV_PUBLIC_BASE_URL = "PUBLIC_BASE_URL"  # where phones reach the mobile endpoin
 ENV_LINK_TTL_HOURS = "LINK_TTL_HOURS"
 ENV_SMS_PROVIDER = "SMS_PROVIDER"  # "twilio" or "outbox"
 ENV_SMS_QUEUE_URL = "SMS_QUEUE_URL"
+ENV_EMAIL_PROVIDER = "EMAIL_PROVIDER"  # "ses" or "outbox"
+ENV_EMAIL_FROM = "EMAIL_FROM"
 ENV_SQS_ENDPOINT = "SQS_ENDPOINT_URL"
 ENV_SMS_RATE = "SMS_RATE_PER_SECOND"
 ENV_TWILIO_ACCOUNT_SID = "TWILIO_ACCOUNT_SID"
@@ -55,6 +57,8 @@ class Settings:
     link_ttl_hours: float = 72.0
     sms_provider: str = "outbox"
     sms_queue_url: str | None = None
+    email_provider: str = "outbox"
+    email_from: str = "provisioning@example.com"
     sqs_endpoint: str | None = None
     sms_rate_per_second: float = 10.0
     twilio_account_sid: str = ""
@@ -100,6 +104,8 @@ class Settings:
             link_ttl_hours=float(env.get(ENV_LINK_TTL_HOURS, defaults.link_ttl_hours)),
             sms_provider=env.get(ENV_SMS_PROVIDER, defaults.sms_provider),
             sms_queue_url=env.get(ENV_SMS_QUEUE_URL) or None,
+            email_provider=env.get(ENV_EMAIL_PROVIDER, defaults.email_provider),
+            email_from=env.get(ENV_EMAIL_FROM, defaults.email_from),
             sqs_endpoint=env.get(ENV_SQS_ENDPOINT) or None,
             sms_rate_per_second=float(env.get(ENV_SMS_RATE, defaults.sms_rate_per_second)),
             twilio_account_sid=env.get(ENV_TWILIO_ACCOUNT_SID, ""),

@@ -16,7 +16,7 @@ from chalice.test import Client
 from app import app
 from chalicelib import bootstrap
 from chalicelib.adapters.memory import MemoryQueue
-from chalicelib.adapters.sms_outbox import OutboxSender
+from chalicelib.adapters.sms_outbox import EmailOutbox, OutboxSender
 from chalicelib.domain.digest import sip_credentials
 from chalicelib.services import accounts, activation, groups
 from chalicelib.services.context import Context
@@ -43,7 +43,10 @@ def setup(request: pytest.FixtureRequest) -> Iterator[tuple[World, Api, Clock, O
     url = request.getfixturevalue("moto_url") if request.param == "dynamodb" else None
     clock = Clock()
     outbox = OutboxSender()
-    ctx = replace(make_context(request.param, url, mobile_max_attempts_per_source=25), clock=clock, sms=outbox)
+    ctx = replace(
+        make_context(request.param, url, mobile_max_attempts_per_source=25),
+        clock=clock, sms=outbox, email=EmailOutbox(),
+    )  # fmt: skip
     bootstrap.use(ctx)
     world = World(ctx)
     groups.update_profile(ctx, world.admin, world.profile.id, {"android_url": "https://play.example/pgsm",
@@ -215,3 +218,36 @@ def test_tokens_and_passwords_never_reach_the_logs(
     mobile(api, "POST", "/m/activation", {"token": token})
     assert token not in caplog.text
     assert config["sip"]["password"] not in caplog.text
+
+
+def test_devices_without_sms_get_the_link_by_e_mail(setup: tuple[World, Api, Clock, OutboxSender]) -> None:
+    world, api, _, _ = setup
+    tablet = api.call("POST", "/accounts", world.account_data(phone_number="112", email="ada@example.com")).json_body
+    as_problem(api.call("POST", f"/accounts/{tablet['id']}/activation-sms"), 409, "number_not_international")
+    sent = api.call("POST", f"/accounts/{tablet['id']}/activation-email")
+    assert sent.status_code == 202 and sent.json_body["message"]["channel"] == "email"
+    deliver_all(world.ctx)
+    mailbox = world.ctx.email
+    assert isinstance(mailbox, EmailOutbox)
+    to, subject, body = mailbox.sent[-1]
+    assert (to, subject) == ("ada@example.com", "Configure PrivateGSM")
+    match = LINK.search(body)
+    assert match is not None
+    assert mobile(api, "POST", "/m/activation", {"token": match.group(2)}).status_code == 200
+    no_mail = api.call("POST", "/accounts", world.account_data(phone_number="113")).json_body
+    body = as_problem(api.call("POST", f"/accounts/{no_mail['id']}/installation-email"), 409, "email_missing")
+    assert body["field"] == "email"
+
+
+def test_the_ses_adapter_sends_through_amazon_ses(moto_url: str) -> None:
+    import boto3
+
+    from chalicelib.adapters.email_ses import SesSender
+    from chalicelib.domain.errors import ProviderError
+
+    client = boto3.client("sesv2", endpoint_url=moto_url, region_name="eu-west-1")
+    client.create_email_identity(EmailIdentity="provisioning@voice.example.com")
+    sender = SesSender("provisioning@voice.example.com", "eu-west-1", client=client)
+    assert sender.send("ada@example.com", "Configure PrivateGSM", "https://voice.example.com/m/a/x")
+    with pytest.raises(ProviderError):
+        SesSender("not-verified@example.org", "eu-west-1", client=client).send("a@example.com", "s", "b")

@@ -659,7 +659,7 @@ def _message_from_model(m: MessageModel) -> SmsMessage:
         id=m.id, account_id=m.account_id, to=m.to, body=m.body, purpose=Purpose(m.purpose),
         status=MessageStatus(m.status), created_at=m.created_at, updated_at=m.updated_at,
         provider_id=m.provider_id or "", error_code=m.error_code or "", error_message=m.error_message or "",
-        attempts=int(m.attempts),
+        attempts=int(m.attempts), channel=m.channel or "sms",
     )  # fmt: skip
 
 
@@ -668,7 +668,7 @@ def _message_to_model(m: SmsMessage) -> MessageModel:
         m.id, account_id=m.account_id, month=f"{m.created_at:%Y-%m}", to=m.to, body=m.body,
         purpose=m.purpose.value, status=m.status.value, created_at=m.created_at, updated_at=m.updated_at,
         provider_id=m.provider_id or None, error_code=m.error_code or None, error_message=m.error_message or None,
-        attempts=m.attempts,
+        attempts=m.attempts, channel=m.channel,
     )  # fmt: skip
 
 

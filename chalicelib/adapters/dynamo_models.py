@@ -236,6 +236,7 @@ class MessageModel(Model):
     error_code = UnicodeAttribute(null=True)
     error_message = UnicodeAttribute(null=True)
     attempts = NumberAttribute()
+    channel = UnicodeAttribute(null=True)
     by_account = _ByAccount()
     by_month = _ByMonth()
 

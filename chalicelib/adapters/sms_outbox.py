@@ -25,3 +25,22 @@ class OutboxSender:
 
 def stdout_outbox() -> OutboxSender:
     return OutboxSender(echo=sys.stdout)
+
+
+class EmailOutbox:
+    """The embedded e-mail provider, like the SMS outbox: kept in the message store, printed locally."""
+
+    def __init__(self, echo: TextIO | None = None) -> None:
+        self._ids = itertools.count(1)
+        self._echo = echo
+        self.sent: list[tuple[str, str, str]] = []
+
+    def send(self, to: str, subject: str, body: str) -> str:
+        self.sent.append((to, subject, body))
+        if self._echo is not None:
+            print(f"[outbox] e-mail to {to}: {subject}: {body}", file=self._echo, flush=True)
+        return f"outbox-mail-{next(self._ids)}"
+
+
+def stdout_email_outbox() -> EmailOutbox:
+    return EmailOutbox(echo=sys.stdout)

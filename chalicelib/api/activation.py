@@ -36,6 +36,16 @@ def activation_sms(ctx: Context, request: Request, actor: Operator, account_id: 
     return _sent(activation.send_link(ctx, actor, account_id, Purpose.ACTIVATE))
 
 
+@route(bp, "/accounts/{account_id}/installation-email", ["POST"])
+def installation_email(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
+    return _sent(activation.send_link(ctx, actor, account_id, Purpose.INSTALL, activation.EMAIL))
+
+
+@route(bp, "/accounts/{account_id}/activation-email", ["POST"])
+def activation_email(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
+    return _sent(activation.send_link(ctx, actor, account_id, Purpose.ACTIVATE, activation.EMAIL))
+
+
 @route(bp, "/accounts/{account_id}/messages", ["GET"])
 def account_messages(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
     found = activation.messages_of(ctx, actor, account_id)

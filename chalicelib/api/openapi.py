@@ -154,6 +154,7 @@ SCHEMAS: dict[str, Any] = {
         {
             **{k: _S for k in ("id", "account_id", "to", "provider_id", "error_code", "error_message")},
             "purpose": {"enum": ["install", "activate"]},
+            "channel": {"enum": ["sms", "email"]},
             "status": {"enum": ["queued", "sent", "delivered", "undelivered", "failed"]},
             "attempts": {"type": "integer"},
             "created_at": _T,
@@ -262,6 +263,14 @@ def document() -> dict[str, Any]:
         "/accounts/{account_id}/activation-sms": {
             "parameters": account_param,
             "post": _op("Queue the activation SMS (new link)", "SmsSent", status="202"),
+        },
+        "/accounts/{account_id}/installation-email": {
+            "parameters": account_param,
+            "post": _op("Queue the installation link by e-mail (devices without SMS)", "SmsSent", status="202"),
+        },
+        "/accounts/{account_id}/activation-email": {
+            "parameters": account_param,
+            "post": _op("Queue the activation link by e-mail (devices without SMS)", "SmsSent", status="202"),
         },
         "/accounts/{account_id}/messages": {
             "parameters": account_param,

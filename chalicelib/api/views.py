@@ -71,6 +71,7 @@ def message_json(m: SmsMessage) -> dict[str, Any]:
         "id": m.id,
         "account_id": m.account_id,
         "to": m.to,
+        "channel": m.channel,
         "purpose": m.purpose.value,
         "status": m.status.value,
         "provider_id": m.provider_id,

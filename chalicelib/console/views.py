@@ -53,8 +53,10 @@ DONE_MESSAGES = {
     "profile_deleted": "The provisioning profile has been deleted.",
     "operator_saved": "The operator has been saved.",
     "operator_deleted": "The operator has been deleted.",
-    "installation_sent": "The installation SMS has been queued.",
-    "activation_sent": "The activation SMS has been queued.",
+    "installation_sent_sms": "The installation SMS has been queued.",
+    "activation_sent_sms": "The activation SMS has been queued.",
+    "installation_sent_email": "The installation e-mail has been queued.",
+    "activation_sent_email": "The activation e-mail has been queued.",
 }
 
 
@@ -70,7 +72,7 @@ def _errors(exc: DomainError) -> dict[str, str]:
 def _done(p: Page) -> str:
     message = DONE_MESSAGES.get(query(p.request, "done"), "")
     parts = query(p.request, "parts")
-    if message and parts and re.fullmatch(r"\d{1,2} \((GSM-7|UCS-2)\)", parts):
+    if message and "SMS" in message and parts and re.fullmatch(r"\d{1,2} \((GSM-7|UCS-2)\)", parts):
         message += f" It takes {parts} SMS segment(s)."
     return message
 
@@ -230,18 +232,29 @@ def account_details(p: Page, account_id: str) -> Response:
         "account.html", account=account, tab=tab, history=history, full=full, profile=profile, group=group,
         done=_done(p), can_write=p.operator.can_write_group(account.group_id), messages=messages,
         can_activate=account.account_type.value == "PGSM" and account.has_international_number,
+        can_email=account.account_type.value == "PGSM" and bool(account.email),
     )  # fmt: skip
 
 
-def _send(p: Page, account_id: str, purpose: Purpose) -> Response:
+def _send(p: Page, account_id: str, purpose: Purpose, channel: str = activation.SMS) -> Response:
     check_csrf(p.request, form(p.request))
     try:
-        sent = activation.send_link(p.ctx, p.operator, account_id, purpose)
+        sent = activation.send_link(p.ctx, p.operator, account_id, purpose, channel)
     except Conflict as exc:
         return p.render("error.html", status=409, message=exc.message)
     encoding, parts = segments(sent.text)
-    done = "installation_sent" if purpose is Purpose.INSTALL else "activation_sent"
+    done = ("installation_sent" if purpose is Purpose.INSTALL else "activation_sent") + f"_{channel}"
     return p.go(f"accounts/{account_id}", tab="configuration", done=done, parts=f"{parts} ({encoding})")
+
+
+@page(bp, "/accounts/{account_id}/installation-email", ["POST"])
+def account_installation_email(p: Page, account_id: str) -> Response:
+    return _send(p, account_id, Purpose.INSTALL, activation.EMAIL)
+
+
+@page(bp, "/accounts/{account_id}/activation-email", ["POST"])
+def account_activation_email(p: Page, account_id: str) -> Response:
+    return _send(p, account_id, Purpose.ACTIVATE, activation.EMAIL)
 
 
 @page(bp, "/accounts/{account_id}/installation-sms", ["POST"])

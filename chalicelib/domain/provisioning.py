@@ -56,6 +56,7 @@ class SmsMessage:
     error_code: str = ""
     error_message: str = ""
     attempts: int = 0
+    channel: str = "sms"  # "sms" (to the virtual number) or "email" (tablets and other devices without SMS)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,8 @@ SENT_STATUS = {
     Purpose.ACTIVATE: AccountStatus.ACTIVATION_SMS_SENT,
 }
 MOBILE_WINDOW_SECONDS = 600
+SMS, EMAIL = "sms", "email"
+SUBJECTS = {Purpose.INSTALL: "Install PrivateGSM", Purpose.ACTIVATE: "Configure PrivateGSM"}
 SIP_PASSWORD_BYTES = 18
 # Delivery states only move forward; a late "sent" callback never overwrites "delivered".
 _RANK = {
@@ -76,13 +78,15 @@ def redacted_link(ctx: Context, purpose: Purpose) -> str:
     return f"{ctx.settings.public_base_url}/{LINK_PATHS[purpose]}/…"
 
 
-def _check_can_activate(ctx: Context, account: Account) -> ProvisioningProfile:
+def _check_can_activate(ctx: Context, account: Account, channel: str) -> ProvisioningProfile:
     if account.account_type is AccountType.SNOM:
         raise Conflict(
             "SNOM devices are configured by hand; automatic activation is for PrivateGSM.",
             code="activation_not_for_snom",
         )
-    if not account.has_international_number:
+    if channel == EMAIL and not account.email:
+        raise Conflict("The account has no e-mail address.", field="email", code="email_missing")
+    if channel == SMS and not account.has_international_number:
         raise Conflict(
             "The virtual number is not international (+country code): no SMS can reach it.",
             field="phone_number",
@@ -105,12 +109,13 @@ class Sent:
     text: str  # the text as sent (its segments are what the provider bills); stored only without the link
 
 
-def send_link(ctx: Context, actor: Operator, account_id: str, purpose: Purpose) -> Sent:
-    """Issue a fresh link for the account and queue the SMS that carries it."""
+def send_link(ctx: Context, actor: Operator, account_id: str, purpose: Purpose, channel: str = "sms") -> Sent:
+    """Issue a fresh link for the account and queue the SMS (or, for devices without SMS, the e-mail) that
+    carries it."""
     account = account_service.get_account(ctx, actor, account_id)
     if not actor.can_write_group(account.group_id):
         raise Forbidden("You may not change accounts of this group.")
-    profile = _check_can_activate(ctx, account)
+    profile = _check_can_activate(ctx, account, channel)
     now = ctx.clock()
     token, hashed = new_token()
     ttl = timedelta(hours=ctx.settings.link_ttl_hours)
@@ -120,17 +125,18 @@ def send_link(ctx: Context, actor: Operator, account_id: str, purpose: Purpose) 
     message = SmsMessage(
         id=str(uuid.uuid4()),
         account_id=account.id,
-        to=account.phone_number,
+        to=account.email if channel == EMAIL else account.phone_number,
         # stored without the token (only its hash is kept); the full text travels in the queue only
         body=render(template, redacted_link(ctx, purpose), account.full_name),
         purpose=purpose,
         status=MessageStatus.QUEUED,
         created_at=now,
         updated_at=now,
+        channel=channel,
     )
     ctx.messages.add(message)
     updated = account.with_status(SENT_STATUS[purpose], now)
-    kind = "installation_sms_queued" if purpose is Purpose.INSTALL else "activation_sms_queued"
+    kind = f"{'installation' if purpose is Purpose.INSTALL else 'activation'}_{channel}_queued"
     event = TimelineEvent(account.id, now, kind, actor.username, {"message_id": message.id})
     if updated is account:
         ctx.accounts.append_event(event)
@@ -150,7 +156,10 @@ def deliver(ctx: Context, queued: QueuedSms) -> SmsMessage | None:
     callback = f"{ctx.settings.public_base_url}/api/v1/sms/status/{message.id}"
     now = ctx.clock()
     try:
-        provider_id = ctx.sms.send(message.to, queued.text, callback)
+        if message.channel == EMAIL:
+            provider_id = ctx.email.send(message.to, SUBJECTS[message.purpose], queued.text)
+        else:
+            provider_id = ctx.sms.send(message.to, queued.text, callback)
     except ProviderError as exc:
         attempts = message.attempts + 1
         if exc.retryable:
@@ -186,7 +195,8 @@ def _record(ctx: Context, message: SmsMessage, kind: str) -> None:
     event = TimelineEvent(message.account_id, message.updated_at, kind, "sms-provider", detail)
     failed = message.status in (MessageStatus.FAILED, MessageStatus.UNDELIVERED)
     what = "Installation" if message.purpose is Purpose.INSTALL else "Activation"
-    problem = f"{what} SMS {message.status.value}: {message.error_message}" if failed else ""
+    medium = "e-mail" if message.channel == EMAIL else "SMS"
+    problem = f"{what} {medium} {message.status.value}: {message.error_message}" if failed else ""
     for _attempt in range(3):
         account = ctx.accounts.get(message.account_id)
         if account is None or account.sms_problem == problem or (not failed and not account.sms_problem):

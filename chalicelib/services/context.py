@@ -9,6 +9,7 @@ from datetime import datetime
 from chalicelib.domain.model import utcnow
 from chalicelib.services.ports import (
     AccountRepository,
+    EmailSender,
     GroupRepository,
     LoginAudit,
     MessageStore,
@@ -38,6 +39,7 @@ class Context:
     messages: MessageStore
     sms_queue: SmsQueue
     sms: SmsSender
+    email: EmailSender
     hasher: PasswordHasher
     settings: Settings
     clock: Callable[[], datetime] = field(default=utcnow)

@@ -150,6 +150,11 @@ class SmsQueue(Protocol):
     def enqueue(self, sms: QueuedSms) -> None: ...
 
 
+class EmailSender(Protocol):
+    def send(self, to: str, subject: str, body: str) -> str:
+        """Send an e-mail; returns the provider's message id. Raises ProviderError."""
+
+
 class SmsSender(Protocol):
     def send(self, to: str, body: str, status_callback: str) -> str:
         """Hand the text to the provider; returns its message id. Raises ProviderError."""

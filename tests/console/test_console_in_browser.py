@@ -235,7 +235,7 @@ def test_activation_from_the_console_outbox_and_qr_code(page: Page, base_url: st
     shoot(page, "15-activation-qr")
     page.get_by_role("link", name="Back to the account").click()
     page.get_by_role("link", name="History").click()
-    expect(page.get_by_role("cell", name="Installation", exact=True)).to_be_visible()
+    expect(page.get_by_role("cell", name="Installation SMS", exact=True)).to_be_visible()
     expect(page.get_by_role("cell", name="activation_sms_queued")).to_be_visible()
     page.get_by_role("link", name="Outbox").click()
     expect(page.locator("tbody tr")).to_have_count(2)
