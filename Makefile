@@ -27,6 +27,7 @@ test: system-deps check
 bench: $(VENV)/.installed
 	$(PY) -m bench.create_accounts
 	$(PY) -m bench.search
+	$(PY) -m bench.sms_queue
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
