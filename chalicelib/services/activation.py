@@ -265,26 +265,24 @@ class InstallationPage:
     owner: str
 
 
-def open_installation_link(ctx: Context, token: str, user_agent: str, source: str) -> InstallationPage:
-    """GET of the installation link: shows the download for the phone's platform; redeems nothing."""
+def _installation_step(ctx: Context, token: str, user_agent: str, source: str, kind: str) -> tuple[Account, str, str]:
+    """Check an installation link, record the step on the timeline; the account, platform and download URL."""
     _, account = _valid(ctx, token, Purpose.INSTALL, source)
     profile = ctx.profiles.get(account.provisioning_profile_id)
     platform = platform_of(user_agent)
-    ctx.accounts.append_event(
-        TimelineEvent(account.id, ctx.clock(), "installation_link_opened", "phone", {"platform": platform})
-    )
-    return InstallationPage(platform, profile.download_url(platform) if profile else "", account.full_name)
+    ctx.accounts.append_event(TimelineEvent(account.id, ctx.clock(), kind, "phone", {"platform": platform}))
+    return account, platform, profile.download_url(platform) if profile else ""
+
+
+def open_installation_link(ctx: Context, token: str, user_agent: str, source: str) -> InstallationPage:
+    """GET of the installation link: shows the download for the phone's platform; redeems nothing."""
+    account, platform, url = _installation_step(ctx, token, user_agent, source, "installation_link_opened")
+    return InstallationPage(platform, url, account.full_name)
 
 
 def follow_download(ctx: Context, token: str, user_agent: str, source: str) -> str:
     """The download button: recorded as "Installation clicked", then on to the store."""
-    _, account = _valid(ctx, token, Purpose.INSTALL, source)
-    profile = ctx.profiles.get(account.provisioning_profile_id)
-    platform = platform_of(user_agent)
-    ctx.accounts.append_event(
-        TimelineEvent(account.id, ctx.clock(), "installation_clicked", "phone", {"platform": platform})
-    )
-    return profile.download_url(platform) if profile else ""
+    return _installation_step(ctx, token, user_agent, source, "installation_clicked")[2]
 
 
 def report_installed(ctx: Context, token: str, platform: str, app_version: str, source: str) -> Account:
