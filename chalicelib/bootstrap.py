@@ -7,7 +7,7 @@ nothing connects at import time.
 from __future__ import annotations
 
 from chalicelib.services.context import Context
-from chalicelib.services.ports import EmailSender, SmsQueue, SmsSender
+from chalicelib.services.ports import EmailSender, LicenceUpstream, SmsQueue, SmsSender
 from chalicelib.services.search_port import SearchIndex
 from chalicelib.settings import Settings
 
@@ -59,6 +59,14 @@ def email_sender(settings: Settings) -> EmailSender:
     raise ValueError(f"unknown e-mail provider {settings.email_provider!r} (expected ses or outbox)")
 
 
+def licence_upstream(settings: Settings) -> LicenceUpstream:
+    from chalicelib.adapters.licence_upstream import HttpLicenceUpstream
+
+    return HttpLicenceUpstream(
+        settings.licence_upstream_url, settings.licence_upstream_token, settings.licence_upstream_timeout
+    )
+
+
 def sms_queue(settings: Settings) -> SmsQueue:
     if settings.sms_queue_url:
         from chalicelib.adapters.sqs import SqsQueue
@@ -91,6 +99,8 @@ def build(settings: Settings) -> Context:
             sms_queue=memory.MemoryQueue(),
             sms=sms_sender(settings),
             email=email_sender(settings),
+            licences=memory.MemoryLicences(db),
+            licence_upstream=licence_upstream(settings),
             hasher=Argon2Hasher(),
             settings=settings,
         )
@@ -112,6 +122,8 @@ def build(settings: Settings) -> Context:
         sms_queue=sms_queue(settings),
         sms=sms_sender(settings),
         email=email_sender(settings),
+        licences=dynamo.DynamoLicences(),
+        licence_upstream=licence_upstream(settings),
         hasher=Argon2Hasher(),
         settings=settings,
     )

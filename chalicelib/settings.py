@@ -35,6 +35,12 @@ ENV_TWILIO_FROM = "TWILIO_FROM"  # a sender number, or
 ENV_TWILIO_MESSAGING_SERVICE = "TWILIO_MESSAGING_SERVICE_SID"
 ENV_TWILIO_API_BASE = "TWILIO_API_BASE"
 ENV_MOBILE_MAX_PER_SOURCE = "MOBILE_MAX_ATTEMPTS_PER_SOURCE"
+ENV_LICENCE_URL = "LICENCE_UPSTREAM_URL"
+ENV_LICENCE_TOKEN = "LICENCE_UPSTREAM_TOKEN"  # noqa: S105 (a variable name)
+ENV_LICENCE_PUBLIC_KEY = "LICENCE_UPSTREAM_PUBLIC_KEY"
+ENV_LICENCE_CACHE = "LICENCE_CACHE_SECONDS"
+ENV_LICENCE_GRACE = "LICENCE_GRACE_SECONDS"
+ENV_LICENCE_TIMEOUT = "LICENCE_UPSTREAM_TIMEOUT_SECONDS"
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,12 @@ class Settings:
     twilio_messaging_service_sid: str = ""
     twilio_api_base: str = "https://api.twilio.com"
     mobile_max_attempts_per_source: int = 30
+    licence_upstream_url: str = ""
+    licence_upstream_token: str = field(default="", repr=False)
+    licence_upstream_public_key: str = ""
+    licence_cache_seconds: int = 3600
+    licence_grace_seconds: int = 3 * 86400
+    licence_upstream_timeout: float = 2.0
 
     @property
     def search_backend(self) -> str:
@@ -113,6 +125,12 @@ class Settings:
             twilio_from=env.get(ENV_TWILIO_FROM, ""),
             twilio_messaging_service_sid=env.get(ENV_TWILIO_MESSAGING_SERVICE, ""),
             twilio_api_base=env.get(ENV_TWILIO_API_BASE, defaults.twilio_api_base).rstrip("/"),
+            licence_upstream_url=env.get(ENV_LICENCE_URL, "").rstrip("/"),
+            licence_upstream_token=env.get(ENV_LICENCE_TOKEN, ""),
+            licence_upstream_public_key=env.get(ENV_LICENCE_PUBLIC_KEY, ""),
+            licence_cache_seconds=int(env.get(ENV_LICENCE_CACHE, defaults.licence_cache_seconds)),
+            licence_grace_seconds=int(env.get(ENV_LICENCE_GRACE, defaults.licence_grace_seconds)),
+            licence_upstream_timeout=float(env.get(ENV_LICENCE_TIMEOUT, defaults.licence_upstream_timeout)),
             mobile_max_attempts_per_source=int(
                 env.get(ENV_MOBILE_MAX_PER_SOURCE, defaults.mobile_max_attempts_per_source)
             ),

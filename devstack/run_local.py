@@ -19,6 +19,9 @@ from chalicelib.adapters.dynamo_models import create_tables
 from chalicelib.services.operators import BOOTSTRAP_ADMIN, ensure_admin
 from chalicelib.settings import (
     ENV_DYNAMODB_ENDPOINT,
+    ENV_LICENCE_PUBLIC_KEY,
+    ENV_LICENCE_TOKEN,
+    ENV_LICENCE_URL,
     ENV_PUBLIC_BASE_URL,
     ENV_SMS_QUEUE_URL,
     ENV_SQS_ENDPOINT,
@@ -27,9 +30,11 @@ from chalicelib.settings import (
     Settings,
 )
 from devstack.events import QueueBridge, StreamBridge, create_sms_queue
+from devstack.licence_upstream import ENV_PRIVATE_KEY, new_keypair
 
 MOTO_PORT = int(os.environ.get("MOTO_PORT", "5000"))
 API_PORT = int(os.environ.get("API_PORT", "8000"))
+LICENCE_PORT = int(os.environ.get("LICENCE_PORT", "5050"))
 HOST = "127.0.0.1"
 
 
@@ -58,6 +63,8 @@ def local_environment() -> dict[str, str]:
     env.setdefault(ENV_SQS_ENDPOINT, env[ENV_DYNAMODB_ENDPOINT])
     env.setdefault("SMS_QUEUE_NAME", "local-sms")
     env.setdefault(ENV_PUBLIC_BASE_URL, f"http://{HOST}:{API_PORT}")
+    env.setdefault(ENV_LICENCE_URL, f"http://{HOST}:{LICENCE_PORT}")
+    env.setdefault(ENV_LICENCE_TOKEN, "local-server-credentials")
     return env
 
 
@@ -65,9 +72,16 @@ def main() -> None:
     env = local_environment()
     os.environ.update(env)
     moto = subprocess.Popen([sys.executable, "-m", "devstack.moto_server", "--port", str(MOTO_PORT)], env=env)
+    private_key, public_key = new_keypair()  # the simulated vendor signs, the app checks
+    simulator_env = {**env, ENV_PRIVATE_KEY: private_key}
+    simulator = subprocess.Popen(
+        [sys.executable, "-m", "devstack.licence_upstream", "--port", str(LICENCE_PORT)], env=simulator_env
+    )
+    env[ENV_LICENCE_PUBLIC_KEY] = os.environ[ENV_LICENCE_PUBLIC_KEY] = public_key
 
     def stop(*_: object) -> None:
         moto.terminate()
+        simulator.terminate()
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
@@ -101,6 +115,7 @@ def main() -> None:
         + ("   <- generated now, shown only once" if generated else "")
         + "\n  Search: embedded tantivy index fed from the accounts table's stream by the local event bridge."
         + "\n  SMS: the outbox provider prints every text (with its link) here and lists it in the console."
+        + f"\n  Licences: a simulated vendor licence server on http://{HOST}:{LICENCE_PORT} signs them."
         + "\n  Data lives in moto's memory and is lost when you stop the stack (Ctrl-C).\n",
         flush=True,
     )

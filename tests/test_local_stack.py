@@ -26,7 +26,8 @@ def free_port() -> int:
 
 
 def start_stack(extra_env: dict[str, str]) -> tuple[subprocess.Popen[str], str, list[str]]:
-    env = {**os.environ, "MOTO_PORT": str(free_port()), "API_PORT": str(free_port()), **extra_env}
+    ports = {"MOTO_PORT": str(free_port()), "API_PORT": str(free_port()), "LICENCE_PORT": str(free_port())}
+    env = {**os.environ, **ports, **extra_env}
     if "ADMIN_PASSWORD" not in extra_env:
         env.pop("ADMIN_PASSWORD", None)
     process = subprocess.Popen(

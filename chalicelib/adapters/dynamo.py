@@ -25,6 +25,7 @@ from chalicelib.adapters.dynamo_models import (
     AuditModel,
     AuthModel,
     GroupModel,
+    LicenceModel,
     MessageModel,
     OperatorModel,
     ProfileModel,
@@ -33,6 +34,7 @@ from chalicelib.adapters.dynamo_models import (
     UniqueModel,
 )
 from chalicelib.domain.errors import ConcurrentModification, Conflict, DomainError, NotFound, StaleReference
+from chalicelib.domain.licensing import BadLicence, CachedLicence, Licence, canonical
 from chalicelib.domain.model import (
     Account,
     AccountStatus,
@@ -704,6 +706,59 @@ class DynamoMessages:
     def for_account(self, account_id: str, limit: int) -> list[SmsMessage]:
         query = MessageModel.by_account.query(account_id, scan_index_forward=False, limit=limit)
         return [_message_from_model(m) for m in query]
+
+
+def _licence_from(raw: str | None, signature: str | None) -> Licence | None:
+    """Rebuild the cached licence from the signed JSON; the service verifies the signature before use."""
+    if not raw or not signature:
+        return None
+    try:
+        body = json.loads(raw)
+        return Licence(
+            account=str(body["account"]), status=str(body["status"]),
+            expires_at=datetime.fromisoformat(str(body["expires_at"]).replace("Z", "+00:00")),
+            issued_at=datetime.fromisoformat(str(body["issued_at"]).replace("Z", "+00:00")),
+            features=tuple(body.get("features", [])), raw=canonical(body), signature=signature,
+        )  # fmt: skip
+    except (ValueError, KeyError, TypeError):
+        raise BadLicence("the cached licence cannot be read") from None
+
+
+class DynamoLicences:
+    def get(self, account_id: str) -> CachedLicence | None:
+        model = _get(LicenceModel, account_id)
+        if model is None:
+            return None
+        try:
+            licence = _licence_from(model.raw, model.signature)
+            error = model.last_error or ""
+        except BadLicence as exc:
+            licence, error = None, str(exc)
+        return CachedLicence(
+            account_id, licence, model.validated_at, error, model.last_error_at, int(model.failures or 0),
+            model.retry_after,
+        )  # fmt: skip
+
+    def put(self, cached: CachedLicence) -> None:
+        licence = cached.licence
+        LicenceModel(
+            cached.account_id, raw=licence.raw if licence else None, signature=licence.signature if licence else None,
+            validated_at=cached.validated_at, last_error=cached.last_error or None, last_error_at=cached.last_error_at,
+            failures=cached.failures, retry_after=cached.retry_after,
+        ).save()  # fmt: skip
+
+    def acquire_lease(self, account_id: str, until: datetime, now: datetime) -> bool:
+        lease = LicenceModel(f"lease#{account_id}", lease_until=until, ttl=int(until.timestamp()) + 3600)
+        try:
+            lease.save(condition=LicenceModel.pk.does_not_exist() | (LicenceModel.lease_until < now))
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release_lease(self, account_id: str) -> None:
+        LicenceModel(f"lease#{account_id}").delete()
 
 
 def _months_back(count: int) -> Iterator[str]:

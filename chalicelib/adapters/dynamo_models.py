@@ -241,6 +241,26 @@ class MessageModel(Model):
     by_month = _ByMonth()
 
 
+class LicenceModel(Model):
+    """Cached licences by account id (the signed licence as the vendor sent it), and refresh leases
+    (`lease#<account>`, conditional writes) that let one caller at a time ask the vendor."""
+
+    class Meta:
+        table_name = "licences"
+        billing_mode = "PAY_PER_REQUEST"
+
+    pk = UnicodeAttribute(hash_key=True)
+    raw = UnicodeAttribute(null=True)
+    signature = UnicodeAttribute(null=True)
+    validated_at = UTCDateTimeAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    last_error_at = UTCDateTimeAttribute(null=True)
+    failures = NumberAttribute(null=True)
+    retry_after = UTCDateTimeAttribute(null=True)
+    lease_until = UTCDateTimeAttribute(null=True)
+    ttl = NumberAttribute(null=True)
+
+
 ALL_MODELS: dict[str, type[Model]] = {
     "accounts": AccountModel,
     "groups": GroupModel,
@@ -252,6 +272,7 @@ ALL_MODELS: dict[str, type[Model]] = {
     "audit": AuditModel,
     "tokens": TokenModel,
     "messages": MessageModel,
+    "licences": LicenceModel,
 }
 
 

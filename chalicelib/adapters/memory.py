@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from chalicelib.adapters.cursor import decode_cursor, encode_cursor
 from chalicelib.domain.errors import ConcurrentModification, Conflict, NotFound, StaleReference
+from chalicelib.domain.licensing import CachedLicence
 from chalicelib.domain.model import (
     Account,
     Group,
@@ -45,6 +46,8 @@ class MemoryDatabase:
     tokens: dict[str, ProvisioningToken] = field(default_factory=dict)
     latest_tokens: dict[tuple[str, str], str] = field(default_factory=dict)
     messages: dict[str, SmsMessage] = field(default_factory=dict)
+    licences: dict[str, CachedLicence] = field(default_factory=dict)
+    leases: dict[str, datetime] = field(default_factory=dict)
 
     def claim(self, entries: Iterable[tuple[str, str, str]]) -> None:
         """Check that every (guard key, owner, field) is free or already the owner's; raise on the first
@@ -391,3 +394,27 @@ class MemoryQueue:
         for sms in batch:
             consumer(sms)
         return len(batch)
+
+
+class MemoryLicences:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db = db
+
+    def get(self, account_id: str) -> CachedLicence | None:
+        return self.db.licences.get(account_id)
+
+    def put(self, cached: CachedLicence) -> None:
+        with self.db.lock:
+            self.db.licences[cached.account_id] = cached
+
+    def acquire_lease(self, account_id: str, until: datetime, now: datetime) -> bool:
+        with self.db.lock:
+            held = self.db.leases.get(account_id)
+            if held is not None and held > now:
+                return False
+            self.db.leases[account_id] = until
+            return True
+
+    def release_lease(self, account_id: str) -> None:
+        with self.db.lock:
+            self.db.leases.pop(account_id, None)

@@ -18,6 +18,7 @@ from chalicelib.domain.errors import (
     FieldError,
     Forbidden,
     InvalidLink,
+    LicenceUnavailable,
     NotFound,
     RateLimited,
     Unauthorized,
@@ -45,6 +46,7 @@ _STATUS = {
     RateLimited: (429, "Too many requests"),
     SearchUnavailable: (503, "Search unavailable"),
     InvalidLink: (404, "Invalid link"),
+    LicenceUnavailable: (503, "Licence unavailable"),
     InvalidQuery: (400, "Invalid query"),
 }
 
@@ -86,6 +88,8 @@ def problem_for(exc: DomainError) -> Response:
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
     if isinstance(exc, SearchUnavailable):
         headers = {"Retry-After": "30"}
+    if isinstance(exc, LicenceUnavailable):
+        headers = {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, Unauthorized):
         headers = {"WWW-Authenticate": 'Bearer realm="api"'}
     errors = exc.errors if isinstance(exc, ValidationFailed) else None

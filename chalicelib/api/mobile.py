@@ -6,12 +6,15 @@ anything (message previews and link scanners fetch links first); redemption is a
 
 from __future__ import annotations
 
+import json
+
 from chalice.app import Blueprint, Request, Response
 
-from chalicelib.api.http import json_response, read_json, route, source_ip
+from chalicelib.api.http import bearer_token, json_response, read_json, route, source_ip
 from chalicelib.console.web import html, render_page
 from chalicelib.domain.fields import FieldReader, require
-from chalicelib.services import activation
+from chalicelib.domain.model import iso
+from chalicelib.services import activation, licensing
 from chalicelib.services.context import Context
 
 bp = Blueprint(__name__)
@@ -64,3 +67,17 @@ def redeem(ctx: Context, request: Request, actor: None) -> Response:
         status_code=200,
         headers={"Content-Type": "application/json", "Cache-Control": "no-store"},
     )
+
+
+@route(bp, "/m/licence", ["GET"], public=True)
+def licence(ctx: Context, request: Request, actor: None) -> Response:
+    """The licence service URL that activation hands to the app: `Authorization: Bearer <licence_token>`."""
+    served = licensing.licence_for_device(ctx, bearer_token(request))
+    body = {
+        "licence": json.loads(served.licence.raw),
+        "signature": served.licence.signature,
+        "source": served.source,
+        "stale": served.stale,
+        "validated_at": iso(served.validated_at),
+    }
+    return Response(body=json.dumps(body), headers={"Content-Type": "application/json", "Cache-Control": "no-store"})

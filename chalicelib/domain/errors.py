@@ -85,6 +85,20 @@ class ProviderError(DomainError):
         self.retryable = retryable
 
 
+class UpstreamUnavailable(DomainError):
+    code = "upstream_unavailable"
+
+
+class LicenceUnavailable(DomainError):
+    """No licence can be served: the vendor cannot be reached and the cache is empty or past its grace."""
+
+    code = "licence_unavailable"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class InvalidLink(DomainError):
     """Unknown, expired, used or superseded provisioning link: one answer for all, so none can be told apart."""
 

@@ -22,6 +22,7 @@ GSM7_EXTENDED = set("^{}\\[~]|€\f")
 class Purpose(StrEnum):
     INSTALL = "install"
     ACTIVATE = "activate"
+    DEVICE = "device"  # the activated app's credential for the licence service
 
 
 class MessageStatus(StrEnum):

@@ -53,6 +53,7 @@ SENT_STATUS = {
     Purpose.ACTIVATE: AccountStatus.ACTIVATION_SMS_SENT,
 }
 MOBILE_WINDOW_SECONDS = 600
+DEVICE_TOKEN_LIFETIME = timedelta(days=3650)  # until the next activation replaces it
 SMS, EMAIL = "sms", "email"
 SUBJECTS = {Purpose.INSTALL: "Install PrivateGSM", Purpose.ACTIVATE: "Configure PrivateGSM"}
 SIP_PASSWORD_BYTES = 18
@@ -319,6 +320,8 @@ def redeem_activation(ctx: Context, token: str, source: str) -> dict[str, Any]:
         version=account.version + 1,
     )
     ctx.accounts.replace(account, activated, TimelineEvent(account.id, now, "activated", "phone"))
+    device_token, device_hash = new_token()  # the app's credential for the licence service; replaces the last one
+    ctx.tokens.issue(ProvisioningToken(device_hash, account.id, Purpose.DEVICE, now, now + DEVICE_TOKEN_LIFETIME))
     transport = profile.default_transport
     return {
         "sip": {
@@ -334,6 +337,7 @@ def redeem_activation(ctx: Context, token: str, source: str) -> dict[str, Any]:
         "keep_alive": account.keep_alive,
         "virtual_number": account.phone_number,
         "licence_service_url": f"{ctx.settings.public_base_url}/m/licence",
+        "licence_token": device_token,
     }
 
 

@@ -11,6 +11,8 @@ from chalicelib.services.ports import (
     AccountRepository,
     EmailSender,
     GroupRepository,
+    LicenceCache,
+    LicenceUpstream,
     LoginAudit,
     MessageStore,
     OperatorRepository,
@@ -40,6 +42,8 @@ class Context:
     sms_queue: SmsQueue
     sms: SmsSender
     email: EmailSender
+    licences: LicenceCache
+    licence_upstream: LicenceUpstream
     hasher: PasswordHasher
     settings: Settings
     clock: Callable[[], datetime] = field(default=utcnow)

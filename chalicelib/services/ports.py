@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from chalicelib.domain.licensing import CachedLicence
 from chalicelib.domain.model import (
     Account,
     Group,
@@ -158,3 +159,20 @@ class EmailSender(Protocol):
 class SmsSender(Protocol):
     def send(self, to: str, body: str, status_callback: str) -> str:
         """Hand the text to the provider; returns its message id. Raises ProviderError."""
+
+
+class LicenceCache(Protocol):
+    def get(self, account_id: str) -> CachedLicence | None: ...
+
+    def put(self, cached: CachedLicence) -> None: ...
+
+    def acquire_lease(self, account_id: str, until: datetime, now: datetime) -> bool:
+        """Become the one caller that refreshes this account's licence (until `until`); False if another
+        caller holds an unexpired lease."""
+
+    def release_lease(self, account_id: str) -> None: ...
+
+
+class LicenceUpstream(Protocol):
+    def validate(self, account: str, nonce: str) -> object:
+        """The vendor's decoded JSON answer. Raises UpstreamUnavailable (down, slow, 5xx, not JSON)."""
