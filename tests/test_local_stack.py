@@ -156,3 +156,26 @@ def test_the_outbox_prints_the_sms_and_its_link_works(stack: tuple[str, list[str
     assert page.status_code == 200 and "Download for Android" in page.text
     messages = session.get(f"{url}/accounts/{account['id']}/messages", timeout=10).json()["items"]
     assert [m["status"] for m in messages] == ["sent"]
+
+
+def test_activation_hands_out_a_licence_signed_by_the_simulated_vendor(stack: tuple[str, list[str]]) -> None:
+    url, lines = stack
+    base = url.removesuffix("/api/v1")
+    session = requests.Session()
+    login = session.post(f"{url}/auth/login", json={"username": "admin", "password": "quick-start-pass"}, timeout=10)
+    session.headers["Authorization"] = f"Bearer {login.json()['token']}"
+    new_profile = {"name": "p2", "sip_domain": "voice.example.com", "sip_host": "sip.example.com"}
+    profile = session.post(f"{url}/provisioning-profiles", json=new_profile, timeout=10).json()
+    new_group = {"name": "g2", "it_email": "it@example.com", "provisioning_profile_id": profile["id"]}
+    group = session.post(f"{url}/groups", json=new_group, timeout=10).json()
+    new_account = {"mode": "wizard", "group_id": group["id"], "phone_number": "+393479876543"}
+    account = session.post(f"{url}/accounts", json=new_account, timeout=10).json()
+    assert session.post(f"{url}/accounts/{account['id']}/activation-sms", timeout=10).status_code == 202
+    assert wait_for(lambda: any("[outbox] SMS to +393479876543" in line for line in lines), 20)
+    token = re.search(r"/m/a/(\S+)", next(line for line in lines if "+393479876543" in line))
+    assert token is not None
+    config = requests.post(f"{base}/m/activation", json={"token": token.group(1)}, timeout=10).json()
+    licence = requests.get(config["licence_service_url"], timeout=10,
+                           headers={"Authorization": f"Bearer {config['licence_token']}"})  # fmt: skip
+    assert licence.status_code == 200, licence.text
+    assert licence.json()["licence"]["status"] == "valid" and licence.json()["source"] == "upstream"

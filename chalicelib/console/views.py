@@ -29,11 +29,18 @@ from chalicelib.console.web import (
     set_cookie,
 )
 from chalicelib.domain import rules
-from chalicelib.domain.errors import Conflict, DomainError, RateLimited, Unauthorized, ValidationFailed
+from chalicelib.domain.errors import (
+    Conflict,
+    DomainError,
+    LicenceUnavailable,
+    RateLimited,
+    Unauthorized,
+    ValidationFailed,
+)
 from chalicelib.domain.model import Group, Operator, Role
 from chalicelib.domain.provisioning import Purpose, segments
 from chalicelib.domain.search import InvalidQuery
-from chalicelib.services import accounts, activation, groups, operators
+from chalicelib.services import accounts, activation, diagnostics, groups, licensing, operators
 from chalicelib.services import search as search_service
 from chalicelib.services.context import Context
 from chalicelib.services.search_port import SearchDocument, SearchUnavailable
@@ -53,6 +60,8 @@ DONE_MESSAGES = {
     "profile_deleted": "The provisioning profile has been deleted.",
     "operator_saved": "The operator has been saved.",
     "operator_deleted": "The operator has been deleted.",
+    "licence_refreshed": "The licence has been validated with the licence server.",
+    "licence_unavailable": "The licence server could not be reached; the cached licence is kept.",
     "installation_sent_sms": "The installation SMS has been queued.",
     "activation_sent_sms": "The activation SMS has been queued.",
     "installation_sent_email": "The installation e-mail has been queued.",
@@ -228,9 +237,10 @@ def account_details(p: Page, account_id: str) -> Response:
     profile = p.ctx.profiles.get(account.provisioning_profile_id)
     group = p.ctx.groups.get(account.group_id)
     messages = activation.messages_of(p.ctx, p.operator, account.id, 100 if full else 10)
+    licence = licensing.licence_view(p.ctx, p.operator, account.id)
     return p.render(
         "account.html", account=account, tab=tab, history=history, full=full, profile=profile, group=group,
-        done=_done(p), can_write=p.operator.can_write_group(account.group_id), messages=messages,
+        done=_done(p), can_write=p.operator.can_write_group(account.group_id), messages=messages, licence=licence,
         can_activate=account.account_type.value == "PGSM" and account.has_international_number,
         can_email=account.account_type.value == "PGSM" and bool(account.email),
     )  # fmt: skip
@@ -255,6 +265,25 @@ def account_installation_email(p: Page, account_id: str) -> Response:
 @page(bp, "/accounts/{account_id}/activation-email", ["POST"])
 def account_activation_email(p: Page, account_id: str) -> Response:
     return _send(p, account_id, Purpose.ACTIVATE, activation.EMAIL)
+
+
+@page(bp, "/accounts/{account_id}/licence-refresh", ["POST"])
+def account_licence_refresh(p: Page, account_id: str) -> Response:
+    check_csrf(p.request, form(p.request))
+    try:
+        served = licensing.refresh_for_operator(p.ctx, p.operator, account_id)
+        done = "licence_refreshed" if served.source == "upstream" else "licence_unavailable"
+    except LicenceUnavailable:
+        done = "licence_unavailable"
+    return p.go(f"accounts/{account_id}", tab="state", done=done)
+
+
+@page(bp, "/health")
+def health(p: Page) -> Response:
+    """What phones are told (the public licence service URL) and whether it answers from here."""
+    groups.require_admin(p.operator)
+    url = f"{p.ctx.settings.public_base_url}/m/licence"
+    return p.render("health.html", url=url, check=diagnostics.check_public_url(url))
 
 
 @page(bp, "/accounts/{account_id}/installation-sms", ["POST"])

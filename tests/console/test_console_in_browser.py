@@ -244,3 +244,47 @@ def test_activation_from_the_console_outbox_and_qr_code(page: Page, base_url: st
     ).to_be_visible()
     shoot(page, "16-outbox")
     assert accounts.get_account(world.ctx, world.admin, account.id).status.value == "activation_sms_sent"
+
+
+def test_state_tab_shows_the_cached_licence_and_health_checks_the_public_url(
+    page: Page, base_url: str, console_world: World
+) -> None:
+    from dataclasses import replace
+
+    from chalicelib import bootstrap
+    from chalicelib.adapters.licence_upstream import HttpLicenceUpstream
+    from chalicelib.domain.provisioning import Purpose
+    from chalicelib.services import activation
+    from devstack.licence_upstream import LicenceSimulator, new_keypair
+
+    private, public = new_keypair()
+    simulator = LicenceSimulator(private, "server-token").start()
+    try:
+        world = console_world
+        settings = replace(world.ctx.settings, licence_upstream_public_key=public,
+                           public_base_url=base_url.removesuffix("/console"))  # fmt: skip
+        ctx = replace(
+            world.ctx, settings=settings, licence_upstream=HttpLicenceUpstream(simulator.url, "server-token", 2)
+        )
+        bootstrap.use(ctx)
+        data = {"mode": "wizard", "group_id": world.group_a.id, "phone_number": "+393471234567", "full_name": "Ada"}
+        account = accounts.create_account(ctx, world.admin, data).account
+        sent = activation.send_link(ctx, world.admin, account.id, Purpose.ACTIVATE)
+        activation.redeem_activation(ctx, sent.link.rsplit("/", 1)[1], "10.0.0.1")
+        log_in(page, base_url, "admin", "admin-password-1")
+        page.goto(f"{base_url}/accounts/{account.id}?tab=state")
+        expect(page.locator("dl.settings")).to_contain_text("Through this server (automatically activated)")
+        expect(page.locator("dd.licence-status")).to_have_text("No licence cached yet")
+        page.get_by_role("button", name="Refresh licence").click()
+        expect(page.get_by_role("status")).to_have_text("The licence has been validated with the licence server.")
+        expect(page.locator("dd.licence-status")).to_have_text("Valid")
+        shoot(page, "17-state-licence")
+        simulator.fault = "error"
+        page.get_by_role("button", name="Refresh licence").click()
+        expect(page.get_by_role("status")).to_contain_text("could not be reached")
+        expect(page.locator("dd.error")).to_contain_text("answered 500")
+        page.get_by_role("link", name="Health").click()
+        expect(page.locator("dd.ok")).to_contain_text("Yes: It answers")
+        shoot(page, "18-health")
+    finally:
+        simulator.stop()
