@@ -113,21 +113,29 @@ def current_licence(ctx: Context, account: Account, *, force: bool = False) -> S
         return Served(cached.licence, "cache", False, cached.validated_at)
     if not force and cached is not None and cached.retry_after is not None and now < cached.retry_after:
         return _fallback(ctx, cached, now)
-    with _lock(account.id):
+    lock = _lock(account.id)
+    if not lock.acquire(blocking=False):  # this instance is already asking the vendor for this account
+        return _wait_for_other(ctx, account, cached)
+    try:
         cached = _trusted(ctx, ctx.licences.get(account.id))
         if not force and _fresh(ctx, cached, ctx.clock()):
             assert cached is not None and cached.licence is not None
             return Served(cached.licence, "cache", False, cached.validated_at)
         if not ctx.licences.acquire_lease(account.id, ctx.clock() + LEASE, ctx.clock()):
-            return _wait_for_other(ctx, account, cached)
+            return _wait_for_other(ctx, account, cached)  # another instance is
         try:
             return _refresh(ctx, account, cached)
         finally:
             ctx.licences.release_lease(account.id)
+    finally:
+        lock.release()
 
 
 def _wait_for_other(ctx: Context, account: Account, cached: CachedLicence | None) -> Served:
-    """Another instance is asking the vendor for this account: wait a little for its answer."""
+    """Someone else is asking the vendor for this account. A licence still in its grace period is served at
+    once (no client waits on the vendor for it); with nothing to serve, wait briefly for that answer."""
+    if _within_grace(ctx, cached, ctx.clock()):
+        return _fallback(ctx, cached, ctx.clock())
     deadline = time.monotonic() + WAIT_FOR_OTHER_SECONDS
     while time.monotonic() < deadline:
         time.sleep(0.05)
