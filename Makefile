@@ -28,6 +28,7 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.create_accounts
 	$(PY) -m bench.search
 	$(PY) -m bench.sms_queue
+	$(PY) -m bench.licence
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
