@@ -220,9 +220,14 @@ def _common_checks(reader: FieldReader, values: _Input) -> None:
     _checked(reader, "email", rules.check_email, values.email)
 
 
-def _creation_mode(reader: FieldReader, values: _Input) -> CreationMode:
+def _creation_mode(reader: FieldReader, values: _Input, batch: bool) -> CreationMode:
     """Plain: the operator types the password. Wizard: a PGSM account with a generated username and no SIP
-    password yet; it starts disabled and automatic activation gives it credentials and enables it."""
+    password yet; it starts disabled and automatic activation gives it credentials and enables it. Batch (the
+    import pipeline only): the wizard way, but a username may come from the file."""
+    if batch:
+        if values.password is not MISSING:
+            reader.fail("password", "not_allowed_for_wizard", "Batch accounts get their credentials at activation.")
+        return CreationMode.BATCH
     if not isinstance(values.mode, str) or values.mode == CreationMode.PLAIN.value:
         require(reader, "password", values.password)
         return CreationMode.PLAIN
@@ -237,28 +242,29 @@ def _creation_mode(reader: FieldReader, values: _Input) -> CreationMode:
     return CreationMode.WIZARD
 
 
-def create_account(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> AccountResult:
-    """Create an account the plain way. Group and profile come from the short-lived reference cache; the
-    transaction re-checks them, and a stale entry costs one retry with fresh reads."""
+def create_account(ctx: Context, actor: Operator, data: Mapping[str, Any], *, batch: bool = False) -> AccountResult:
+    """Create an account (plain, wizard, or batch for the import pipeline). Group and profile come from the
+    short-lived reference cache; the transaction re-checks them, and a stale entry costs one retry with fresh
+    reads."""
     try:
-        return _create_account(ctx, actor, data)
+        return _create_account(ctx, actor, data, batch)
     except (StaleReference, NotFound) as exc:
         if isinstance(exc, NotFound) and exc.field != "group_id":
             raise
         ctx.reference.forget()
-        return _create_account(ctx, actor, data)
+        return _create_account(ctx, actor, data, batch)
 
 
-def _create_account(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> AccountResult:
+def _create_account(ctx: Context, actor: Operator, data: Mapping[str, Any], batch: bool) -> AccountResult:
     reader, values = _read(data, creating=True)
-    mode = _creation_mode(reader, values)
+    mode = _creation_mode(reader, values, batch)
     require(reader, "group_id", values.group_id)
     require(reader, "phone_number", values.phone_number)
     _common_checks(reader, values)
     warnings: list[str] = []
     phone = _number(reader, "phone_number", values.phone_number, warnings)
     secondary = _number(reader, "secondary_phone_number", values.secondary_phone_number, warnings)
-    if mode is CreationMode.WIZARD and phone and not phone.startswith("+"):
+    if mode is not CreationMode.PLAIN and phone and not phone.startswith("+"):
         reader.fail(
             "phone_number",
             "international_number_required",
