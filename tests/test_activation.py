@@ -251,3 +251,45 @@ def test_the_ses_adapter_sends_through_amazon_ses(moto_url: str) -> None:
     assert sender.send("ada@example.com", "Configure PrivateGSM", "https://voice.example.com/m/a/x")
     with pytest.raises(ProviderError):
         SesSender("not-verified@example.org", "eu-west-1", client=client).send("a@example.com", "s", "b")
+
+
+def test_disabling_revokes_outstanding_links_and_a_disabled_group_blocks_them(
+    setup: tuple[World, Api, Clock, OutboxSender],
+) -> None:
+    world, api, _, outbox = setup
+    account = wizard_account(world, api)
+    api.call("POST", f"/accounts/{account['id']}/activation-sms")
+    deliver_all(world.ctx)
+    _, token = last_link(outbox)
+    api.call("POST", f"/accounts/{account['id']}/disable")  # e.g. the phone was lost
+    as_problem(mobile(api, "POST", "/m/activation", {"token": token}), 404, "invalid_link")
+    assert api.call("GET", f"/accounts/{account['id']}").json_body["enabled"] is False
+    api.call("POST", f"/accounts/{account['id']}/activation-sms")
+    deliver_all(world.ctx)
+    _, fresh = last_link(outbox)
+    groups.update_group(world.ctx, world.admin, world.group_a.id, {"enabled": False})
+    as_problem(mobile(api, "POST", "/m/activation", {"token": fresh}), 404, "invalid_link")
+
+
+def test_a_late_installed_report_never_moves_an_activated_account_back(
+    setup: tuple[World, Api, Clock, OutboxSender],
+) -> None:
+    world, api, _, outbox = setup
+    account = wizard_account(world, api)
+    api.call("POST", f"/accounts/{account['id']}/installation-sms")
+    deliver_all(world.ctx)
+    _, install = last_link(outbox)
+    api.call("POST", f"/accounts/{account['id']}/activation-sms")
+    deliver_all(world.ctx)
+    _, activate = last_link(outbox)
+    assert mobile(api, "POST", "/m/activation", {"token": activate}).status_code == 200
+    assert mobile(api, "POST", "/m/installed", {"token": install, "platform": "ios"}).status_code == 200
+    assert api.call("GET", f"/accounts/{account['id']}").json_body["status"] == "activated"
+
+
+def test_accounts_for_automatic_activation_stay_pgsm(setup: tuple[World, Api, Clock, OutboxSender]) -> None:
+    world, api, _, _ = setup
+    account = wizard_account(world, api)
+    body = as_problem(api.call("PATCH", f"/accounts/{account['id']}", {"account_type": "SNOM"}), 422,
+                      "validation_failed")  # fmt: skip
+    assert body["errors"][0]["code"] == "activation_account_type_fixed"

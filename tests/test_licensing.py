@@ -168,3 +168,12 @@ def test_the_mobile_endpoint(env: tuple[World, LicenceSimulator, Clock]) -> None
         _, other = device(world, phone_number="+393470001234")
         unavailable = client.http.get("/m/licence", headers={"Authorization": f"Bearer {other}"})
         assert unavailable.status_code == 503 and int(unavailable.headers["Retry-After"]) >= 1
+
+
+def test_a_renamed_account_does_not_get_the_old_usernames_licence(env: tuple[World, LicenceSimulator, Clock]) -> None:
+    world, simulator, _ = env
+    account, token = device(world, username="5001")
+    assert licensing.licence_for_device(world.ctx, token).licence.account == "5001"
+    accounts.update_account(world.ctx, world.admin, account.id, {"username": "5002", "password": "new-secret-1"})
+    served = licensing.licence_for_device(world.ctx, token)
+    assert (served.licence.account, served.source, simulator.calls) == ("5002", "upstream", 2)

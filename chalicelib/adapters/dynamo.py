@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -577,6 +577,16 @@ class DynamoSessions:
     def remove(self, token_hash: str) -> None:
         AuthModel(f"session#{token_hash}").delete()
 
+    def extend(self, token_hash: str, expires_at: datetime) -> None:
+        try:
+            AuthModel(f"session#{token_hash}").update(
+                actions=[AuthModel.expires_at.set(expires_at), AuthModel.ttl.set(int(expires_at.timestamp()))],
+                condition=AuthModel.pk.exists(),
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise  # a logout won the race: the session stays gone
+
     @staticmethod
     def _slot(key: str, window_seconds: int, now: datetime) -> tuple[str, int]:
         window = int(now.timestamp()) // window_seconds
@@ -654,6 +664,10 @@ class DynamoTokens:
             )
         except UpdateError as exc:
             raise Conflict("This link was used already.", code="link_used") from exc
+
+    def revoke(self, account_id: str, purposes: Sequence[Purpose]) -> None:
+        for purpose in purposes:
+            TokenModel(f"latest#{account_id}#{purpose.value}").delete()
 
 
 def _message_from_model(m: MessageModel) -> SmsMessage:

@@ -7,7 +7,7 @@ before applying any of it, exactly like a DynamoDB transaction.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
@@ -25,7 +25,7 @@ from chalicelib.domain.model import (
     Session,
     TimelineEvent,
 )
-from chalicelib.domain.provisioning import MessageStatus, ProvisioningToken, QueuedSms, SmsMessage
+from chalicelib.domain.provisioning import MessageStatus, ProvisioningToken, Purpose, QueuedSms, SmsMessage
 from chalicelib.services import guards
 
 T = TypeVar("T")
@@ -306,6 +306,12 @@ class MemorySessions:
         with self.db.lock:
             self.db.sessions.pop(token_hash, None)
 
+    def extend(self, token_hash: str, expires_at: datetime) -> None:
+        with self.db.lock:
+            session = self.db.sessions.get(token_hash)
+            if session is not None:
+                self.db.sessions[token_hash] = replace(session, expires_at=expires_at)
+
     def hit(self, key: str, window_seconds: int, now: datetime) -> int:
         slot = f"{key}#{int(now.timestamp()) // window_seconds}"
         with self.db.lock:
@@ -349,6 +355,11 @@ class MemoryTokens:
             if token is None or token.used_at is not None:
                 raise Conflict("This link was used already.", code="link_used")
             self.db.tokens[token_hash] = replace(token, used_at=at)
+
+    def revoke(self, account_id: str, purposes: Sequence[Purpose]) -> None:
+        with self.db.lock:
+            for purpose in purposes:
+                self.db.latest_tokens.pop((account_id, purpose.value), None)
 
 
 class MemoryMessages:

@@ -31,6 +31,7 @@ def account_data(fields: Fields, *, editing: bool, wizard: bool = False) -> dict
     if wizard:
         data["mode"] = "wizard"
         data.pop("username", None)  # shown, not editable: the wizard generates it
+        data["security_model"] = first(fields, "security_model") or "SDES"
         return data
     if first(fields, "password"):
         data["password"] = first(fields, "password")

@@ -63,8 +63,10 @@ class FieldReader:
         min_length: int = 0,
         multiline: bool = False,
         nullable: bool = False,
+        strip: bool = True,
     ) -> str | _Missing:
-        """A string, stripped of surrounding white space; null reads as "" when nullable."""
+        """A string, stripped of surrounding white space (not secrets: strip=False); null reads as "" when
+        nullable."""
         if name not in self.data:
             return MISSING
         value = self.data[name]
@@ -73,7 +75,7 @@ class FieldReader:
         if not isinstance(value, str):
             self.fail(name, "invalid_type", f"'{name}' must be a string.")
             return MISSING
-        value = value.strip()
+        value = value.strip() if strip else value
         pattern = _CONTROL_MULTILINE_OK if multiline else _CONTROL_SINGLE_LINE
         if pattern.search(value):
             self.fail(name, "invalid_characters", f"'{name}' contains control characters.")

@@ -24,6 +24,7 @@ from chalicelib.domain.model import (
     SecurityModel,
     TimelineEvent,
 )
+from chalicelib.domain.provisioning import Purpose
 from chalicelib.services.context import Context
 
 EDITABLE_FIELDS = (
@@ -89,7 +90,7 @@ def _read(data: Mapping[str, Any], creating: bool) -> tuple[FieldReader, _Input]
             reader.fail(name, "read_only", f"'{name}' cannot be set.{hint}")
     values = _Input(
         username=reader.string("username", max_length=64, min_length=1),
-        password=reader.string("password", max_length=128, min_length=1),
+        password=reader.string("password", max_length=128, min_length=1, strip=False),
         group_id=reader.string("group_id", max_length=64, min_length=1),
         provisioning_profile_id=reader.string("provisioning_profile_id", max_length=64, nullable=True),
         phone_number=reader.string("phone_number", max_length=32, min_length=1),
@@ -369,6 +370,12 @@ def update_account(ctx: Context, actor: Operator, account_id: str, data: Mapping
         given = _number(reader, "secondary_phone_number", values.secondary_phone_number, [])
         _immutable_number(reader, "secondary_phone_number", given, current.secondary_phone_number)
     account_type = values.account_type if isinstance(values.account_type, AccountType) else current.account_type
+    if account_type is not current.account_type and current.creation_mode is not CreationMode.PLAIN:
+        reader.fail(
+            "account_type",
+            "activation_account_type_fixed",
+            "Accounts created for automatic activation stay PGSM; create a SNOM account the plain way.",
+        )
     type_fields = _type_fields(reader, values, account_type, current)
     group_id = values.group_id if isinstance(values.group_id, str) else current.group_id
     group = _load_group(ctx.groups.get, reader, group_id) if group_id != current.group_id else None
@@ -421,6 +428,8 @@ def update_account(ctx: Context, actor: Operator, account_id: str, data: Mapping
 def set_enabled(ctx: Context, actor: Operator, account_id: str, enabled: bool) -> Account:
     current = get_account(ctx, actor, account_id)
     _authorize_write(actor, current.group_id)
+    if not enabled:  # outstanding links must not undo the operator's decision (activation enables wizard accounts)
+        ctx.tokens.revoke(current.id, [Purpose.INSTALL, Purpose.ACTIVATE])
     if current.enabled is enabled:
         return current  # idempotent: a repeated click changes nothing and records nothing
     activated = current.status in (AccountStatus.ACTIVATED, AccountStatus.CONNECTED)
@@ -441,6 +450,7 @@ def delete_account(ctx: Context, actor: Operator, account_id: str) -> None:
     _authorize_write(actor, current.group_id)
     event = TimelineEvent(current.id, ctx.clock(), "deleted", actor.username, {"username": current.username})
     ctx.accounts.remove(current, event)
+    ctx.tokens.revoke(current.id, list(Purpose))
 
 
 @dataclass(frozen=True)

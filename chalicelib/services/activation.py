@@ -118,13 +118,23 @@ def send_link(ctx: Context, actor: Operator, account_id: str, purpose: Purpose, 
         raise Forbidden("You may not change accounts of this group.")
     profile = _check_can_activate(ctx, account, channel)
     now = ctx.clock()
+    message_id = str(uuid.uuid4())
+    # The account's status and timeline first (a conditional write): if it fails, nothing else happened and
+    # the previous link still works. Then the new link (which supersedes the old one), the message, the queue.
+    updated = account.with_status(SENT_STATUS[purpose], now)
+    kind = f"{'installation' if purpose is Purpose.INSTALL else 'activation'}_{channel}_queued"
+    event = TimelineEvent(account.id, now, kind, actor.username, {"message_id": message_id})
+    if updated is account:
+        ctx.accounts.append_event(event)
+    else:
+        ctx.accounts.replace(account, updated, event)
     token, hashed = new_token()
     ttl = timedelta(hours=ctx.settings.link_ttl_hours)
     ctx.tokens.issue(ProvisioningToken(hashed, account.id, purpose, now, now + ttl))
     url = link(ctx, purpose, token)
     template = profile.installation_sms_template if purpose is Purpose.INSTALL else profile.activation_sms_template
     message = SmsMessage(
-        id=str(uuid.uuid4()),
+        id=message_id,
         account_id=account.id,
         to=account.email if channel == EMAIL else account.phone_number,
         # stored without the token (only its hash is kept); the full text travels in the queue only
@@ -136,13 +146,6 @@ def send_link(ctx: Context, actor: Operator, account_id: str, purpose: Purpose, 
         channel=channel,
     )
     ctx.messages.add(message)
-    updated = account.with_status(SENT_STATUS[purpose], now)
-    kind = f"{'installation' if purpose is Purpose.INSTALL else 'activation'}_{channel}_queued"
-    event = TimelineEvent(account.id, now, kind, actor.username, {"message_id": message.id})
-    if updated is account:
-        ctx.accounts.append_event(event)
-    else:
-        ctx.accounts.replace(account, updated, event)
     text = render(template, url, account.full_name)
     ctx.sms_queue.enqueue(QueuedSms(message.id, text))
     return Sent(message, updated, url, text)
@@ -256,6 +259,9 @@ def _valid(ctx: Context, token: str, purpose: Purpose, source: str) -> tuple[Pro
     account = ctx.accounts.get(record.account_id)
     if account is None:
         raise InvalidLink()
+    group = ctx.groups.get(account.group_id)
+    if group is None or not group.enabled:
+        raise InvalidLink()
     return record, account
 
 
@@ -290,7 +296,9 @@ def report_installed(ctx: Context, token: str, platform: str, app_version: str, 
     """The installed app reports itself with its installation link's token."""
     _, account = _valid(ctx, token, Purpose.INSTALL, source)
     now = ctx.clock()
-    updated = account.with_status(AccountStatus.INSTALLED, now)
+    # a late or repeated report never moves an activated (or connected) account back
+    later = account.status in (AccountStatus.ACTIVATED, AccountStatus.CONNECTED)
+    updated = account if later else account.with_status(AccountStatus.INSTALLED, now)
     event = TimelineEvent(
         account.id, now, "installed", "phone", {"platform": platform[:20], "app_version": app_version[:40]}
     )
@@ -309,7 +317,10 @@ def redeem_activation(ctx: Context, token: str, source: str) -> dict[str, Any]:
     if profile is None:
         raise InvalidLink()
     now = ctx.clock()
-    ctx.tokens.consume(record.token_hash, now)  # a concurrent second redemption fails here
+    try:
+        ctx.tokens.consume(record.token_hash, now)  # a concurrent second redemption fails here
+    except Conflict as exc:
+        raise InvalidLink() from exc  # the same answer as any other unusable link
     password = secrets.token_urlsafe(SIP_PASSWORD_BYTES)
     activated = account.with_status(AccountStatus.ACTIVATED, now)
     activated = replace(

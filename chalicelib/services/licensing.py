@@ -48,12 +48,14 @@ def _lock(account_id: str) -> threading.Lock:
 def authenticate_device(ctx: Context, device_token: str) -> Account:
     """The activated app's bearer token (issued at activation, replaced by the next one)."""
     found = ctx.tokens.get(token_hash(device_token)) if 10 <= len(device_token) <= 64 else None
-    if found is None or not found[1] or found[0].purpose is not Purpose.DEVICE:
+    unusable = found is None or not found[1] or found[0].purpose is not Purpose.DEVICE
+    if found is None or unusable or found[0].expires_at <= ctx.clock():
         raise Unauthorized("Unknown device credentials; activate the app again.", code="invalid_device_token")
     account = ctx.accounts.get(found[0].account_id)
     if account is None:
         raise Unauthorized("Unknown device credentials; activate the app again.", code="invalid_device_token")
-    if not account.enabled:
+    group = ctx.groups.get(account.group_id)
+    if not account.enabled or group is None or not group.enabled:
         raise Forbidden("This account is disabled.", code="account_disabled")
     return account
 
@@ -62,14 +64,15 @@ def licence_for_device(ctx: Context, device_token: str) -> Served:
     return current_licence(ctx, authenticate_device(ctx, device_token))
 
 
-def _trusted(ctx: Context, cached: CachedLicence | None) -> CachedLicence | None:
-    """The cache entry with its licence re-verified; an edited (poisoned) entry loses its licence."""
+def _trusted(ctx: Context, cached: CachedLicence | None, account: Account) -> CachedLicence | None:
+    """The cache entry with its licence re-verified for this account's username; an edited (poisoned) entry,
+    or one for another username (after a rename), loses its licence."""
     if cached is None or cached.licence is None:
         return cached
     try:
         key = public_key_from(ctx.settings.licence_upstream_public_key)
         answer = {"licence": _signed_body(cached.licence), "signature": cached.licence.signature}
-        parse_answer(answer, key, cached.licence.account, None)
+        parse_answer(answer, key, account.username, None)
     except (BadLicence, ValueError):
         return replace(cached, licence=None, last_error="the cached licence failed its signature check")
     return cached
@@ -107,7 +110,7 @@ def _fallback(ctx: Context, cached: CachedLicence | None, now: datetime) -> Serv
 
 def current_licence(ctx: Context, account: Account, *, force: bool = False) -> Served:
     now = ctx.clock()
-    cached = _trusted(ctx, ctx.licences.get(account.id))
+    cached = _trusted(ctx, ctx.licences.get(account.id), account)
     if not force and _fresh(ctx, cached, now):
         assert cached is not None and cached.licence is not None
         return Served(cached.licence, "cache", False, cached.validated_at)
@@ -117,7 +120,7 @@ def current_licence(ctx: Context, account: Account, *, force: bool = False) -> S
     if not lock.acquire(blocking=False):  # this instance is already asking the vendor for this account
         return _wait_for_other(ctx, account, cached)
     try:
-        cached = _trusted(ctx, ctx.licences.get(account.id))
+        cached = _trusted(ctx, ctx.licences.get(account.id), account)
         if not force and _fresh(ctx, cached, ctx.clock()):
             assert cached is not None and cached.licence is not None
             return Served(cached.licence, "cache", False, cached.validated_at)
@@ -139,7 +142,7 @@ def _wait_for_other(ctx: Context, account: Account, cached: CachedLicence | None
     deadline = time.monotonic() + WAIT_FOR_OTHER_SECONDS
     while time.monotonic() < deadline:
         time.sleep(0.05)
-        latest = _trusted(ctx, ctx.licences.get(account.id))
+        latest = _trusted(ctx, ctx.licences.get(account.id), account)
         if _fresh(ctx, latest, ctx.clock()):
             assert latest is not None and latest.licence is not None
             return Served(latest.licence, "cache", False, latest.validated_at)
@@ -178,7 +181,7 @@ class LicenceView:
 def licence_view(ctx: Context, actor: Operator, account_id: str) -> LicenceView:
     account = account_service.get_account(ctx, actor, account_id)
     activated = account.status in (AccountStatus.ACTIVATED, AccountStatus.CONNECTED)
-    return LicenceView(activated, _trusted(ctx, ctx.licences.get(account.id)))
+    return LicenceView(activated, _trusted(ctx, ctx.licences.get(account.id), account))
 
 
 def refresh_for_operator(ctx: Context, actor: Operator, account_id: str) -> Served:

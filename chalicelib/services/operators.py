@@ -27,7 +27,7 @@ def _read_operator(ctx: Context, data: Mapping[str, Any], creating: bool) -> dic
     reader = FieldReader(data, OPERATOR_CREATE_FIELDS if creating else OPERATOR_PATCH_FIELDS)
     values: dict[str, Any] = {
         "username": reader.string("username", max_length=64, min_length=1) if creating else MISSING,
-        "password": reader.string("password", max_length=256, min_length=1),
+        "password": reader.string("password", max_length=256, min_length=1, strip=False),
         "role": reader.choice("role", Role),
         "group_ids": reader.string_list("group_ids", max_items=200, max_length=64),
         "enabled": reader.boolean("enabled"),
@@ -167,7 +167,7 @@ def login(
     session ends after that much inactivity, and in any case after the absolute session lifetime."""
     reader = FieldReader(data, ("username", "password"))
     username = require(reader, "username", reader.string("username", max_length=64, min_length=1))
-    password = require(reader, "password", reader.string("password", max_length=256, min_length=1))
+    password = require(reader, "password", reader.string("password", max_length=256, min_length=1, strip=False))
     reader.raise_if_errors()
     assert isinstance(username, str) and isinstance(password, str)
     now = ctx.clock()
@@ -226,7 +226,7 @@ def authenticate(ctx: Context, token: str) -> Operator:
         absolute = session.created_at + timedelta(seconds=ctx.settings.session_ttl_seconds)
         slid = min(now + timedelta(seconds=session.idle_seconds), absolute)
         if slid - session.expires_at >= SLIDE_GRANULARITY:
-            ctx.sessions.add(replace(session, expires_at=slid))
+            ctx.sessions.extend(session.token_hash, slid)
     return operator
 
 

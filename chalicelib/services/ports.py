@@ -6,6 +6,7 @@ call here, so the adapters can implement it as a single DynamoDB transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -20,7 +21,7 @@ from chalicelib.domain.model import (
     Session,
     TimelineEvent,
 )
-from chalicelib.domain.provisioning import MessageStatus, ProvisioningToken, QueuedSms, SmsMessage
+from chalicelib.domain.provisioning import MessageStatus, ProvisioningToken, Purpose, QueuedSms, SmsMessage
 
 
 class AccountRepository(Protocol):
@@ -103,6 +104,9 @@ class SessionStore(Protocol):
 
     def remove(self, token_hash: str) -> None: ...
 
+    def extend(self, token_hash: str, expires_at: datetime) -> None:
+        """Move a session's expiry, only if the session still exists (a logout is never undone)."""
+
     def hit(self, key: str, window_seconds: int, now: datetime) -> int:
         """Count one event for `key` in the current fixed window; returns the count so far."""
 
@@ -131,6 +135,9 @@ class TokenStore(Protocol):
 
     def consume(self, token_hash: str, at: datetime) -> None:
         """Mark a single-use token used; Conflict if it already was (a race between two redemptions)."""
+
+    def revoke(self, account_id: str, purposes: Sequence[Purpose]) -> None:
+        """No token of these purposes works any more for the account (until a new one is issued)."""
 
 
 class MessageStore(Protocol):

@@ -170,3 +170,29 @@ def test_console_sessions_slide_with_use_and_end_when_idle(world: World) -> None
     clock[0] += timedelta(seconds=601)
     with pytest.raises(Unauthorized):
         operators.authenticate(ctx, result.token)
+
+
+def test_a_logout_is_never_undone_by_a_late_expiry_update(ctx: Context) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    ctx.sessions.add(Session("s" * 64, "operator-1", now, now + timedelta(minutes=30), 1800))
+    ctx.sessions.extend("s" * 64, now + timedelta(minutes=40))
+    extended = ctx.sessions.get("s" * 64)
+    assert extended is not None and extended.expires_at == now + timedelta(minutes=40)
+    ctx.sessions.remove("s" * 64)  # logout
+    ctx.sessions.extend("s" * 64, now + timedelta(minutes=50))  # a request that read the session before
+    assert ctx.sessions.get("s" * 64) is None
+
+
+def test_revoked_tokens_stop_working(ctx: Context) -> None:
+    from chalicelib.domain.provisioning import ProvisioningToken, Purpose
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    for purpose, name in ((Purpose.ACTIVATE, "a"), (Purpose.DEVICE, "d")):
+        ctx.tokens.issue(ProvisioningToken(name * 64, "acc-1", purpose, now, now + timedelta(hours=1)))
+    ctx.tokens.revoke("acc-1", [Purpose.ACTIVATE])
+    assert ctx.tokens.get("a" * 64) == (
+        ProvisioningToken("a" * 64, "acc-1", Purpose.ACTIVATE, now, now + timedelta(hours=1)),
+        False,
+    )
+    found = ctx.tokens.get("d" * 64)
+    assert found is not None and found[1] is True

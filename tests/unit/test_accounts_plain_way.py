@@ -383,3 +383,10 @@ def test_wizard_refuses_passwords_usernames_snom_and_local_numbers(world: World)
     with pytest.raises(ValidationFailed) as exc:
         create(world, mode="batch-ish")
     assert codes(exc.value) == {"mode": "invalid_choice"}
+
+
+def test_sip_passwords_keep_their_spaces(world: World) -> None:
+    account = create(world, username="9901", password="  spaced out  ").account
+    assert account.credentials is not None
+    expected = hashlib.md5(b"9901:voice.example.com:  spaced out  ", usedforsecurity=False).hexdigest()
+    assert account.credentials.ha1 == expected

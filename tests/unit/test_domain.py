@@ -72,3 +72,11 @@ def test_generated_usernames_are_nine_digits_without_leading_zero() -> None:
     names = {rules.generate_username() for _ in range(200)}
     assert all(n.isdigit() and len(n) == 9 and n[0] != "0" for n in names)
     assert len(names) > 190
+
+
+def test_the_console_wizard_form_keeps_the_chosen_security_model() -> None:
+    from chalicelib.console.forms import account_data
+
+    fields = {"group_id": ["g"], "phone_number": ["+393471234567"], "security_model": ["ZRTP"], "username": ["1"]}
+    data = account_data(fields, editing=False, wizard=True)
+    assert data["security_model"] == "ZRTP" and data["mode"] == "wizard" and "username" not in data
