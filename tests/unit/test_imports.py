@@ -12,7 +12,7 @@ from chalicelib.services import accounts, imports
 from chalicelib.services.imports import Policy
 from tests.conftest import World
 
-MANUAL_CSV = Path(__file__).resolve().parents[3] / "shared" / "reference" / "batch-users.csv"
+MANUAL_CSV = Path(__file__).resolve().parents[1] / "fixtures" / "batch-users.csv"  # the manual's example, as is
 HEADER = "fullName,gsmNumber,email,securityModel,description\n"
 
 
