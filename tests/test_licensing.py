@@ -38,14 +38,14 @@ def env(request: pytest.FixtureRequest) -> Iterator[tuple[World, LicenceSimulato
     url = request.getfixturevalue("moto_url") if request.param == "dynamodb" else None
     private, public = new_keypair()
     simulator = LicenceSimulator(private, SERVER_TOKEN).start()
-    simulator.slow_seconds = 1.5
+    simulator.slow_seconds = 3.0
     clock = Clock()
     ctx = make_context(
         request.param, url, licence_upstream_url=simulator.url, licence_upstream_token=SERVER_TOKEN,
         licence_upstream_public_key=public, licence_cache_seconds=3600, licence_grace_seconds=86400,
-        licence_upstream_timeout=0.5,
+        licence_upstream_timeout=1.0,
     )  # fmt: skip
-    ctx = replace(ctx, clock=clock, licence_upstream=HttpLicenceUpstream(simulator.url, SERVER_TOKEN, 0.5))
+    ctx = replace(ctx, clock=clock, licence_upstream=HttpLicenceUpstream(simulator.url, SERVER_TOKEN, 1.0))
     bootstrap.use(ctx)
     yield World(ctx), simulator, clock
     bootstrap.use(None)
@@ -85,7 +85,7 @@ def test_vendor_faults_serve_the_cache_within_grace_then_503(
     clock.now += timedelta(hours=2)
     started = datetime.now(UTC)
     stale = licensing.licence_for_device(world.ctx, token)
-    assert (datetime.now(UTC) - started).total_seconds() < 1.2  # never hangs the client
+    assert (datetime.now(UTC) - started).total_seconds() < 2.5  # bounded by the upstream timeout (1 s)
     assert (stale.source, stale.stale, stale.licence.status) == ("cache", True, "valid")
     cached = world.ctx.licences.get(account.id)
     assert cached is not None and cached.last_error and cached.failures == 1
