@@ -5,7 +5,7 @@ import os
 
 from chalice.app import Chalice, DynamoDBEvent, SQSEvent
 
-from chalicelib.api import accounts, activation, admin, auth, mobile, openapi
+from chalicelib.api import accounts, activation, admin, auth, imports, mobile, openapi
 from chalicelib.console import views as console
 from chalicelib.handlers import sms, streams
 
@@ -17,7 +17,8 @@ for noisy in ("botocore", "boto3", "urllib3", "pynamodb", "opensearch", "twilio"
     logging.getLogger(noisy).setLevel(logging.INFO)
 API_PREFIX = "/api/v1"
 
-for blueprint in (auth.bp, accounts.bp, activation.bp, admin.bp, openapi.bp):
+app.api.binary_types.append("multipart/form-data")  # uploads reach the handler as raw bytes
+for blueprint in (auth.bp, accounts.bp, activation.bp, admin.bp, imports.bp, openapi.bp):
     app.register_blueprint(blueprint, url_prefix=API_PREFIX)
 app.register_blueprint(console.bp)
 app.register_blueprint(mobile.bp)  # /m/...: the links phones receive, kept short for SMS

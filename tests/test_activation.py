@@ -20,7 +20,7 @@ from chalicelib.adapters.sms_outbox import EmailOutbox, OutboxSender
 from chalicelib.domain.digest import sip_credentials
 from chalicelib.services import accounts, activation, groups
 from chalicelib.services.context import Context
-from tests.api.test_rest_api import ADMIN, Api, as_problem
+from tests.api.helpers import ADMIN, Api, as_problem
 from tests.conftest import World, make_context
 
 ANDROID = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Mobile Safari/537.36"

@@ -25,6 +25,7 @@ from chalicelib.adapters.dynamo_models import (
     AuditModel,
     AuthModel,
     GroupModel,
+    ImportModel,
     LicenceModel,
     MessageModel,
     OperatorModel,
@@ -34,6 +35,7 @@ from chalicelib.adapters.dynamo_models import (
     UniqueModel,
 )
 from chalicelib.domain.errors import ConcurrentModification, Conflict, DomainError, NotFound, StaleReference
+from chalicelib.domain.import_job import ImportJob, RowError
 from chalicelib.domain.licensing import BadLicence, CachedLicence, Licence, canonical
 from chalicelib.domain.model import (
     Account,
@@ -773,6 +775,36 @@ class DynamoLicences:
 
     def release_lease(self, account_id: str) -> None:
         LicenceModel(f"lease#{account_id}").delete()
+
+
+def _job_json(job: ImportJob) -> str:
+    body = {**job.__dict__, "created_at": iso(job.created_at), "errors": [e.__dict__ for e in job.errors]}
+    return json.dumps(body)
+
+
+def _job_from(text: str) -> ImportJob:
+    body = json.loads(text)
+    body["created_at"] = datetime.fromisoformat(body["created_at"].replace("Z", "+00:00"))
+    body["errors"] = tuple(RowError(**e) for e in body["errors"])
+    return ImportJob(**body)
+
+
+class DynamoImports:
+    def add(self, job: ImportJob) -> None:
+        ImportModel(job.id, month=f"{job.created_at:%Y-%m}", created_at=job.created_at, job=_job_json(job)).save()
+
+    def get(self, job_id: str) -> ImportJob | None:
+        model = _get(ImportModel, job_id)
+        return _job_from(model.job) if model else None
+
+    def recent(self, limit: int) -> list[ImportJob]:
+        found: list[ImportJob] = []
+        for month in _months_back(2):
+            query = ImportModel.by_month.query(month, scan_index_forward=False, limit=limit - len(found))
+            found += [_job_from(m.job) for m in query]
+            if len(found) >= limit:
+                break
+        return found
 
 
 def _months_back(count: int) -> Iterator[str]:

@@ -261,6 +261,29 @@ class LicenceModel(Model):
     ttl = NumberAttribute(null=True)
 
 
+class _ImportsByMonth(GlobalSecondaryIndex["ImportModel"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_month"
+        projection = AllProjection()
+
+    month = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class ImportModel(Model):
+    """Import jobs; `job` is the outcome as JSON (counts and the first 1000 row errors)."""
+
+    class Meta:
+        table_name = "imports"
+        billing_mode = "PAY_PER_REQUEST"
+
+    id = UnicodeAttribute(hash_key=True)
+    month = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    job = UnicodeAttribute()
+    by_month = _ImportsByMonth()
+
+
 ALL_MODELS: dict[str, type[Model]] = {
     "accounts": AccountModel,
     "groups": GroupModel,
@@ -273,6 +296,7 @@ ALL_MODELS: dict[str, type[Model]] = {
     "tokens": TokenModel,
     "messages": MessageModel,
     "licences": LicenceModel,
+    "imports": ImportModel,
 }
 
 

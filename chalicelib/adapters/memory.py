@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from chalicelib.adapters.cursor import decode_cursor, encode_cursor
 from chalicelib.domain.errors import ConcurrentModification, Conflict, NotFound, StaleReference
+from chalicelib.domain.import_job import ImportJob
 from chalicelib.domain.licensing import CachedLicence
 from chalicelib.domain.model import (
     Account,
@@ -48,6 +49,7 @@ class MemoryDatabase:
     messages: dict[str, SmsMessage] = field(default_factory=dict)
     licences: dict[str, CachedLicence] = field(default_factory=dict)
     leases: dict[str, datetime] = field(default_factory=dict)
+    imports: dict[str, ImportJob] = field(default_factory=dict)
 
     def claim(self, entries: Iterable[tuple[str, str, str]]) -> None:
         """Check that every (guard key, owner, field) is free or already the owner's; raise on the first
@@ -429,3 +431,18 @@ class MemoryLicences:
     def release_lease(self, account_id: str) -> None:
         with self.db.lock:
             self.db.leases.pop(account_id, None)
+
+
+class MemoryImports:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db = db
+
+    def add(self, job: ImportJob) -> None:
+        with self.db.lock:
+            self.db.imports[job.id] = job
+
+    def get(self, job_id: str) -> ImportJob | None:
+        return self.db.imports.get(job_id)
+
+    def recent(self, limit: int) -> list[ImportJob]:
+        return sorted(self.db.imports.values(), key=lambda j: j.created_at, reverse=True)[:limit]

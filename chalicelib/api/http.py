@@ -6,6 +6,9 @@ import functools
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from email import policy as email_policy
+from email.parser import BytesParser
 from typing import Any
 
 from chalice.app import Blueprint, Request, Response
@@ -129,6 +132,42 @@ def read_json(request: Request, ctx: Context) -> dict[str, Any]:
 
 def _query(request: Request) -> dict[str, str]:
     return dict(request.query_params or {})
+
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # API Gateway takes 10 MB at most, Lambda 6 MB: larger files go through S3
+
+
+@dataclass(frozen=True)
+class Part:
+    filename: str | None
+    content: bytes
+
+
+def read_multipart(request: Request) -> dict[str, Part]:
+    """A multipart/form-data body (an upload form) as its parts, by field name."""
+    raw = request.raw_body or b""
+    data = raw if isinstance(raw, bytes) else raw.encode()
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise BadRequest(
+            f"The upload is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.", code="body_too_large", status=413
+        )
+    content_type = request.headers.get("content-type") or ""
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise BadRequest("Send the upload as multipart/form-data.", code="unsupported_media_type", status=415)
+    message = BytesParser(policy=email_policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + data
+    )
+    if not message.is_multipart():
+        raise BadRequest("The multipart body cannot be read.", code="invalid_body")
+    parts: dict[str, Part] = {}
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str):
+            payload = part.get_payload(decode=True)
+            parts[name] = Part(part.get_filename(), payload if isinstance(payload, bytes) else b"")
+    return parts
 
 
 def query_limit(request: Request) -> int:

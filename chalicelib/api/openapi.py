@@ -165,6 +165,21 @@ SCHEMAS: dict[str, Any] = {
     ),
     "MessagePage": _page("Message"),
     "SmsSent": _obj({"message": _ref("Message"), "account": _ref("Account")}),
+    "ImportJob": {
+        "type": "object",
+        "properties": {
+            **{k: _S for k in ("id", "group_id", "file_name", "created_by", "policy", "message")},
+            "status": {"enum": ["pending", "running", "completed", "failed"]},
+            "dry_run": _B,
+            "created_at": _T,
+            **{k: {"type": "integer"} for k in ("rows", "valid", "created", "failed", "skipped", "errors_total")},
+            "errors": {
+                "type": "array",
+                "items": _obj({"row": {"type": "integer"}, "field": _S, "code": _S, "message": _S}),
+            },
+        },
+    },
+    "ImportPage": _page("ImportJob"),
     "Login": _obj({"username": _S, "password": _S}, ["username", "password"]),
     "Session": _obj({"token": _S, "expires_at": _T, "operator": _ref("Operator")}),
     "LoginAttemptPage": _obj({"items": {"type": "array", "items": {"type": "object"}}, "next_cursor": _NS}),
@@ -283,6 +298,35 @@ def document() -> dict[str, Any]:
                 "security": [],
                 "responses": {"204": {"description": "Recorded"}, "403": _ERRORS["403"]},
             },
+        },
+        "/imports": {
+            "get": _op("Recent import jobs of the operator's groups", "ImportPage"),
+            "post": {
+                **_op("Import a batch file (validated first; dry run and policies)", "ImportJob", status="201"),
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["file", "group_id"],
+                                "properties": {
+                                    "file": {"type": "string", "contentMediaType": "text/csv"},
+                                    "group_id": _S,
+                                    "profile_id": _S,
+                                    "policy": {"enum": ["all_or_nothing", "skip_invalid"]},
+                                    "dry_run": {"type": "boolean"},
+                                    "send_installation_sms": {"type": "boolean"},
+                                },
+                            }
+                        }
+                    },
+                },
+            },
+        },
+        "/imports/{job_id}": {
+            "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": _S}],
+            "get": _op("One import job with its per-row errors", "ImportJob"),
         },
         "/accounts/{account_id}/history": {
             "parameters": account_param,

@@ -11,6 +11,7 @@ from chalicelib.services.ports import (
     AccountRepository,
     EmailSender,
     GroupRepository,
+    ImportStore,
     LicenceCache,
     LicenceUpstream,
     LoginAudit,
@@ -43,6 +44,7 @@ class Context:
     sms: SmsSender
     email: EmailSender
     licences: LicenceCache
+    imports: ImportStore
     licence_upstream: LicenceUpstream
     hasher: PasswordHasher
     settings: Settings

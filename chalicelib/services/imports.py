@@ -11,13 +11,15 @@ through the queue build on it (see the issue's notes).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from chalicelib.domain.csv_import import BadFile, Row, decode_lines, parse_row, read_records
-from chalicelib.domain.errors import Conflict, DomainError, FieldError, Forbidden, ValidationFailed
+from chalicelib.domain.errors import Conflict, DomainError, FieldError, Forbidden, NotFound, ValidationFailed
+from chalicelib.domain.import_job import ImportJob, RowError
 from chalicelib.domain.model import Operator
 from chalicelib.domain.provisioning import Purpose
 from chalicelib.services import accounts, activation
@@ -30,14 +32,6 @@ MAX_REPORTED_ERRORS = 1000
 class Policy(StrEnum):
     ALL_OR_NOTHING = "all_or_nothing"
     SKIP_INVALID = "skip_invalid"
-
-
-@dataclass(frozen=True)
-class RowError:
-    row: int
-    field: str
-    code: str
-    message: str
 
 
 @dataclass
@@ -172,3 +166,48 @@ def _send_installation(ctx: Context, actor: Operator, account_id: str, record: i
             record,
             FieldError("gsmNumber", exc.code, f"Created, but the installation SMS was not queued: {exc.message}"),
         )
+
+
+def import_file(
+    ctx: Context,
+    actor: Operator,
+    group_id: str,
+    file_name: str,
+    source: Source,
+    *,
+    profile_id: str | None = None,
+    policy: Policy = Policy.ALL_OR_NOTHING,
+    dry_run: bool = False,
+    send_installation_sms: bool = False,
+) -> ImportJob:
+    """Run an import and keep its outcome as a job (an unreadable file is a failed job, not an error)."""
+    now = ctx.clock()
+    status, message = "completed", ""
+    try:
+        report = run_import(ctx, actor, group_id, source, profile_id=profile_id, policy=policy, dry_run=dry_run,
+                            send_installation_sms=send_installation_sms)  # fmt: skip
+    except ValidationFailed as exc:
+        if exc.errors[0].field != "file":
+            raise
+        report, status, message = ImportReport(), "failed", exc.errors[0].message
+    job = ImportJob(
+        id=str(uuid.uuid4()), group_id=group_id, file_name=file_name[:200], created_by=actor.username,
+        created_at=now, policy=policy.value, dry_run=dry_run, status=status, rows=report.rows, valid=report.valid,
+        created=report.created, failed=report.failed, skipped=report.skipped, errors=tuple(report.errors),
+        errors_total=report.errors_total, message=message,
+    )  # fmt: skip
+    ctx.imports.add(job)
+    return job
+
+
+def get_job(ctx: Context, actor: Operator, job_id: str) -> ImportJob:
+    job = ctx.imports.get(job_id)
+    if job is None:
+        raise NotFound("Import not found.")
+    if not actor.can_read_group(job.group_id):
+        raise Forbidden("You may not see imports of this group.")
+    return job
+
+
+def recent_jobs(ctx: Context, actor: Operator, limit: int) -> list[ImportJob]:
+    return [job for job in ctx.imports.recent(limit) if actor.can_read_group(job.group_id)]

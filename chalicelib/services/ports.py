@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from chalicelib.domain.import_job import ImportJob
 from chalicelib.domain.licensing import CachedLicence
 from chalicelib.domain.model import (
     Account,
@@ -183,3 +184,12 @@ class LicenceCache(Protocol):
 class LicenceUpstream(Protocol):
     def validate(self, account: str, nonce: str) -> object:
         """The vendor's decoded JSON answer. Raises UpstreamUnavailable (down, slow, 5xx, not JSON)."""
+
+
+class ImportStore(Protocol):
+    def add(self, job: ImportJob) -> None: ...
+
+    def get(self, job_id: str) -> ImportJob | None: ...
+
+    def recent(self, limit: int) -> list[ImportJob]:
+        """Newest first."""

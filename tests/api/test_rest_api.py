@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-import pytest
 from chalice.test import Client
 from openapi_spec_validator import validate
 
@@ -15,62 +13,8 @@ from app import API_PREFIX, app
 from chalicelib import bootstrap
 from chalicelib.api.openapi import document
 from chalicelib.services.context import Context
-from tests.conftest import World, make_context
-
-ADMIN = ("admin", "admin-password-1")
-
-
-class Api:
-    def __init__(self, client: Client) -> None:
-        self.client = client
-        self.token: str | None = None
-
-    def call(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None, **headers: str) -> Any:
-        all_headers = {"Content-Type": "application/json", **headers}
-        if self.token:
-            all_headers.setdefault("Authorization", f"Bearer {self.token}")
-        payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
-        return self.client.http.request(method, API_PREFIX + path, headers=all_headers, body=payload)
-
-    def login(self, username: str, password: str) -> Api:
-        response = self.call("POST", "/auth/login", {"username": username, "password": password})
-        assert response.status_code == 200, response.body
-        self.token = response.json_body["token"]
-        return self
-
-
-def as_problem(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.body
-    assert response.headers["Content-Type"] == "application/problem+json"
-    body: dict[str, Any] = json.loads(response.body)
-    assert body["status"] == status and body["code"] == code, body
-    return body
-
-
-@pytest.fixture(params=["memory", "dynamodb"])
-def backend_ctx(request: pytest.FixtureRequest) -> Iterator[Context]:
-    url = request.getfixturevalue("moto_url") if request.param == "dynamodb" else None
-    ctx = make_context(request.param, url, login_max_failures_per_user=3)
-    bootstrap.use(ctx)
-    yield ctx
-    bootstrap.use(None)
-
-
-@pytest.fixture
-def http_world(backend_ctx: Context) -> World:
-    return World(backend_ctx)
-
-
-@pytest.fixture
-def api(http_world: World) -> Iterator[Api]:
-    with Client(app) as client:
-        yield Api(client).login(*ADMIN)
-
-
-@pytest.fixture
-def anonymous(http_world: World) -> Iterator[Api]:
-    with Client(app) as client:
-        yield Api(client)
+from tests.api.helpers import ADMIN, Api, as_problem
+from tests.conftest import World
 
 
 def account_body(world: World, **fields: Any) -> dict[str, Any]:
