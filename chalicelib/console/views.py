@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -11,12 +12,14 @@ import segno
 from chalice.app import Blueprint, Response
 from markupsafe import Markup
 
+from chalicelib.api.http import read_multipart
 from chalicelib.console import forms
 from chalicelib.console.web import (
     IDLE_SECONDS,
     LOGIN_CSRF_COOKIE,
     SECURITY_HEADERS,
     SESSION_COOKIE,
+    CsrfFailure,
     Page,
     check_csrf,
     cookie,
@@ -40,7 +43,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.model import Group, Operator, Role
 from chalicelib.domain.provisioning import Purpose, segments
 from chalicelib.domain.search import InvalidQuery
-from chalicelib.services import accounts, activation, diagnostics, groups, licensing, operators
+from chalicelib.services import accounts, activation, diagnostics, groups, imports, licensing, operators
 from chalicelib.services import search as search_service
 from chalicelib.services.context import Context
 from chalicelib.services.search_port import SearchDocument, SearchUnavailable
@@ -461,6 +464,46 @@ def operator_list(p: Page) -> Response:
 @page(bp, "/operators/{operator_id}/delete", ["POST"])
 def operator_delete(p: Page, operator_id: str) -> Response:
     return _admin_delete(p, operators.delete_operator, operator_id, "operators")
+
+
+@page(bp, "/batch", ["GET", "POST"])
+def batch(p: Page) -> Response:
+    """Batch creation: upload a CSV in the manual's format, choose group, default profile and policy."""
+    writable = [g for g in _visible_groups(p) if p.operator.can_write_group(g.id)]
+    profiles = groups.list_profiles(p.ctx, p.operator, 200, None).items
+    if p.request.method == "GET":
+        return p.render(
+            "batch.html", groups=writable, profiles=profiles, error="", group_id=query(p.request, "group_id")
+        )
+    parts = read_multipart(p.request)
+    text = {k: v.content.decode("utf-8", "replace") for k, v in parts.items() if k != "file"}
+    if not hmac.compare_digest(text.get("csrf_token", ""), p.csrf):
+        raise CsrfFailure("The form was not sent from this console (missing or wrong CSRF token).")
+    upload = parts.get("file")
+    if upload is None or not upload.content:
+        return p.render("batch.html", status=422, groups=writable, profiles=profiles, error="Choose a CSV file.",
+                        group_id=text.get("group_id", ""))  # fmt: skip
+    data = upload.content
+    skip = text.get("policy") == imports.Policy.SKIP_INVALID.value
+    policy = imports.Policy.SKIP_INVALID if skip else imports.Policy.ALL_OR_NOTHING
+    job = imports.import_file(
+        p.ctx, p.operator, text.get("group_id", ""), upload.filename or "upload.csv", lambda: [data],
+        profile_id=text.get("profile_id") or None, policy=policy,
+        dry_run="dry_run" in text, send_installation_sms="send_installation_sms" in text,
+    )  # fmt: skip
+    return p.go(f"imports/{job.id}")
+
+
+@page(bp, "/imports")
+def import_list(p: Page) -> Response:
+    return p.render("imports.html", jobs=imports.recent_jobs(p.ctx, p.operator, 100))
+
+
+@page(bp, "/imports/{job_id}")
+def import_details(p: Page, job_id: str) -> Response:
+    job = imports.get_job(p.ctx, p.operator, job_id)
+    group = p.ctx.groups.get(job.group_id)
+    return p.render("import.html", job=job, group=group)
 
 
 @page(bp, "/web-sessions")

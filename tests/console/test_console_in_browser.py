@@ -288,3 +288,27 @@ def test_state_tab_shows_the_cached_licence_and_health_checks_the_public_url(
         shoot(page, "18-health")
     finally:
         simulator.stop()
+
+
+def test_batch_creation_and_the_imports_pages(page: Page, base_url: str, console_world: World) -> None:
+    from pathlib import Path
+
+    manual_csv = Path(__file__).resolve().parents[1] / "fixtures" / "batch-users.csv"
+    log_in(page, base_url, "admin", "admin-password-1")
+    page.get_by_role("link", name="Batch creation").click()
+    page.get_by_label("Dry run: only check the file").check()
+    page.get_by_label("CSV file").set_input_files(str(manual_csv))
+    shoot(page, "19-batch-creation")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("heading", name="Import of batch-users.csv")).to_be_visible()
+    expect(page.locator("dd.created")).to_have_text("0")
+    page.goto(f"{base_url}/batch")
+    page.get_by_label("CSV file").set_input_files(str(manual_csv))
+    page.get_by_role("button", name="Create").click()
+    expect(page.locator("dd.created")).to_have_text("4")
+    page.get_by_role("link", name="Imports").click()
+    expect(page.locator("tbody tr")).to_have_count(2)
+    shoot(page, "20-imports")
+    page.get_by_role("link", name="Accounts").click()
+    expect(page.locator("td.owner")).to_have_count(4)
+    expect(page.get_by_role("cell", name="Luigi Rossi")).to_be_visible()
