@@ -16,16 +16,13 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import replace
 from typing import Any
 
 import boto3
 
-from chalicelib import bootstrap
+from bench.setup import bench_world
 from chalicelib.adapters.dynamo import _account_to_model
-from chalicelib.adapters.dynamo_models import create_tables
-from chalicelib.adapters.passwords import Argon2Hasher
-from chalicelib.services import accounts, groups, operators
+from chalicelib.services import accounts
 from chalicelib.settings import Settings
 
 GOAL = 0.40
@@ -82,13 +79,7 @@ class Ours:
 
     def __init__(self, url: str) -> None:
         settings = Settings(storage="dynamodb", dynamodb_endpoint=url, table_prefix=f"bench{uuid.uuid4().hex[:6]}")
-        create_tables(settings)
-        self.ctx = replace(bootstrap.build(settings), hasher=Argon2Hasher(time_cost=1, memory_cost=1024))
-        self.admin, _ = operators.ensure_admin(self.ctx, "bench-password")
-        profile_data = {"name": "p", "sip_domain": "voice.example.com", "sip_host": "sip.example.com"}
-        profile = groups.create_profile(self.ctx, self.admin, profile_data)
-        group_data = {"name": "g", "it_email": "it@example.com", "provisioning_profile_id": profile.id}
-        self.group = groups.create_group(self.ctx, self.admin, group_data)
+        self.ctx, self.admin, self.group = bench_world(settings)
         self.done = 0
 
     def create(self) -> accounts.AccountResult:

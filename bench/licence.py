@@ -26,11 +26,10 @@ from chalice.config import Config
 from chalice.local import LocalDevServer
 
 from bench.create_accounts import _start_moto
+from bench.setup import bench_world
 from chalicelib import bootstrap
-from chalicelib.adapters.dynamo_models import create_tables
-from chalicelib.adapters.passwords import Argon2Hasher
 from chalicelib.domain.provisioning import ProvisioningToken, Purpose, new_token
-from chalicelib.services import accounts, groups, licensing, operators
+from chalicelib.services import accounts, licensing
 from chalicelib.settings import Settings
 from devstack.licence_upstream import LicenceSimulator, new_keypair
 
@@ -74,14 +73,7 @@ def main() -> None:
             licence_upstream_url=simulator.url, licence_upstream_token="bench-server",
             licence_upstream_public_key=public, licence_upstream_timeout=1.0,
         )  # fmt: skip
-        create_tables(settings)
-        ctx = replace(bootstrap.build(settings), hasher=Argon2Hasher(time_cost=1, memory_cost=1024))
-        bootstrap.use(ctx)
-        admin, _ = operators.ensure_admin(ctx, "bench-password")
-        profile = groups.create_profile(ctx, admin, {"name": "p", "sip_domain": "v.example.com", "sip_host": "s.x"})
-        group = groups.create_group(
-            ctx, admin, {"name": "g", "it_email": "it@x.com", "provisioning_profile_id": profile.id}
-        )
+        ctx, admin, group = bench_world(settings)
         tokens, ids = [], []
         for i in range(args.accounts):
             account = accounts.create_account(ctx, admin, {"password": "sip-secret-1", "group_id": group.id,

@@ -16,16 +16,13 @@ import os
 import threading
 import time
 import uuid
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from bench.create_accounts import _start_moto
-from chalicelib import bootstrap
-from chalicelib.adapters.dynamo_models import create_tables
-from chalicelib.adapters.passwords import Argon2Hasher
+from bench.setup import bench_world
 from chalicelib.domain.provisioning import Purpose
-from chalicelib.services import accounts, activation, groups, operators
+from chalicelib.services import accounts, activation
 from chalicelib.settings import Settings
 from devstack.events import QueueBridge, create_sms_queue
 
@@ -74,14 +71,7 @@ def main() -> None:
             twilio_api_base=provider.url, twilio_account_sid="ACbench", twilio_auth_token="bench",
             twilio_from="+15005550006",
         )  # fmt: skip
-        create_tables(settings)
-        ctx = replace(bootstrap.build(settings), hasher=Argon2Hasher(time_cost=1, memory_cost=1024))
-        bootstrap.use(ctx)
-        admin, _ = operators.ensure_admin(ctx, "bench-password")
-        profile = groups.create_profile(ctx, admin, {"name": "p", "sip_domain": "v.example.com", "sip_host": "s.x"})
-        group = groups.create_group(
-            ctx, admin, {"name": "g", "it_email": "it@x.com", "provisioning_profile_id": profile.id}
-        )
+        ctx, admin, group = bench_world(settings)
         ids = [
             accounts.create_account(ctx, admin, {"mode": "wizard", "group_id": group.id,
                                                  "phone_number": f"+39347{i:07d}"}).account.id
