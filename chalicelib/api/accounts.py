@@ -9,7 +9,7 @@ from chalice.app import Blueprint, Request, Response
 from chalicelib.api.http import json_response, query_limit, query_param, read_json, route
 from chalicelib.api.views import account_json, history_json, page_json, row_json
 from chalicelib.domain.model import Operator
-from chalicelib.services import accounts, search
+from chalicelib.services import accounts, imports, search
 from chalicelib.services.context import Context
 
 bp = Blueprint(__name__)
@@ -36,6 +36,18 @@ def list_(ctx: Context, request: Request, actor: Operator) -> Response:
         return json_response(page_json(search.search_accounts(ctx, actor, group_id, text, limit, cursor), row_json))
     page = accounts.list_accounts(ctx, actor, group_id, limit, cursor)
     return json_response(page_json(page, account_json))
+
+
+@route(bp, "/accounts/export", ["GET"])
+def export(ctx: Context, request: Request, actor: Operator) -> Response:
+    """The group's accounts as a batch CSV (the import format), for re-import elsewhere."""
+    group_id = query_param(request, "group_id", required=True) or ""
+    body = "".join(imports.export_group(ctx, actor, group_id))
+    headers: dict[str, str | list[str]] = {
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": 'attachment; filename="accounts.csv"',
+    }
+    return Response(body=body, headers=headers)
 
 
 @route(bp, "/accounts/{account_id}", ["GET"])

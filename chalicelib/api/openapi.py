@@ -263,6 +263,13 @@ def document() -> dict[str, Any]:
                 "201",
             ),
         },
+        "/accounts/export": {
+            "get": {
+                "summary": "A group's PGSM accounts in the batch CSV format (re-imports into an empty group)",
+                "parameters": [{"name": "group_id", "in": "query", "required": True, "schema": _S}],
+                "responses": {**_ERRORS, "200": {"description": "CSV", "content": {"text/csv": {"schema": _S}}}},
+            }
+        },
         "/accounts/{account_id}": {
             "parameters": account_param,
             "get": _op("Get an account", "Account"),

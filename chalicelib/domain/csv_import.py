@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import itertools
 import re
 from collections.abc import Iterable, Iterator
@@ -221,3 +222,33 @@ def parse_row(record: int, values: dict[str, str]) -> tuple[Row | None, RowProbl
         bool(keep_alive),
     )
     return row, problems
+
+
+EXPORT_COLUMNS = (*REQUIRED, *OPTIONAL)
+MODEL_NAMES = {model: name for name, model in SECURITY_MODELS.items()}
+
+
+def export_record(
+    full_name: str,
+    phone: str,
+    email: str,
+    model: SecurityModel,
+    description: str,
+    username: str,
+    secondary: str | None,
+    keep_alive: bool,
+) -> list[str]:
+    """One account as a record of the batch format (so that an export re-imports)."""
+    return [full_name, phone, email, MODEL_NAMES[model], description, username, secondary or "",
+            "true" if keep_alive else "false"]  # fmt: skip
+
+
+def write_csv(records: Iterable[list[str]]) -> Iterator[str]:
+    """The header and the records as CSV text, a line at a time (CRLF, quoted where needed)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for record in itertools.chain([list(EXPORT_COLUMNS)], records):
+        writer.writerow(record)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()

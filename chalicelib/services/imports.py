@@ -12,15 +12,15 @@ through the queue build on it (see the issue's notes).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.domain.csv_import import BadFile, Row, decode_lines, parse_row, read_records
+from chalicelib.domain.csv_import import BadFile, Row, decode_lines, export_record, parse_row, read_records, write_csv
 from chalicelib.domain.errors import Conflict, DomainError, FieldError, Forbidden, NotFound, ValidationFailed
 from chalicelib.domain.import_job import ImportJob, RowError
-from chalicelib.domain.model import Operator
+from chalicelib.domain.model import AccountType, Operator
 from chalicelib.domain.provisioning import Purpose
 from chalicelib.services import accounts, activation
 from chalicelib.services.context import Context
@@ -211,3 +211,23 @@ def get_job(ctx: Context, actor: Operator, job_id: str) -> ImportJob:
 
 def recent_jobs(ctx: Context, actor: Operator, limit: int) -> list[ImportJob]:
     return [job for job in ctx.imports.recent(limit) if actor.can_read_group(job.group_id)]
+
+
+def export_group(ctx: Context, actor: Operator, group_id: str) -> Iterator[str]:
+    """The group's accounts in the batch format (CSV text by lines), which re-imports into an empty group.
+    SNOM accounts are left out: the batch way creates PGSM accounts for automatic activation."""
+    accounts.list_accounts(ctx, actor, group_id, 1, None)  # checks the operator may read the group
+
+    def records() -> Iterator[list[str]]:
+        cursor: str | None = None
+        while True:
+            page = ctx.accounts.list_by_group(group_id, 200, cursor)
+            for a in page.items:
+                if a.account_type is AccountType.PGSM:
+                    yield export_record(a.full_name, a.phone_number, a.email, a.security_model, a.description,
+                                        a.username, a.secondary_phone_number, a.keep_alive)  # fmt: skip
+            cursor = page.next_cursor
+            if not cursor:
+                return
+
+    return write_csv(records())

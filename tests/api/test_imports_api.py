@@ -79,3 +79,25 @@ def test_an_operator_imports_only_into_its_groups(http_world: World) -> None:
         as_problem(upload(operator, {"group_id": http_world.group_b.id}, MANUAL_CSV.read_bytes()), 403, "forbidden")
         ok = upload(operator, {"group_id": http_world.group_a.id, "dry_run": "1"}, MANUAL_CSV.read_bytes())
         assert ok.status_code == 201 and json.loads(ok.body)["valid"] == 4
+
+
+def test_an_export_reimports_into_an_empty_group(api: Api, http_world: World) -> None:
+    tricky = (b'fullName,gsmNumber,email,securityModel,description,username,secondaryNumber,keepAlive\n'
+              b'"Rossi, Marco",+393471000001,m@example.com,end-to-end,"two\nlines",7001,+393471000002,true\n'
+              b'Anna,+393471000003,,end-to-site,,7002,,false\n')  # fmt: skip
+    assert upload(api, {"group_id": http_world.group_a.id}, tricky).json_body["created"] == 2
+    gid = http_world.group_a.id
+    exported = api.call("GET", f"/accounts/export?group_id={gid}")
+    assert exported.status_code == 200 and exported.headers["Content-Type"].startswith("text/csv")
+    before = {a["username"]: a for a in api.call("GET", f"/accounts?group_id={gid}").json_body["items"]}
+    for account in before.values():
+        assert api.call("DELETE", f"/accounts/{account['id']}").status_code == 204
+    again = upload(api, {"group_id": gid}, exported.body, name="accounts.csv").json_body
+    assert (again["rows"], again["created"], again["errors"]) == (2, 2, [])
+    after = {a["username"]: a for a in api.call("GET", f"/accounts?group_id={gid}").json_body["items"]}
+    fields = ("full_name", "phone_number", "secondary_phone_number", "email", "security_model", "description",
+              "keep_alive")  # fmt: skip
+    assert {u: {f: a[f] for f in fields} for u, a in after.items()} == {
+        u: {f: a[f] for f in fields} for u, a in before.items()
+    }
+    as_problem(api.call("GET", "/accounts/export"), 400, "missing_parameter")
