@@ -504,6 +504,7 @@ def _operator_to_model(o: Operator) -> OperatorModel:
         created_at=o.created_at,
         updated_at=o.updated_at,
         version=o.version,
+        sessions_valid_after=o.sessions_valid_after,
     )
 
 
@@ -518,6 +519,7 @@ def _operator_from_model(m: OperatorModel) -> Operator:
         created_at=m.created_at,
         updated_at=m.updated_at,
         version=int(m.version),
+        sessions_valid_after=m.sessions_valid_after,
     )
 
 

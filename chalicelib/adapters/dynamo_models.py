@@ -126,6 +126,7 @@ class OperatorModel(Model):
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     version = NumberAttribute()
+    sessions_valid_after = UTCDateTimeAttribute(null=True)
 
 
 class UniqueModel(Model):

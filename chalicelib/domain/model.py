@@ -184,6 +184,7 @@ class Operator:
     created_at: datetime
     updated_at: datetime
     version: int = 1
+    sessions_valid_after: datetime | None = None  # set when the password changes: older sessions end
 
     def can_read_group(self, group_id: str) -> bool:
         return self.role is Role.ADMIN or group_id in self.group_ids

@@ -110,6 +110,7 @@ def update_operator(ctx: Context, actor: Operator, operator_id: str, data: Mappi
     changes: dict[str, Any] = {}
     if "password" in values:
         changes["password_hash"] = ctx.hasher.hash(values["password"])
+        changes["sessions_valid_after"] = ctx.clock()  # a new password ends the operator's other sessions
     if "role" in values:
         changes["role"] = values["role"]
     if "group_ids" in values:
@@ -134,7 +135,12 @@ def ensure_admin(ctx: Context, password: str | None) -> tuple[Operator, str | No
     existing = ctx.operators.get_by_username(BOOTSTRAP_ADMIN)
     if existing is not None:
         if password:
-            updated = replace(existing, password_hash=ctx.hasher.hash(password), version=existing.version + 1)
+            updated = replace(
+                existing,
+                password_hash=ctx.hasher.hash(password),
+                sessions_valid_after=ctx.clock(),
+                version=existing.version + 1,
+            )
             ctx.operators.replace(existing, updated)
             return updated, None
         return existing, None
@@ -222,6 +228,8 @@ def authenticate(ctx: Context, token: str) -> Operator:
     operator = ctx.operators.get(session.operator_id)
     if operator is None or not operator.enabled:
         raise Unauthorized("This operator no longer has access.", code="unauthenticated")
+    if operator.sessions_valid_after is not None and session.created_at < operator.sessions_valid_after:
+        raise Unauthorized("The password changed since this login; log in again.", code="unauthenticated")
     if session.idle_seconds:
         absolute = session.created_at + timedelta(seconds=ctx.settings.session_ttl_seconds)
         slid = min(now + timedelta(seconds=session.idle_seconds), absolute)

@@ -196,3 +196,16 @@ def test_revoked_tokens_stop_working(ctx: Context) -> None:
     )
     found = ctx.tokens.get("d" * 64)
     assert found is not None and found[1] is True
+
+
+def test_a_new_password_ends_the_operators_other_sessions(world: World) -> None:
+    clock = [datetime.now(UTC).replace(microsecond=0)]
+    ctx = replace(world.ctx, clock=lambda: clock[0])
+    old = operators.login(ctx, {"username": "op-a", "password": "op-a-password"}, "10.0.0.9", "ua")
+    clock[0] += timedelta(seconds=5)
+    operators.update_operator(ctx, world.admin, world.operator_a.id, {"password": "a-new-password-1"})
+    with pytest.raises(Unauthorized):
+        operators.authenticate(ctx, old.token)
+    clock[0] += timedelta(seconds=5)
+    new = operators.login(ctx, {"username": "op-a", "password": "a-new-password-1"}, "10.0.0.9", "ua")
+    assert operators.authenticate(ctx, new.token).username == "op-a"
