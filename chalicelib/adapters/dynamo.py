@@ -34,7 +34,14 @@ from chalicelib.adapters.dynamo_models import (
     TokenModel,
     UniqueModel,
 )
-from chalicelib.domain.errors import ConcurrentModification, Conflict, DomainError, NotFound, StaleReference
+from chalicelib.domain.errors import (
+    ConcurrentModification,
+    Conflict,
+    DomainError,
+    NotFound,
+    StaleReference,
+    StorageBusy,
+)
 from chalicelib.domain.import_job import ImportJob, RowError
 from chalicelib.domain.licensing import BadLicence, CachedLicence, Licence, canonical
 from chalicelib.domain.model import (
@@ -121,6 +128,9 @@ class _Tx:
                     raise failure from exc
             if any(r is not None and r.code == "TransactionConflict" for r in reasons):
                 raise _STALE from exc
+            throttled = {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+            if exc.cause_response_code in throttled or any(r is not None and r.code in throttled for r in reasons):
+                raise StorageBusy("The database is busy; try again in a moment.", retry_after=2) from exc
             raise
 
 

@@ -24,6 +24,7 @@ from chalicelib.domain.errors import (
     LicenceUnavailable,
     NotFound,
     RateLimited,
+    StorageBusy,
     Unauthorized,
     ValidationFailed,
 )
@@ -50,6 +51,7 @@ _STATUS = {
     SearchUnavailable: (503, "Search unavailable"),
     InvalidLink: (404, "Invalid link"),
     LicenceUnavailable: (503, "Licence unavailable"),
+    StorageBusy: (503, "Busy"),
     InvalidQuery: (400, "Invalid query"),
 }
 
@@ -91,7 +93,7 @@ def problem_for(exc: DomainError) -> Response:
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
     if isinstance(exc, SearchUnavailable):
         headers = {"Retry-After": "30"}
-    if isinstance(exc, LicenceUnavailable):
+    if isinstance(exc, LicenceUnavailable | StorageBusy):
         headers = {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, Unauthorized):
         headers = {"WWW-Authenticate": 'Bearer realm="api"'}

@@ -106,3 +106,13 @@ class InvalidLink(DomainError):
 
     def __init__(self) -> None:
         super().__init__("This link is not valid any more. Ask your operator to send a new one.")
+
+
+class StorageBusy(DomainError):
+    """The database throttled a write even after the client's retries: 503 with Retry-After."""
+
+    code = "busy"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
