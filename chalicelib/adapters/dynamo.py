@@ -61,6 +61,7 @@ from chalicelib.domain.model import (
     TimelineEvent,
     Transport,
     iso,
+    utcnow,
 )
 from chalicelib.domain.provisioning import MessageStatus, ProvisioningToken, Purpose, SmsMessage
 from chalicelib.services import guards
@@ -820,9 +821,8 @@ class DynamoImports:
 
 
 def _months_back(count: int) -> Iterator[str]:
-    from chalicelib.domain.model import utcnow
-
-    year, month = utcnow().year, utcnow().month
+    today = utcnow()
+    year, month = today.year, today.month
     for _ in range(count):
         yield f"{year:04d}-{month:02d}"
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)

@@ -43,7 +43,7 @@ class MemorySearchIndex:
                     self._docs[change.account_id] = Stored(change.version, change.document)
 
     def search(self, group_id: str, query: Query | None, limit: int, cursor: str | None) -> Page[SearchDocument]:
-        offset = _offset(cursor)
+        offset = offset_of(cursor)
         with self._lock:
             live = [s.document for s in self._docs.values() if s.document and s.document.group_id == group_id]
         hits = sorted((d for d in live if query is None or matches(d, query)), key=sort_key)
@@ -56,7 +56,7 @@ class MemorySearchIndex:
             self._docs.clear()
 
 
-def _offset(cursor: str | None) -> int:
+def offset_of(cursor: str | None) -> int:
     if not cursor:
         return 0
     value = decode_cursor(cursor)

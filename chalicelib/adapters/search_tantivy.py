@@ -15,7 +15,7 @@ from dataclasses import asdict
 import tantivy
 
 from chalicelib.adapters.cursor import encode_cursor
-from chalicelib.adapters.search_memory import Stored, _offset, accepts, sort_key
+from chalicelib.adapters.search_memory import Stored, accepts, offset_of, sort_key
 from chalicelib.domain.model import Page
 from chalicelib.domain.search import FIELDS, And, Not, Or, Phrase, Query, Term, Wildcard, glob_to_regex
 from chalicelib.services.search_port import IndexChange, SearchDocument
@@ -105,7 +105,7 @@ class TantivySearchIndex:
     # --- reads ----------------------------------------------------------------------------------------------
 
     def search(self, group_id: str, query: Query | None, limit: int, cursor: str | None) -> Page[SearchDocument]:
-        offset = _offset(cursor)
+        offset = offset_of(cursor)
         scope = [
             (tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "group_id", group_id)),
             (tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "live", "1")),

@@ -42,12 +42,13 @@ def create(ctx: Context, request: Request, actor: Operator) -> Response:
     except ValueError as exc:
         raise BadRequest("'policy' is all_or_nothing or skip_invalid.", code="invalid_choice", field="policy") from exc
     data = upload.content
-    job = imports.import_file(
-        ctx, actor, group_id, upload.filename or "upload.csv", lambda: [data],
-        profile_id=text.get("profile_id") or None, policy=policy,
+    options = imports.ImportOptions(
+        profile_id=text.get("profile_id") or None,
+        policy=policy,
         dry_run=text.get("dry_run", "").lower() in TRUE,
         send_installation_sms=text.get("send_installation_sms", "").lower() in TRUE,
-    )  # fmt: skip
+    )
+    job = imports.import_file(ctx, actor, group_id, upload.filename or "upload.csv", lambda: [data], options)
     return json_response(job_json(job), 201)
 
 

@@ -486,11 +486,14 @@ def batch(p: Page) -> Response:
     data = upload.content
     skip = text.get("policy") == imports.Policy.SKIP_INVALID.value
     policy = imports.Policy.SKIP_INVALID if skip else imports.Policy.ALL_OR_NOTHING
-    job = imports.import_file(
-        p.ctx, p.operator, text.get("group_id", ""), upload.filename or "upload.csv", lambda: [data],
-        profile_id=text.get("profile_id") or None, policy=policy,
-        dry_run="dry_run" in text, send_installation_sms="send_installation_sms" in text,
-    )  # fmt: skip
+    options = imports.ImportOptions(
+        profile_id=text.get("profile_id") or None,
+        policy=policy,
+        dry_run="dry_run" in text,
+        send_installation_sms="send_installation_sms" in text,
+    )
+    job = imports.import_file(p.ctx, p.operator, text.get("group_id", ""), upload.filename or "upload.csv",
+                              lambda: [data], options)  # fmt: skip
     return p.go(f"imports/{job.id}")
 
 

@@ -34,6 +34,17 @@ class Policy(StrEnum):
     SKIP_INVALID = "skip_invalid"
 
 
+@dataclass(frozen=True)
+class ImportOptions:
+    profile_id: str | None = None  # default provisioning profile (else the group's)
+    policy: Policy = Policy.ALL_OR_NOTHING
+    dry_run: bool = False
+    send_installation_sms: bool = False
+
+
+DEFAULT_OPTIONS = ImportOptions()
+
+
 @dataclass
 class ImportReport:
     rows: int = 0
@@ -114,15 +125,7 @@ def _account_data(row: Row, group_id: str, profile_id: str | None) -> dict[str, 
 
 
 def run_import(
-    ctx: Context,
-    actor: Operator,
-    group_id: str,
-    source: Source,
-    *,
-    profile_id: str | None = None,
-    policy: Policy = Policy.ALL_OR_NOTHING,
-    dry_run: bool = False,
-    send_installation_sms: bool = False,
+    ctx: Context, actor: Operator, group_id: str, source: Source, options: ImportOptions = DEFAULT_OPTIONS
 ) -> ImportReport:
     if not actor.can_write_group(group_id):
         raise Forbidden("You may not create accounts in this group.")
@@ -131,7 +134,7 @@ def run_import(
     report = ImportReport()
     try:
         valid = _validate(ctx, source, report)
-        if dry_run or (policy is Policy.ALL_OR_NOTHING and report.errors_total):
+        if options.dry_run or (options.policy is Policy.ALL_OR_NOTHING and report.errors_total):
             report.skipped = report.rows
             return report
         for row, _, record in _rows(source):
@@ -139,7 +142,9 @@ def run_import(
                 report.skipped += 1
                 continue
             try:
-                created = accounts.create_account(ctx, actor, _account_data(row, group_id, profile_id), batch=True)
+                created = accounts.create_account(
+                    ctx, actor, _account_data(row, group_id, options.profile_id), batch=True
+                )
             except (Conflict, ValidationFailed) as exc:  # taken meanwhile by another writer
                 report.failed += 1
                 for problem in (
@@ -151,7 +156,7 @@ def run_import(
                 continue
             report.created += 1
             report.created_usernames[record] = created.account.username
-            if send_installation_sms:
+            if options.send_installation_sms:
                 _send_installation(ctx, actor, created.account.id, record, report)
     except BadFile as exc:
         raise ValidationFailed([FieldError("file", "unreadable_file", str(exc))]) from exc
@@ -174,28 +179,35 @@ def import_file(
     group_id: str,
     file_name: str,
     source: Source,
-    *,
-    profile_id: str | None = None,
-    policy: Policy = Policy.ALL_OR_NOTHING,
-    dry_run: bool = False,
-    send_installation_sms: bool = False,
+    options: ImportOptions = DEFAULT_OPTIONS,
 ) -> ImportJob:
     """Run an import and keep its outcome as a job (an unreadable file is a failed job, not an error)."""
     now = ctx.clock()
     status, message = "completed", ""
     try:
-        report = run_import(ctx, actor, group_id, source, profile_id=profile_id, policy=policy, dry_run=dry_run,
-                            send_installation_sms=send_installation_sms)  # fmt: skip
+        report = run_import(ctx, actor, group_id, source, options)
     except ValidationFailed as exc:
         if exc.errors[0].field != "file":
             raise
         report, status, message = ImportReport(), "failed", exc.errors[0].message
     job = ImportJob(
-        id=str(uuid.uuid4()), group_id=group_id, file_name=file_name[:200], created_by=actor.username,
-        created_at=now, policy=policy.value, dry_run=dry_run, status=status, rows=report.rows, valid=report.valid,
-        created=report.created, failed=report.failed, skipped=report.skipped, errors=tuple(report.errors),
-        errors_total=report.errors_total, message=message,
-    )  # fmt: skip
+        id=str(uuid.uuid4()),
+        group_id=group_id,
+        file_name=file_name[:200],
+        created_by=actor.username,
+        created_at=now,
+        policy=options.policy.value,
+        dry_run=options.dry_run,
+        status=status,
+        rows=report.rows,
+        valid=report.valid,
+        created=report.created,
+        failed=report.failed,
+        skipped=report.skipped,
+        errors=tuple(report.errors),
+        errors_total=report.errors_total,
+        message=message,
+    )
     ctx.imports.add(job)
     return job
 

@@ -9,7 +9,7 @@ import pytest
 from chalicelib.domain.errors import Forbidden, ValidationFailed
 from chalicelib.domain.model import CreationMode
 from chalicelib.services import accounts, imports
-from chalicelib.services.imports import Policy
+from chalicelib.services.imports import ImportOptions, Policy
 from tests.conftest import World
 
 MANUAL_CSV = Path(__file__).resolve().parents[1] / "fixtures" / "batch-users.csv"  # the manual's example, as is
@@ -48,7 +48,7 @@ BAD = HEADER + (
 
 def test_a_dry_run_reports_every_problem_and_writes_nothing(world: World) -> None:
     accounts.create_account(world.ctx, world.admin, world.account_data(phone_number="+393479999999", full_name="Old"))
-    report = imports.run_import(world.ctx, world.admin, world.group_a.id, source(BAD), dry_run=True)
+    report = imports.run_import(world.ctx, world.admin, world.group_a.id, source(BAD), ImportOptions(dry_run=True))
     assert (report.rows, report.valid, report.created, report.skipped) == (5, 2, 0, 5)
     assert [(e.row, e.field, e.code) for e in report.errors] == [
         (3, "gsmNumber", "duplicate_in_file"), (4, "email", "invalid_email"), (5, "gsmNumber", "number_taken"),
@@ -64,7 +64,9 @@ def test_all_or_nothing_creates_nothing_when_a_record_is_bad(world: World) -> No
 
 def test_skip_invalid_creates_the_valid_records(world: World) -> None:
     accounts.create_account(world.ctx, world.admin, world.account_data(phone_number="+393479999999", full_name="Old"))
-    report = imports.run_import(world.ctx, world.admin, world.group_a.id, source(BAD), policy=Policy.SKIP_INVALID)
+    report = imports.run_import(
+        world.ctx, world.admin, world.group_a.id, source(BAD), ImportOptions(policy=Policy.SKIP_INVALID)
+    )
     assert (report.valid, report.created, report.skipped, report.failed) == (2, 2, 3, 0)
     assert sorted(report.created_usernames) == [2, 6]
     assert listed(world) == ["Ok One", "Ok Two", "Old"]
@@ -73,7 +75,9 @@ def test_skip_invalid_creates_the_valid_records(world: World) -> None:
 def test_importing_the_same_file_twice_creates_no_duplicates(world: World) -> None:
     data = MANUAL_CSV.read_bytes()
     imports.run_import(world.ctx, world.admin, world.group_a.id, lambda: [data])
-    again = imports.run_import(world.ctx, world.admin, world.group_a.id, lambda: [data], policy=Policy.SKIP_INVALID)
+    again = imports.run_import(
+        world.ctx, world.admin, world.group_a.id, lambda: [data], ImportOptions(policy=Policy.SKIP_INVALID)
+    )
     assert (again.valid, again.created) == (0, 0)
     assert {e.code for e in again.errors} == {"number_taken"}
     assert len(listed(world)) == 4
@@ -81,7 +85,7 @@ def test_importing_the_same_file_twice_creates_no_duplicates(world: World) -> No
 
 def test_installation_sms_can_follow_creation(world: World) -> None:
     report = imports.run_import(world.ctx, world.admin, world.group_a.id, source(HEADER + "A,+393471000009,,,\n"),
-                                send_installation_sms=True)  # fmt: skip
+                                ImportOptions(send_installation_sms=True))  # fmt: skip
     (username,) = report.created_usernames.values()
     account = world.ctx.accounts.get_by_username(username)
     assert account is not None and account.status.value == "installation_sms_sent"
