@@ -68,6 +68,13 @@ def last_link(outbox: OutboxSender) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
+def sent_link(world: World, api: Api, outbox: OutboxSender, path: str) -> str:
+    """POST an SMS action, let the queue deliver it, and return the token of the link the phone received."""
+    api.call("POST", path)
+    deliver_all(world.ctx)
+    return last_link(outbox)[1]
+
+
 def mobile(api: Api, method: str, path: str, body: Any = None, **headers: str) -> Any:
     payload = json.dumps(body).encode() if body is not None else b""
     return api.client.http.request(method, path, headers={"Content-Type": "application/json", **headers}, body=payload)
@@ -149,16 +156,10 @@ def test_bad_tokens_all_get_the_same_answer(setup: tuple[World, Api, Clock, Outb
     world, api, clock, outbox = setup
     account = wizard_account(world, api)
     path = f"/accounts/{account['id']}/activation-sms"
-    api.call("POST", path)
-    deliver_all(world.ctx)
-    _, superseded = last_link(outbox)
-    api.call("POST", path)
-    deliver_all(world.ctx)
-    _, used = last_link(outbox)
+    superseded = sent_link(world, api, outbox, path)
+    used = sent_link(world, api, outbox, path)
     assert mobile(api, "POST", "/m/activation", {"token": used}).status_code == 200
-    api.call("POST", path)
-    deliver_all(world.ctx)
-    _, expired = last_link(outbox)
+    expired = sent_link(world, api, outbox, path)
     clock.now += timedelta(hours=72, seconds=1)
     answers = {
         name: mobile(api, "POST", "/m/activation", {"token": token}).body
@@ -167,9 +168,7 @@ def test_bad_tokens_all_get_the_same_answer(setup: tuple[World, Api, Clock, Outb
     assert len(set(answers.values())) == 1, answers
     assert json.loads(answers["unknown"])["code"] == "invalid_link"
     # an installation token is no activation token
-    api.call("POST", f"/accounts/{account['id']}/installation-sms")
-    deliver_all(world.ctx)
-    _, install = last_link(outbox)
+    install = sent_link(world, api, outbox, f"/accounts/{account['id']}/installation-sms")
     as_problem(mobile(api, "POST", "/m/activation", {"token": install}), 404, "invalid_link")
 
 
@@ -196,9 +195,7 @@ def test_plain_accounts_stay_enabled_and_get_fresh_credentials(setup: tuple[Worl
     world, api, _, outbox = setup
     plain = api.call("POST", "/accounts", world.account_data(username="7700")).json_body
     api.call("POST", f"/accounts/{plain['id']}/disable")
-    api.call("POST", f"/accounts/{plain['id']}/activation-sms")
-    deliver_all(world.ctx)
-    _, token = last_link(outbox)
+    token = sent_link(world, api, outbox, f"/accounts/{plain['id']}/activation-sms")
     config = mobile(api, "POST", "/m/activation", {"token": token}).json_body
     state = api.call("GET", f"/accounts/{plain['id']}").json_body
     assert (state["status"], state["enabled"]) == ("activated", False)  # the operator's disable stands
@@ -211,9 +208,7 @@ def test_tokens_and_passwords_never_reach_the_logs(
     world, api, _, outbox = setup
     caplog.set_level(logging.DEBUG)
     account = wizard_account(world, api)
-    api.call("POST", f"/accounts/{account['id']}/activation-sms")
-    deliver_all(world.ctx)
-    _, token = last_link(outbox)
+    token = sent_link(world, api, outbox, f"/accounts/{account['id']}/activation-sms")
     config = mobile(api, "POST", "/m/activation", {"token": token}).json_body
     mobile(api, "POST", "/m/activation", {"token": token})
     assert token not in caplog.text
@@ -258,15 +253,11 @@ def test_disabling_revokes_outstanding_links_and_a_disabled_group_blocks_them(
 ) -> None:
     world, api, _, outbox = setup
     account = wizard_account(world, api)
-    api.call("POST", f"/accounts/{account['id']}/activation-sms")
-    deliver_all(world.ctx)
-    _, token = last_link(outbox)
+    token = sent_link(world, api, outbox, f"/accounts/{account['id']}/activation-sms")
     api.call("POST", f"/accounts/{account['id']}/disable")  # e.g. the phone was lost
     as_problem(mobile(api, "POST", "/m/activation", {"token": token}), 404, "invalid_link")
     assert api.call("GET", f"/accounts/{account['id']}").json_body["enabled"] is False
-    api.call("POST", f"/accounts/{account['id']}/activation-sms")
-    deliver_all(world.ctx)
-    _, fresh = last_link(outbox)
+    fresh = sent_link(world, api, outbox, f"/accounts/{account['id']}/activation-sms")
     groups.update_group(world.ctx, world.admin, world.group_a.id, {"enabled": False})
     as_problem(mobile(api, "POST", "/m/activation", {"token": fresh}), 404, "invalid_link")
 
@@ -276,12 +267,8 @@ def test_a_late_installed_report_never_moves_an_activated_account_back(
 ) -> None:
     world, api, _, outbox = setup
     account = wizard_account(world, api)
-    api.call("POST", f"/accounts/{account['id']}/installation-sms")
-    deliver_all(world.ctx)
-    _, install = last_link(outbox)
-    api.call("POST", f"/accounts/{account['id']}/activation-sms")
-    deliver_all(world.ctx)
-    _, activate = last_link(outbox)
+    install = sent_link(world, api, outbox, f"/accounts/{account['id']}/installation-sms")
+    activate = sent_link(world, api, outbox, f"/accounts/{account['id']}/activation-sms")
     assert mobile(api, "POST", "/m/activation", {"token": activate}).status_code == 200
     assert mobile(api, "POST", "/m/installed", {"token": install, "platform": "ios"}).status_code == 200
     assert api.call("GET", f"/accounts/{account['id']}").json_body["status"] == "activated"
