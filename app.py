@@ -7,7 +7,7 @@ from chalice.app import Chalice, DynamoDBEvent, SQSEvent
 
 from chalicelib.api import accounts, activation, admin, auth, imports, mobile, openapi
 from chalicelib.console import views as console
-from chalicelib.handlers import sms, streams
+from chalicelib.handlers import sip_events, sms, streams
 
 app = Chalice(app_name="pgsm-operator")
 
@@ -40,3 +40,11 @@ SMS_QUEUE_NAME = os.environ.get("SMS_QUEUE_NAME", "local-sms")
 @app.on_sqs_message(queue=SMS_QUEUE_NAME, batch_size=1)
 def send_sms(event: SQSEvent) -> None:
     sms.deliver_records(event)
+
+
+SIP_EVENTS_QUEUE_NAME = os.environ.get("SIP_EVENTS_QUEUE_NAME", "local-sip-events")
+
+
+@app.on_sqs_message(queue=SIP_EVENTS_QUEUE_NAME, batch_size=10)
+def record_sip_events(event: SQSEvent) -> None:
+    sip_events.record_records(event)

@@ -24,7 +24,7 @@ from bench.setup import bench_world
 from chalicelib.domain.provisioning import Purpose
 from chalicelib.services import accounts, activation
 from chalicelib.settings import Settings
-from devstack.events import QueueBridge, create_sms_queue
+from devstack.events import QueueBridge, create_queue
 
 
 class FakeProvider:
@@ -64,7 +64,7 @@ def main() -> None:
     provider = FakeProvider()
     moto, url = _start_moto(stock=False)
     try:
-        queue_url = create_sms_queue(url, "eu-west-1", f"bench-sms-{uuid.uuid4().hex[:6]}", visibility_seconds=30)
+        queue_url = create_queue(url, "eu-west-1", f"bench-sms-{uuid.uuid4().hex[:6]}", visibility_seconds=30)
         settings = Settings(
             storage="dynamodb", dynamodb_endpoint=url, table_prefix=f"sms{uuid.uuid4().hex[:6]}", search="memory",
             sms_provider="twilio", sms_queue_url=queue_url, sqs_endpoint=url, sms_rate_per_second=args.rate,

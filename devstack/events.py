@@ -98,7 +98,9 @@ class QueueBridge:
         self.handler = handler
         self.batch = batch
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="queue-bridge", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"queue-bridge-{queue_url.rsplit('/', 1)[-1]}", daemon=True
+        )
         self.delivered = 0
         self.failures = 0
 
@@ -144,8 +146,8 @@ class QueueBridge:
         }
 
 
-def create_sms_queue(endpoint: str, region: str, name: str, visibility_seconds: int = 2) -> str:
-    """The SMS queue and its dead-letter queue, as infra/ creates them in AWS (short timeouts locally)."""
+def create_queue(endpoint: str, region: str, name: str, visibility_seconds: int = 2) -> str:
+    """A queue and its dead-letter queue, as infra/ creates them in AWS (short timeouts locally)."""
     sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=region)
     dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

@@ -29,7 +29,7 @@ from chalicelib.settings import (
     ENV_TABLE_PREFIX,
     Settings,
 )
-from devstack.events import QueueBridge, StreamBridge, create_sms_queue
+from devstack.events import QueueBridge, StreamBridge, create_queue
 from devstack.licence_upstream import ENV_PRIVATE_KEY, new_keypair
 
 MOTO_PORT = int(os.environ.get("MOTO_PORT", "5000"))
@@ -62,6 +62,7 @@ def local_environment() -> dict[str, str]:
     env.setdefault(ENV_TABLE_PREFIX, "local")
     env.setdefault(ENV_SQS_ENDPOINT, env[ENV_DYNAMODB_ENDPOINT])
     env.setdefault("SMS_QUEUE_NAME", "local-sms")
+    env.setdefault("SIP_EVENTS_QUEUE_NAME", "local-sip-events")
     env.setdefault(ENV_PUBLIC_BASE_URL, f"http://{HOST}:{API_PORT}")
     env.setdefault(ENV_LICENCE_URL, f"http://{HOST}:{LICENCE_PORT}")
     env.setdefault(ENV_LICENCE_TOKEN, "local-server-credentials")
@@ -87,8 +88,10 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     _wait_for(f"http://{HOST}:{MOTO_PORT}/moto-api/")
-    queue_url = create_sms_queue(env[ENV_DYNAMODB_ENDPOINT], env["AWS_REGION"], env["SMS_QUEUE_NAME"])
+    queue_url = create_queue(env[ENV_DYNAMODB_ENDPOINT], env["AWS_REGION"], env["SMS_QUEUE_NAME"])
     os.environ[ENV_SMS_QUEUE_URL] = env[ENV_SMS_QUEUE_URL] = queue_url
+    sip_events_url = create_queue(env[ENV_DYNAMODB_ENDPOINT], env["AWS_REGION"], env["SIP_EVENTS_QUEUE_NAME"])
+    os.environ["SIP_EVENTS_QUEUE_URL"] = env["SIP_EVENTS_QUEUE_URL"] = sip_events_url  # where the SIP edge sends
     settings = Settings.from_env(env)
     create_tables(settings)
     _, generated = ensure_admin(bootstrap.context(), env.get("ADMIN_PASSWORD") or None)
@@ -105,6 +108,7 @@ def main() -> None:
     endpoint = settings.dynamodb_endpoint or ""
     bridge = StreamBridge(endpoint, settings.region, settings.table_name("accounts"), app.index_accounts).start()
     queue_bridge = QueueBridge(endpoint, settings.region, queue_url, app.send_sms).start()
+    sip_bridge = QueueBridge(endpoint, settings.region, sip_events_url, app.record_sip_events, batch=10).start()
     _wait_for(f"http://{HOST}:{API_PORT}/api/v1/openapi.json")
     password = generated or "(from ADMIN_PASSWORD)"
     print(
@@ -125,6 +129,7 @@ def main() -> None:
     finally:
         bridge.stop()
         queue_bridge.stop()
+        sip_bridge.stop()
         stop()
 
 

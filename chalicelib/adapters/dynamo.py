@@ -10,7 +10,7 @@ import json
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pynamodb.connection import Connection
@@ -30,6 +30,7 @@ from chalicelib.adapters.dynamo_models import (
     MessageModel,
     OperatorModel,
     ProfileModel,
+    RegistrationModel,
     TimelineModel,
     TokenModel,
     UniqueModel,
@@ -64,6 +65,7 @@ from chalicelib.domain.model import (
     utcnow,
 )
 from chalicelib.domain.provisioning import MessageStatus, ProvisioningToken, Purpose, SmsMessage
+from chalicelib.domain.registration import Registration
 from chalicelib.services import guards
 
 M = TypeVar("M", bound=Model)
@@ -241,7 +243,7 @@ def account_from_image(image: dict[str, Any] | None) -> Account | None:
 def _event_to_model(e: TimelineEvent) -> TimelineModel:
     return TimelineModel(
         e.account_id,
-        f"{iso(e.at)}#{secrets.token_hex(4)}",
+        f"{iso(e.at)}#{e.event_id or secrets.token_hex(4)}",  # an event with an id is stored once
         kind=e.kind,
         actor=e.actor,
         detail=json.dumps(e.detail) if e.detail else None,
@@ -251,7 +253,8 @@ def _event_to_model(e: TimelineEvent) -> TimelineModel:
 def _event_from_model(m: TimelineModel) -> TimelineEvent:
     at = datetime.fromisoformat(m.sk.split("#", 1)[0].replace("Z", "+00:00"))
     detail = json.loads(m.detail) if m.detail else {}
-    return TimelineEvent(account_id=m.account_id, at=at, kind=m.kind, actor=m.actor, detail=detail)
+    event_id = m.sk.split("#", 1)[1] if "#" in m.sk else ""
+    return TimelineEvent(account_id=m.account_id, at=at, kind=m.kind, actor=m.actor, detail=detail, event_id=event_id)
 
 
 def _count_delta(tx: _Tx, group_id: str, delta: int) -> None:
@@ -437,6 +440,7 @@ def _profile_to_model(p: ProvisioningProfile) -> ProfileModel:
         other_url=p.other_url,
         installation_sms_template=p.installation_sms_template,
         activation_sms_template=p.activation_sms_template,
+        transports=[t.value for t in p.transports] or None,
         created_at=p.created_at,
         updated_at=p.updated_at,
         version=p.version,
@@ -461,6 +465,7 @@ def _profile_from_model(m: ProfileModel) -> ProvisioningProfile:
         ios_url=m.ios_url or "",
         other_url=m.other_url or "",
         **{k: v for k in ("installation_sms_template", "activation_sms_template") if (v := getattr(m, k))},
+        transports=tuple(Transport(t) for t in m.transports or ()),
         created_at=m.created_at,
         updated_at=m.updated_at,
         version=int(m.version),
@@ -818,6 +823,65 @@ class DynamoImports:
             if len(found) >= limit:
                 break
         return found
+
+
+_REGISTRATION_KEPT = timedelta(days=1)  # how long an item outlives its registration (late events, history)
+
+
+def _registration_to_model(r: Registration) -> RegistrationModel:
+    ends = max(r.expires_at, r.changed_at) if r.active else r.changed_at
+    return RegistrationModel(
+        r.account_id,
+        r.contact,
+        username=r.username,
+        group_id=r.group_id,
+        online_group_id=r.group_id if r.active else None,
+        sort_key=f"{r.username}#{r.contact}",
+        source=r.source or None,
+        transport=r.transport or None,
+        user_agent=r.user_agent or None,
+        registered_at=r.registered_at,
+        expires_at=r.expires_at,
+        changed_at=r.changed_at,
+        edge=r.edge or None,
+        ttl=int((ends + _REGISTRATION_KEPT).timestamp()),
+    )
+
+
+def _registration_from_model(m: RegistrationModel) -> Registration:
+    return Registration(
+        account_id=m.account_id,
+        contact=m.contact,
+        username=m.username,
+        group_id=m.group_id,
+        source=m.source or "",
+        transport=m.transport or "",
+        user_agent=m.user_agent or "",
+        registered_at=m.registered_at,
+        expires_at=m.expires_at,
+        edge=m.edge or "",
+        changed_at=m.changed_at,
+        active=m.online_group_id is not None,
+    )
+
+
+class DynamoRegistrations:
+    def put(self, registration: Registration) -> bool:
+        newer = RegistrationModel.account_id.does_not_exist() | (RegistrationModel.changed_at < registration.changed_at)
+        try:
+            _registration_to_model(registration).save(condition=newer)
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def for_account(self, account_id: str) -> list[Registration]:
+        return [_registration_from_model(m) for m in RegistrationModel.query(account_id, consistent_read=True)]
+
+    def online_in_group(self, group_id: str, limit: int, cursor: str | None) -> Page[Registration]:
+        query = RegistrationModel.online_by_group.query(group_id, limit=limit, last_evaluated_key=_start_key(cursor))
+        return _page(query, _registration_from_model)
 
 
 def _months_back(count: int) -> Iterator[str]:

@@ -107,6 +107,7 @@ class ProfileModel(Model):
     other_url = UnicodeAttribute(null=True)
     installation_sms_template = UnicodeAttribute(null=True)
     activation_sms_template = UnicodeAttribute(null=True)
+    transports = ListAttribute[str](null=True)  # read by the SIP edge (docs/sip-events.md)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     version = NumberAttribute()
@@ -285,6 +286,42 @@ class ImportModel(Model):
     by_month = _ImportsByMonth()
 
 
+class _OnlineByGroup(GlobalSecondaryIndex["RegistrationModel"]):  # type: ignore[no-untyped-call]
+    """Sparse: only active registrations carry `online_group_id`, so the index lists who is online."""
+
+    class Meta:
+        index_name = "online_by_group"
+        projection = AllProjection()
+
+    online_group_id = UnicodeAttribute(hash_key=True)
+    sort_key = UnicodeAttribute(range_key=True)  # username#contact
+
+
+class RegistrationModel(Model):
+    """One item per account and SIP contact, as the SIP edge's last event about it left it. Ended ones stay
+    until `ttl` so that an older event arriving late cannot bring them back."""
+
+    class Meta:
+        table_name = "registrations"
+        billing_mode = "PAY_PER_REQUEST"
+
+    account_id = UnicodeAttribute(hash_key=True)
+    contact = UnicodeAttribute(range_key=True)
+    username = UnicodeAttribute()
+    group_id = UnicodeAttribute()
+    online_group_id = UnicodeAttribute(null=True)
+    sort_key = UnicodeAttribute()
+    source = UnicodeAttribute(null=True)
+    transport = UnicodeAttribute(null=True)
+    user_agent = UnicodeAttribute(null=True)
+    registered_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    changed_at = UTCDateTimeAttribute()
+    edge = UnicodeAttribute(null=True)
+    ttl = NumberAttribute(null=True)
+    online_by_group = _OnlineByGroup()
+
+
 ALL_MODELS: dict[str, type[Model]] = {
     "accounts": AccountModel,
     "groups": GroupModel,
@@ -298,6 +335,7 @@ ALL_MODELS: dict[str, type[Model]] = {
     "messages": MessageModel,
     "licences": LicenceModel,
     "imports": ImportModel,
+    "registrations": RegistrationModel,
 }
 
 

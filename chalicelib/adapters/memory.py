@@ -27,6 +27,7 @@ from chalicelib.domain.model import (
     TimelineEvent,
 )
 from chalicelib.domain.provisioning import MessageStatus, ProvisioningToken, Purpose, QueuedSms, SmsMessage
+from chalicelib.domain.registration import Registration
 from chalicelib.services import guards
 
 T = TypeVar("T")
@@ -50,6 +51,7 @@ class MemoryDatabase:
     licences: dict[str, CachedLicence] = field(default_factory=dict)
     leases: dict[str, datetime] = field(default_factory=dict)
     imports: dict[str, ImportJob] = field(default_factory=dict)
+    registrations: dict[tuple[str, str], Registration] = field(default_factory=dict)
 
     def claim(self, entries: Iterable[tuple[str, str, str]]) -> None:
         """Check that every (guard key, owner, field) is free or already the owner's; raise on the first
@@ -95,7 +97,7 @@ class MemoryAccounts:
                 self.db.uniques[key] = owner
             self.db.accounts[account.id] = account
             self.db.groups[group.id] = replace(group, account_count=group.account_count + 1)
-            self.db.timeline.setdefault(account.id, []).append(event)
+            self._append(event)
 
     def _check_profile(self, account: Account) -> None:
         profile = self.db.profiles.get(account.provisioning_profile_id)
@@ -140,7 +142,7 @@ class MemoryAccounts:
                 self._count(previous.group_id, -1)
                 self._count(updated.group_id, +1)
             self.db.accounts[updated.id] = updated
-            self.db.timeline.setdefault(updated.id, []).append(event)
+            self._append(event)
 
     def _count(self, group_id: str, delta: int) -> None:
         group = self.db.groups.get(group_id)
@@ -154,11 +156,16 @@ class MemoryAccounts:
                 self.db.uniques.pop(key, None)
             del self.db.accounts[account.id]
             self._count(account.group_id, -1)
-            self.db.timeline.setdefault(account.id, []).append(event)
+            self._append(event)
 
     def append_event(self, event: TimelineEvent) -> None:
         with self.db.lock:
-            self.db.timeline.setdefault(event.account_id, []).append(event)
+            self._append(event)
+
+    def _append(self, event: TimelineEvent) -> None:
+        events = self.db.timeline.setdefault(event.account_id, [])
+        if not event.event_id or all(e.event_id != event.event_id for e in events):
+            events.append(event)
 
     def timeline(self, account_id: str, limit: int) -> list[TimelineEvent]:
         events = sorted(self.db.timeline.get(account_id, []), key=lambda e: e.at, reverse=True)
@@ -446,3 +453,26 @@ class MemoryImports:
 
     def recent(self, limit: int) -> list[ImportJob]:
         return sorted(self.db.imports.values(), key=lambda j: j.created_at, reverse=True)[:limit]
+
+
+class MemoryRegistrations:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db = db
+
+    def put(self, registration: Registration) -> bool:
+        key = (registration.account_id, registration.contact)
+        with self.db.lock:
+            stored = self.db.registrations.get(key)
+            if stored is not None and stored.changed_at >= registration.changed_at:
+                return False
+            self.db.registrations[key] = registration
+            return True
+
+    def for_account(self, account_id: str) -> list[Registration]:
+        with self.db.lock:
+            return [r for (owner, _), r in self.db.registrations.items() if owner == account_id]
+
+    def online_in_group(self, group_id: str, limit: int, cursor: str | None) -> Page[Registration]:
+        with self.db.lock:
+            found = [r for r in self.db.registrations.values() if r.active and r.group_id == group_id]
+        return _page(found, lambda r: f"{r.username}#{r.contact}", limit, cursor)

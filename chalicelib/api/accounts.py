@@ -7,9 +7,9 @@ from typing import Any
 from chalice.app import Blueprint, Request, Response
 
 from chalicelib.api.http import json_response, query_limit, query_param, read_json, route
-from chalicelib.api.views import account_json, history_json, page_json, row_json
+from chalicelib.api.views import account_json, history_json, page_json, registration_json, row_json
 from chalicelib.domain.model import Operator
-from chalicelib.services import accounts, imports, search
+from chalicelib.services import accounts, imports, registrations, search
 from chalicelib.services.context import Context
 
 bp = Blueprint(__name__)
@@ -79,3 +79,11 @@ def disable(ctx: Context, request: Request, actor: Operator, account_id: str) ->
 @route(bp, "/accounts/{account_id}/history", ["GET"])
 def history(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
     return json_response(history_json(accounts.history(ctx, actor, account_id, HISTORY_LIMIT)))
+
+
+@route(bp, "/registrations", ["GET"])
+def online(ctx: Context, request: Request, actor: Operator) -> Response:
+    """Who is online in a group: one entry per registered contact, by username."""
+    group_id = query_param(request, "group_id", required=True) or ""
+    page = registrations.online_in_group(ctx, actor, group_id, query_limit(request), query_param(request, "cursor"))
+    return json_response(page_json(page, registration_json))

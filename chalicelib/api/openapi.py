@@ -64,6 +64,11 @@ _PROFILE_INPUT = {
     "other_url": _S,
     "installation_sms_template": {"type": "string", "description": "must contain {link}; {owner} optional"},
     "activation_sms_template": {"type": "string", "description": "must contain {link}; {owner} optional"},
+    "transports": {
+        "type": "array",
+        "items": {"enum": ["tls", "tcp", "udp"]},
+        "description": "transports the SIP edge accepts registrations over; empty: the edge's default (TLS)",
+    },
 }
 _PROFILE = {**_PROFILE_INPUT, "id": _S, "created_at": _T, "updated_at": _T}
 _OPERATOR_INPUT = {
@@ -180,6 +185,15 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "ImportPage": _page("ImportJob"),
+    "Registration": _obj(
+        {
+            **{k: _S for k in ("account_id", "username", "group_id", "contact", "source", "user_agent")},
+            "transport": {"enum": ["udp", "tcp", "tls"]},
+            "registered_at": _T,
+            "expires_at": _T,
+        }
+    ),
+    "RegistrationPage": _page("Registration"),
     "Login": _obj({"username": _S, "password": _S}, ["username", "password"]),
     "Session": _obj({"token": _S, "expires_at": _T, "operator": _ref("Operator")}),
     "LoginAttemptPage": _obj({"items": {"type": "array", "items": {"type": "object"}}, "next_cursor": _NS}),
@@ -334,6 +348,16 @@ def document() -> dict[str, Any]:
         "/imports/{job_id}": {
             "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": _S}],
             "get": _op("One import job with its per-row errors", "ImportJob"),
+        },
+        "/registrations": {
+            "get": {
+                **_op("Who is online in a group: registered SIP contacts by username", "RegistrationPage"),
+                "parameters": [
+                    {"name": "group_id", "in": "query", "required": True, "schema": _S},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+                    {"name": "cursor", "in": "query", "schema": _S},
+                ],
+            },
         },
         "/accounts/{account_id}/history": {
             "parameters": account_param,

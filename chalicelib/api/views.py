@@ -15,6 +15,7 @@ from chalicelib.domain.model import (
     iso,
 )
 from chalicelib.domain.provisioning import SmsMessage
+from chalicelib.domain.registration import Registration
 from chalicelib.services.accounts import History
 from chalicelib.services.search_port import SearchDocument
 
@@ -111,6 +112,7 @@ def profile_json(p: ProvisioningProfile) -> dict[str, Any]:
         "other_url": p.other_url,
         "installation_sms_template": p.installation_sms_template,
         "activation_sms_template": p.activation_sms_template,
+        "transports": [t.value for t in p.transports],
         "created_at": iso(p.created_at),
         "updated_at": iso(p.updated_at),
     }
@@ -148,3 +150,17 @@ def login_json(a: LoginAttempt) -> dict[str, Any]:
 
 def page_json(page: Page[Any], render: Any) -> dict[str, Any]:
     return {"items": [render(item) for item in page.items], "next_cursor": page.next_cursor}
+
+
+def registration_json(r: Registration) -> dict[str, Any]:
+    return {
+        "account_id": r.account_id,
+        "username": r.username,
+        "group_id": r.group_id,
+        "contact": r.contact,
+        "source": r.source,
+        "transport": r.transport,
+        "user_agent": r.user_agent,
+        "registered_at": iso(r.registered_at),
+        "expires_at": iso(r.expires_at),
+    }

@@ -43,7 +43,16 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.model import Group, Operator, Role
 from chalicelib.domain.provisioning import Purpose, segments
 from chalicelib.domain.search import InvalidQuery
-from chalicelib.services import accounts, activation, diagnostics, groups, imports, licensing, operators
+from chalicelib.services import (
+    accounts,
+    activation,
+    diagnostics,
+    groups,
+    imports,
+    licensing,
+    operators,
+    registrations,
+)
 from chalicelib.services import search as search_service
 from chalicelib.services.context import Context
 from chalicelib.services.search_port import SearchDocument, SearchUnavailable
@@ -179,6 +188,26 @@ def account_list(p: Page) -> Response:
     )  # fmt: skip
 
 
+@page(bp, "/registrations")
+def registration_list(p: Page) -> Response:
+    """Who is online now in one group (manual 1.1.4: Connected), from the SIP edge's events."""
+    visible = _visible_groups(p)
+    group_id = query(p.request, "group_id") or (visible[0].id if visible else "")
+    group = next((g for g in visible if g.id == group_id), None)
+    if group_id and group is None:
+        group = groups.get_group(p.ctx, p.operator, group_id)  # 403/404 for groups the operator cannot see
+    cursor = query(p.request, "cursor") or None
+    online: list[Any] = []
+    next_cursor = None
+    if group is not None:
+        try:
+            found = registrations.online_in_group(p.ctx, p.operator, group.id, PAGE_SIZE, cursor)
+        except ValidationFailed:
+            found = registrations.online_in_group(p.ctx, p.operator, group.id, PAGE_SIZE, None)
+        online, next_cursor = found.items, found.next_cursor
+    return p.render("registrations.html", groups=visible, group=group, online=online, next_cursor=next_cursor)
+
+
 def _row(d: SearchDocument) -> dict[str, Any]:
     return {**d.__dict__, "status_changed_at": d.status_changed_at.replace("T", " ")[:19] + " UTC"}
 
@@ -241,8 +270,10 @@ def account_details(p: Page, account_id: str) -> Response:
     group = p.ctx.groups.get(account.group_id)
     messages = activation.messages_of(p.ctx, p.operator, account.id, 100 if full else 10)
     licence = licensing.licence_view(p.ctx, p.operator, account.id)
+    contacts = registrations.for_account(p.ctx, account)
     return p.render(
         "account.html", account=account, tab=tab, history=history, full=full, profile=profile, group=group,
+        contacts=contacts,
         done=_done(p), can_write=p.operator.can_write_group(account.group_id), messages=messages, licence=licence,
         can_activate=account.account_type.value == "PGSM" and account.has_international_number,
         can_email=account.account_type.value == "PGSM" and bool(account.email),
@@ -441,6 +472,7 @@ def profile_list(p: Page) -> Response:
     fields = form(p.request)
     check_csrf(p.request, fields)
     data = forms.simple(fields, PROFILE_FIELDS, ints=PORTS)
+    data["transports"] = fields.get("transports", [])
     return _admin_create(p, "profiles.html", data, groups.create_profile, "profiles")
 
 

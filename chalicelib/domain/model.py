@@ -165,6 +165,8 @@ class ProvisioningProfile:
     version: int = 1
     installation_sms_template: str = "Install PrivateGSM for secure calls: {link}"
     activation_sms_template: str = "Configure PrivateGSM on this phone: {link}"
+    # The transports the SIP edge accepts registrations over; empty: the edge's default (TLS only in production).
+    transports: tuple[Transport, ...] = ()
 
     def download_url(self, platform: str) -> str:
         return {"android": self.android_url, "ios": self.ios_url}.get(platform) or self.other_url
@@ -209,6 +211,9 @@ class TimelineEvent:
     kind: str
     actor: str
     detail: dict[str, str] = field(default_factory=dict)
+    # Set for events that arrive from outside and may arrive twice (SIP session events): the same id is
+    # stored once.
+    event_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from chalicelib.domain.model import (
     ProvisioningProfile,
     SecurityModel,
     TimelineEvent,
+    iso,
 )
 from chalicelib.domain.provisioning import Purpose
 from chalicelib.services.context import Context
@@ -453,6 +454,9 @@ def delete_account(ctx: Context, actor: Operator, account_id: str) -> None:
     ctx.tokens.revoke(current.id, list(Purpose))
 
 
+SESSION_WINDOW = 100  # how far back in the timeline the History tab looks for SIP session events
+
+
 @dataclass(frozen=True)
 class History:
     timeline: list[TimelineEvent]
@@ -461,6 +465,9 @@ class History:
 
 
 def history(ctx: Context, actor: Operator, account_id: str, limit: int) -> History:
+    """The timeline, and the SIP session events among its latest entries (the edge is a registrar: it routes
+    no calls, so there is no call record to show yet)."""
     account = get_account(ctx, actor, account_id)
-    # SIP session events and calls arrive with the SIP edge; the shape is fixed now.
-    return History(ctx.accounts.timeline(account.id, limit), [], [])
+    timeline = ctx.accounts.timeline(account.id, max(limit, SESSION_WINDOW))
+    sessions = [{"at": iso(e.at) or "", **e.detail} for e in timeline if e.kind.startswith("sip_")]
+    return History(timeline[:limit], sessions[:limit], [])

@@ -19,6 +19,7 @@ from chalicelib.services.ports import (
     OperatorRepository,
     PasswordHasher,
     ProfileRepository,
+    RegistrationStore,
     SessionStore,
     SmsQueue,
     SmsSender,
@@ -45,6 +46,7 @@ class Context:
     email: EmailSender
     licences: LicenceCache
     imports: ImportStore
+    registrations: RegistrationStore
     licence_upstream: LicenceUpstream
     hasher: PasswordHasher
     settings: Settings

@@ -28,6 +28,7 @@ PROFILE_FIELDS = (
     "other_url",
     "installation_sms_template",
     "activation_sms_template",
+    "transports",
 )
 DEFAULT_PORTS = {"tls_port": 5061, "tcp_port": 5060, "udp_port": 5060}
 
@@ -142,6 +143,7 @@ def _read_profile(data: Mapping[str, Any], base: ProvisioningProfile | None) -> 
         values[name] = reader.string(name, max_length=480, min_length=1)
         if isinstance(values[name], str) and "{link}" not in values[name]:
             reader.fail(name, "link_missing", "The text must contain {link}, where the link goes.")
+    values["transports"] = _read_transports(reader)
     if base is None:
         for name in ("name", "sip_domain", "sip_host"):
             require(reader, name, values[name])
@@ -158,6 +160,18 @@ def _read_profile(data: Mapping[str, Any], base: ProvisioningProfile | None) -> 
     return present
 
 
+def _read_transports(reader: FieldReader) -> tuple[Transport, ...] | _Missing:
+    names = reader.string_list("transports", max_items=3, max_length=3)
+    if isinstance(names, _Missing):
+        return MISSING
+    known = {t.value: t for t in Transport}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        reader.fail("transports", "invalid_choice", "Transports are tls, tcp and udp.")
+        return MISSING
+    return tuple(t for t in Transport if t.value in names)  # one order, no repeats
+
+
 def _defaults() -> dict[str, Any]:
     return {
         **DEFAULT_PORTS,
@@ -167,6 +181,7 @@ def _defaults() -> dict[str, Any]:
         "other_url": "",
         "installation_sms_template": DEFAULT_INSTALLATION_TEMPLATE,
         "activation_sms_template": DEFAULT_ACTIVATION_TEMPLATE,
+        "transports": (),
     }
 
 

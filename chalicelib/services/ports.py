@@ -23,6 +23,7 @@ from chalicelib.domain.model import (
     TimelineEvent,
 )
 from chalicelib.domain.provisioning import MessageStatus, ProvisioningToken, Purpose, QueuedSms, SmsMessage
+from chalicelib.domain.registration import Registration
 
 
 class AccountRepository(Protocol):
@@ -184,6 +185,19 @@ class LicenceCache(Protocol):
 class LicenceUpstream(Protocol):
     def validate(self, account: str, nonce: str) -> object:
         """The vendor's decoded JSON answer. Raises UpstreamUnavailable (down, slow, 5xx, not JSON)."""
+
+
+class RegistrationStore(Protocol):
+    def put(self, registration: Registration) -> bool:
+        """Store this state of the account's contact unless a state from a later event is stored already
+        (events arrive unordered). True when written."""
+
+    def for_account(self, account_id: str) -> list[Registration]:
+        """Every stored contact of the account, ended ones included."""
+
+    def online_in_group(self, group_id: str, limit: int, cursor: str | None) -> Page[Registration]:
+        """Active registrations of a group by username (callers still check `expires_at`). Raises ValueError
+        on a malformed cursor."""
 
 
 class ImportStore(Protocol):

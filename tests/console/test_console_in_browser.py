@@ -312,3 +312,40 @@ def test_batch_creation_and_the_imports_pages(page: Page, base_url: str, console
     page.get_by_role("link", name="Accounts").click()
     expect(page.locator("td.owner")).to_have_count(4)
     expect(page.get_by_role("cell", name="Luigi Rossi")).to_be_visible()
+
+
+def test_registered_accounts_page_and_session_history(page: Page, base_url: str, console_world: World) -> None:
+    from chalicelib.services import registrations
+    from tests.test_registrations import event
+
+    world = console_world
+    owner = accounts.create_account(world.ctx, world.admin, world.account_data(username="3003")).account
+    offline = accounts.create_account(
+        world.ctx, world.admin, world.account_data(username="3004", phone_number="+393471234568")
+    ).account
+    now = world.ctx.clock()
+    registrations.record_events(
+        world.ctx,
+        [
+            event(owner, "registered", now, transport="tls", source="198.51.100.7:40112", user_agent="<b>PGSM</b>"),
+            event(offline, "refused", now, reason="wrong_password", contact="", source="203.0.113.5:5060"),
+        ],
+    )
+    log_in(page, base_url, "admin", "admin-password-1")
+    page.get_by_role("link", name="Registered accounts").click()
+    rows = page.locator("table.registrations tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("3003")
+    expect(rows.first).to_contain_text("198.51.100.7:40112")
+    expect(rows.first).to_contain_text("TLS")
+    expect(rows.first.locator("td.ua")).to_have_text("<b>PGSM</b>")  # what a client sent is shown as text
+    shoot(page, "21-registered-accounts")
+    rows.first.get_by_role("link", name="3003").click()
+    expect(page.locator("dd.connection")).to_have_text("Connected")
+    page.goto(f"{base_url}/accounts/{offline.id}?tab=history")
+    sessions = page.locator("table.sessions tbody tr")
+    expect(sessions).to_have_count(1)
+    expect(sessions.first).to_contain_text("Registration refused")
+    expect(sessions.first).to_contain_text("wrong password")
+    expect(sessions.first).to_contain_text("203.0.113.5:5060")
+    shoot(page, "22-session-history")

@@ -1,0 +1,28 @@
+"""The SIP events queue's consumer: each message body is one event of docs/sip-events.md.
+
+A body that is not JSON is logged and dropped (a redelivery cannot fix it); a storage error raises, so SQS
+delivers the batch again, which is harmless because recording an event is idempotent."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from chalicelib import bootstrap
+from chalicelib.services import registrations
+
+log = logging.getLogger(__name__)
+
+
+def _parsed(bodies: Iterable[str]) -> Iterable[Any]:
+    for body in bodies:
+        try:
+            yield json.loads(body)
+        except ValueError:
+            log.warning("dropped a SIP event body that is not JSON (%d bytes)", len(body))
+
+
+def record_records(records: Iterable[Any]) -> registrations.Outcome:
+    return registrations.record_events(bootstrap.context(), _parsed(record.body for record in records))

@@ -1,0 +1,115 @@
+"""Who is online: the SIP edge's session events applied to registrations, account status and history.
+
+Events arrive at least once and in any order (docs/sip-events.md). Every step here is idempotent: the
+registration write keeps the state of the newest event per contact, the account's status is recomputed from
+the stored registrations, and the History entry carries the event's id, so a second delivery stores nothing new.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.domain.errors import ConcurrentModification, FieldError, ValidationFailed
+from chalicelib.domain.model import Account, AccountStatus, Operator, Page, TimelineEvent
+from chalicelib.domain.registration import (
+    InvalidSipEvent,
+    Registration,
+    SipEvent,
+    SipEventKind,
+    history_detail,
+    parse_sip_event,
+    registration_from,
+)
+from chalicelib.services.accounts import list_accounts
+from chalicelib.services.context import Context
+
+log = logging.getLogger(__name__)
+EDGE_ACTOR = "sip-edge"
+_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Outcome:
+    recorded: int = 0
+    dropped: int = 0  # malformed events: logged, never retried (a retry cannot fix them)
+
+
+def record_events(ctx: Context, events: Iterable[Any]) -> Outcome:
+    """Apply the edge's events (parsed JSON bodies). Storage errors propagate so that the queue redelivers."""
+    recorded = dropped = 0
+    for raw in events:
+        try:
+            event = parse_sip_event(raw)
+        except InvalidSipEvent as exc:
+            log.warning("dropped a malformed SIP event: %s", exc)
+            dropped += 1
+            continue
+        _record(ctx, event)
+        recorded += 1
+    return Outcome(recorded, dropped)
+
+
+def _record(ctx: Context, event: SipEvent) -> None:
+    account = _account_of(ctx, event)
+    if account is None:
+        # An unknown user has no history to write to; the edge's log has the attempt too.
+        log.info("SIP %s for unknown user %r from %s (%s)", event.kind, event.username, event.source, event.reason)
+        return
+    if event.kind is not SipEventKind.REFUSED and event.contact:
+        ctx.registrations.put(registration_from(event, account.group_id))
+    entry = TimelineEvent(
+        account.id, event.at, f"sip_{event.kind.value}", EDGE_ACTOR, history_detail(event), event_id=event.id
+    )
+    for _ in range(_ATTEMPTS):
+        try:
+            _settle_status(ctx, account, entry)
+            return
+        except ConcurrentModification:
+            fresh = ctx.accounts.get(account.id)
+            if fresh is None:
+                return  # deleted meanwhile: its history went with it
+            account = fresh
+    raise ConcurrentModification("The account kept changing while a SIP event was recorded.")
+
+
+def _account_of(ctx: Context, event: SipEvent) -> Account | None:
+    if event.account_id:
+        return ctx.accounts.get(event.account_id)
+    return ctx.accounts.get_by_username(event.username) if event.username else None
+
+
+def _settle_status(ctx: Context, account: Account, entry: TimelineEvent) -> None:
+    """Connected while any contact is online, back to Activated when the last one goes; the History entry is
+    written with the status change, in one write."""
+    now = ctx.clock()
+    online = any(r.online(now) for r in ctx.registrations.for_account(account.id))
+    if online:
+        updated = account.with_status(AccountStatus.CONNECTED, now)
+    elif account.status is AccountStatus.CONNECTED:
+        updated = account.with_status(AccountStatus.ACTIVATED, now)
+    else:
+        updated = account
+    if updated is account:
+        ctx.accounts.append_event(entry)
+    else:
+        ctx.accounts.replace(account, updated, entry)
+
+
+def online_in_group(ctx: Context, actor: Operator, group_id: str, limit: int, cursor: str | None) -> Page[Registration]:
+    """The group's registrations that are online now, by username (one entry per contact)."""
+    list_accounts(ctx, actor, group_id, 1, None)  # the same permission and existence checks as the account list
+    try:
+        page = ctx.registrations.online_in_group(group_id, limit, cursor)
+    except ValueError as exc:
+        raise ValidationFailed([FieldError("cursor", "invalid_cursor", "The cursor is not valid.")]) from exc
+    now = ctx.clock()
+    return Page([r for r in page.items if r.online(now)], page.next_cursor)
+
+
+def for_account(ctx: Context, account: Account) -> list[Registration]:
+    """The account's contacts online now (the caller has read the account, so it may see it)."""
+    now = ctx.clock()
+    return sorted((r for r in ctx.registrations.for_account(account.id) if r.online(now)), key=lambda r: r.contact)
