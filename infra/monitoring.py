@@ -1,0 +1,122 @@
+"""CloudWatch alarms, all notifying one SNS topic (encrypted with a key CloudWatch may use).
+
+SMS failure rate: the app does not publish a metric, so two metric filters count its `sms_outcome` log lines
+(one JSON object per final SMS outcome, `{"event": "sms_outcome", "outcome": "sent" | "delivered" |
+"failed" | "undelivered", ...}`, written by the queue consumer and the status callback) in the namespace
+`PgsmOperator/<stage>`; the alarm fires when more than `SMS_FAILURE_PERCENT` of the outcomes in an hour are failures (and at
+least `SMS_FAILURE_MIN_COUNT` failed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+METRICS_NAMESPACE = "PgsmOperator"
+SMS_FAILURE_PERCENT = 20
+SMS_FAILURE_MIN_COUNT = 5
+SMS_FAILED_PATTERN = '{ ($.event = "sms_outcome") && (($.outcome = "failed") || ($.outcome = "undelivered")) }'
+SMS_OUTCOME_PATTERN = '{ $.event = "sms_outcome" }'
+
+
+class Alarms(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, stage: str, email: str) -> None:
+        super().__init__(scope, construct_id)
+        self.stage = stage
+        self.namespace = f"{METRICS_NAMESPACE}/{stage}"
+        key = kms.Key(self, "TopicKey", enable_key_rotation=True, description="Encrypts the alarm topic")
+        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        self.topic = sns.Topic(self, "Topic", master_key=key, enforce_ssl=True)
+        if email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        self.action = actions.SnsAction(self.topic)
+
+    def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, threshold: float, description: str) -> None:
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=f"{self.stage}: {description}",
+        )
+        alarm.add_alarm_action(self.action)
+
+    def dead_letters(self, queues: Mapping[str, sqs.IQueue]) -> None:
+        for name, queue in queues.items():
+            self._alarm(
+                f"{name}DeadLetters",
+                queue.metric_approximate_number_of_messages_visible(period=cdk.Duration.minutes(5)),
+                1,
+                f"messages in the {name} dead-letter queue",
+            )
+
+    def handler_errors(self, functions: Mapping[str, str]) -> None:
+        """`functions`: logical id → function name."""
+        for logical_id, function_name in functions.items():
+            metric = cloudwatch.Metric(
+                namespace="AWS/Lambda",
+                metric_name="Errors",
+                dimensions_map={"FunctionName": function_name},
+                statistic="Sum",
+                period=cdk.Duration.minutes(5),
+            )
+            self._alarm(f"{logical_id}Errors", metric, 1, f"{logical_id} raised errors")
+
+    def throttling(self, tables: Iterable[tuple[str, dynamodb.ITable]]) -> None:
+        for name, table in tables:
+            throttled = cloudwatch.MathExpression(
+                expression="reads + writes",
+                using_metrics={
+                    "reads": table.metric("ReadThrottleEvents", statistic="Sum", period=cdk.Duration.minutes(5)),
+                    "writes": table.metric("WriteThrottleEvents", statistic="Sum", period=cdk.Duration.minutes(5)),
+                },
+                label=f"{name} throttle events",
+                period=cdk.Duration.minutes(5),
+            )
+            self._alarm(f"{name.capitalize()}Throttling", throttled, 1, f"DynamoDB throttled requests on {name}")
+
+    def sms_failure_rate(self, log_groups: Iterable[logs.ILogGroup]) -> None:
+        """`log_groups`: the log groups of the functions that record SMS outcomes (queue consumer, API)."""
+        for index, log_group in enumerate(log_groups):
+            for metric_name, pattern in (("SmsFailed", SMS_FAILED_PATTERN), ("SmsOutcomes", SMS_OUTCOME_PATTERN)):
+                logs.CfnMetricFilter(
+                    self,
+                    f"{metric_name}Filter{index}",
+                    log_group_name=log_group.log_group_name,
+                    filter_pattern=pattern,
+                    metric_transformations=[
+                        logs.CfnMetricFilter.MetricTransformationProperty(
+                            metric_namespace=self.namespace,
+                            metric_name=metric_name,
+                            metric_value="1",
+                            default_value=0,
+                            dimensions=None,
+                        )
+                    ],
+                )
+
+        def count(name: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace=self.namespace, metric_name=name, statistic="Sum", period=cdk.Duration.hours(1)
+            )
+
+        rate = cloudwatch.MathExpression(
+            expression=f"IF(failed >= {SMS_FAILURE_MIN_COUNT}, 100 * failed / outcomes, 0)",
+            using_metrics={"failed": count("SmsFailed"), "outcomes": count("SmsOutcomes")},
+            label="SMS failure rate (%)",
+            period=cdk.Duration.hours(1),
+        )
+        self._alarm("SmsFailureRate", rate, SMS_FAILURE_PERCENT, f"more than {SMS_FAILURE_PERCENT}% of SMS failed")

@@ -1,0 +1,100 @@
+"""cdk-nag (AwsSolutions pack) findings this design accepts, each acknowledged on the one resource it concerns
+with the reason next to it. Anything not listed here fails `cdk synth` and the infra tests."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import aws_cdk as cdk
+from constructs import IConstruct
+
+if TYPE_CHECKING:
+    from infra.stack import PgsmStack
+
+PACK = "AwsSolutions"
+
+
+def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
+    """`rule` as cdk-nag names it (`AwsSolutions-OS1`, or `AwsSolutions-IAM5[Resource::*]` for one finding)."""
+    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=f"{PACK}::{PACK}-{rule}", reason=reason))
+
+
+def acknowledge_accepted_findings(stack: PgsmStack) -> None:
+    _search(stack)
+    _secrets(stack)
+    _edge(stack)
+    _app_policy(stack)
+
+
+def _search(stack: PgsmStack) -> None:
+    domain = stack.search.domain
+    acknowledge(
+        domain,
+        "OS1",
+        "Not in a VPC: the functions would then need a VPC and NAT. Access is by IAM only (the domain policy "
+        "admits the app's role alone, requests are SigV4-signed) plus fine-grained access control.",
+    )
+    acknowledge(
+        domain,
+        "OS3",
+        "No IP allow-list: Lambda has no fixed addresses. The domain policy admits only the app's role.",
+    )
+    if not stack.config.search.master_nodes:
+        acknowledge(domain, "OS4", "This stage runs without dedicated master nodes to keep its cost down.")
+    if stack.config.search.data_nodes < 2:
+        acknowledge(domain, "OS7", "One data node in this stage: zone awareness needs at least two.")
+
+
+def _secrets(stack: PgsmStack) -> None:
+    for secret in (stack.twilio_secret, stack.licence_secret):
+        acknowledge(
+            secret,
+            "SMG4",
+            "Third-party credentials (Twilio, the licence vendor): they are issued and rotated at the vendor, "
+            "so there is nothing a rotation Lambda could rotate.",
+        )
+
+
+def _edge(stack: PgsmStack) -> None:
+    edge = stack.edge
+    acknowledge(
+        edge.task,
+        "ECS2",
+        "The environment holds names and URLs only (table prefix, region, queue URL, transports), no secrets.",
+    )
+    acknowledge(
+        edge.security_group,
+        "EC23",
+        "SIP phones register from anywhere on the internet; only the SIP ports (5060 UDP/TCP, 5061 TCP) are "
+        "open and every REGISTER is digest-authenticated.",
+    )
+    acknowledge(
+        edge.load_balancer,
+        "ELB2",
+        "NLB access logs cover TLS listeners only; this NLB passes TCP/UDP (and TLS as TCP) straight through, "
+        "so there would be nothing to log. The edge logs every registration itself.",
+    )
+    execution_policy = edge.task.execution_role and edge.task.execution_role.node.try_find_child("DefaultPolicy")
+    if execution_policy is not None:
+        acknowledge(
+            execution_policy,
+            "IAM5[Resource::*]",
+            "ecr:GetAuthorizationToken has no resource-level permissions; the image pull itself is scoped to "
+            "the asset repository.",
+        )
+
+
+def _app_policy(stack: PgsmStack) -> None:
+    policy = stack.app_access
+    acknowledge(
+        policy,
+        "IAM5[Resource::*]",
+        "dynamodb:ListStreams has no resource-level permissions (the stream reads are scoped to the accounts "
+        "table's stream).",
+    )
+    for arn_text in stack.app_wildcard_resources():
+        acknowledge(
+            policy,
+            f"IAM5[Resource::{arn_text}]",
+            "Objects of the app's own bucket, indexes of its own tables, paths of its own search domain.",
+        )

@@ -1,0 +1,142 @@
+"""The SIP edge (Kamailio, `sip-edge/Dockerfile`) on ECS Fargate behind a Network Load Balancer.
+
+UDP and TCP 5060 share one TCP_UDP listener (an NLB cannot have a UDP and a TCP listener on the same port);
+TLS on 5061 is a plain TCP listener, so TLS is passed through and Kamailio terminates it. The tasks run in
+public subnets with public addresses (no NAT gateway to pay for), reach DynamoDB through a gateway endpoint,
+and their role may read only the four tables the edge reads (docs/sip-events.md) and send to the SIP events
+queue."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import EdgeSize
+
+SIP_PORT = 5060
+SIPS_PORT = 5061
+EDGE_TABLES = ("uniques", "accounts", "groups", "profiles")  # what the edge reads, and nothing else
+CONTAINER = "kamailio"
+# Excluded from the image's build context: local dependency installs and caches (the Dockerfile installs its own).
+ASSET_EXCLUDES = [".pydeps", "**/__pycache__", "**/*.pyc", ".pytest_cache"]
+
+
+class SipEdge(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        source_dir: Path,
+        size: EdgeSize,
+        tables: Mapping[str, dynamodb.ITable],
+        events_queue: sqs.IQueue,
+        environment: Mapping[str, str],
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=2,
+            nat_gateways=0,
+            subnet_configuration=[ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC)],
+            gateway_endpoints={"DynamoDb": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.DYNAMODB)},
+        )
+        self.vpc.add_flow_log(
+            "FlowLogs",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(
+                logs.LogGroup(self, "FlowLogGroup", retention=log_retention)
+            ),
+            traffic_type=ec2.FlowLogTrafficType.REJECT,
+        )
+        self.cluster = ecs.Cluster(
+            self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
+        )
+        self.task_role = iam.Role(
+            self,
+            "TaskRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="SIP edge: reads accounts, uniques, groups, profiles; sends SIP session events",
+        )
+        self.task_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:BatchGetItem"],
+                resources=[tables[name].table_arn for name in EDGE_TABLES],
+            )
+        )
+        self.task_role.add_to_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[events_queue.queue_arn]))
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
+        self.task = task = ecs.FargateTaskDefinition(
+            self, "Task", cpu=size.cpu, memory_limit_mib=size.memory_mib, task_role=self.task_role
+        )
+        container = task.add_container(
+            CONTAINER,
+            image=ecs.ContainerImage.from_asset(str(source_dir), exclude=ASSET_EXCLUDES),
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="sip-edge", log_group=self.log_group),
+            environment=dict(environment),
+            port_mappings=[
+                ecs.PortMapping(container_port=SIP_PORT, protocol=ecs.Protocol.UDP),
+                ecs.PortMapping(container_port=SIP_PORT, protocol=ecs.Protocol.TCP),
+                ecs.PortMapping(container_port=SIPS_PORT, protocol=ecs.Protocol.TCP),
+            ],
+        )
+        self.security_group = ec2.SecurityGroup(
+            self, "TaskSecurityGroup", vpc=self.vpc, description="SIP from phones anywhere", allow_all_outbound=True
+        )
+        for port in (ec2.Port.udp(SIP_PORT), ec2.Port.tcp(SIP_PORT), ec2.Port.tcp(SIPS_PORT)):
+            self.security_group.add_ingress_rule(ec2.Peer.any_ipv4(), port, "SIP clients connect from anywhere")
+        self.service = ecs.FargateService(
+            self,
+            "Service",
+            cluster=self.cluster,
+            task_definition=task,
+            desired_count=size.desired_count,
+            assign_public_ip=True,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            security_groups=[self.security_group],
+            min_healthy_percent=100,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
+            # Health is the NLB's TCP check on 5060 (the port Kamailio listens on); ECS replaces a task that fails
+            # it. No container health command: it would depend on tools inside the image.
+            health_check_grace_period=cdk.Duration.seconds(60),
+        )
+        self.load_balancer = elbv2.NetworkLoadBalancer(
+            self, "Nlb", vpc=self.vpc, internet_facing=True, cross_zone_enabled=True
+        )
+        self._listen(SIP_PORT, elbv2.Protocol.TCP_UDP, container, ecs.Protocol.UDP)
+        self._listen(SIPS_PORT, elbv2.Protocol.TCP, container, ecs.Protocol.TCP)
+        self.container = container
+
+    def _listen(
+        self, port: int, protocol: elbv2.Protocol, container: ecs.ContainerDefinition, container_protocol: ecs.Protocol
+    ) -> None:
+        listener = self.load_balancer.add_listener(f"Port{port}", port=port, protocol=protocol)
+        listener.add_targets(
+            f"Edge{port}",
+            port=port,
+            protocol=protocol,
+            targets=[
+                self.service.load_balancer_target(
+                    container_name=container.container_name, container_port=port, protocol=container_protocol
+                )
+            ],
+            health_check=elbv2.HealthCheck(
+                protocol=elbv2.Protocol.TCP,
+                port=str(SIP_PORT),
+                interval=cdk.Duration.seconds(10),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=2,
+            ),
+            deregistration_delay=cdk.Duration.seconds(30),
+        )

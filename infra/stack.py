@@ -1,0 +1,278 @@
+"""The whole system in one stack per stage: data, queues, files, search, secrets, the Chalice app, the SIP
+edge and the alarms. Every name, ARN and endpoint reaches the code through environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ses as ses
+from constructs import Construct
+
+from infra import application as app_handlers
+from infra.application import ChaliceApp, app_role
+from infra.config import StageConfig
+from infra.messaging import WorkQueue
+from infra.monitoring import Alarms
+from infra.nag import acknowledge_accepted_findings
+from infra.search import SEARCH_HTTP_ACTIONS, SearchDomain
+from infra.sip_edge import SipEdge
+from infra.storage import Storage
+from infra.tables import Tables, table_specs
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SIP_EDGE_DIR = REPO_ROOT / "sip-edge"
+APP_TABLE_ACTIONS = (
+    "BatchGetItem",
+    "BatchWriteItem",
+    "ConditionCheckItem",
+    "DeleteItem",
+    "DescribeTable",
+    "GetItem",
+    "PutItem",
+    "Query",
+    "Scan",
+    "UpdateItem",
+)
+APP_QUEUE_ACTIONS = (
+    "SendMessage",
+    "ReceiveMessage",
+    "DeleteMessage",
+    "ChangeMessageVisibility",
+    "GetQueueAttributes",
+    "GetQueueUrl",
+)
+# Log retentions a stage may choose (CloudWatch accepts only some numbers of days).
+RETENTION = {
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+}
+
+
+class PgsmStack(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: object) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        self.config = config
+        retention = RETENTION[config.log_retention_days]
+        self.tables = Tables(self, "Tables", prefix=config.table_prefix, production=config.production)
+        self.sms = WorkQueue(
+            self,
+            "SmsQueue",
+            name=f"{config.table_prefix}-sms",
+            visibility_timeout=app_handlers.visibility_timeout(app_handlers.SEND_SMS),
+        )
+        self.sip_events = WorkQueue(
+            self,
+            "SipEventsQueue",
+            name=f"{config.table_prefix}-sip-events",
+            visibility_timeout=app_handlers.visibility_timeout(app_handlers.RECORD_SIP_EVENTS),
+        )
+        self.imports = WorkQueue(
+            self,
+            "ImportQueue",
+            name=f"{config.table_prefix}-import-chunks",
+            visibility_timeout=app_handlers.visibility_timeout(app_handlers.RUN_IMPORT_CHUNK),
+        )
+        self.storage = Storage(
+            self,
+            "Storage",
+            production=config.production,
+            reports_days=config.reports_expiry_days,
+            imports_days=config.imports_expiry_days,
+        )
+        self.role = app_role(self)
+        self.search = SearchDomain(
+            self,
+            "Search",
+            domain_name=f"{config.table_prefix}-search",
+            size=config.search,
+            app_role=self.role,
+            production=config.production,
+            log_retention=retention,
+        )
+        self.twilio_secret = secretsmanager.Secret(
+            self,
+            "TwilioSecret",
+            description="Twilio credentials: JSON with account_sid, auth_token and messaging_service_sid or from",
+        )
+        self.licence_secret = secretsmanager.Secret(
+            self, "LicenceUpstreamSecret", description="The licence vendor's token for this server: JSON with token"
+        )
+        self.email_identity = (
+            ses.EmailIdentity(self, "EmailIdentity", identity=ses.Identity.domain(config.ses_domain))
+            if config.ses_domain
+            else None
+        )
+        self._grant_app()
+        self.app = ChaliceApp(
+            self,
+            "App",
+            source_dir=REPO_ROOT,
+            role=self.role,
+            environment=self.app_environment(),
+            log_retention=retention,
+            region=config.region,
+        )
+        self._wire_events()
+        self.edge = SipEdge(
+            self,
+            "SipEdge",
+            source_dir=SIP_EDGE_DIR,
+            size=config.edge,
+            tables=self.tables.by_name,
+            events_queue=self.sip_events.queue,
+            environment=self.edge_environment(),
+            log_retention=retention,
+        )
+        self._alarms()
+        self._outputs()
+        acknowledge_accepted_findings(self)
+
+    def app_environment(self) -> dict[str, str]:
+        """The app's configuration (README's table; AWS_REGION is Lambda's own). Queue names are the literal names
+        (not tokens): `chalice package` imports app.py with these variables set and writes the names into
+        `Fn::Sub` expressions, where a CDK token would not survive."""
+        config = self.config
+        environment = {
+            "STORAGE_BACKEND": "dynamodb",
+            "TABLE_PREFIX": config.table_prefix,
+            "SEARCH_BACKEND": "opensearch",
+            "OPENSEARCH_URL": self.search.url,
+            "OPENSEARCH_INDEX": "accounts",
+            "ACCOUNTS_STREAM_ARN": self.tables["accounts"].table_stream_arn or "",
+            "SMS_PROVIDER": "twilio",
+            "SMS_QUEUE_URL": self.sms.queue.queue_url,
+            "SMS_QUEUE_NAME": self.sms.name,
+            "SMS_RATE_PER_SECOND": f"{config.sms_rate_per_second:g}",
+            "SIP_EVENTS_QUEUE_URL": self.sip_events.queue.queue_url,
+            "SIP_EVENTS_QUEUE_NAME": self.sip_events.name,
+            "IMPORT_QUEUE_URL": self.imports.queue.queue_url,
+            "IMPORT_QUEUE_NAME": self.imports.name,
+            "FILES_BUCKET": self.storage.bucket.bucket_name,
+            "TWILIO_SECRET_ARN": self.twilio_secret.secret_arn,
+            "LICENCE_UPSTREAM_SECRET_ARN": self.licence_secret.secret_arn,
+            "EMAIL_PROVIDER": "ses" if self.email_identity else "outbox",
+        }
+        optional = {
+            "PUBLIC_BASE_URL": config.public_base_url,
+            "LICENCE_UPSTREAM_URL": config.licence_upstream_url,
+            "LICENCE_UPSTREAM_PUBLIC_KEY": config.licence_upstream_public_key,
+        }
+        environment.update({name: value for name, value in optional.items() if value})
+        if config.email_from or config.ses_domain:
+            environment["EMAIL_FROM"] = config.email_from or f"provisioning@{config.ses_domain}"
+        return environment
+
+    def edge_environment(self) -> dict[str, str]:
+        return {
+            "TABLE_PREFIX": self.config.table_prefix,
+            "AWS_REGION": self.region,
+            "SIP_EVENTS_QUEUE_URL": self.sip_events.queue.queue_url,
+            "SIP_DEFAULT_TRANSPORTS": self.config.sip_default_transports,
+        }
+
+    def _grant_app(self) -> None:
+        """One policy, written out statement by statement (CDK's per-resource grants would overflow the role's
+        inline policy size and split it into several, some of which the functions could not wait for)."""
+        tables = list(self.tables.by_name.values())
+        indexed = [spec.name for spec in table_specs() if spec.indexes]
+        queues = [work.queue.queue_arn for work in (self.sms, self.sip_events, self.imports)]
+        accounts_stream = self.tables["accounts"].table_stream_arn or ""
+        statements = [
+            iam.PolicyStatement(
+                sid="Tables",
+                actions=[f"dynamodb:{action}" for action in APP_TABLE_ACTIONS],
+                resources=[table.table_arn for table in tables] + [f"{self.tables[n].table_arn}/index/*" for n in indexed],
+            ),
+            iam.PolicyStatement(
+                sid="AccountsStream",
+                actions=["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+                resources=[accounts_stream],
+            ),
+            iam.PolicyStatement(sid="ListStreams", actions=["dynamodb:ListStreams"], resources=["*"]),
+            iam.PolicyStatement(sid="Queues", actions=[f"sqs:{action}" for action in APP_QUEUE_ACTIONS], resources=queues),
+            iam.PolicyStatement(
+                sid="FilesList", actions=["s3:ListBucket"], resources=[self.storage.bucket.bucket_arn]
+            ),
+            iam.PolicyStatement(
+                sid="Files",
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[self.storage.bucket.arn_for_objects("*")],
+            ),
+            iam.PolicyStatement(
+                sid="Search",
+                actions=list(SEARCH_HTTP_ACTIONS),
+                resources=[self.search.domain.domain_arn, f"{self.search.domain.domain_arn}/*"],
+            ),
+            iam.PolicyStatement(
+                sid="Secrets",
+                actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                resources=[self.twilio_secret.secret_arn, self.licence_secret.secret_arn],
+            ),
+        ]
+        if self.email_identity is not None:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="Email",
+                    actions=["ses:SendEmail", "ses:SendRawEmail"],
+                    resources=[self.format_arn(service="ses", resource="identity", resource_name=self.config.ses_domain)],
+                )
+            )
+        self.app_access = iam.Policy(self, "AppAccess", roles=[self.role], statements=statements)
+
+    def app_wildcard_resources(self) -> list[str]:
+        """The app policy's resources that end in `/*`, as cdk-nag prints them (`<LogicalId.Arn>/*`)."""
+        resolved = [
+            self.storage.bucket.node.default_child,
+            self.search.domain.node.default_child,
+            *(self.tables[spec.name].node.default_child for spec in table_specs() if spec.indexes),
+        ]
+        names = []
+        for resource in resolved:
+            assert isinstance(resource, cdk.CfnElement)
+            names.append(self.get_logical_id(resource))
+        suffixes = ["/*", "/*", *("/index/*" for spec in table_specs() if spec.indexes)]
+        return [f"<{name}.Arn>{suffix}" for name, suffix in zip(names, suffixes, strict=True)]
+
+    def _wire_events(self) -> None:
+        app = self.app
+        app.point_queue(app_handlers.SEND_SMS, self.sms.queue.queue_arn)
+        app.point_queue(app_handlers.RECORD_SIP_EVENTS, self.sip_events.queue.queue_arn)
+        app.point_queue(app_handlers.RUN_IMPORT_CHUNK, self.imports.queue.queue_arn)
+        app.point_stream(app_handlers.INDEX_ACCOUNTS, self.tables["accounts"].table_stream_arn or "")
+        app.notify_on_upload(app_handlers.IMPORT_OBJECT_CREATED, self.storage.bucket)
+        app.allow_logs()
+        app.wait_for(self.app_access)
+
+    def _alarms(self) -> None:
+        alarms = Alarms(self, "Alarms", stage=self.config.stage, email=self.config.alarm_email)
+        alarms.dead_letters(
+            {
+                "Sms": self.sms.dead_letters,
+                "SipEvents": self.sip_events.dead_letters,
+                "ImportChunks": self.imports.dead_letters,
+            }
+        )
+        alarms.handler_errors({h.logical_id: self.app.function_name(h) for h in self.app.handlers})
+        alarms.throttling(self.tables.by_name.items())
+        sms_logs = [
+            self.app.log_groups[h.logical_id]
+            for h in (app_handlers.SEND_SMS, app_handlers.API)
+            if h.logical_id in self.app.log_groups
+        ]
+        alarms.sms_failure_rate(sms_logs)
+        self.alarms = alarms
+
+    def _outputs(self) -> None:
+        cdk.CfnOutput(self, "SipEdgeAddress", value=self.edge.load_balancer.load_balancer_dns_name)
+        cdk.CfnOutput(self, "FilesBucket", value=self.storage.bucket.bucket_name)
+        cdk.CfnOutput(self, "TwilioSecretArn", value=self.twilio_secret.secret_arn)
+        cdk.CfnOutput(self, "LicenceUpstreamSecretArn", value=self.licence_secret.secret_arn)
+        cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
