@@ -1,0 +1,117 @@
+"""Starts the SIP edge (sip-edge/start.sh, the same script the container runs) for the local stack and the tests.
+
+`start_edge(env)` returns the running edge once it answers SIP OPTIONS on its UDP port; `stop()` ends it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+ROOT = Path(__file__).resolve().parent.parent
+START_SCRIPT = ROOT / "sip-edge" / "start.sh"
+
+
+class EdgeStartError(RuntimeError):
+    """The edge did not come up; the message holds the end of its log."""
+
+
+@dataclass
+class SipEdge:
+    process: subprocess.Popen[bytes]
+    host: str
+    udp_port: int
+    tcp_port: int
+    tls_port: int
+    run_dir: Path
+    log_path: Path
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def ctl_socket(self) -> Path:
+        return self.run_dir / "kamailio.ctl"
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def free_port(kind: int = socket.SOCK_DGRAM, host: str = "127.0.0.1") -> int:
+    """A port free for both UDP and TCP (the edge listens on both with the same number)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, kind) as first:
+            first.bind((host, 0))
+            port = int(first.getsockname()[1])
+            other = socket.SOCK_STREAM if kind == socket.SOCK_DGRAM else socket.SOCK_DGRAM
+            with socket.socket(socket.AF_INET, other) as second:
+                try:
+                    second.bind((host, port))
+                except OSError:
+                    continue
+                return port
+    raise OSError("no free port")
+
+
+def _options(host: str, port: int) -> bytes:
+    branch = uuid.uuid4().hex
+    return (
+        f"OPTIONS sip:{host}:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {host}:9;rport;branch=z9hG4bK{branch}\r\n"
+        f"Max-Forwards: 70\r\nFrom: <sip:probe@{host}>;tag={branch[:8]}\r\nTo: <sip:{host}>\r\n"
+        f"Call-ID: {branch}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def wait_ready(host: str, port: int, process: subprocess.Popen[bytes], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.settimeout(0.3)
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                return False
+            probe.sendto(_options(host, port), (host, port))
+            try:
+                data = probe.recv(4096)
+            except OSError:
+                continue
+            if data.startswith(b"SIP/2.0 200"):
+                return True
+    return False
+
+
+def start_edge(env: Mapping[str, str], run_dir: Path, timeout: float = 20.0) -> SipEdge:
+    """Runs start.sh with `env` on top of this process's environment; ports are chosen when not given."""
+    host = env.get("SIP_LISTEN_ADDRESS", "127.0.0.1")
+    full = {**os.environ, "SIP_LISTEN_ADDRESS": host, **env}
+    udp = int(full.get("SIP_UDP_PORT") or free_port())
+    tls = int(full.get("SIP_TLS_PORT") or free_port(socket.SOCK_STREAM))
+    full.update(SIP_UDP_PORT=str(udp), SIP_TCP_PORT=str(full.get("SIP_TCP_PORT") or udp), SIP_TLS_PORT=str(tls))
+    full["SIP_RUN_DIR"] = str(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_path = run_dir / "kamailio.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        ["/bin/bash", str(START_SCRIPT)], env=full, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    edge = SipEdge(process, host, udp, int(full["SIP_TCP_PORT"]), tls, run_dir, log_path, log)
+    if not wait_ready(host, udp, process, timeout):
+        edge.stop()
+        raise EdgeStartError(f"the SIP edge did not start; log:\n{edge.log_text()[-4000:]}")
+    return edge

@@ -1,0 +1,381 @@
+"""KEMI routing script of the SIP edge, loaded by Kamailio's app_python3 (kamailio.cfg names it).
+
+A pipeline of small guards, one function per concern; each returns True to go on, False when it has answered
+(or dropped) the request. Kamailio calls the methods of the `kamailio` object that `mod_init` returns; their
+names are the `CALLBACKS` below, and a test checks that each name kamailio.cfg passes to Kamailio is one of them.
+
+SIP workers never touch the network for events: they queue JSON on Kamailio's mqueues (`edge_events` for
+SQS, `edge_facts` for the registry), and two rtimer processes drain them (`ksr_timer_events` sends batches to
+SQS, `ksr_timer_registry` keeps the registry: keep-alive pings, expiry reports, the re-check of accounts).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import KSR  # type: ignore[import-not-found]  # provided by app_python3 inside Kamailio; a mock in the tests
+from sipedge import config as edge_config
+from sipedge import directory as edge_directory
+from sipedge.client import SidecarQueue
+from sipedge.directory import Account, Directory, DirectoryUnavailable
+from sipedge.events import EventSender, encode, make_event
+from sipedge.policy import Refusal, refusal_after_auth
+from sipedge.registry import Registration, Registry
+from sipedge.sipmsg import contact_uri, first_contact, host_port, register_expires
+
+LOCATION = "location"
+SAVE_SINGLE_CONTACT = 0x04  # registrar save(): one contact per AOR, a new one replaces the old (one phone)
+AUTH_HA1 = 1  # pv_auth_check flags: the password argument is the HA1
+AUTH_CHECK_TO_USER = 1  # pv_auth_check checks: the digest user must be the To user of the REGISTER
+QOP_AUTH = 1  # auth_challenge flags: offer qop=auth
+AUTH_RECHALLENGE = (-4, -5, -6)  # nonce stale, no credentials, nonce reused: challenge again, no refusal
+EVENTS_QUEUE = "edge_events"
+FACTS_QUEUE = "edge_facts"
+DRAIN_LIMIT = 2000
+RETRY_AFTER_SECONDS = 5
+
+CALLBACKS = ("ksr_request_route", "ksr_timer_events", "ksr_timer_registry", "ksr_registrar_event", "ksr_uac_event")
+
+
+class _State:
+    """Per-process objects, built on first use after Kamailio forked (no connections at import)."""
+
+    def __init__(self) -> None:
+        self._config: edge_config.EdgeConfig | None = None
+        self._directory: Directory | None = None
+        self._sender: EventSender | None = None
+        self._registry: Registry | None = None
+
+    def config(self) -> edge_config.EdgeConfig:
+        if self._config is None:
+            self._config = edge_config.from_env()
+        return self._config
+
+    def directory(self) -> Directory:
+        if self._directory is None:
+            self._directory = edge_directory.build(self.config())
+        return self._directory
+
+    def sender(self) -> EventSender:
+        if self._sender is None:
+            config = self.config()
+            # the sidecar sends to SQS (no AWS client in a Kamailio process: see sipedge/sidecar.py)
+            client = SidecarQueue(config.sidecar_socket) if config.queue_url else None
+            self._sender = EventSender(config.queue_url, client, lambda text: KSR.warn(f"edge: {text}\n"))
+        return self._sender
+
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = Registry(self.config(), self.directory(), KemiActions())
+        return self._registry
+
+    def reset(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+
+state = _State()
+
+
+def pv(name: str) -> str:
+    value = KSR.pv.get(name)
+    return "" if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the guards read of the current REGISTER, gathered once."""
+
+    to_user: str
+    to_domain: str
+    source_ip: str
+    source_port: str
+    transport: str
+    socket: str
+    contact: str
+    expires: str
+    user_agent: str
+
+    @property
+    def source(self) -> str:
+        return host_port(self.source_ip, self.source_port)
+
+    @classmethod
+    def read(cls) -> Request:
+        transport = pv("$pr").lower()
+        return cls(
+            to_user=pv("$tU"),
+            to_domain=pv("$td"),
+            source_ip=pv("$si"),
+            source_port=pv("$sp"),
+            transport=transport,
+            socket=f"{transport}:{host_port(pv('$Ri'), pv('$Rp'))}",
+            contact=first_contact(pv("$hdr(Contact)")),
+            expires=pv("$hdr(Expires)"),
+            user_agent=pv("$ua"),
+        )
+
+
+def queue(name: str, key: str, payload: dict[str, Any]) -> None:
+    if KSR.mqueue.mq_add(name, key, encode(payload)) < 0:
+        KSR.warn(f"edge: queue {name} full, {key} dropped\n")
+
+
+def emit(kind: str, request: Request, account: Account | None, **fields: Any) -> None:
+    event = make_event(
+        kind,
+        edge=state.config().edge_id,
+        username=request.to_user,
+        account_id=account.id if account else "",
+        source=request.source,
+        transport=request.transport,
+        user_agent=request.user_agent,
+        **fields,
+    )
+    queue(EVENTS_QUEUE, kind, event)
+
+
+# ----- the request pipeline ------------------------------------------------------------------------------------
+
+
+def guard_sanity() -> bool:
+    """Malformed requests get the sanity module's error reply and go no further."""
+    return bool(KSR.sanity.sanity_check_defaults() > 0)
+
+
+def guard_method() -> bool:
+    """A registrar: REGISTER goes on; OPTIONS to the edge is answered; ACK is absorbed; the rest is refused."""
+    if KSR.is_REGISTER():
+        return True
+    if KSR.is_OPTIONS():
+        KSR.sl.sl_send_reply(200, "OK")
+    elif not KSR.is_ACK():
+        KSR.hdr.append_to_reply("Allow: REGISTER, OPTIONS\r\n")
+        KSR.sl.sl_send_reply(405, "Method Not Allowed")
+    return False
+
+
+def guard_flood() -> bool:
+    """pike: a source sending REGISTERs faster than PIKE_DENSITY per 2 s is dropped silently for a while."""
+    return bool(KSR.pike.pike_check_req() >= 0)
+
+
+def guard_request_line(request: Request) -> bool:
+    if not request.to_user:
+        KSR.sl.sl_send_reply(400, "Missing To user")
+        return False
+    return True
+
+
+def lookup(request: Request) -> tuple[bool, Account | None]:
+    """(answered, account): a backend that does not answer in time costs the phone a 503, not the worker."""
+    try:
+        return False, state.directory().find(request.to_user)
+    except DirectoryUnavailable as exc:
+        KSR.warn(f"edge: account lookup failed for {request.to_user}: {exc}\n")
+        KSR.hdr.append_to_reply(f"Retry-After: {RETRY_AFTER_SECONDS}\r\n")
+        KSR.sl.sl_send_reply(503, "Account Store Unavailable")
+        return True, None
+
+
+def guard_credentials(realm: str) -> bool:
+    """No digest for this realm yet: challenge (401). Every refusal comes after the challenge."""
+    if KSR.auth.has_credentials(realm) > 0:
+        return True
+    KSR.auth.auth_challenge(realm, QOP_AUTH)
+    return False
+
+
+def refuse(request: Request, account: Account | None, refusal: Refusal) -> bool:
+    KSR.sl.sl_send_reply(403, refusal.phrase)
+    emit("refused", request, account, contact=contact_uri(request.contact), reason=refusal.reason)
+    return False
+
+
+def guard_known(request: Request, account: Account | None) -> bool:
+    if account is None:
+        return refuse(request, None, Refusal.UNKNOWN_USER)
+    if not account.ha1:
+        return refuse(request, account, Refusal.NOT_ACTIVATED)
+    return True
+
+
+def guard_digest(request: Request, account: Account) -> bool:
+    """The digest against the stored HA1 (never a password); a stale or reused nonce is challenged again."""
+    code = KSR.auth.pv_auth_check(account.realm, account.ha1 or "", AUTH_HA1, AUTH_CHECK_TO_USER)
+    if code > 0:
+        KSR.auth.consume_credentials()
+        return True
+    if code in AUTH_RECHALLENGE:
+        KSR.auth.auth_challenge(account.realm, QOP_AUTH)
+        return False
+    return refuse(request, account, Refusal.WRONG_PASSWORD)
+
+
+def guard_policy(request: Request, account: Account) -> bool:
+    refusal = refusal_after_auth(account, request.source_ip, request.transport, state.config().default_transports)
+    return refuse(request, account, refusal) if refusal else True
+
+
+def save(request: Request, account: Account) -> None:
+    """usrloc keeps the contact (with the source address as `received`); the registry hears of it."""
+    if request.contact:
+        KSR.nathelper.fix_nated_register()
+    if KSR.registrar.save(LOCATION, SAVE_SINGLE_CONTACT) < 0:
+        KSR.warn(f"edge: save failed for {request.to_user}\n")  # registrar has answered with the error
+        return
+    if not request.contact:
+        return  # a query of the current bindings: nothing changed
+    config = state.config()
+    expires = register_expires(
+        request.contact, request.expires, config.min_expires, config.max_expires, config.default_expires
+    )
+    contact = contact_uri(request.contact)
+    kind = "registered" if expires > 0 else "unregistered"
+    emit(kind, request, account, contact=contact, expires=expires)
+    fact = {
+        "aor": request.to_user,
+        "aor_uri": f"sip:{request.to_user}@{request.to_domain or 'edge'}",
+        "username": request.to_user,
+        "account_id": account.id,
+        "contact": contact,
+        "source": request.source,
+        "transport": request.transport,
+        "socket": request.socket,
+        "user_agent": request.user_agent,
+        "expires": expires,
+        "keep_alive": account.keep_alive,
+    }
+    queue(FACTS_QUEUE, kind, fact)
+
+
+def route_register() -> None:
+    request = Request.read()
+    if not guard_request_line(request):
+        return
+    answered, account = lookup(request)
+    if answered:
+        return
+    realm = account.realm if account and account.realm else request.to_domain
+    if not guard_credentials(realm) or not guard_known(request, account):
+        return
+    assert account is not None  # guard_known refused the unknown user
+    if guard_digest(request, account) and guard_policy(request, account):
+        save(request, account)
+
+
+def route_request() -> int:
+    for guard in (guard_flood, guard_sanity, guard_method):
+        if not guard():
+            return 1
+    route_register()
+    return 1
+
+
+# ----- timer processes and event callbacks --------------------------------------------------------------------
+
+
+def drain(name: str, limit: int = DRAIN_LIMIT) -> list[tuple[str, str]]:
+    items: list[tuple[str, str]] = []
+    while len(items) < limit and KSR.mqueue.mq_fetch(name) > 0:
+        items.append((str(KSR.mqueue.mqk_get(name)), str(KSR.mqueue.mqv_get(name))))
+    return items
+
+
+def send_events() -> None:
+    sender = state.sender()
+    sender.add(body for _, body in drain(EVENTS_QUEUE))
+    sender.flush()
+
+
+def apply_fact(registry: Registry, kind: str, body: str) -> None:
+    fact = json.loads(body)
+    if kind == "registered":
+        registry.registered(fact)
+    elif kind == "unregistered":
+        registry.unregistered(fact)
+    elif kind == "expired":
+        registry.expired(fact)
+    elif kind == "ping_reply":
+        registry.ping_reply(str(fact["token"]), int(fact["code"]))
+
+
+def run_registry() -> None:
+    registry = state.registry()
+    for kind, body in drain(FACTS_QUEUE):
+        try:
+            apply_fact(registry, kind, body)
+        except (ValueError, KeyError, TypeError) as exc:
+            KSR.err(f"edge: bad fact {kind}: {type(exc).__name__}\n")
+    registry.tick()
+
+
+class KemiActions:
+    """The registry's requests to Kamailio: OPTIONS over the phone's own connection, drop a contact, an event."""
+
+    def send_ping(self, registration: Registration, token: str) -> bool:
+        host = registration.source
+        KSR.pv.sets("$uac_req(method)", "OPTIONS")
+        KSR.pv.sets("$uac_req(ruri)", registration.contact)
+        KSR.pv.sets("$uac_req(turi)", registration.contact)
+        KSR.pv.sets("$uac_req(furi)", f"sip:keepalive@{host}")
+        # the next hop is where the REGISTER came from, over the socket it came in on: for TCP and TLS
+        # Kamailio finds the phone's open connection to that address and reuses it
+        KSR.pv.sets("$uac_req(ouri)", f"sip:{host};transport={registration.transport}")
+        KSR.pv.sets("$uac_req(sock)", registration.socket)
+        KSR.pv.sets("$uac_req(hdrs)", "Max-Forwards: 1\r\n")
+        KSR.pv.sets("$uac_req(body)", "")
+        KSR.pv.seti("$uac_req(evroute)", 1)
+        KSR.pv.sets("$uac_req(evparam)", token)
+        return bool(KSR.uac.uac_req_send() > 0)
+
+    def drop(self, registration: Registration) -> None:
+        KSR.registrar.unregister(LOCATION, registration.aor_uri)
+
+    def emit(self, event: dict[str, Any]) -> None:
+        queue(EVENTS_QUEUE, str(event["kind"]), event)
+
+
+def on_contact_expired() -> None:
+    queue(FACTS_QUEUE, "expired", {"aor": pv("$ulc(exp=>aor)"), "contact": pv("$ulc(exp=>addr)")})
+
+
+def on_uac_reply() -> None:
+    token = pv("$uac_req(evparam)")
+    code = pv("$uac_req(evcode)")
+    if token:
+        queue(FACTS_QUEUE, "ping_reply", {"token": token, "code": int(code) if code.isdigit() else 0})
+
+
+class kamailio:  # the class name app_python3 expects
+    """The object app_python3 calls; each method is a route or callback named in kamailio.cfg."""
+
+    def child_init(self, rank: int) -> int:
+        state.reset()
+        return 0
+
+    def ksr_request_route(self, msg: Any) -> int:
+        return route_request()
+
+    def ksr_timer_events(self, msg: Any, evname: str = "") -> int:
+        send_events()
+        return 1
+
+    def ksr_timer_registry(self, msg: Any, evname: str = "") -> int:
+        run_registry()
+        return 1
+
+    def ksr_registrar_event(self, msg: Any, evname: str = "") -> int:
+        if evname == "usrloc:contact-expired":
+            on_contact_expired()
+        return 1
+
+    def ksr_uac_event(self, msg: Any, evname: str = "") -> int:
+        if evname == "uac:reply":
+            on_uac_reply()
+        return 1
+
+
+def mod_init() -> kamailio:
+    return kamailio()

@@ -1,0 +1,210 @@
+"""Where the edge finds accounts: the control plane's DynamoDB tables (read only), or a static credential table.
+
+The DynamoDB reads follow docs/sip-events.md: uniques (username → account id) → accounts → groups → profiles.
+Each read has a short timeout and at most one retry, and the whole lookup has a deadline, so a slow backend
+costs a SIP worker a bounded time. `CachedDirectory` keeps answers per worker process for at most 30 s.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sipedge.config import EdgeConfig
+
+
+class DirectoryUnavailable(Exception):
+    """The account store did not answer in time (or answered an error); the REGISTER gets a 503."""
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    username: str
+    group_id: str
+    realm: str
+    ha1: str | None = field(default=None, repr=False)  # a secret: never in logs, never in events
+    enabled: bool = True
+    group_enabled: bool = True
+    account_type: str = "pgsm"
+    keep_alive: bool = False
+    permit: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    transports: tuple[str, ...] = ()  # the profile's list; empty means the edge's default
+
+
+class Directory(Protocol):
+    def find(self, username: str) -> Account | None:
+        """The account registering as `username`, or None when there is none. Raises DirectoryUnavailable."""
+
+    def by_id(self, account_id: str) -> Account | None:
+        """The account with this id, read fresh (the re-check of registered accounts). Raises DirectoryUnavailable."""
+
+
+def _value(attr: Mapping[str, Any] | None) -> Any:
+    """A DynamoDB attribute value (low-level JSON form) as plain Python."""
+    if not attr:
+        return None
+    kind, raw = next(iter(attr.items()))
+    if kind == "L":
+        return [_value(item) for item in raw]
+    if kind == "SS":
+        return list(raw)
+    if kind == "NULL":
+        return None
+    return raw
+
+
+def _text_list(attr: Mapping[str, Any] | None) -> tuple[str, ...]:
+    items = _value(attr)
+    return tuple(str(item) for item in items) if isinstance(items, list) else ()
+
+
+class DynamoDirectory:
+    """Reads the control plane's tables with a low-level boto3 client (injected, so tests can hand one)."""
+
+    def __init__(self, config: EdgeConfig, client: Any = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self._config = config
+        self._client = client if client is not None else _dynamodb_client(config)
+        self._clock = clock
+        self._budget = max(config.backend_timeout_seconds * 2.5, 0.5)
+
+    def _get(self, table: str, key: dict[str, Any], deadline: float) -> Mapping[str, Any] | None:
+        if self._clock() > deadline:
+            raise DirectoryUnavailable("account lookup deadline passed")
+        try:
+            answer = self._client.get_item(TableName=self._config.table(table), Key=key)
+        except Exception as exc:  # botocore's timeouts, throttling, connection errors: all the same to a worker
+            raise DirectoryUnavailable(f"{table}: {type(exc).__name__}") from exc
+        item: Mapping[str, Any] | None = answer.get("Item")
+        return item
+
+    def find(self, username: str) -> Account | None:
+        deadline = self._clock() + self._budget
+        guard = self._get("uniques", {"key": {"S": f"account-username#{username.lower()}"}}, deadline)
+        owner = _value(guard.get("owner_id")) if guard else None
+        return self._account(str(owner), deadline) if owner else None
+
+    def by_id(self, account_id: str) -> Account | None:
+        return self._account(account_id, self._clock() + self._budget)
+
+    def _account(self, account_id: str, deadline: float) -> Account | None:
+        item = self._get("accounts", {"id": {"S": account_id}}, deadline)
+        if item is None:
+            return None
+        group_id = str(_value(item.get("group_id")) or "")
+        group = self._get("groups", {"id": {"S": group_id}}, deadline) if group_id else None
+        profile_id = str(_value(item.get("provisioning_profile_id")) or "")
+        profile = self._get("profiles", {"id": {"S": profile_id}}, deadline) if profile_id else None
+        realm = _value(item.get("realm")) or (_value(profile.get("sip_domain")) if profile else "") or ""
+        return Account(
+            id=account_id,
+            username=str(_value(item.get("username")) or ""),
+            group_id=group_id,
+            realm=str(realm),
+            ha1=_value(item.get("ha1")) or None,
+            enabled=bool(_value(item.get("enabled"))),
+            group_enabled=bool(group and _value(group.get("enabled"))),
+            account_type=str(_value(item.get("account_type")) or "pgsm"),
+            keep_alive=bool(_value(item.get("keep_alive"))),
+            permit=_text_list(item.get("permit")),
+            deny=_text_list(item.get("deny")),
+            transports=_text_list(profile.get("transports")) if profile else (),
+        )
+
+
+def _dynamodb_client(config: EdgeConfig) -> Any:
+    import boto3  # imported here: the unit tests of the routing never need it
+    from botocore.config import Config
+
+    timeout = config.backend_timeout_seconds
+    settings = Config(
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        retries={"total_max_attempts": 2, "mode": "standard"},
+        max_pool_connections=4,
+    )
+    return boto3.client("dynamodb", region_name=config.region, endpoint_url=config.dynamodb_endpoint, config=settings)
+
+
+class StaticDirectory:
+    """A fixed credential table from a JSON file (`{"accounts": [{...Account fields...}]}`): the benchmark's
+    baseline, the same Kamailio and routing with no backend behind it."""
+
+    def __init__(self, accounts: list[Account]) -> None:
+        self._by_name = {account.username.lower(): account for account in accounts}
+        self._by_id = {account.id: account for account in accounts}
+
+    @classmethod
+    def load(cls, path: str) -> StaticDirectory:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        accounts = []
+        for row in data["accounts"]:
+            fields = dict(row)
+            for name in ("permit", "deny", "transports"):
+                fields[name] = tuple(fields.get(name, ()))
+            accounts.append(Account(**fields))
+        return cls(accounts)
+
+    def find(self, username: str) -> Account | None:
+        return self._by_name.get(username.lower())
+
+    def by_id(self, account_id: str) -> Account | None:
+        return self._by_id.get(account_id)
+
+
+class CachedDirectory:
+    """Per-process cache in front of a directory. Answers (including "no such user") live `ttl` seconds at most,
+    so a disabled or deleted account stops registering within `ttl`; `by_id` always reads through."""
+
+    MAX_ENTRIES = 200_000
+
+    def __init__(self, inner: Directory, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._inner = inner
+        self._ttl = ttl
+        self._clock = clock
+        self._entries: dict[str, tuple[float, Account | None]] = {}
+        self._lock = threading.Lock()  # the sidecar answers from several threads; misses are not serialised
+
+    def find(self, username: str) -> Account | None:
+        key = username.lower()
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit is not None and hit[0] > self._clock():
+            return hit[1]
+        account = self._inner.find(username)
+        if self._ttl > 0:
+            self._store(key, account)
+        return account
+
+    def _store(self, key: str, account: Account | None) -> None:
+        now = self._clock()
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+                if len(self._entries) >= self.MAX_ENTRIES:
+                    self._entries.clear()
+            self._entries[key] = (now + self._ttl, account)
+
+    def by_id(self, account_id: str) -> Account | None:
+        return self._inner.by_id(account_id)
+
+
+def build(config: EdgeConfig) -> Directory:
+    """The directory a Kamailio process uses: the static table, or the sidecar (which reads DynamoDB).
+
+    The cache TTL is split between the worker and the sidecar, so together they never exceed
+    SIP_ACCOUNT_CACHE_SECONDS (at most 30 s)."""
+    if config.directory.startswith("static:"):
+        return StaticDirectory.load(config.directory.removeprefix("static:"))
+    if config.directory != "dynamodb":
+        raise ValueError(f"unknown SIP_DIRECTORY {config.directory!r} (dynamodb or static:<path>)")
+    from sipedge.client import SidecarDirectory
+
+    sidecar = SidecarDirectory(config.sidecar_socket, timeout=max(config.backend_timeout_seconds * 2.5, 0.5))
+    return CachedDirectory(sidecar, config.cache_seconds / 2)

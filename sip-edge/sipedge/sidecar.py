@@ -1,0 +1,128 @@
+"""The edge's AWS side: a small process beside Kamailio that reads accounts from DynamoDB and sends events to SQS.
+
+Why a separate process: Kamailio's tls module takes over OpenSSL in its processes, and Python's ssl (which every
+boto3 client sets up) crashes there (SSL_CTX_new in a forked worker). So no Kamailio process talks to AWS: the
+workers ask this process over a Unix datagram socket (one JSON request, one JSON answer, a short timeout), and
+the events timer process hands it batches of events. It answers from a cache (entries live at most
+SIP_ACCOUNT_CACHE_SECONDS) and resolves misses on a small thread pool, so a slow DynamoDB holds no one else up.
+
+Run by start.sh: `python3 -m sipedge.sidecar <socket path>`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from typing import Any
+
+from sipedge.config import from_env
+from sipedge.directory import CachedDirectory, Directory, DirectoryUnavailable, DynamoDirectory
+from sipedge.events import EventSender, sqs_client
+
+MAX_DATAGRAM = 65536
+
+
+def _log(text: str) -> None:
+    print(f"sip-edge sidecar: {text}", file=sys.stderr, flush=True)
+
+
+class Sidecar:
+    def __init__(self, directory: Directory, sender: EventSender, path: str) -> None:
+        self._directory = directory
+        self._sender = sender
+        self._path = path
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lookup")
+        self._lock = threading.Lock()  # guards the inbox: filled by the receiver, emptied by the SQS thread
+        self._inbox: list[str] = []
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        if os.path.exists(path):
+            os.unlink(path)
+        self.sock.bind(path)
+        os.chmod(path, 0o600)
+
+    def serve(self) -> None:
+        threading.Thread(target=self._send_loop, name="sqs", daemon=True).start()
+        while not self._stop.is_set():
+            try:
+                data, peer = self.sock.recvfrom(MAX_DATAGRAM)
+            except OSError:
+                if self._stop.is_set():
+                    break
+                raise
+            self.handle(data, peer)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self.sock.close()
+
+    def handle(self, data: bytes, peer: Any) -> None:
+        try:
+            request = json.loads(data)
+        except ValueError:
+            return
+        op = request.get("op")
+        if op == "events":
+            with self._lock:
+                self._inbox.extend(str(body) for body in request.get("bodies", []))
+            self._wake.set()
+        elif op in ("find", "by_id") and peer:
+            self._pool.submit(self._answer, request, peer)
+
+    def _answer(self, request: dict[str, Any], peer: Any) -> None:
+        answer: dict[str, Any] = {"n": request.get("n")}
+        try:
+            if request["op"] == "find":
+                account = self._directory.find(str(request["key"]))
+            else:
+                account = self._directory.by_id(str(request["key"]))
+            answer["account"] = asdict(account) if account else None
+        except DirectoryUnavailable as exc:
+            answer["error"] = str(exc)
+        with contextlib.suppress(OSError):  # the worker may have given up waiting already
+            self.sock.sendto(json.dumps(answer).encode(), peer)
+
+    def _send_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(1.0)
+            self._wake.clear()
+            self.flush()
+
+    def flush(self) -> None:
+        """Moves the inbox to the sender (only this thread touches the sender) and sends what it can."""
+        with self._lock:
+            bodies, self._inbox = self._inbox, []
+        self._sender.add(bodies)
+        if self._sender.pending:
+            self._sender.flush(max_batches=10_000)
+
+
+def main(argv: list[str]) -> int:
+    path = argv[1]
+    config = from_env()
+    directory = CachedDirectory(DynamoDirectory(config), config.cache_seconds / 2)
+    sender = EventSender(config.queue_url, sqs_client(config) if config.queue_url else None, _log)
+    sidecar = Sidecar(directory, sender, path)
+
+    def stop(signum: int, frame: Any) -> None:
+        sidecar.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    _log(f"serving on {path}")
+    sidecar.serve()
+    sidecar.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

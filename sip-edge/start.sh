@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The one way to start the SIP edge, used by the container (Dockerfile CMD) and the local stack
+# (devstack/sip_edge.py): reads the environment, generates a self-signed TLS pair if none is given, and
+# runs Kamailio in the foreground with kamailio.cfg and the KEMI routing script. See README.md for the variables.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+
+run_dir="${SIP_RUN_DIR:-${TMPDIR:-/tmp}/sip-edge-$(id -u)}"
+mkdir -p "$run_dir"
+run_dir="$(cd "$run_dir" && pwd)"
+
+listen="${SIP_LISTEN_ADDRESS:-0.0.0.0}"
+udp_port="${SIP_UDP_PORT:-5060}"
+tcp_port="${SIP_TCP_PORT:-5060}"
+tls_port="${SIP_TLS_PORT:-5061}"
+
+cert="${SIP_TLS_CERT:-}"
+key="${SIP_TLS_KEY:-}"
+if [ -z "$cert" ] || [ -z "$key" ]; then
+  cert="$run_dir/tls-cert.pem"
+  key="$run_dir/tls-key.pem"
+  if [ ! -s "$cert" ] || [ ! -s "$key" ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=${SIP_TLS_NAME:-sip-edge.local}" \
+      -keyout "$key" -out "$cert" >/dev/null 2>&1
+    chmod 600 "$key"
+  fi
+fi
+cert="$(realpath "$cert")"
+key="$(realpath "$key")"
+
+auth_secret="${SIP_AUTH_SECRET:-}"
+if [ -z "$auth_secret" ]; then
+  auth_secret="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+fi
+
+keepalive_timeout="${SIP_KEEPALIVE_TIMEOUT_SECONDS:-10}"
+fr_timer_ms="$(awk -v t="$keepalive_timeout" 'BEGIN { t = (t > 30 ? 30 : t); printf "%d", (t < 1 ? 1 : t) * 1000 }')"
+
+# Kamailio's embedded interpreter is Debian's /usr/bin/python3: the edge's package and its own dependencies
+export PYTHONPATH="$here:${SIP_PYDEPS:-$here/.pydeps}${PYTHONPATH:+:$PYTHONPATH}"
+export SIP_MIN_EXPIRES="${SIP_MIN_EXPIRES:-60}" SIP_MAX_EXPIRES="${SIP_MAX_EXPIRES:-3600}"
+export SIP_DEFAULT_EXPIRES="${SIP_DEFAULT_EXPIRES:-3600}" SIP_KEEPALIVE_TIMEOUT_SECONDS="$keepalive_timeout"
+
+ulimit -n "${SIP_MAX_OPEN_FILES:-65536}" 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# the sidecar: DynamoDB reads and SQS sends for the Kamailio processes (see sipedge/sidecar.py for why)
+export SIP_SIDECAR_SOCKET="$run_dir/sidecar.sock"
+rm -f "$SIP_SIDECAR_SOCKET"
+cd "$here"
+/usr/bin/python3 -m sipedge.sidecar "$SIP_SIDECAR_SOCKET" &
+sidecar=$!
+for _ in $(seq 1 100); do
+  [ -S "$SIP_SIDECAR_SOCKET" ] && break
+  kill -0 "$sidecar" 2>/dev/null || { echo "sip-edge: the sidecar did not start" >&2; exit 1; }
+  sleep 0.1
+done
+
+"${KAMAILIO:-kamailio}" -f "$here/kamailio.cfg" -DD -E \
+  -m "${SIP_SHM_MB:-256}" -M "${SIP_PKG_MB:-16}" \
+  -l "udp:$listen:$udp_port" -l "tcp:$listen:$tcp_port" -l "tls:$listen:$tls_port" \
+  -P "$run_dir/kamailio.pid" \
+  -A "LOG_LEVEL=${SIP_LOG_LEVEL:-2}" \
+  -A "CHILDREN=${SIP_CHILDREN:-4}" \
+  -A "TCP_CHILDREN=${SIP_TCP_CHILDREN:-4}" \
+  -A "TCP_LIFETIME=$((SIP_MAX_EXPIRES + 60))" \
+  -A "TCP_MAX_CONNECTIONS=${SIP_MAX_CONNECTIONS:-16384}" \
+  -A "CTL_SOCKET=\"unix:$run_dir/kamailio.ctl\"" \
+  -A "FR_TIMER_MS=$fr_timer_ms" \
+  -A "PIKE_DENSITY=${SIP_PIKE_DENSITY:-60}" \
+  -A "AUTH_SECRET=\"$auth_secret\"" \
+  -A "USRLOC_TIMER=${SIP_USRLOC_TIMER_SECONDS:-10}" \
+  -A "MIN_EXPIRES=$SIP_MIN_EXPIRES" \
+  -A "MAX_EXPIRES=$SIP_MAX_EXPIRES" \
+  -A "DEFAULT_EXPIRES=$SIP_DEFAULT_EXPIRES" \
+  -A "TLS_CERT=\"$cert\"" \
+  -A "TLS_KEY=\"$key\"" \
+  "$@" &
+kamailio=$!
+
+# one stops, both stop; TERM/INT (docker stop, Ctrl-C, the test launcher) are passed on to both
+stop() { kill -TERM "$kamailio" "$sidecar" 2>/dev/null || true; }
+trap 'stop' TERM INT
+status=0
+wait -n "$kamailio" "$sidecar" || status=$?
+stop
+wait "$kamailio" 2>/dev/null || true
+wait "$sidecar" 2>/dev/null || true
+exit "$status"
