@@ -16,13 +16,27 @@ from infra.config import stage_config  # noqa: E402
 from infra.stack import PgsmStack  # noqa: E402
 
 
-def build(app: cdk.App) -> PgsmStack:
-    """The stage's stack with cdk-nag's AwsSolutions checks attached (findings are errors in `cdk synth`)."""
-    stage = str(app.node.try_get_context("stage") or "dev")
+CONTEXT_OVERRIDES = (
+    "region",
+    "public_base_url",
+    "alarm_email",
+    "ses_domain",
+    "email_from",
+    "table_prefix",
+    "licence_upstream_url",
+    "licence_upstream_public_key",
+    "sms_rate_per_second",
+)
+
+
+def build(app: cdk.App, stage: str | None = None) -> PgsmStack:
+    """The stage's stack (`-c stage=…`, default dev); its settings are `stages.<stage>` in cdk.json, with
+    top-level `-c key=value` overrides. cdk-nag's AwsSolutions checks run on it as a validation plugin: an
+    unacknowledged finding fails `cdk synth` (and `app.synth()`)."""
+    stage = stage or str(app.node.try_get_context("stage") or "dev")
     stages: dict[str, Any] = app.node.try_get_context("stages") or {}
     context = dict(stages.get(stage, {}))
-    for key in ("region", "public_base_url", "alarm_email", "ses_domain", "email_from", "table_prefix",
-                "licence_upstream_url", "licence_upstream_public_key", "sms_rate_per_second"):
+    for key in CONTEXT_OVERRIDES:
         value = app.node.try_get_context(key)
         if value is not None:
             context[key] = value
@@ -36,11 +50,15 @@ def build(app: cdk.App) -> PgsmStack:
     )
     cdk.Tags.of(stack).add("project", "pgsm-operator")
     cdk.Tags.of(stack).add("stage", stage)
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
     return stack
+
+
+def check_with_cdk_nag(app: cdk.App) -> None:
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
 
 
 if __name__ == "__main__":
     cdk_app = cdk.App()
     build(cdk_app)
+    check_with_cdk_nag(cdk_app)
     cdk_app.synth()

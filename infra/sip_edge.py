@@ -51,7 +51,9 @@ class SipEdge(Construct):
             max_azs=2,
             nat_gateways=0,
             subnet_configuration=[ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC)],
-            gateway_endpoints={"DynamoDb": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.DYNAMODB)},
+            gateway_endpoints={
+                "DynamoDb": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.DYNAMODB)
+            },
         )
         self.vpc.add_flow_log(
             "FlowLogs",
@@ -60,9 +62,7 @@ class SipEdge(Construct):
             ),
             traffic_type=ec2.FlowLogTrafficType.REJECT,
         )
-        self.cluster = ecs.Cluster(
-            self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
-        )
+        self.cluster = ecs.Cluster(self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED)
         self.task_role = iam.Role(
             self,
             "TaskRole",
@@ -75,7 +75,9 @@ class SipEdge(Construct):
                 resources=[tables[name].table_arn for name in EDGE_TABLES],
             )
         )
-        self.task_role.add_to_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[events_queue.queue_arn]))
+        self.task_role.add_to_policy(
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[events_queue.queue_arn])
+        )
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
         self.task = task = ecs.FargateTaskDefinition(
             self, "Task", cpu=size.cpu, memory_limit_mib=size.memory_mib, task_role=self.task_role

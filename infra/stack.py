@@ -155,7 +155,7 @@ class PgsmStack(cdk.Stack):
             "SIP_EVENTS_QUEUE_NAME": self.sip_events.name,
             "IMPORT_QUEUE_URL": self.imports.queue.queue_url,
             "IMPORT_QUEUE_NAME": self.imports.name,
-            "FILES_BUCKET": self.storage.bucket.bucket_name,
+            "IMPORTS_BUCKET": self.storage.bucket.bucket_name,
             "TWILIO_SECRET_ARN": self.twilio_secret.secret_arn,
             "LICENCE_UPSTREAM_SECRET_ARN": self.licence_secret.secret_arn,
             "EMAIL_PROVIDER": "ses" if self.email_identity else "outbox",
@@ -189,7 +189,8 @@ class PgsmStack(cdk.Stack):
             iam.PolicyStatement(
                 sid="Tables",
                 actions=[f"dynamodb:{action}" for action in APP_TABLE_ACTIONS],
-                resources=[table.table_arn for table in tables] + [f"{self.tables[n].table_arn}/index/*" for n in indexed],
+                resources=[table.table_arn for table in tables]
+                + [f"{self.tables[n].table_arn}/index/*" for n in indexed],
             ),
             iam.PolicyStatement(
                 sid="AccountsStream",
@@ -197,10 +198,10 @@ class PgsmStack(cdk.Stack):
                 resources=[accounts_stream],
             ),
             iam.PolicyStatement(sid="ListStreams", actions=["dynamodb:ListStreams"], resources=["*"]),
-            iam.PolicyStatement(sid="Queues", actions=[f"sqs:{action}" for action in APP_QUEUE_ACTIONS], resources=queues),
             iam.PolicyStatement(
-                sid="FilesList", actions=["s3:ListBucket"], resources=[self.storage.bucket.bucket_arn]
+                sid="Queues", actions=[f"sqs:{action}" for action in APP_QUEUE_ACTIONS], resources=queues
             ),
+            iam.PolicyStatement(sid="FilesList", actions=["s3:ListBucket"], resources=[self.storage.bucket.bucket_arn]),
             iam.PolicyStatement(
                 sid="Files",
                 actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
@@ -222,7 +223,9 @@ class PgsmStack(cdk.Stack):
                 iam.PolicyStatement(
                     sid="Email",
                     actions=["ses:SendEmail", "ses:SendRawEmail"],
-                    resources=[self.format_arn(service="ses", resource="identity", resource_name=self.config.ses_domain)],
+                    resources=[
+                        self.format_arn(service="ses", resource="identity", resource_name=self.config.ses_domain)
+                    ],
                 )
             )
         self.app_access = iam.Policy(self, "AppAccess", roles=[self.role], statements=statements)

@@ -1,4 +1,5 @@
-"""The S3 bucket for the import drop folder (`imports/`) and reports (`reports/`), and its access-log bucket."""
+"""The S3 bucket of batch imports (`IMPORTS_BUCKET`): the drop folder `imports/<group>/<file>.csv`, browser
+uploads under `uploads/`, and the per-job reports under `results/`; and the bucket its access logs go to."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from constructs import Construct
 
 IMPORTS_PREFIX = "imports/"
 IMPORTS_SUFFIX = ".csv"
-REPORTS_PREFIX = "reports/"
+UPLOADS_PREFIX = "uploads/"
+REPORTS_PREFIX = "results/"
 
 
 class Storage(Construct):
@@ -23,7 +25,7 @@ class Storage(Construct):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             encryption=s3.BucketEncryption.S3_MANAGED,
             enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=cdk.Duration.days(90))],
             removal_policy=removal,
         )

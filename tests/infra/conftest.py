@@ -1,0 +1,69 @@
+"""Synthesizes both stages once per test session (offline: no AWS account, no Docker) and hands the tests the
+templates, the stacks and the cloud assembly. `chalice package` runs inside; it reuses the Lambda dependency
+cache in the repository's `.chalice/deployments/` and downloads wheels from PyPI only when requirements.txt
+changed."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+
+import aws_cdk as cdk  # noqa: E402
+
+from infra.cdk_app import build, check_with_cdk_nag  # noqa: E402
+from infra.stack import PgsmStack  # noqa: E402
+
+INFRA_DIR = Path(__file__).resolve().parents[2] / "infra"
+
+
+@dataclass
+class Synth:
+    outdir: Path
+    stacks: dict[str, PgsmStack]
+    templates: dict[str, dict[str, Any]]
+
+    def template(self, stage: str = "dev") -> dict[str, Any]:
+        return self.templates[stage]
+
+    def resources(self, resource_type: str, stage: str = "dev") -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.templates[stage]["Resources"].items() if v["Type"] == resource_type}
+
+    def validation_report(self) -> dict[str, Any]:
+        report: dict[str, Any] = json.loads((self.outdir / "validation-report.json").read_text())
+        return report
+
+
+def cdk_context() -> dict[str, Any]:
+    context: dict[str, Any] = json.loads((INFRA_DIR / "cdk.json").read_text())["context"]
+    return context
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+    workdir = tmp_path_factory.mktemp("infra")
+    previous_cwd = os.getcwd()
+    previous_docker = os.environ.get("CDK_DOCKER")
+    # Any attempt to run Docker during synthesis would fail: asset images are built at deploy time only.
+    os.environ["CDK_DOCKER"] = str(workdir / "no-docker-here")
+    os.chdir(workdir)  # the Chalice construct writes chalice.out/ into the current directory
+    try:
+        app = cdk.App(context=cdk_context(), outdir=str(workdir / "cdk.out"))
+        stacks = {stage: build(app, stage) for stage in ("dev", "prod")}
+        check_with_cdk_nag(app)
+        assembly = app.synth()
+        templates = {stage: assembly.get_stack_by_name(stack.stack_name).template for stage, stack in stacks.items()}
+        yield Synth(outdir=Path(assembly.directory), stacks=stacks, templates=templates)
+    finally:
+        os.chdir(previous_cwd)
+        if previous_docker is None:
+            os.environ.pop("CDK_DOCKER", None)
+        else:
+            os.environ["CDK_DOCKER"] = previous_docker

@@ -1,0 +1,114 @@
+"""The SIP edge (Fargate behind an NLB) and the CloudWatch alarms."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from infra.sip_edge import EDGE_TABLES
+from tests.infra.conftest import Synth
+
+
+def _logical_id(synth: Synth, construct: Any, stage: str = "dev") -> str:
+    return synth.stacks[stage].get_logical_id(construct.node.default_child)
+
+
+def test_nlb_passes_sip_over_udp_and_tcp_on_5060_and_tls_as_tcp_on_5061(synth: Synth) -> None:
+    (nlb,) = synth.resources("AWS::ElasticLoadBalancingV2::LoadBalancer").values()
+    assert nlb["Properties"]["Type"] == "network"
+    assert nlb["Properties"]["Scheme"] == "internet-facing"
+    listeners = {
+        (l["Properties"]["Port"], l["Properties"]["Protocol"])
+        for l in synth.resources("AWS::ElasticLoadBalancingV2::Listener").values()
+    }
+    assert listeners == {(5060, "TCP_UDP"), (5061, "TCP")}
+    groups = synth.resources("AWS::ElasticLoadBalancingV2::TargetGroup").values()
+    assert {(g["Properties"]["Port"], g["Properties"]["Protocol"]) for g in groups} == listeners
+    for group in groups:
+        assert group["Properties"]["TargetType"] == "ip"
+        assert group["Properties"]["HealthCheckProtocol"] == "TCP"
+        assert group["Properties"]["HealthCheckPort"] == "5060"
+
+
+def test_edge_image_is_built_from_the_sip_edge_directory(synth: Synth) -> None:
+    (task,) = synth.resources("AWS::ECS::TaskDefinition").values()
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    assert "cdk-hnb659fds-container-assets" in json.dumps(container["Image"])
+    manifest = json.loads((synth.outdir / "Pgsm-dev.assets.json").read_text())
+    (image,) = manifest["dockerImages"].values()
+    staged = synth.outdir / image["source"]["directory"]
+    assert (staged / "Dockerfile").is_file()
+    assert not (staged / ".pydeps").exists()  # local installs stay out of the build context
+    ports = {(p["ContainerPort"], p["Protocol"]) for p in container["PortMappings"]}
+    assert ports == {(5060, "udp"), (5060, "tcp"), (5061, "tcp")}
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    variables = {v["Name"]: v["Value"] for v in container["Environment"]}
+    assert variables["TABLE_PREFIX"] == "pgsm-dev"
+    assert variables["SIP_EVENTS_QUEUE_URL"] == {"Ref": _logical_id(synth, synth.stacks["dev"].sip_events.queue)}
+
+
+def test_edge_task_role_reads_only_its_four_tables_and_sends_only_session_events(synth: Synth) -> None:
+    stack = synth.stacks["dev"]
+    role = _logical_id(synth, stack.edge.task_role)
+    statements = [
+        s
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    tables = {json.dumps({"Fn::GetAtt": [_logical_id(synth, stack.tables[name]), "Arn"]}) for name in EDGE_TABLES}
+    assert len(statements) == 2
+    reads, sends = statements
+    assert sorted(reads["Action"]) == ["dynamodb:BatchGetItem", "dynamodb:GetItem"]
+    assert {json.dumps(r) for r in reads["Resource"]} == tables
+    assert sends["Action"] == "sqs:SendMessage"
+    assert sends["Resource"] == {"Fn::GetAtt": [_logical_id(synth, stack.sip_events.queue), "Arn"]}
+
+
+def test_edge_service_runs_the_stage_count_in_public_subnets_with_a_grace_period(synth: Synth) -> None:
+    for stage, count in (("dev", 1), ("prod", 2)):
+        (service,) = synth.resources("AWS::ECS::Service", stage).values()
+        assert service["Properties"]["DesiredCount"] == count
+        assert service["Properties"]["HealthCheckGracePeriodSeconds"] == 60
+        assert service["Properties"]["LaunchType"] == "FARGATE"
+
+
+def _alarms(synth: Synth) -> list[dict[str, Any]]:
+    return [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()]
+
+
+def test_an_alarm_watches_every_dead_letter_queue(synth: Synth) -> None:
+    stack = synth.stacks["dev"]
+    watched = {
+        json.dumps(d["Value"])
+        for a in _alarms(synth)
+        if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+        for d in a["Dimensions"]
+    }
+    dead_letters = [stack.sms.dead_letters, stack.sip_events.dead_letters, stack.imports.dead_letters]
+    assert watched == {json.dumps({"Fn::GetAtt": [_logical_id(synth, q), "QueueName"]}) for q in dead_letters}
+
+
+def test_an_alarm_watches_every_functions_errors_and_every_tables_throttling(synth: Synth) -> None:
+    errors = {a["Dimensions"][0]["Value"]["Ref"] for a in _alarms(synth) if a.get("MetricName") == "Errors"}
+    assert errors == set(synth.resources("AWS::Serverless::Function"))
+    throttled = [a for a in _alarms(synth) if "ReadThrottleEvents" in json.dumps(a.get("Metrics", []))]
+    assert len(throttled) == len(synth.resources("AWS::DynamoDB::Table"))
+
+
+def test_sms_failure_rate_alarm_reads_metric_filters_on_the_sms_logs(synth: Synth) -> None:
+    filters = list(synth.resources("AWS::Logs::MetricFilter").values())
+    names = {f["Properties"]["MetricTransformations"][0]["MetricName"] for f in filters}
+    assert names == {"SmsFailed", "SmsOutcomes"}
+    logged = {json.dumps(f["Properties"]["LogGroupName"]) for f in filters}
+    assert len(logged) == 2  # the SMS consumer's and the API's (status callbacks)
+    (rate,) = [a for a in _alarms(synth) if "SmsFailed" in json.dumps(a.get("Metrics", []))]
+    assert rate["Threshold"] == 20
+
+
+def test_every_alarm_notifies_the_encrypted_alarm_topic(synth: Synth) -> None:
+    (topic_id,) = synth.resources("AWS::SNS::Topic")
+    (topic,) = synth.resources("AWS::SNS::Topic").values()
+    assert "KmsMasterKeyId" in topic["Properties"]
+    for alarm in _alarms(synth):
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}]
