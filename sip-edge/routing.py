@@ -36,7 +36,14 @@ FACTS_QUEUE = "edge_facts"
 DRAIN_LIMIT = 2000
 RETRY_AFTER_SECONDS = 5
 
-CALLBACKS = ("ksr_request_route", "ksr_timer_events", "ksr_timer_registry", "ksr_registrar_event", "ksr_uac_event")
+CALLBACKS = (
+    "ksr_request_route",
+    "ksr_reply_route",
+    "ksr_timer_events",
+    "ksr_timer_registry",
+    "ksr_registrar_event",
+    "ksr_uac_event",
+)
 
 
 class _State:
@@ -357,6 +364,10 @@ class kamailio:  # the class name app_python3 expects
 
     def ksr_request_route(self, msg: Any) -> int:
         return route_request()
+
+    def ksr_reply_route(self, msg: Any) -> int:
+        """Replies Kamailio receives (to the edge's OPTIONS pings): tm matches them; nothing to route."""
+        return 1
 
     def ksr_timer_events(self, msg: Any, evname: str = "") -> int:
         send_events()

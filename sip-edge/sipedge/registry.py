@@ -88,6 +88,9 @@ class Registry:
         )
         if same and previous:
             entry.ping_token, entry.ping_sent_at, entry.seq = previous.ping_token, previous.ping_sent_at, previous.seq
+        elif previous is not None and previous.contact != entry.contact:
+            # one contact per account (registrar save flag 0x04): the new contact replaced the old one
+            self._emit("unregistered", previous)
         self.entries[aor] = entry
 
     def unregistered(self, fact: dict[str, Any]) -> None:

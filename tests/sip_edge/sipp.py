@@ -92,6 +92,7 @@ class Sipp:
         answer_options: bool = False,
         timeout: float = 20,
         local_ip: str = "127.0.0.1",
+        local_port: int | None = None,
         extra: tuple[str, ...] = (),
     ) -> SippResult:
         self._n += 1
@@ -100,7 +101,8 @@ class Sipp:
         messages, errors = base.with_suffix(".msg"), base.with_suffix(".err")
         command = [
             "sipp", f"{self.host}:{port}", "-sf", str(base.with_suffix(".xml")), "-m", "1", "-t", transport,
-            "-i", local_ip, "-p", str(free_port()), "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
+            "-i", local_ip, "-p", str(local_port or free_port()), "-nostdin",
+            "-timeout", f"{int(timeout)}s", "-timeout_error",
             "-trace_msg", "-message_file", str(messages), "-trace_err", "-error_file", str(errors),
             "-max_recv_loops", "1000", *extra,
         ]  # fmt: skip
