@@ -2,11 +2,13 @@
 
 import logging
 import os
+from typing import Any
 
 from chalice.app import Chalice, DynamoDBEvent, SQSEvent
 
 from chalicelib.api import accounts, activation, admin, auth, imports, mobile, openapi
 from chalicelib.console import views as console
+from chalicelib.handlers import imports as import_handlers
 from chalicelib.handlers import sip_events, sms, streams
 
 app = Chalice(app_name="pgsm-operator")
@@ -48,3 +50,17 @@ SIP_EVENTS_QUEUE_NAME = os.environ.get("SIP_EVENTS_QUEUE_NAME", "local-sip-event
 @app.on_sqs_message(queue=SIP_EVENTS_QUEUE_NAME, batch_size=10)
 def record_sip_events(event: SQSEvent) -> None:
     sip_events.record_records(event)
+
+
+IMPORT_QUEUE_NAME = os.environ.get("IMPORT_QUEUE_NAME", "local-imports")
+
+
+@app.on_sqs_message(queue=IMPORT_QUEUE_NAME, batch_size=1)
+def run_import_chunk(event: SQSEvent) -> None:
+    import_handlers.run_records(event)
+
+
+@app.lambda_function(name="import_object_created")
+def import_object_created(event: dict[str, Any], context: Any) -> list[str]:
+    """S3 ObjectCreated on the drop folder (imports/<group>/<file>.csv); infra/ wires the notification."""
+    return import_handlers.object_created(event)

@@ -7,7 +7,7 @@ nothing connects at import time.
 from __future__ import annotations
 
 from chalicelib.services.context import Context
-from chalicelib.services.ports import EmailSender, LicenceUpstream, SmsQueue, SmsSender
+from chalicelib.services.ports import EmailSender, FileStore, LicenceUpstream, SmsQueue, SmsSender, TaskQueue
 from chalicelib.services.search_port import SearchIndex
 from chalicelib.settings import Settings
 
@@ -79,6 +79,30 @@ def sms_queue(settings: Settings) -> SmsQueue:
     return MemoryQueue()
 
 
+def import_files(settings: Settings) -> FileStore:
+    if settings.imports_bucket:
+        from chalicelib.adapters.s3_files import S3Files
+
+        return S3Files(settings.imports_bucket, settings.region, settings.s3_endpoint)
+    if settings.storage != "memory":
+        raise ValueError("DynamoDB storage needs IMPORTS_BUCKET (import files live in S3)")
+    from chalicelib.adapters.memory import MemoryFiles
+
+    return MemoryFiles()
+
+
+def task_queue(settings: Settings) -> TaskQueue:
+    if settings.import_queue_url:
+        from chalicelib.adapters.sqs import SqsTasks
+
+        return SqsTasks(settings.import_queue_url, settings.region, settings.sqs_endpoint)
+    if settings.storage != "memory":
+        raise ValueError("DynamoDB storage needs IMPORT_QUEUE_URL (imports run through the queue)")
+    from chalicelib.adapters.memory import MemoryTasks
+
+    return MemoryTasks()
+
+
 def build(settings: Settings) -> Context:
     from chalicelib.adapters.passwords import Argon2Hasher
 
@@ -102,6 +126,8 @@ def build(settings: Settings) -> Context:
             licences=memory.MemoryLicences(db),
             imports=memory.MemoryImports(db),
             registrations=memory.MemoryRegistrations(db),
+            files=import_files(settings),
+            tasks=task_queue(settings),
             licence_upstream=licence_upstream(settings),
             hasher=Argon2Hasher(),
             settings=settings,
@@ -127,6 +153,8 @@ def build(settings: Settings) -> Context:
         licences=dynamo.DynamoLicences(),
         imports=dynamo.DynamoImports(),
         registrations=dynamo.DynamoRegistrations(),
+        files=import_files(settings),
+        tasks=task_queue(settings),
         licence_upstream=licence_upstream(settings),
         hasher=Argon2Hasher(),
         settings=settings,

@@ -41,6 +41,11 @@ ENV_LICENCE_PUBLIC_KEY = "LICENCE_UPSTREAM_PUBLIC_KEY"
 ENV_LICENCE_CACHE = "LICENCE_CACHE_SECONDS"
 ENV_LICENCE_GRACE = "LICENCE_GRACE_SECONDS"
 ENV_LICENCE_TIMEOUT = "LICENCE_UPSTREAM_TIMEOUT_SECONDS"
+ENV_IMPORTS_BUCKET = "IMPORTS_BUCKET"  # uploads, the drop folder (imports/<group>/<file>.csv), results
+ENV_S3_ENDPOINT = "S3_ENDPOINT_URL"  # empty in AWS; moto's URL locally
+ENV_IMPORT_QUEUE_URL = "IMPORT_QUEUE_URL"
+ENV_IMPORT_CHUNK_ROWS = "IMPORT_CHUNK_ROWS"
+ENV_MAX_UPLOAD_BYTES = "IMPORT_MAX_UPLOAD_BYTES"  # presigned uploads
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,11 @@ class Settings:
     licence_cache_seconds: int = 3600
     licence_grace_seconds: int = 3 * 86400
     licence_upstream_timeout: float = 2.0
+    imports_bucket: str = ""  # empty: files kept in memory (memory storage only)
+    s3_endpoint: str | None = None
+    import_queue_url: str | None = None
+    import_chunk_rows: int = 1000
+    max_upload_bytes: int = 200 * 1024 * 1024
 
     @property
     def search_backend(self) -> str:
@@ -131,6 +141,11 @@ class Settings:
             licence_cache_seconds=int(env.get(ENV_LICENCE_CACHE, defaults.licence_cache_seconds)),
             licence_grace_seconds=int(env.get(ENV_LICENCE_GRACE, defaults.licence_grace_seconds)),
             licence_upstream_timeout=float(env.get(ENV_LICENCE_TIMEOUT, defaults.licence_upstream_timeout)),
+            imports_bucket=env.get(ENV_IMPORTS_BUCKET, ""),
+            s3_endpoint=env.get(ENV_S3_ENDPOINT) or None,
+            import_queue_url=env.get(ENV_IMPORT_QUEUE_URL) or None,
+            import_chunk_rows=int(env.get(ENV_IMPORT_CHUNK_ROWS, defaults.import_chunk_rows)),
+            max_upload_bytes=int(env.get(ENV_MAX_UPLOAD_BYTES, defaults.max_upload_bytes)),
             mobile_max_attempts_per_source=int(
                 env.get(ENV_MOBILE_MAX_PER_SOURCE, defaults.mobile_max_attempts_per_source)
             ),

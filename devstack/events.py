@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote_plus
 
 import boto3
 
@@ -146,6 +147,53 @@ class QueueBridge:
         }
 
 
+class S3DropBridge:
+    """Delivers ObjectCreated notifications for the drop folder as S3 would: polls the bucket's `imports/`
+    prefix and calls the `import_object_created` Lambda function with an S3-shaped event for each new object
+    (key and ETag). Deployed, infra/ wires the bucket notification to the same function."""
+
+    def __init__(self, endpoint: str, region: str, bucket: str, function: Handler, poll_seconds: float = 1.0) -> None:
+        self.s3 = boto3.client("s3", endpoint_url=endpoint, region_name=region)
+        self.bucket = bucket
+        self.function = function
+        self.poll_seconds = poll_seconds
+        self.seen: set[tuple[str, str]] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="s3-drop-bridge", daemon=True)
+
+    def start(self) -> S3DropBridge:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def poll(self) -> int:
+        """Notify every object not notified yet; returns how many."""
+        notified = 0
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix="imports/"):
+            for item in page.get("Contents", []):
+                key, etag = item["Key"], item["ETag"].strip('"')
+                if (key, etag) in self.seen:
+                    continue
+                obj = {"key": quote_plus(key, safe="/"), "size": item["Size"], "eTag": etag}
+                record = {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                          "s3": {"bucket": {"name": self.bucket}, "object": obj}}  # fmt: skip
+                self.function({"Records": [record]}, None)
+                self.seen.add((key, etag))
+                notified += 1
+        return notified
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll()
+            except Exception:  # the bridge outlives a failing handler, as S3 retries a failed invocation
+                log.exception("drop-folder notification failed; retrying")
+            self._stop.wait(self.poll_seconds)
+
+
 def create_queue(endpoint: str, region: str, name: str, visibility_seconds: int = 2) -> str:
     """A queue and its dead-letter queue, as infra/ creates them in AWS (short timeouts locally)."""
     sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=region)
@@ -154,6 +202,13 @@ def create_queue(endpoint: str, region: str, name: str, visibility_seconds: int 
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})
     attributes = {"VisibilityTimeout": str(visibility_seconds), "RedrivePolicy": redrive}
     return str(sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"])
+
+
+def create_import_resources(endpoint: str, region: str, bucket: str, queue_name: str) -> str:
+    """The import bucket and work queue (with its dead-letter queue), as infra/ creates them; the queue's URL."""
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=region)
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    return create_queue(endpoint, region, queue_name, visibility_seconds=30)
 
 
 def lambda_shaped(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:

@@ -19,17 +19,20 @@ from chalicelib.adapters.dynamo_models import create_tables
 from chalicelib.services.operators import BOOTSTRAP_ADMIN, ensure_admin
 from chalicelib.settings import (
     ENV_DYNAMODB_ENDPOINT,
+    ENV_IMPORT_QUEUE_URL,
+    ENV_IMPORTS_BUCKET,
     ENV_LICENCE_PUBLIC_KEY,
     ENV_LICENCE_TOKEN,
     ENV_LICENCE_URL,
     ENV_PUBLIC_BASE_URL,
+    ENV_S3_ENDPOINT,
     ENV_SMS_QUEUE_URL,
     ENV_SQS_ENDPOINT,
     ENV_STORAGE,
     ENV_TABLE_PREFIX,
     Settings,
 )
-from devstack.events import QueueBridge, StreamBridge, create_queue
+from devstack.events import QueueBridge, S3DropBridge, StreamBridge, create_import_resources, create_queue
 from devstack.licence_upstream import ENV_PRIVATE_KEY, new_keypair
 
 MOTO_PORT = int(os.environ.get("MOTO_PORT", "5000"))
@@ -63,6 +66,9 @@ def local_environment() -> dict[str, str]:
     env.setdefault(ENV_SQS_ENDPOINT, env[ENV_DYNAMODB_ENDPOINT])
     env.setdefault("SMS_QUEUE_NAME", "local-sms")
     env.setdefault("SIP_EVENTS_QUEUE_NAME", "local-sip-events")
+    env.setdefault("IMPORT_QUEUE_NAME", "local-imports")
+    env.setdefault(ENV_IMPORTS_BUCKET, "local-imports")
+    env.setdefault(ENV_S3_ENDPOINT, env[ENV_DYNAMODB_ENDPOINT])
     env.setdefault(ENV_PUBLIC_BASE_URL, f"http://{HOST}:{API_PORT}")
     env.setdefault(ENV_LICENCE_URL, f"http://{HOST}:{LICENCE_PORT}")
     env.setdefault(ENV_LICENCE_TOKEN, "local-server-credentials")
@@ -90,6 +96,10 @@ def main() -> None:
     _wait_for(f"http://{HOST}:{MOTO_PORT}/moto-api/")
     queue_url = create_queue(env[ENV_DYNAMODB_ENDPOINT], env["AWS_REGION"], env["SMS_QUEUE_NAME"])
     os.environ[ENV_SMS_QUEUE_URL] = env[ENV_SMS_QUEUE_URL] = queue_url
+    import_queue_url = create_import_resources(
+        env[ENV_S3_ENDPOINT], env["AWS_REGION"], env[ENV_IMPORTS_BUCKET], env["IMPORT_QUEUE_NAME"]
+    )
+    os.environ[ENV_IMPORT_QUEUE_URL] = env[ENV_IMPORT_QUEUE_URL] = import_queue_url
     sip_events_url = create_queue(env[ENV_DYNAMODB_ENDPOINT], env["AWS_REGION"], env["SIP_EVENTS_QUEUE_NAME"])
     os.environ["SIP_EVENTS_QUEUE_URL"] = env["SIP_EVENTS_QUEUE_URL"] = sip_events_url  # where the SIP edge sends
     settings = Settings.from_env(env)
@@ -109,6 +119,8 @@ def main() -> None:
     bridge = StreamBridge(endpoint, settings.region, settings.table_name("accounts"), app.index_accounts).start()
     queue_bridge = QueueBridge(endpoint, settings.region, queue_url, app.send_sms).start()
     sip_bridge = QueueBridge(endpoint, settings.region, sip_events_url, app.record_sip_events, batch=10).start()
+    import_bridge = QueueBridge(endpoint, settings.region, import_queue_url, app.run_import_chunk).start()
+    drop_bridge = S3DropBridge(endpoint, settings.region, settings.imports_bucket, app.import_object_created).start()
     _wait_for(f"http://{HOST}:{API_PORT}/api/v1/openapi.json")
     password = generated or "(from ADMIN_PASSWORD)"
     print(
@@ -120,6 +132,8 @@ def main() -> None:
         + "\n  Search: embedded tantivy index fed from the accounts table's stream by the local event bridge."
         + "\n  SMS: the outbox provider prints every text (with its link) here and lists it in the console."
         + f"\n  Licences: a simulated vendor licence server on http://{HOST}:{LICENCE_PORT} signs them."
+        + f"\n  Batch files: console upload, or drop a CSV into s3://{settings.imports_bucket}/imports/<group>/"
+        + f" (aws --endpoint-url {endpoint} s3 cp staff.csv s3://{settings.imports_bucket}/imports/Sales/)."
         + "\n  Data lives in moto's memory and is lost when you stop the stack (Ctrl-C).\n",
         flush=True,
     )
@@ -130,6 +144,8 @@ def main() -> None:
         bridge.stop()
         queue_bridge.stop()
         sip_bridge.stop()
+        import_bridge.stop()
+        drop_bridge.stop()
         stop()
 
 

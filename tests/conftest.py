@@ -17,6 +17,7 @@ from chalicelib.domain.model import Group, Operator, ProvisioningProfile, Role
 from chalicelib.services import groups, operators
 from chalicelib.services.context import Context
 from chalicelib.settings import Settings
+from devstack.events import create_import_resources
 from devstack.moto_server import MotoServer
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -35,11 +36,17 @@ def moto_url() -> Iterator[str]:
 
 
 def make_context(backend: str, moto_url: str | None, **overrides: Any) -> Context:
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    extra: dict[str, Any] = {}
+    if backend == "dynamodb" and moto_url:
+        queue_url = create_import_resources(moto_url, "eu-west-1", prefix, f"{prefix}-imports")
+        extra = {"imports_bucket": prefix, "s3_endpoint": moto_url, "import_queue_url": queue_url,
+                 "sqs_endpoint": moto_url}  # fmt: skip
     settings = Settings(
         storage=backend,
         dynamodb_endpoint=moto_url if backend == "dynamodb" else None,
-        table_prefix=f"t{uuid.uuid4().hex[:10]}",
-        **overrides,
+        table_prefix=prefix,
+        **{**extra, **overrides},
     )
     if backend == "dynamodb":
         create_tables(settings)
@@ -100,3 +107,38 @@ def world(ctx: Context) -> World:
 @pytest.fixture
 def memory_world(memory_ctx: Context) -> World:
     return World(memory_ctx)
+
+
+def drain_imports(ctx: Context, steps: int = 10_000) -> int:
+    """Run the import pipeline's queued steps until the queue is empty, as the queue's consumer would (the
+    in-memory queue, or the context's SQS queue on moto). A step that raises stays queued: SQS delivers it
+    again, here at once (its visibility is reset), and the exception goes to the caller. Returns the steps run."""
+    import json
+
+    import boto3
+
+    from chalicelib.adapters.memory import MemoryTasks
+    from chalicelib.services import imports
+
+    done = 0
+    if isinstance(ctx.tasks, MemoryTasks):
+        while ctx.tasks.tasks and done < steps:
+            imports.process(ctx, ctx.tasks.tasks[0])  # a crash leaves the step at the head
+            ctx.tasks.tasks.popleft()
+            done += 1
+        return done
+    sqs = boto3.client("sqs", endpoint_url=ctx.settings.sqs_endpoint, region_name=ctx.settings.region)
+    url = ctx.settings.import_queue_url
+    while done < steps:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=0).get("Messages", [])
+        if not messages:
+            return done
+        message = messages[0]
+        try:
+            imports.process(ctx, json.loads(message["Body"]))
+        except BaseException:
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+            raise
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        done += 1
+    return done

@@ -179,3 +179,33 @@ def test_activation_hands_out_a_licence_signed_by_the_simulated_vendor(stack: tu
                            headers={"Authorization": f"Bearer {config['licence_token']}"})  # fmt: skip
     assert licence.status_code == 200, licence.text
     assert licence.json()["licence"]["status"] == "valid" and licence.json()["source"] == "upstream"
+
+
+def test_a_csv_dropped_into_the_bucket_is_imported_once(stack: tuple[str, list[str]]) -> None:
+    import boto3
+
+    url, lines = stack
+    session = requests.Session()
+    login = session.post(f"{url}/auth/login", json={"username": "admin", "password": "quick-start-pass"}, timeout=10)
+    session.headers["Authorization"] = f"Bearer {login.json()['token']}"
+    new_profile = {"name": "p3", "sip_domain": "voice.example.com", "sip_host": "sip.example.com"}
+    profile = session.post(f"{url}/provisioning-profiles", json=new_profile, timeout=10).json()
+    new_group = {"name": "Sales", "it_email": "it@example.com", "provisioning_profile_id": profile["id"]}
+    group = session.post(f"{url}/groups", json=new_group, timeout=10).json()
+    printed = re.search(r"--endpoint-url (\S+) s3 cp staff.csv s3://([^/]+)/", "".join(lines))
+    assert printed is not None, "".join(lines)
+    s3 = boto3.client("s3", endpoint_url=printed.group(1), region_name="eu-west-1")
+    data = (ROOT / "tests" / "fixtures" / "batch-users.csv").read_bytes()
+    s3.put_object(Bucket=printed.group(2), Key="imports/Sales/staff.csv", Body=data)
+
+    def finished() -> list[dict[str, object]]:
+        jobs = session.get(f"{url}/imports", timeout=10).json()["items"]
+        return [j for j in jobs if j["source"] == "drop" and j["status"] == "completed"]
+
+    assert wait_for(finished, 30), session.get(f"{url}/imports", timeout=10).text
+    [job] = finished()
+    assert (job["created"], job["group_id"], job["file_name"]) == (4, group["id"], "staff.csv")
+    result = s3.get_object(Bucket=printed.group(2), Key="imports/Sales/staff.result.csv")["Body"].read().decode()
+    assert result.count(",created,") == 4
+    time.sleep(2.5)  # the bridge keeps polling: the same object is not imported again
+    assert len(session.get(f"{url}/imports", timeout=10).json()["items"]) == 1

@@ -43,7 +43,7 @@ from chalicelib.domain.errors import (
     StaleReference,
     StorageBusy,
 )
-from chalicelib.domain.import_job import ImportJob, RowError
+from chalicelib.domain.import_job import ImportJob, job_from_dict, job_to_dict
 from chalicelib.domain.licensing import BadLicence, CachedLicence, Licence, canonical
 from chalicelib.domain.model import (
     Account,
@@ -77,6 +77,7 @@ _PROFILE_CHANGED = StaleReference(
     "The provisioning profile was deleted or its SIP domain changed meanwhile.",
     field="provisioning_profile_id",
 )
+_ID_TAKEN = Conflict("An account with this id exists already.", field="id", code="duplicate")
 _STALE = ConcurrentModification("The item changed since it was read; reload and retry.")
 
 
@@ -280,8 +281,8 @@ class DynamoAccounts:
 
     def add(self, account: Account, event: TimelineEvent) -> None:
         tx = _Tx(self.connection)
-        # A fresh uuid4 id cannot collide; the guards and the group counter carry the conditions.
-        tx.put(_account_to_model(account), None)
+        # Ids are fresh uuid4s, or derived from an import job and record (a resumed import must not write twice).
+        tx.put(_account_to_model(account), AccountModel.id.does_not_exist(), _ID_TAKEN)
         for entry in guards.account_guards(account):
             tx.claim(entry, new_owner=True)
         _count_delta(tx, account.group_id, +1)
@@ -292,6 +293,14 @@ class DynamoAccounts:
     def get(self, account_id: str) -> Account | None:
         model = _get(AccountModel, account_id)
         return _account_from_model(model) if model else None
+
+    def taken_keys(self, keys: Sequence[str]) -> set[str]:
+        unique = list(dict.fromkeys(keys))
+        return {m.key for m in UniqueModel.batch_get(unique, attributes_to_get=["key"])} if unique else set()
+
+    def get_many(self, account_ids: Sequence[str]) -> dict[str, Account]:
+        unique = list(dict.fromkeys(account_ids))
+        return {m.id: _account_from_model(m) for m in AccountModel.batch_get(unique)} if unique else {}
 
     def get_by_username(self, username: str) -> Account | None:
         guard = _get(UniqueModel, guards.username_key(username))
@@ -795,21 +804,35 @@ class DynamoLicences:
         LicenceModel(f"lease#{account_id}").delete()
 
 
-def _job_json(job: ImportJob) -> str:
-    body = {**job.__dict__, "created_at": iso(job.created_at), "errors": [e.__dict__ for e in job.errors]}
-    return json.dumps(body)
+def _job_model(job: ImportJob) -> ImportModel:
+    return ImportModel(
+        job.id,
+        month=f"{job.created_at:%Y-%m}",
+        created_at=job.created_at,
+        job=json.dumps(job_to_dict(job)),
+        version=job.version,
+    )
 
 
 def _job_from(text: str) -> ImportJob:
-    body = json.loads(text)
-    body["created_at"] = datetime.fromisoformat(body["created_at"].replace("Z", "+00:00"))
-    body["errors"] = tuple(RowError(**e) for e in body["errors"])
-    return ImportJob(**body)
+    return job_from_dict(json.loads(text))
 
 
 class DynamoImports:
-    def add(self, job: ImportJob) -> None:
-        ImportModel(job.id, month=f"{job.created_at:%Y-%m}", created_at=job.created_at, job=_job_json(job)).save()
+    def add(self, job: ImportJob) -> bool:
+        return self._save(job, ImportModel.id.does_not_exist())
+
+    def replace(self, previous: ImportJob, updated: ImportJob) -> bool:
+        return self._save(updated, ImportModel.version == previous.version)
+
+    def _save(self, job: ImportJob, condition: Condition) -> bool:
+        try:
+            _job_model(job).save(condition=condition)
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def get(self, job_id: str) -> ImportJob | None:
         model = _get(ImportModel, job_id)

@@ -273,7 +273,8 @@ class _ImportsByMonth(GlobalSecondaryIndex["ImportModel"]):  # type: ignore[no-u
 
 
 class ImportModel(Model):
-    """Import jobs; `job` is the outcome as JSON (counts and the first 1000 row errors)."""
+    """Import jobs; `job` is the job as JSON (options, progress, counts and the first 1000 row errors);
+    `version` guards each step's write."""
 
     class Meta:
         table_name = "imports"
@@ -283,6 +284,7 @@ class ImportModel(Model):
     month = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     job = UnicodeAttribute()
+    version = NumberAttribute(null=True)
     by_month = _ImportsByMonth()
 
 

@@ -6,14 +6,16 @@ before applying any of it, exactly like a DynamoDB transaction.
 
 from __future__ import annotations
 
+import hashlib
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from chalicelib.adapters.cursor import decode_cursor, encode_cursor
-from chalicelib.domain.errors import ConcurrentModification, Conflict, NotFound, StaleReference
+from chalicelib.domain.errors import ConcurrentModification, Conflict, FileMissing, NotFound, StaleReference
 from chalicelib.domain.import_job import ImportJob
 from chalicelib.domain.licensing import CachedLicence
 from chalicelib.domain.model import (
@@ -29,6 +31,7 @@ from chalicelib.domain.model import (
 from chalicelib.domain.provisioning import MessageStatus, ProvisioningToken, Purpose, QueuedSms, SmsMessage
 from chalicelib.domain.registration import Registration
 from chalicelib.services import guards
+from chalicelib.services.ports import StoredFile
 
 T = TypeVar("T")
 
@@ -174,6 +177,14 @@ class MemoryAccounts:
     def profile_in_use(self, profile_id: str) -> bool:
         with self.db.lock:
             return any(a.provisioning_profile_id == profile_id for a in self.db.accounts.values())
+
+    def taken_keys(self, keys: Sequence[str]) -> set[str]:
+        with self.db.lock:
+            return {key for key in keys if key in self.db.uniques}
+
+    def get_many(self, account_ids: Sequence[str]) -> dict[str, Account]:
+        with self.db.lock:
+            return {i: self.db.accounts[i] for i in account_ids if i in self.db.accounts}
 
 
 class MemoryGroups:
@@ -444,9 +455,20 @@ class MemoryImports:
     def __init__(self, db: MemoryDatabase) -> None:
         self.db = db
 
-    def add(self, job: ImportJob) -> None:
+    def add(self, job: ImportJob) -> bool:
         with self.db.lock:
+            if job.id in self.db.imports:
+                return False
             self.db.imports[job.id] = job
+            return True
+
+    def replace(self, previous: ImportJob, updated: ImportJob) -> bool:
+        with self.db.lock:
+            stored = self.db.imports.get(previous.id)
+            if stored is None or stored.version != previous.version:
+                return False
+            self.db.imports[updated.id] = updated
+            return True
 
     def get(self, job_id: str) -> ImportJob | None:
         return self.db.imports.get(job_id)
@@ -476,3 +498,53 @@ class MemoryRegistrations:
         with self.db.lock:
             found = [r for r in self.db.registrations.values() if r.active and r.group_id == group_id]
         return _page(found, lambda r: f"{r.username}#{r.contact}", limit, cursor)
+
+
+class MemoryFiles:
+    """The import bucket in memory (objects are bytes; the ETag is their MD5, as S3's for single-part puts)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, dict[str, str]]] = {}
+        self.lock = threading.Lock()
+
+    def read(self, key: str) -> Iterator[bytes]:
+        with self.lock:
+            found = self.objects.get(key)
+        if found is None:
+            raise FileMissing(f"No file {key}.")
+        data = found[0]
+        for start in range(0, len(data), 64 * 1024):
+            yield data[start : start + 64 * 1024]
+
+    def write(self, key: str, chunks: Iterable[bytes], content_type: str = "text/csv") -> None:
+        self.put(key, b"".join(chunks))
+
+    def put(self, key: str, data: bytes, metadata: dict[str, str] | None = None) -> None:
+        with self.lock:
+            self.objects[key] = (data, dict(metadata or {}))
+
+    def info(self, key: str) -> StoredFile | None:
+        with self.lock:
+            found = self.objects.get(key)
+        if found is None:
+            return None
+        etag = hashlib.md5(found[0], usedforsecurity=False).hexdigest()
+        return StoredFile(key=key, size=len(found[0]), etag=etag, version="", metadata=found[1])
+
+    def upload_form(self, key: str, max_bytes: int, expires_seconds: int) -> dict[str, Any]:
+        return {"url": "memory://imports", "fields": {"key": key}}
+
+    def delete_prefix(self, prefix: str) -> None:
+        with self.lock:
+            for key in [k for k in self.objects if k.startswith(prefix)]:
+                del self.objects[key]
+
+
+class MemoryTasks:
+    """The import work queue in memory; whoever drives the pipeline (a test, the CLI) takes the tasks."""
+
+    def __init__(self) -> None:
+        self.tasks: deque[dict[str, Any]] = deque()
+
+    def send(self, task: Mapping[str, Any]) -> None:
+        self.tasks.append(dict(task))

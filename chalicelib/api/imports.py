@@ -1,4 +1,5 @@
-"""Batch creation: `POST /imports` (multipart upload), `GET /imports`, `GET /imports/{id}`."""
+"""Batch creation: `POST /imports` (multipart upload, or JSON naming a presigned upload), `POST /imports/uploads`
+(a presigned S3 form for large files), `GET /imports`, `GET /imports/{id}`, `GET /imports/{id}/result`."""
 
 from __future__ import annotations
 
@@ -6,50 +7,76 @@ from typing import Any
 
 from chalice.app import Blueprint, Request, Response
 
-from chalicelib.api.http import BadRequest, json_response, query_limit, read_multipart, route
+from chalicelib.api.http import BadRequest, json_response, query_limit, read_json, read_multipart, route
 from chalicelib.domain.import_job import ImportJob
 from chalicelib.domain.model import Operator, iso
 from chalicelib.services import imports
 from chalicelib.services.context import Context
 
 bp = Blueprint(__name__)
-TRUE = {"true", "1", "yes", "on"}
+FIELDS = {"group_id", "profile_id", "policy", "dry_run", "send_installation_sms"}
+HIDDEN = {"file_key", "result_key", "phase", "next_chunk", "chunks", "version", "updated_at"}
 
 
 def job_json(job: ImportJob) -> dict[str, Any]:
     return {
-        **{k: v for k, v in job.__dict__.items() if k != "errors"},
+        **{k: v for k, v in job.__dict__.items() if k not in HIDDEN and k != "errors"},
         "created_at": iso(job.created_at),
+        "updated_at": iso(job.updated_at),
+        "progress": job.progress,
+        "has_result": bool(job.result_key),
         "errors": [e.__dict__ for e in job.errors],
     }
 
 
+def _flag(value: object) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() in imports.TRUE)
+
+
+def _options(values: dict[str, Any]) -> imports.ImportOptions:
+    return imports.ImportOptions(
+        profile_id=str(values.get("profile_id") or "") or None,
+        policy=imports.parse_policy(str(values.get("policy") or "") or None),
+        dry_run=_flag(values.get("dry_run")),
+        send_installation_sms=_flag(values.get("send_installation_sms")),
+    )
+
+
+def _unknown(names: set[str]) -> None:
+    if names:
+        raise BadRequest(f"Unknown fields: {', '.join(sorted(names))}.", code="unknown_field", field=sorted(names)[0])
+
+
 @route(bp, "/imports", ["POST"])
 def create(ctx: Context, request: Request, actor: Operator) -> Response:
+    if (request.headers.get("content-type") or "").startswith("application/json"):
+        body = read_json(request, ctx)
+        _unknown(set(body) - FIELDS - {"upload_id", "file_name"})
+        upload_id = str(body.get("upload_id") or "")
+        if not upload_id:
+            raise BadRequest("Name the 'upload_id' of a presigned upload.", code="missing_parameter", field="upload_id")
+        group_id = str(body.get("group_id") or "")
+        name = str(body.get("file_name") or "")
+        job = imports.submit_uploaded(ctx, actor, group_id, upload_id, name, _options(body))
+        return json_response(job_json(job), 202)
     parts = read_multipart(request)
-    unknown = set(parts) - {"file", "group_id", "profile_id", "policy", "dry_run", "send_installation_sms"}
-    if unknown:
-        raise BadRequest(f"Unknown form fields: {', '.join(sorted(unknown))}.", code="unknown_field")
+    _unknown(set(parts) - FIELDS - {"file"})
     upload = parts.get("file")
-    group_id = parts["group_id"].content.decode(errors="replace").strip() if "group_id" in parts else ""
-    if upload is None or not group_id:
-        raise BadRequest(
-            "Send a 'file' and a 'group_id'.", code="missing_parameter", field="file" if not upload else "group_id"
-        )
+    if upload is None:
+        raise BadRequest("Send the CSV as the 'file' part.", code="missing_parameter", field="file")
     text = {name: parts[name].content.decode(errors="replace").strip() for name in parts if name != "file"}
-    try:
-        policy = imports.Policy(text.get("policy") or imports.Policy.ALL_OR_NOTHING.value)
-    except ValueError as exc:
-        raise BadRequest("'policy' is all_or_nothing or skip_invalid.", code="invalid_choice", field="policy") from exc
-    data = upload.content
-    options = imports.ImportOptions(
-        profile_id=text.get("profile_id") or None,
-        policy=policy,
-        dry_run=text.get("dry_run", "").lower() in TRUE,
-        send_installation_sms=text.get("send_installation_sms", "").lower() in TRUE,
+    job = imports.submit_upload(
+        ctx, actor, text.get("group_id", ""), upload.filename or "upload.csv", upload.content, _options(text)
     )
-    job = imports.import_file(ctx, actor, group_id, upload.filename or "upload.csv", lambda: [data], options)
-    return json_response(job_json(job), 201)
+    return json_response(job_json(job), 202)
+
+
+@route(bp, "/imports/uploads", ["POST"])
+def upload_form(ctx: Context, request: Request, actor: Operator) -> Response:
+    """A presigned S3 POST for a file larger than a request may carry; then POST /imports with its upload_id."""
+    body = read_json(request, ctx)
+    _unknown(set(body) - {"group_id"})
+    return json_response(imports.upload_form(ctx, actor, str(body.get("group_id") or "")), 201)
 
 
 @route(bp, "/imports", ["GET"])
@@ -61,3 +88,14 @@ def list_(ctx: Context, request: Request, actor: Operator) -> Response:
 @route(bp, "/imports/{job_id}", ["GET"])
 def get(ctx: Context, request: Request, actor: Operator, job_id: str) -> Response:
     return json_response(job_json(imports.get_job(ctx, actor, job_id)))
+
+
+@route(bp, "/imports/{job_id}/result", ["GET"])
+def result(ctx: Context, request: Request, actor: Operator, job_id: str) -> Response:
+    """Every record of the file with its outcome and the created username (CSV)."""
+    body = b"".join(imports.result_file(ctx, actor, job_id)).decode()
+    headers: dict[str, str | list[str]] = {
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="import-{job_id[:40]}-result.csv"',
+    }
+    return Response(body=body, headers=headers)

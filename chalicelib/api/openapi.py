@@ -173,10 +173,15 @@ SCHEMAS: dict[str, Any] = {
     "ImportJob": {
         "type": "object",
         "properties": {
-            **{k: _S for k in ("id", "group_id", "file_name", "created_by", "policy", "message")},
+            **{k: _S for k in ("id", "group_id", "file_name", "created_by", "policy", "message", "profile_id")},
             "status": {"enum": ["pending", "running", "completed", "failed"]},
+            "source": {"enum": ["upload", "drop"]},
+            "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+            "has_result": {**_B, "description": "the result CSV is at /imports/{id}/result"},
             "dry_run": _B,
+            "send_installation_sms": _B,
             "created_at": _T,
+            "updated_at": _T,
             **{k: {"type": "integer"} for k in ("rows", "valid", "created", "failed", "skipped", "errors_total")},
             "errors": {
                 "type": "array",
@@ -185,6 +190,16 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "ImportPage": _page("ImportJob"),
+    "UploadRequest": _obj({"group_id": _S}, ["group_id"]),
+    "UploadForm": _obj(
+        {
+            "upload_id": _S,
+            "url": _S,
+            "fields": {"type": "object", "additionalProperties": _S},
+            "expires_in": {"type": "integer"},
+            "max_bytes": {"type": "integer"},
+        }
+    ),
     "Registration": _obj(
         {
             **{k: _S for k in ("account_id", "username", "group_id", "contact", "source", "user_agent")},
@@ -323,7 +338,12 @@ def document() -> dict[str, Any]:
         "/imports": {
             "get": _op("Recent import jobs of the operator's groups", "ImportPage"),
             "post": {
-                **_op("Import a batch file (validated first; dry run and policies)", "ImportJob", status="201"),
+                **_op(
+                    "Queue the import of a batch file (validated first; dry run and policies): a multipart "
+                    "upload, or JSON naming a presigned upload (upload_id); the job runs in the background",
+                    "ImportJob",
+                    status="202",
+                ),
                 "requestBody": {
                     "required": True,
                     "content": {
@@ -340,14 +360,43 @@ def document() -> dict[str, Any]:
                                     "send_installation_sms": {"type": "boolean"},
                                 },
                             }
-                        }
+                        },
+                        "application/json": {
+                            "schema": _obj(
+                                {
+                                    "upload_id": _S,
+                                    "file_name": _S,
+                                    "group_id": _S,
+                                    "profile_id": _S,
+                                    "policy": {"enum": ["all_or_nothing", "skip_invalid"]},
+                                    "dry_run": {"type": "boolean"},
+                                    "send_installation_sms": {"type": "boolean"},
+                                },
+                                ["upload_id", "group_id"],
+                            )
+                        },
                     },
                 },
             },
         },
+        "/imports/uploads": {
+            "post": _op(
+                "A presigned S3 form (url, fields) for a file too large for a request; expires in 15 minutes",
+                "UploadForm",
+                "UploadRequest",
+                "201",
+            ),
+        },
         "/imports/{job_id}": {
             "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": _S}],
-            "get": _op("One import job with its per-row errors", "ImportJob"),
+            "get": _op("One import job: status, progress, counts and per-row errors", "ImportJob"),
+        },
+        "/imports/{job_id}/result": {
+            "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": _S}],
+            "get": {
+                "summary": "Every record of the file with its outcome and created username",
+                "responses": {**_ERRORS, "200": {"description": "CSV", "content": {"text/csv": {"schema": _S}}}},
+            },
         },
         "/registrations": {
             "get": {

@@ -515,17 +515,19 @@ def batch(p: Page) -> Response:
     if upload is None or not upload.content:
         return p.render("batch.html", status=422, groups=writable, profiles=profiles, error="Choose a CSV file.",
                         group_id=text.get("group_id", ""))  # fmt: skip
-    data = upload.content
     skip = text.get("policy") == imports.Policy.SKIP_INVALID.value
-    policy = imports.Policy.SKIP_INVALID if skip else imports.Policy.ALL_OR_NOTHING
     options = imports.ImportOptions(
         profile_id=text.get("profile_id") or None,
-        policy=policy,
+        policy=imports.Policy.SKIP_INVALID if skip else imports.Policy.ALL_OR_NOTHING,
         dry_run="dry_run" in text,
         send_installation_sms="send_installation_sms" in text,
     )
-    job = imports.import_file(p.ctx, p.operator, text.get("group_id", ""), upload.filename or "upload.csv",
-                              lambda: [data], options)  # fmt: skip
+    try:
+        job = imports.submit_upload(p.ctx, p.operator, text.get("group_id", ""), upload.filename or "upload.csv",
+                                    upload.content, options)  # fmt: skip
+    except ValidationFailed as exc:
+        return p.render("batch.html", status=422, groups=writable, profiles=profiles, error=exc.errors[0].message,
+                        group_id=text.get("group_id", ""))  # fmt: skip
     return p.go(f"imports/{job.id}")
 
 
@@ -538,7 +540,15 @@ def import_list(p: Page) -> Response:
 def import_details(p: Page, job_id: str) -> Response:
     job = imports.get_job(p.ctx, p.operator, job_id)
     group = p.ctx.groups.get(job.group_id)
-    return p.render("import.html", job=job, group=group)
+    return p.render("import.html", job=job, group=group, running=job.status in ("pending", "running"))
+
+
+@page(bp, "/imports/{job_id}/result")
+def import_result(p: Page, job_id: str) -> Response:
+    body = b"".join(imports.result_file(p.ctx, p.operator, job_id)).decode()
+    headers: dict[str, str | list[str]] = {**SECURITY_HEADERS, "Content-Type": "text/csv; charset=utf-8",
+               "Content-Disposition": f'attachment; filename="import-{job_id[:40]}-result.csv"'}  # fmt: skip
+    return Response(body=body, headers=headers)
 
 
 @page(bp, "/web-sessions")

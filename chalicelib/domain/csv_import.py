@@ -243,11 +243,11 @@ def export_record(
             "true" if keep_alive else "false"]  # fmt: skip
 
 
-def write_csv(records: Iterable[list[str]]) -> Iterator[str]:
+def write_csv(records: Iterable[list[str]], header: Iterable[str] = EXPORT_COLUMNS) -> Iterator[str]:
     """The header and the records as CSV text, a line at a time (CRLF, quoted where needed)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    for record in itertools.chain([list(EXPORT_COLUMNS)], records):
+    for record in itertools.chain([list(header)], records):
         writer.writerow(record)
         yield buffer.getvalue()
         buffer.seek(0)

@@ -116,3 +116,7 @@ class StorageBusy(DomainError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class FileMissing(NotFound):
+    code = "file_missing"

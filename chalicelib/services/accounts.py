@@ -244,20 +244,24 @@ def _creation_mode(reader: FieldReader, values: _Input, batch: bool) -> Creation
     return CreationMode.WIZARD
 
 
-def create_account(ctx: Context, actor: Operator, data: Mapping[str, Any], *, batch: bool = False) -> AccountResult:
-    """Create an account (plain, wizard, or batch for the import pipeline). Group and profile come from the
-    short-lived reference cache; the transaction re-checks them, and a stale entry costs one retry with fresh
-    reads."""
+def create_account(
+    ctx: Context, actor: Operator, data: Mapping[str, Any], *, batch: bool = False, account_id: str | None = None
+) -> AccountResult:
+    """Create an account (plain, wizard, or batch for the import pipeline, which passes ids derived from the
+    job so that a resumed step cannot create twice). Group and profile come from the short-lived reference
+    cache; the transaction re-checks them, and a stale entry costs one retry with fresh reads."""
     try:
-        return _create_account(ctx, actor, data, batch)
+        return _create_account(ctx, actor, data, batch, account_id)
     except (StaleReference, NotFound) as exc:
         if isinstance(exc, NotFound) and exc.field != "group_id":
             raise
         ctx.reference.forget()
-        return _create_account(ctx, actor, data, batch)
+        return _create_account(ctx, actor, data, batch, account_id)
 
 
-def _create_account(ctx: Context, actor: Operator, data: Mapping[str, Any], batch: bool) -> AccountResult:
+def _create_account(
+    ctx: Context, actor: Operator, data: Mapping[str, Any], batch: bool, account_id: str | None
+) -> AccountResult:
     reader, values = _read(data, creating=True)
     mode = _creation_mode(reader, values, batch)
     require(reader, "group_id", values.group_id)
@@ -290,7 +294,7 @@ def _create_account(ctx: Context, actor: Operator, data: Mapping[str, Any], batc
     for _attempt in range(1 if given_username else GENERATED_USERNAME_ATTEMPTS):
         username = given_username or rules.generate_username()
         account = Account(
-            id=str(uuid.uuid4()),
+            id=account_id or str(uuid.uuid4()),
             username=username,
             group_id=group.id,
             provisioning_profile_id=profile.id,

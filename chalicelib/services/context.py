@@ -10,6 +10,7 @@ from chalicelib.domain.model import utcnow
 from chalicelib.services.ports import (
     AccountRepository,
     EmailSender,
+    FileStore,
     GroupRepository,
     ImportStore,
     LicenceCache,
@@ -23,6 +24,7 @@ from chalicelib.services.ports import (
     SessionStore,
     SmsQueue,
     SmsSender,
+    TaskQueue,
     TokenStore,
 )
 from chalicelib.services.reference import ReferenceCache
@@ -47,6 +49,8 @@ class Context:
     licences: LicenceCache
     imports: ImportStore
     registrations: RegistrationStore
+    files: FileStore
+    tasks: TaskQueue
     licence_upstream: LicenceUpstream
     hasher: PasswordHasher
     settings: Settings

@@ -1,32 +1,70 @@
-"""Batch creation (manual: "the batch way"): validate a whole file first, then apply it with a policy.
+"""Batch creation (manual: "the batch way"): one pipeline for console uploads and the S3 drop folder.
 
-The file is read twice as a stream (`source()` gives a fresh iterator of byte chunks each time), never held in
-memory: the first pass validates every record (its fields, duplicates inside the file, numbers and usernames
-already taken), the second creates the valid accounts. `all_or_nothing` creates nothing when any record is
-invalid; `skip_invalid` creates the valid ones and reports the rest. A dry run stops after the first pass.
+A job is created once per file (the drop folder keys it on bucket, key and version/ETag, an upload on its id),
+then runs as steps through the work queue, each small enough for one Lambda invocation:
 
-This is the core of the import pipeline; the job resource, the S3 drop folder and the fan-out in chunks
-through the queue build on it (see the issue's notes).
+1. **validate**: the file is streamed once; every record is checked (fields, duplicates inside the file,
+   numbers and usernames already taken, looked up in batches); the valid records are staged in chunks
+   (`work/<job>/chunk-NNNNN.jsonl`) and the invalid ones' outcomes written aside. A dry run, or
+   all-or-nothing with any invalid record, ends here without creating anything.
+2. **apply chunk N**: the chunk's accounts are created with ids derived from the job and the record number,
+   so a redelivered or resumed step finds the ones it already made instead of making them twice; then the
+   job's counters move on (a conditional write: a duplicate step changes nothing) and chunk N+1 is queued.
+3. **finish**: the result file (every record with its outcome and username) is merged from the parts, in
+   record order, next to a drop-folder file or under `results/`; the staging is removed.
+
+Memory stays bounded by one chunk and the in-file duplicate index (a dict of the numbers seen so far).
 """
 
 from __future__ import annotations
 
+import hashlib
+import heapq
+import json
+import logging
+import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.domain.csv_import import BadFile, Row, decode_lines, export_record, parse_row, read_records, write_csv
-from chalicelib.domain.errors import Conflict, DomainError, FieldError, Forbidden, NotFound, ValidationFailed
-from chalicelib.domain.import_job import ImportJob, RowError
-from chalicelib.domain.model import AccountType, Operator
+from chalicelib.domain.csv_import import (
+    EXPORT_COLUMNS,
+    BadFile,
+    Row,
+    decode_lines,
+    export_record,
+    parse_row,
+    read_records,
+    write_csv,
+)
+from chalicelib.domain.errors import (
+    Conflict,
+    DomainError,
+    FieldError,
+    FileMissing,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+)
+from chalicelib.domain.import_job import ImportJob, Phase, RowError
+from chalicelib.domain.model import Account, AccountStatus, AccountType, Group, Operator, Role
 from chalicelib.domain.provisioning import Purpose
-from chalicelib.services import accounts, activation
+from chalicelib.services import accounts, activation, guards
 from chalicelib.services.context import Context
 
-Source = Callable[[], Iterable[bytes]]
+log = logging.getLogger(__name__)
 MAX_REPORTED_ERRORS = 1000
+LOOKUP_BATCH = 100  # records whose numbers and usernames are looked up together
+DROP_PREFIX = "imports/"
+UPLOAD_PREFIX = "uploads/"
+RESULT_SUFFIX = ".result.csv"
+RESULT_HEADER = ("record", "outcome", "created_username", "problems", *EXPORT_COLUMNS)
+_IDS = uuid.UUID("6d1f6c2e-8a61-4a4c-9d0e-3f3b5d0c2a71")  # namespace of account ids derived from job+record
+_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+TRUE = {"true", "1", "yes", "on"}
 
 
 class Policy(StrEnum):
@@ -45,16 +83,171 @@ class ImportOptions:
 DEFAULT_OPTIONS = ImportOptions()
 
 
+def parse_policy(text: str | None) -> Policy:
+    try:
+        return Policy(text or Policy.ALL_OR_NOTHING.value)
+    except ValueError as exc:
+        raise ValidationFailed(
+            [FieldError("policy", "invalid_choice", "'policy' is all_or_nothing or skip_invalid.")]
+        ) from exc
+
+
+# --- entry points ----------------------------------------------------------------------------------------------
+
+
+def _check_target(ctx: Context, actor: Operator, group_id: str, options: ImportOptions) -> None:
+    if not group_id:
+        raise ValidationFailed([FieldError("group_id", "required", "Choose the group to import into.")])
+    if not actor.can_write_group(group_id):
+        raise Forbidden("You may not create accounts in this group.")
+    if ctx.groups.get(group_id) is None:
+        raise ValidationFailed([FieldError("group_id", "not_found", "No group has this id.")])
+    if options.profile_id and ctx.profiles.get(options.profile_id) is None:
+        raise ValidationFailed([FieldError("profile_id", "not_found", "No provisioning profile has this id.")])
+
+
+def _new_job(
+    ctx: Context, job_id: str, group_id: str, file_name: str, by: str, options: ImportOptions, **more: Any
+) -> ImportJob:
+    now = ctx.clock()
+    return ImportJob(
+        id=job_id, group_id=group_id, file_name=file_name[:200], created_by=by, created_at=now, updated_at=now,
+        policy=options.policy.value, dry_run=options.dry_run, status="pending", profile_id=options.profile_id or "",
+        send_installation_sms=options.send_installation_sms, **more,
+    )  # fmt: skip
+
+
+def _start(ctx: Context, job: ImportJob) -> ImportJob:
+    """Store the job and queue its first step; a job that exists already (same file again) is returned as is."""
+    if not ctx.imports.add(job):
+        existing = ctx.imports.get(job.id)
+        assert existing is not None
+        return existing
+    ctx.tasks.send({"job": job.id, "step": Phase.VALIDATE.value})
+    return job
+
+
+def submit_upload(
+    ctx: Context, actor: Operator, group_id: str, file_name: str, data: bytes, options: ImportOptions
+) -> ImportJob:
+    """A file sent with the request (console and API, up to the request size limit)."""
+    _check_target(ctx, actor, group_id, options)
+    job_id = uuid.uuid4().hex
+    key = f"{UPLOAD_PREFIX}{job_id}.csv"
+    ctx.files.write(key, [data])
+    return _start(ctx, _new_job(ctx, job_id, group_id, file_name, actor.username, options, file_key=key))
+
+
+def upload_form(ctx: Context, actor: Operator, group_id: str) -> dict[str, Any]:
+    """A presigned S3 form for a file too big for a request; then `submit_uploaded` with its upload id."""
+    _check_target(ctx, actor, group_id, DEFAULT_OPTIONS)
+    upload_id = uuid.uuid4().hex
+    expires = 15 * 60
+    form = ctx.files.upload_form(f"{UPLOAD_PREFIX}{upload_id}.csv", ctx.settings.max_upload_bytes, expires)
+    return {"upload_id": upload_id, **form, "expires_in": expires, "max_bytes": ctx.settings.max_upload_bytes}
+
+
+def submit_uploaded(
+    ctx: Context, actor: Operator, group_id: str, upload_id: str, file_name: str, options: ImportOptions
+) -> ImportJob:
+    """The job for a file uploaded with `upload_form`; submitting the same upload twice gives the same job."""
+    _check_target(ctx, actor, group_id, options)
+    key = f"{UPLOAD_PREFIX}{upload_id}.csv"
+    if not _UPLOAD_ID.match(upload_id) or ctx.files.info(key) is None:
+        raise ValidationFailed([FieldError("upload_id", "not_found", "No uploaded file has this id.")])
+    job = _new_job(ctx, upload_id, group_id, file_name or "upload.csv", actor.username, options, file_key=key)
+    return _start(ctx, job)
+
+
+def submit_dropped(ctx: Context, bucket: str, key: str, etag: str, version: str) -> ImportJob | None:
+    """An object created in the drop folder: `imports/<group id or name>/<file>.csv`. Options come from the
+    object's metadata (`policy`, `profile`, `dry-run`, `send-installation-sms`). The job id is derived from
+    bucket, key and version (or ETag), so a repeated event or a re-sent notification yields the same job."""
+    parts = key.split("/")
+    if not key.startswith(DROP_PREFIX) or len(parts) < 3 or not key.lower().endswith(".csv"):
+        return None
+    if key.lower().endswith(RESULT_SUFFIX):
+        return None  # our own result files
+    digest = hashlib.sha256(f"{bucket}\n{key}\n{version or etag}".encode()).hexdigest()[:32]
+    job_id = f"drop-{digest}"
+    existing = ctx.imports.get(job_id)
+    if existing is not None:
+        return existing
+    info = ctx.files.info(key)
+    if info is None:
+        log.warning("drop-folder object %s vanished before its import started", key)
+        return None
+    meta = info.metadata
+    result_key = key[: -len(".csv")] + RESULT_SUFFIX
+    group = _group_named(ctx, parts[1])
+    try:
+        options = ImportOptions(
+            profile_id=meta.get("profile") or None,
+            policy=parse_policy(meta.get("policy")),
+            dry_run=meta.get("dry-run", "").lower() in TRUE,
+            send_installation_sms=meta.get("send-installation-sms", "").lower() in TRUE,
+        )
+    except ValidationFailed as exc:
+        return _failed_at_once(ctx, job_id, group, key, exc.errors[0].message, result_key)
+    if group is None:
+        return _failed_at_once(ctx, job_id, None, key, f"No group is called {parts[1]!r}.", result_key)
+    if options.profile_id and ctx.profiles.get(options.profile_id) is None:
+        message = f"No provisioning profile has the id {options.profile_id!r}."
+        return _failed_at_once(ctx, job_id, group, key, message, result_key)
+    more = {"file_key": key, "source": "drop", "result_key": result_key}
+    return _start(ctx, _new_job(ctx, job_id, group.id, parts[-1], "drop-folder", options, **more))
+
+
+def _failed_at_once(
+    ctx: Context, job_id: str, group: Group | None, key: str, message: str, result_key: str
+) -> ImportJob:
+    job = _new_job(ctx, job_id, group.id if group else "", key.rsplit("/", 1)[-1], "drop-folder", DEFAULT_OPTIONS)
+    job = replace(job, status="failed", phase=Phase.DONE, message=message, source="drop", file_key=key)
+    ctx.imports.add(job)
+    ctx.files.write(result_key, [f"problem\r\n{message}\r\n".encode()])
+    return job
+
+
+def _group_named(ctx: Context, ref: str) -> Group | None:
+    found = ctx.groups.get(ref)
+    if found is not None:
+        return found
+    cursor: str | None = None
+    while True:
+        page = ctx.groups.list(200, cursor)
+        for group in page.items:
+            if group.name.lower() == ref.lower():
+                return group
+        cursor = page.next_cursor
+        if not cursor:
+            return None
+
+
+# --- the steps -------------------------------------------------------------------------------------------------
+
+
+def process(ctx: Context, task: Mapping[str, Any]) -> None:
+    """Run one step of a job (the work queue's consumer). Steps that are no longer due (a duplicate delivery,
+    a step another worker finished) do nothing."""
+    job = ctx.imports.get(str(task.get("job", "")))
+    if job is None:
+        log.warning("import step for an unknown job: %s", task)
+        return
+    step = task.get("step")
+    if step == Phase.VALIDATE.value and job.phase is Phase.VALIDATE:
+        _validate_step(ctx, job)
+    elif step == Phase.APPLY.value and job.phase is Phase.APPLY and task.get("chunk") == job.next_chunk:
+        _apply_step(ctx, job)
+
+
 @dataclass
-class ImportReport:
+class _Tally:
     rows: int = 0
     valid: int = 0
     created: int = 0
     failed: int = 0
-    skipped: int = 0
     errors: list[RowError] = field(default_factory=list)
     errors_total: int = 0
-    created_usernames: dict[int, str] = field(default_factory=dict)
 
     def error(self, row: int, problem: FieldError) -> None:
         self.errors_total += 1
@@ -62,51 +255,119 @@ class ImportReport:
             self.errors.append(RowError(row, problem.field, problem.code, problem.message))
 
 
-def _rows(source: Source) -> Iterable[tuple[Row | None, list[FieldError], int]]:
-    for record, values in read_records(decode_lines(source())):
+class _PartWriter:
+    """Lines collected into numbered objects of at most `size` lines each (staging and result parts)."""
+
+    def __init__(self, ctx: Context, prefix: str, size: int) -> None:
+        self.ctx, self.prefix, self.size = ctx, prefix, size
+        self.lines: list[str] = []
+        self.parts = 0
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+        if len(self.lines) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.lines:
+            self.ctx.files.write(f"{self.prefix}{self.parts:05d}", ["".join(self.lines).encode()])
+            self.parts += 1
+            self.lines = []
+
+
+def _work(job: ImportJob) -> str:
+    return f"work/{job.id}/"
+
+
+def _result_line(record: int, outcome: str, username: str, problems: str, values: Mapping[str, str]) -> str:
+    row = [str(record), outcome, username, problems, *(values.get(c, "") for c in EXPORT_COLUMNS)]
+    return json.dumps(row) + "\n"
+
+
+def _validate_step(ctx: Context, job: ImportJob) -> None:
+    running = job.bump(ctx.clock(), status="running")
+    if not ctx.imports.replace(job, running):
+        return  # another worker took this step
+    tally = _Tally()
+    chunk_rows = max(1, ctx.settings.import_chunk_rows)
+    staged = _PartWriter(ctx, f"{_work(job)}chunk-", chunk_rows)
+    invalid = _PartWriter(ctx, f"{_work(job)}invalid-", chunk_rows)
+    try:
+        _check_file(ctx, job, tally, staged, invalid)
+    except (BadFile, FileMissing) as exc:
+        _finish(ctx, running, tally, status="failed", message=str(exc) if isinstance(exc, BadFile) else exc.message)
+        return
+    staged.flush()
+    invalid.flush()
+    nothing_to_do = job.dry_run or staged.parts == 0
+    if nothing_to_do or (job.policy == Policy.ALL_OR_NOTHING.value and tally.errors_total):
+        _finish(ctx, running, tally, skipped=tally.rows)
+        return
+    applying = running.bump(
+        ctx.clock(), phase=Phase.APPLY, chunks=staged.parts, next_chunk=0, rows=tally.rows, valid=tally.valid,
+        skipped=tally.rows - tally.valid, errors=tuple(tally.errors), errors_total=tally.errors_total,
+    )  # fmt: skip
+    if ctx.imports.replace(running, applying):
+        ctx.tasks.send({"job": job.id, "step": Phase.APPLY.value, "chunk": 0})
+
+
+def _check_file(ctx: Context, job: ImportJob, tally: _Tally, staged: _PartWriter, invalid: _PartWriter) -> None:
+    seen: dict[str, int] = {}  # number or username key -> first record that has it
+    window: list[tuple[int, dict[str, str], Row | None, list[FieldError]]] = []
+    for record, values in read_records(decode_lines(ctx.files.read(job.file_key))):
         row, problems = parse_row(record, values)
-        yield row, problems.errors, record
+        window.append((record, values, row, list(problems.errors)))
+        if len(window) >= LOOKUP_BATCH:
+            _check_window(ctx, window, seen, tally, staged, invalid)
+            window = []
+    _check_window(ctx, window, seen, tally, staged, invalid)
 
 
-def _validate(ctx: Context, source: Source, report: ImportReport) -> set[int]:
-    """First pass: every problem of every record. Returns the record numbers that can be created."""
-    seen_numbers: dict[str, int] = {}
-    seen_usernames: dict[str, int] = {}
-    valid: set[int] = set()
-    for row, problems, record in _rows(source):
-        report.rows += 1
-        problems = list(problems)
-        if row is not None:
-            problems += _clashes(ctx, row, seen_numbers, seen_usernames)
-        for problem in problems:
-            report.error(record, problem)
-        if row is not None and not problems:
-            valid.add(record)
-    report.valid = len(valid)
-    return valid
-
-
-def _clashes(ctx: Context, row: Row, numbers: dict[str, int], usernames: dict[str, int]) -> list[FieldError]:
-    found: list[FieldError] = []
-    for column, number in (("gsmNumber", row.phone_number), ("secondaryNumber", row.secondary_phone_number)):
-        if not number:
-            continue
-        if number in numbers:
-            found.append(
-                FieldError(column, "duplicate_in_file", f"{number} is already used by record {numbers[number]}.")
-            )
-        elif ctx.accounts.get_by_number(number) is not None:
-            found.append(FieldError(column, "number_taken", f"{number} belongs to an existing account."))
-        else:
-            numbers[number] = row.record
+def _keys(row: Row) -> list[tuple[str, str, str]]:
+    """(guard key, column, value) of what must be unique: the numbers and a given username."""
+    found = [(guards.number_key(row.phone_number), "gsmNumber", row.phone_number)]
+    if row.secondary_phone_number:
+        found.append((guards.number_key(row.secondary_phone_number), "secondaryNumber", row.secondary_phone_number))
     if row.username:
-        key = row.username.lower()
-        if key in usernames:
-            found.append(FieldError("username", "duplicate_in_file", f"Record {usernames[key]} has this username."))
-        elif ctx.accounts.get_by_username(row.username) is not None:
-            found.append(FieldError("username", "username_taken", "An existing account has this username."))
+        found.append((guards.username_key(row.username), "username", row.username))
+    return found
+
+
+def _check_window(
+    ctx: Context,
+    window: list[tuple[int, dict[str, str], Row | None, list[FieldError]]],
+    seen: dict[str, int],
+    tally: _Tally,
+    staged: _PartWriter,
+    invalid: _PartWriter,
+) -> None:
+    wanted = [key for _, _, row, _ in window if row is not None for key, _, _ in _keys(row)]
+    taken = ctx.accounts.taken_keys(wanted) if wanted else set()
+    for record, values, row, problems in window:
+        tally.rows += 1
+        if row is not None:
+            problems += _clashes(row, seen, taken)
+        for problem in problems:
+            tally.error(record, problem)
+        if row is not None and not problems:
+            tally.valid += 1
+            staged.add(json.dumps({"record": record, "values": values}) + "\n")
         else:
-            usernames[key] = row.record
+            text = "; ".join(f"{p.field}: {p.message}" for p in problems)
+            invalid.add(_result_line(record, "invalid", "", text, values))
+
+
+def _clashes(row: Row, seen: dict[str, int], taken: set[str]) -> list[FieldError]:
+    found: list[FieldError] = []
+    for key, column, value in _keys(row):
+        what = "username" if column == "username" else value
+        if key in seen:
+            found.append(FieldError(column, "duplicate_in_file", f"Record {seen[key]} has {what} already."))
+        elif key in taken:
+            code = "username_taken" if column == "username" else "number_taken"
+            found.append(FieldError(column, code, f"{what} belongs to an existing account."))
+        else:
+            seen[key] = row.record
     return found
 
 
@@ -124,92 +385,163 @@ def _account_data(row: Row, group_id: str, profile_id: str | None) -> dict[str, 
     return data
 
 
-def run_import(
-    ctx: Context, actor: Operator, group_id: str, source: Source, options: ImportOptions = DEFAULT_OPTIONS
-) -> ImportReport:
-    if not actor.can_write_group(group_id):
-        raise Forbidden("You may not create accounts in this group.")
-    if ctx.groups.get(group_id) is None:
-        raise ValidationFailed([FieldError("group_id", "not_found", "No group has this id.")])
-    report = ImportReport()
+def _importer(job: ImportJob) -> Operator:
+    """Who creates the accounts: the permission was checked when the job was submitted; the steps act for it
+    inside the job's group only."""
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    return Operator(
+        id=f"import:{job.id}", username=job.created_by, role=Role.OPERATOR, group_ids=frozenset({job.group_id}),
+        enabled=True, password_hash="", created_at=epoch, updated_at=epoch,
+    )  # fmt: skip
+
+
+def account_id_for(job: ImportJob, record: int) -> str:
+    return str(uuid.uuid5(_IDS, f"{job.id}#{record}"))
+
+
+def _staged(ctx: Context, job: ImportJob, chunk: int) -> Iterator[tuple[int, dict[str, str]]]:
+    text = b"".join(ctx.files.read(f"{_work(job)}chunk-{chunk:05d}")).decode()
+    for line in text.splitlines():
+        item = json.loads(line)
+        yield int(item["record"]), dict(item["values"])
+
+
+def _apply_step(ctx: Context, job: ImportJob) -> None:
+    chunk = job.next_chunk
+    actor = _importer(job)
+    items = list(_staged(ctx, job, chunk))
+    done = ctx.accounts.get_many([account_id_for(job, record) for record, _ in items])  # from an earlier try
+    tally = _Tally()
+    results = _PartWriter(ctx, f"{_work(job)}result-{chunk:05d}", len(items) + 1)
+    for record, values in items:
+        row, _ = parse_row(record, values)
+        assert row is not None  # staged rows passed validation
+        account = done.get(account_id_for(job, record)) or _create(ctx, job, actor, row, tally)
+        if account is None:
+            problems = "; ".join(f"{e.field}: {e.message}" for e in tally.errors if e.row == record)
+            results.add(_result_line(record, "failed", "", problems, values))
+            continue
+        tally.created += 1
+        if job.send_installation_sms and account.status is AccountStatus.CREATED:
+            _send_installation(ctx, actor, account.id, record, tally)
+        results.add(_result_line(record, "created", account.username, "", values))
+    results.flush()
+    _advance(ctx, job, tally)
+
+
+def _create(ctx: Context, job: ImportJob, actor: Operator, row: Row, tally: _Tally) -> Account | None:
+    data = _account_data(row, job.group_id, job.profile_id or None)
     try:
-        valid = _validate(ctx, source, report)
-        if options.dry_run or (options.policy is Policy.ALL_OR_NOTHING and report.errors_total):
-            report.skipped = report.rows
-            return report
-        for row, _, record in _rows(source):
-            if row is None or record not in valid:
-                report.skipped += 1
-                continue
-            try:
-                created = accounts.create_account(
-                    ctx, actor, _account_data(row, group_id, options.profile_id), batch=True
-                )
-            except (Conflict, ValidationFailed) as exc:  # taken meanwhile by another writer
-                report.failed += 1
-                for problem in (
-                    exc.errors
-                    if isinstance(exc, ValidationFailed)
-                    else [FieldError(exc.field or "", exc.code, exc.message)]
-                ):
-                    report.error(record, problem)
-                continue
-            report.created += 1
-            report.created_usernames[record] = created.account.username
-            if options.send_installation_sms:
-                _send_installation(ctx, actor, created.account.id, record, report)
-    except BadFile as exc:
-        raise ValidationFailed([FieldError("file", "unreadable_file", str(exc))]) from exc
-    return report
+        created = accounts.create_account(ctx, actor, data, batch=True, account_id=account_id_for(job, row.record))
+    except (Conflict, ValidationFailed) as exc:  # taken meanwhile by another writer
+        twin = ctx.accounts.get(account_id_for(job, row.record))
+        if twin is not None:
+            return twin  # a duplicate delivery of this step created it a moment ago
+        tally.failed += 1
+        errors = (
+            exc.errors if isinstance(exc, ValidationFailed) else [FieldError(exc.field or "", exc.code, exc.message)]
+        )
+        for problem in errors:
+            tally.error(row.record, problem)
+        return None
+    return created.account
 
 
-def _send_installation(ctx: Context, actor: Operator, account_id: str, record: int, report: ImportReport) -> None:
+def _send_installation(ctx: Context, actor: Operator, account_id: str, record: int, tally: _Tally) -> None:
     try:
         activation.send_link(ctx, actor, account_id, Purpose.INSTALL)
     except DomainError as exc:
-        report.error(
+        tally.error(
             record,
             FieldError("gsmNumber", exc.code, f"Created, but the installation SMS was not queued: {exc.message}"),
         )
 
 
-def import_file(
+def _advance(ctx: Context, job: ImportJob, tally: _Tally) -> None:
+    errors = (job.errors + tuple(tally.errors))[:MAX_REPORTED_ERRORS]
+    moved = job.bump(
+        ctx.clock(), next_chunk=job.next_chunk + 1, created=job.created + tally.created,
+        failed=job.failed + tally.failed, errors=errors, errors_total=job.errors_total + tally.errors_total,
+    )  # fmt: skip
+    if not ctx.imports.replace(job, moved):
+        return  # a duplicate delivery of this step finished first
+    if moved.next_chunk < moved.chunks:
+        ctx.tasks.send({"job": job.id, "step": Phase.APPLY.value, "chunk": moved.next_chunk})
+    else:
+        _finish(ctx, moved, None)
+
+
+def _finish(
     ctx: Context,
-    actor: Operator,
-    group_id: str,
-    file_name: str,
-    source: Source,
-    options: ImportOptions = DEFAULT_OPTIONS,
-) -> ImportJob:
-    """Run an import and keep its outcome as a job (an unreadable file is a failed job, not an error)."""
-    now = ctx.clock()
-    status, message = "completed", ""
-    try:
-        report = run_import(ctx, actor, group_id, source, options)
-    except ValidationFailed as exc:
-        if exc.errors[0].field != "file":
-            raise
-        report, status, message = ImportReport(), "failed", exc.errors[0].message
-    job = ImportJob(
-        id=str(uuid.uuid4()),
-        group_id=group_id,
-        file_name=file_name[:200],
-        created_by=actor.username,
-        created_at=now,
-        policy=options.policy.value,
-        dry_run=options.dry_run,
-        status=status,
-        rows=report.rows,
-        valid=report.valid,
-        created=report.created,
-        failed=report.failed,
-        skipped=report.skipped,
-        errors=tuple(report.errors),
-        errors_total=report.errors_total,
-        message=message,
-    )
-    ctx.imports.add(job)
-    return job
+    job: ImportJob,
+    tally: _Tally | None,
+    *,
+    status: str = "completed",
+    message: str = "",
+    skipped: int | None = None,
+) -> None:
+    result_key = job.result_key or f"results/{job.id}.csv"
+    if status == "completed":
+        ctx.files.write(result_key, (line.encode() for line in write_csv(_merged_results(ctx, job), RESULT_HEADER)))
+    counts: dict[str, Any] = {}
+    if tally is not None:
+        counts = {"rows": tally.rows, "valid": tally.valid, "errors": tuple(tally.errors),
+                  "errors_total": tally.errors_total}  # fmt: skip
+    if skipped is not None:
+        counts["skipped"] = skipped
+    final = job.bump(
+        ctx.clock(), phase=Phase.DONE, status=status, message=message,
+        result_key=result_key if status == "completed" else "", **counts,
+    )  # fmt: skip
+    if ctx.imports.replace(job, final):
+        ctx.files.delete_prefix(_work(job))
+
+
+def _part_lines(ctx: Context, prefix: str) -> Iterator[tuple[int, list[str]]]:
+    """The rows of numbered parts in order, each as (record, columns)."""
+    number = 0
+    while True:
+        try:
+            text = b"".join(ctx.files.read(f"{prefix}{number:05d}")).decode()
+        except FileMissing:
+            return
+        for line in text.splitlines():
+            row = json.loads(line)
+            yield int(row[0]), row
+        number += 1
+
+
+def _merged_results(ctx: Context, job: ImportJob) -> Iterator[list[str]]:
+    """Every record's outcome in record order: invalid records from validation, the rest from the chunks
+    (valid records of a dry run or a refused all-or-nothing import are reported as not imported)."""
+    work = _work(job)
+    outcomes = heapq.merge(_part_lines(ctx, f"{work}invalid-"), _results_or_skipped(ctx, job), key=lambda r: r[0])
+    for _, row in outcomes:
+        yield row
+
+
+def _results_or_skipped(ctx: Context, job: ImportJob) -> Iterator[tuple[int, list[str]]]:
+    work = _work(job)
+    if job.phase is Phase.APPLY:
+        for chunk in range(job.chunks):
+            yield from _part_lines(ctx, f"{work}result-{chunk:05d}")
+        return
+    outcome = "valid (dry run)" if job.dry_run else "not imported (other records are invalid)"
+    for record, values in _staged_all(ctx, job):
+        yield record, json.loads(_result_line(record, outcome, "", "", values))
+
+
+def _staged_all(ctx: Context, job: ImportJob) -> Iterator[tuple[int, dict[str, str]]]:
+    chunk = 0
+    while True:
+        try:
+            yield from _staged(ctx, job, chunk)
+        except FileMissing:
+            return
+        chunk += 1
+
+
+# --- reading jobs and exporting ----------------------------------------------------------------------------------
 
 
 def get_job(ctx: Context, actor: Operator, job_id: str) -> ImportJob:
@@ -221,8 +553,21 @@ def get_job(ctx: Context, actor: Operator, job_id: str) -> ImportJob:
     return job
 
 
+def result_file(ctx: Context, actor: Operator, job_id: str) -> Iterator[bytes]:
+    job = get_job(ctx, actor, job_id)
+    if not job.result_key:
+        raise NotFound("This import has no result file (yet).")
+    return ctx.files.read(job.result_key)
+
+
 def recent_jobs(ctx: Context, actor: Operator, limit: int) -> list[ImportJob]:
     return [job for job in ctx.imports.recent(limit) if actor.can_read_group(job.group_id)]
+
+
+def run_pending(ctx: Context, tasks: Iterable[Mapping[str, Any]]) -> None:
+    """Run queued steps in order (the CLI and tests with the in-memory queue)."""
+    for task in tasks:
+        process(ctx, task)
 
 
 def export_group(ctx: Context, actor: Operator, group_id: str) -> Iterator[str]:

@@ -6,9 +6,10 @@ call here, so the adapters can implement it as a single DynamoDB transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from chalicelib.domain.import_job import ImportJob
 from chalicelib.domain.licensing import CachedLicence
@@ -24,6 +25,15 @@ from chalicelib.domain.model import (
 )
 from chalicelib.domain.provisioning import MessageStatus, ProvisioningToken, Purpose, QueuedSms, SmsMessage
 from chalicelib.domain.registration import Registration
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    key: str
+    size: int
+    etag: str
+    version: str  # empty when the bucket is not versioned
+    metadata: dict[str, str]
 
 
 class AccountRepository(Protocol):
@@ -54,6 +64,12 @@ class AccountRepository(Protocol):
         """Newest first."""
 
     def profile_in_use(self, profile_id: str) -> bool: ...
+
+    def taken_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of these guard keys (guards.username_key / number_key) are taken: one batched read."""
+
+    def get_many(self, account_ids: Sequence[str]) -> dict[str, Account]:
+        """The accounts of these ids that exist: one batched read."""
 
 
 class GroupRepository(Protocol):
@@ -187,6 +203,28 @@ class LicenceUpstream(Protocol):
         """The vendor's decoded JSON answer. Raises UpstreamUnavailable (down, slow, 5xx, not JSON)."""
 
 
+class FileStore(Protocol):
+    """Import files, staged chunks and result files (S3 in AWS and locally on moto; memory in unit tests)."""
+
+    def read(self, key: str) -> Iterator[bytes]:
+        """The object's bytes as a stream of chunks. Raises FileMissing."""
+
+    def write(self, key: str, chunks: Iterable[bytes], content_type: str = "text/csv") -> None: ...
+
+    def info(self, key: str) -> StoredFile | None: ...
+
+    def upload_form(self, key: str, max_bytes: int, expires_seconds: int) -> dict[str, Any]:
+        """A presigned POST (url and form fields) that lets a browser or script upload one object."""
+
+    def delete_prefix(self, prefix: str) -> None: ...
+
+
+class TaskQueue(Protocol):
+    """The import pipeline's work queue (SQS): one message per step of a job."""
+
+    def send(self, task: Mapping[str, Any]) -> None: ...
+
+
 class RegistrationStore(Protocol):
     def put(self, registration: Registration) -> bool:
         """Store this state of the account's contact unless a state from a later event is stored already
@@ -201,7 +239,12 @@ class RegistrationStore(Protocol):
 
 
 class ImportStore(Protocol):
-    def add(self, job: ImportJob) -> None: ...
+    def add(self, job: ImportJob) -> bool:
+        """Store a new job; False (and nothing written) when a job with this id exists already."""
+
+    def replace(self, previous: ImportJob, updated: ImportJob) -> bool:
+        """Write `updated` if the stored job is still `previous` (same version); False when another worker
+        got there first."""
 
     def get(self, job_id: str) -> ImportJob | None: ...
 

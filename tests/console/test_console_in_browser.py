@@ -7,7 +7,7 @@ import re
 from playwright.sync_api import Page, expect
 
 from chalicelib.services import accounts
-from tests.conftest import World
+from tests.conftest import World, drain_imports
 from tests.console.conftest import shoot
 
 
@@ -301,15 +301,23 @@ def test_batch_creation_and_the_imports_pages(page: Page, base_url: str, console
     shoot(page, "19-batch-creation")
     page.get_by_role("button", name="Create").click()
     expect(page.get_by_role("heading", name="Import of batch-users.csv")).to_be_visible()
+    expect(page.locator("dd.status")).to_have_text("Pending")  # queued: the page refreshes itself
+    drain_imports(console_world.ctx)
+    expect(page.locator("dd.status")).to_have_text("Completed", timeout=10_000)
     expect(page.locator("dd.created")).to_have_text("0")
     page.goto(f"{base_url}/batch")
     page.get_by_label("CSV file").set_input_files(str(manual_csv))
     page.get_by_role("button", name="Create").click()
-    expect(page.locator("dd.created")).to_have_text("4")
+    drain_imports(console_world.ctx)
+    expect(page.locator("dd.created")).to_have_text("4", timeout=10_000)
+    expect(page.get_by_role("progressbar", name="Progress")).to_have_attribute("value", "100")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the result file").click()
+    assert download.value.suggested_filename.endswith("-result.csv")
     page.get_by_role("link", name="Imports").click()
     expect(page.locator("tbody tr")).to_have_count(2)
     shoot(page, "20-imports")
-    page.get_by_role("link", name="Accounts").click()
+    page.get_by_role("link", name="Accounts", exact=True).click()
     expect(page.locator("td.owner")).to_have_count(4)
     expect(page.get_by_role("cell", name="Luigi Rossi")).to_be_visible()
 

@@ -1,0 +1,44 @@
+"""The import pipeline's event entry points: the work queue's consumer and the S3 drop folder's notification.
+
+Chalice's CloudFormation packaging refuses `@app.on_s3_event`, so the drop folder's notification reaches a plain
+`@app.lambda_function` (infra/ wires the bucket notification to it; the local stack's bridge calls the same
+function with the same event shape)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import unquote_plus
+
+from chalicelib import bootstrap
+from chalicelib.services import imports
+
+log = logging.getLogger(__name__)
+
+
+def run_records(records: Iterable[Any]) -> None:
+    ctx = bootstrap.context()
+    for record in records:
+        try:
+            task = json.loads(record.body)
+        except ValueError:
+            log.warning("dropped an import task that is not JSON")
+            continue
+        imports.process(ctx, task)
+
+
+def object_created(event: dict[str, Any]) -> list[str]:
+    """An S3 ObjectCreated notification: one import job per new object under imports/. Returns the job ids."""
+    ctx = bootstrap.context()
+    jobs: list[str] = []
+    for record in event.get("Records", []):
+        s3 = record.get("s3", {})
+        bucket = str(s3.get("bucket", {}).get("name", ""))
+        obj = s3.get("object", {})
+        key = unquote_plus(str(obj.get("key", "")))  # S3 notifications URL-encode keys
+        job = imports.submit_dropped(ctx, bucket, key, str(obj.get("eTag", "")), str(obj.get("versionId") or ""))
+        if job is not None:
+            jobs.append(job.id)
+    return jobs
