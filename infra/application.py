@@ -117,7 +117,8 @@ class ChaliceApp(Construct):
         return handler in self.handlers
 
     def function_resource(self, handler: Handler) -> cdk.CfnResource:
-        return self.chalice.get_resource(handler.logical_id)
+        resource: cdk.CfnResource = self.chalice.get_resource(handler.logical_id)
+        return resource
 
     def function_name(self, handler: Handler) -> str:
         return self.function_resource(handler).ref

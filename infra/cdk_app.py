@@ -9,12 +9,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root: infra/, chalicelib/
 
-import aws_cdk as cdk  # noqa: E402
-from cdk_nag import AwsSolutionsChecks  # noqa: E402
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
 
-from infra.config import stage_config  # noqa: E402
-from infra.stack import PgsmStack  # noqa: E402
-
+from infra.config import stage_config
+from infra.stack import PgsmStack
 
 CONTEXT_OVERRIDES = (
     "region",

@@ -3,8 +3,8 @@
 SMS failure rate: the app does not publish a metric, so two metric filters count its `sms_outcome` log lines
 (one JSON object per final SMS outcome, `{"event": "sms_outcome", "outcome": "sent" | "delivered" |
 "failed" | "undelivered", ...}`, written by the queue consumer and the status callback) in the namespace
-`PgsmOperator/<stage>`; the alarm fires when more than `SMS_FAILURE_PERCENT` of the outcomes in an hour are failures (and at
-least `SMS_FAILURE_MIN_COUNT` failed)."""
+`PgsmOperator/<stage>`; the alarm fires when more than `SMS_FAILURE_PERCENT` of the outcomes in an hour are
+failures (and at least `SMS_FAILURE_MIN_COUNT` failed)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ model has that attribute (epoch seconds, which is what DynamoDB's TTL reads)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
@@ -58,7 +58,7 @@ def table_specs() -> list[TableSpec]:
     """One spec per model in `ALL_MODELS`, read from the schema PynamoDB itself would create."""
     specs = []
     for name, model in ALL_MODELS.items():
-        schema: dict[str, Any] = model._get_schema()
+        schema = cast(dict[str, Any], model._get_schema())
         types = {a["AttributeName"]: a["AttributeType"] for a in schema["attribute_definitions"]}
         hash_key, range_key = _keys(schema["key_schema"], types)
         indexes = []

@@ -16,10 +16,10 @@ import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
-import aws_cdk as cdk  # noqa: E402
+import aws_cdk as cdk
 
-from infra.cdk_app import build, check_with_cdk_nag  # noqa: E402
-from infra.stack import PgsmStack  # noqa: E402
+from infra.cdk_app import build, check_with_cdk_nag
+from infra.stack import PgsmStack
 
 INFRA_DIR = Path(__file__).resolve().parents[2] / "infra"
 

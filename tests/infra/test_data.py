@@ -13,7 +13,8 @@ def _table_by_name(synth: Synth, name: str, stage: str = "dev") -> dict[str, Any
     prefix = synth.stacks[stage].config.table_prefix
     for resource in synth.resources("AWS::DynamoDB::Table", stage).values():
         if resource["Properties"]["TableName"] == f"{prefix}-{name}":
-            return resource["Properties"]
+            properties: dict[str, Any] = resource["Properties"]
+            return properties
     raise AssertionError(f"no table {prefix}-{name}")
 
 

@@ -18,8 +18,8 @@ def test_nlb_passes_sip_over_udp_and_tcp_on_5060_and_tls_as_tcp_on_5061(synth: S
     assert nlb["Properties"]["Type"] == "network"
     assert nlb["Properties"]["Scheme"] == "internet-facing"
     listeners = {
-        (l["Properties"]["Port"], l["Properties"]["Protocol"])
-        for l in synth.resources("AWS::ElasticLoadBalancingV2::Listener").values()
+        (listener["Properties"]["Port"], listener["Properties"]["Protocol"])
+        for listener in synth.resources("AWS::ElasticLoadBalancingV2::Listener").values()
     }
     assert listeners == {(5060, "TCP_UDP"), (5061, "TCP")}
     groups = synth.resources("AWS::ElasticLoadBalancingV2::TargetGroup").values()
