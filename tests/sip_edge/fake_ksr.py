@@ -1,0 +1,93 @@
+"""A mock of Kamailio's KSR module for the routing script's unit tests: pseudo-variables from a dict, every call
+recorded, return codes settable per function."""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict, deque
+from typing import Any
+
+
+class _Module:
+    def __init__(self, owner: FakeKSR, name: str) -> None:
+        self._owner = owner
+        self._name = name
+
+    def __getattr__(self, function: str) -> Any:
+        def call(*args: Any) -> Any:
+            return self._owner.called(f"{self._name}.{function}", args)
+
+        return call
+
+
+class _Pv:
+    def __init__(self, owner: FakeKSR) -> None:
+        self._owner = owner
+
+    def get(self, name: str) -> Any:
+        return self._owner.pvs.get(name)
+
+    def sets(self, name: str, value: str) -> None:
+        self._owner.pvs[name] = value
+
+    def seti(self, name: str, value: int) -> None:
+        self._owner.pvs[name] = value
+
+
+class _Mqueue:
+    def __init__(self, owner: FakeKSR) -> None:
+        self._queues: dict[str, deque[tuple[str, str]]] = defaultdict(deque)
+        self._current: dict[str, tuple[str, str]] = {}
+        self._owner = owner
+
+    def mq_add(self, name: str, key: str, value: str) -> int:
+        self._queues[name].append((key, value))
+        return 1
+
+    def mq_fetch(self, name: str) -> int:
+        if not self._queues[name]:
+            return -1
+        self._current[name] = self._queues[name].popleft()
+        return 1
+
+    def mqk_get(self, name: str) -> str:
+        return self._current[name][0]
+
+    def mqv_get(self, name: str) -> str:
+        return self._current[name][1]
+
+    def items(self, name: str) -> list[tuple[str, str]]:
+        return list(self._queues[name])
+
+
+class FakeKSR:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.returns: dict[str, Any] = {}
+        self.pvs: dict[str, Any] = {}
+        self.method = "REGISTER"
+        self.pv = _Pv(self)
+        self.mqueue = _Mqueue(self)
+
+    def called(self, name: str, args: tuple[Any, ...]) -> Any:
+        self.calls.append((name, args))
+        return self.returns.get(name, 1)
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+    def args(self, name: str) -> list[tuple[Any, ...]]:
+        return [args for called, args in self.calls if called == name]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("is_") and name[3:].isupper():
+            return lambda: self.method == name[3:]
+        if name in ("info", "warn", "err", "dbg", "notice", "crit"):
+            return lambda text: self.called(name, (text,))
+        return _Module(self, name)
+
+
+def install() -> FakeKSR:
+    fake = FakeKSR()
+    sys.modules["KSR"] = fake  # type: ignore[assignment]
+    return fake

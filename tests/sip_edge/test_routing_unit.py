@@ -1,0 +1,179 @@
+"""The KEMI routing script against a mock KSR: the guard pipeline, replies, events and facts, and the names
+Kamailio calls."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.sip_edge import fake_ksr
+from tests.sip_edge.conftest import SIP_EDGE_DIR
+
+HA1 = hashlib.md5(b"1001:voice.example.com:secret", usedforsecurity=False).hexdigest()
+
+
+@pytest.fixture
+def ksr() -> fake_ksr.FakeKSR:
+    return fake_ksr.install()
+
+
+@pytest.fixture
+def routing(ksr: fake_ksr.FakeKSR, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    table = tmp_path / "accounts.json"
+    rows = [
+        {"id": "acc-1", "username": "1001", "group_id": "g", "realm": "voice.example.com", "ha1": HA1,
+         "keep_alive": True},
+        {"id": "acc-2", "username": "1002", "group_id": "g", "realm": "voice.example.com", "ha1": None},
+        {"id": "acc-3", "username": "1003", "group_id": "g", "realm": "voice.example.com", "ha1": HA1,
+         "enabled": False},
+    ]  # fmt: skip
+    table.write_text(json.dumps({"accounts": rows}))
+    monkeypatch.setenv("SIP_DIRECTORY", f"static:{table}")
+    monkeypatch.setenv("SIP_DEFAULT_TRANSPORTS", "udp,tcp,tls")
+    monkeypatch.setenv("SIP_EDGE_ID", "edge-unit")
+    module = importlib.import_module("routing")
+    module = importlib.reload(module)
+    module.state.reset()
+    ksr.pvs.update({"$tU": "1001", "$td": "voice.example.com", "$si": "192.0.2.7", "$sp": 5070, "$pr": "udp",
+                    "$Ri": "127.0.0.1", "$Rp": 5060, "$hdr(Contact)": "<sip:1001@192.0.2.7:5070>;expires=600",
+                    "$ua": "PrivateGSM 5.0"})  # fmt: skip
+    yield module
+
+
+def _events(ksr: fake_ksr.FakeKSR) -> list[dict[str, Any]]:
+    return [json.loads(body) for _, body in ksr.mqueue.items("edge_events")]
+
+
+def test_every_callback_named_in_kamailio_cfg_exists_in_the_script(routing: ModuleType) -> None:
+    cfg = (SIP_EDGE_DIR / "kamailio.cfg").read_text()
+    named = set(re.findall(r"route=(\w+)", cfg)) | set(re.findall(r'"(ksr_\w+)"', cfg))
+    assert named, "kamailio.cfg names no callbacks"
+    script = routing.mod_init()
+    for name in named | {"ksr_request_route"}:
+        assert name in routing.CALLBACKS, name
+        assert callable(getattr(script, name)), name
+    assert set(routing.CALLBACKS) == {n for n in dir(script) if n.startswith("ksr_")}
+
+
+def test_kamailio_cfg_names_the_routing_script() -> None:
+    cfg = (SIP_EDGE_DIR / "kamailio.cfg").read_text()
+    assert 'modparam("app_python3", "load", "routing.py")' in cfg
+    assert 'cfgengine "python"' in cfg
+    assert "request_route" not in cfg.replace("ksr_request_route", "")  # no native routing blocks
+
+
+def test_a_register_without_credentials_is_challenged_with_the_accounts_realm(
+    routing: ModuleType, ksr: fake_ksr.FakeKSR
+) -> None:
+    ksr.returns["auth.has_credentials"] = -1
+    routing.route_request()
+    assert ksr.args("auth.auth_challenge") == [("voice.example.com", routing.QOP_AUTH)]
+    assert _events(ksr) == []
+
+
+def test_a_valid_digest_saves_the_contact_and_reports_it(routing: ModuleType, ksr: fake_ksr.FakeKSR) -> None:
+    routing.route_request()
+    assert ksr.args("auth.pv_auth_check") == [("voice.example.com", HA1, 1, 1)]
+    assert ksr.args("registrar.save") == [("location", 0x04)]
+    [event] = _events(ksr)
+    assert event["kind"] == "registered" and event["expires"] == 600 and event["account_id"] == "acc-1"
+    assert (event["source"], event["transport"], event["edge"]) == ("192.0.2.7:5070", "udp", "edge-unit")
+    [(kind, fact)] = ksr.mqueue.items("edge_facts")
+    assert kind == "registered" and json.loads(fact)["keep_alive"] is True
+    assert json.loads(fact)["socket"] == "udp:127.0.0.1:5060"
+
+
+def test_the_ha1_never_reaches_events_or_logs(routing: ModuleType, ksr: fake_ksr.FakeKSR) -> None:
+    ksr.returns["auth.pv_auth_check"] = -2
+    routing.route_request()
+    routing.route_request()
+    everything = json.dumps(ksr.mqueue.items("edge_events") + ksr.mqueue.items("edge_facts"))
+    logs = " ".join(str(args) for name, args in ksr.calls if name in ("info", "warn", "err"))
+    assert HA1 not in everything and HA1 not in logs
+
+
+@pytest.mark.parametrize(
+    ("user", "auth_code", "phrase", "reason"),
+    [
+        ("nobody", 1, "Unknown user", "unknown_user"),
+        ("1002", 1, "Not activated", "not_activated"),
+        ("1001", -2, "Wrong password", "wrong_password"),
+        ("1003", 1, "Account disabled", "account_disabled"),
+    ],
+)
+def test_refusals_answer_403_with_their_phrase_and_an_event(
+    routing: ModuleType, ksr: fake_ksr.FakeKSR, user: str, auth_code: int, phrase: str, reason: str
+) -> None:
+    ksr.pvs["$tU"] = user
+    ksr.returns["auth.pv_auth_check"] = auth_code
+    routing.route_request()
+    assert ksr.args("sl.sl_send_reply") == [(403, phrase)]
+    assert [(e["kind"], e["reason"]) for e in _events(ksr)] == [("refused", reason)]
+    assert ksr.args("registrar.save") == []
+
+
+def test_a_stale_nonce_is_challenged_again_not_refused(routing: ModuleType, ksr: fake_ksr.FakeKSR) -> None:
+    ksr.returns["auth.pv_auth_check"] = -4
+    routing.route_request()
+    assert ksr.args("auth.auth_challenge") == [("voice.example.com", 1)]
+    assert _events(ksr) == []
+
+
+def test_expires_zero_is_an_unregistration(routing: ModuleType, ksr: fake_ksr.FakeKSR) -> None:
+    ksr.pvs["$hdr(Contact)"] = "<sip:1001@192.0.2.7:5070>;expires=0"
+    routing.route_request()
+    assert [e["kind"] for e in _events(ksr)] == ["unregistered"]
+
+
+def test_a_flooding_source_is_dropped_before_any_lookup(routing: ModuleType, ksr: fake_ksr.FakeKSR) -> None:
+    ksr.returns["pike.pike_check_req"] = -1
+    routing.route_request()
+    assert ksr.names() == ["pike.pike_check_req"]
+
+
+def test_a_malformed_request_stops_at_the_sanity_check(routing: ModuleType, ksr: fake_ksr.FakeKSR) -> None:
+    ksr.returns["sanity.sanity_check_defaults"] = -1
+    routing.route_request()
+    assert "auth.auth_challenge" not in ksr.names() and _events(ksr) == []
+
+
+def test_other_methods_are_refused_and_options_answered(routing: ModuleType, ksr: fake_ksr.FakeKSR) -> None:
+    ksr.method = "INVITE"
+    routing.route_request()
+    ksr.method = "OPTIONS"
+    routing.route_request()
+    assert ksr.args("sl.sl_send_reply") == [(405, "Method Not Allowed"), (200, "OK")]
+
+
+def test_an_unreachable_account_store_answers_503_quickly(
+    routing: ModuleType, ksr: fake_ksr.FakeKSR, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SIP_DIRECTORY", "dynamodb")
+    monkeypatch.setenv("SIP_SIDECAR_SOCKET", str(tmp_path / "nobody-listens.sock"))
+    monkeypatch.setenv("SIP_BACKEND_TIMEOUT_SECONDS", "0.1")
+    routing.state.reset()
+    routing.route_request()
+    assert ksr.args("sl.sl_send_reply") == [(503, "Account Store Unavailable")]
+    assert ksr.args("hdr.append_to_reply") == [("Retry-After: 5\r\n",)]
+
+
+def test_the_registry_timer_pings_flagged_contacts_through_uac(
+    routing: ModuleType, ksr: fake_ksr.FakeKSR, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIP_KEEPALIVE_SECONDS", "0")
+    routing.state.reset()
+    ksr.pvs["$pr"] = "tcp"
+    routing.route_request()
+    routing.run_registry()
+    assert ksr.args("uac.uac_req_send") == [()]
+    assert ksr.pvs["$uac_req(ouri)"] == "sip:192.0.2.7:5070;transport=tcp"
+    assert ksr.pvs["$uac_req(sock)"] == "tcp:127.0.0.1:5060"
+    assert ksr.pvs["$uac_req(method)"] == "OPTIONS"
