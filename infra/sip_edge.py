@@ -45,6 +45,8 @@ class SipEdge(Construct):
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
+        if not (source_dir / "Dockerfile").is_file():
+            raise FileNotFoundError(f"{source_dir}/Dockerfile is missing: the SIP edge's image is built from it")
         self.vpc = ec2.Vpc(
             self,
             "Vpc",

@@ -18,7 +18,8 @@ class Storage(Construct):
         self, scope: Construct, construct_id: str, *, production: bool, reports_days: int, imports_days: int
     ) -> None:
         super().__init__(scope, construct_id)
-        removal = cdk.RemovalPolicy.RETAIN if production else cdk.RemovalPolicy.DESTROY
+        # Kept on stack deletion in every stage: CloudFormation cannot delete a bucket that still holds objects.
+        removal = cdk.RemovalPolicy.RETAIN
         self.access_logs = s3.Bucket(
             self,
             "AccessLogs",
