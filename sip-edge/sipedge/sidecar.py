@@ -42,7 +42,7 @@ class Sidecar:
         self._lock = threading.Lock()  # guards the inbox: filled by the receiver, emptied by the SQS thread
         self._inbox: list[str] = []
         self._wake = threading.Event()
-        self._stop = threading.Event()
+        self._stopping = False  # a plain flag: set from a signal handler, which must take no lock
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         if os.path.exists(path):
             os.unlink(path)
@@ -51,19 +51,18 @@ class Sidecar:
 
     def serve(self) -> None:
         threading.Thread(target=self._send_loop, name="sqs", daemon=True).start()
-        while not self._stop.is_set():
+        self.sock.settimeout(0.5)  # wakes up to notice stop(); a signal handler only sets the flag
+        while not self._stopping:
             try:
                 data, peer = self.sock.recvfrom(MAX_DATAGRAM)
-            except OSError:
-                if self._stop.is_set():
-                    break
-                raise
+            except TimeoutError:
+                continue
             self.handle(data, peer)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.sock.close()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self.sock.close()
+        self._stopping = True
 
     def handle(self, data: bytes, peer: Any) -> None:
         try:
@@ -92,7 +91,7 @@ class Sidecar:
             self.sock.sendto(json.dumps(answer).encode(), peer)
 
     def _send_loop(self) -> None:
-        while not self._stop.is_set():
+        while not self._stopping:
             self._wake.wait(1.0)
             self._wake.clear()
             self.flush()
@@ -120,9 +119,11 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, stop)
     _log(f"serving on {path}")
     sidecar.serve()
-    sidecar.flush()
+    sidecar.flush()  # the events still on hand (bounded by the SQS client's timeouts)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    code = main(sys.argv)
+    sys.stderr.flush()
+    os._exit(code)  # no waiting for idle pool threads at interpreter exit

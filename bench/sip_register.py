@@ -1,0 +1,202 @@
+"""REGISTER throughput of the SIP edge: the full edge (accounts in moto's DynamoDB, through the sidecar) against
+the same Kamailio and routing with a static in-memory credential table, at rising rates, in one run; then the
+memory one open TCP registration costs.
+
+    python -m bench.sip_register [--accounts N] [--rates 50,100,...] [--seconds S] [--tcp-clients N]
+
+Each step runs sipp (REGISTER, 401, REGISTER with the digest, 200) at a fixed rate for S seconds; a rate is held
+when fewer than 0.1% of the registrations fail. Not a test: run it by hand (make bench).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from bench.setup import bench_world
+from chalicelib.domain.digest import sip_credentials
+from chalicelib.services import accounts
+from chalicelib.settings import Settings
+from devstack.moto_server import MotoServer
+from devstack.sip_edge import SipEdge, free_port, start_edge
+
+PASSWORD = "bench-secret-1"
+SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="register">
+  <send retrans="500"><![CDATA[
+REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+Max-Forwards: 70
+From: <sip:[field0]@voice.example.com>;tag=[call_number]
+To: <sip:[field0]@voice.example.com>
+Call-ID: [call_id]
+CSeq: 1 REGISTER
+Contact: <sip:[field0]@[local_ip]:[local_port];transport=[transport]>
+Expires: 3600
+Content-Length: 0
+
+]]></send>
+  <recv response="401" auth="true"/>
+  <send retrans="500"><![CDATA[
+REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+Max-Forwards: 70
+From: <sip:[field0]@voice.example.com>;tag=[call_number]
+To: <sip:[field0]@voice.example.com>
+Call-ID: [call_id]
+CSeq: 2 REGISTER
+Contact: <sip:[field0]@[local_ip]:[local_port];transport=[transport]>
+Expires: 3600
+[field1]
+Content-Length: 0
+
+]]></send>
+  <recv response="200"/>
+  {hold}
+</scenario>
+"""
+
+
+def _stat(name: str, output: str) -> int:
+    match = re.search(rf"{name}\s+\|\s+\d+\s+\|\s+(\d+)", output)
+    return int(match.group(1)) if match else 0
+
+
+def run_rate(edge: SipEdge, workdir: Path, users: Path, rate: int, seconds: int) -> tuple[int, int]:
+    scenario = workdir / "register.xml"
+    scenario.write_text(SCENARIO.replace("{hold}", ""), encoding="utf-8")
+    calls = rate * seconds
+    command = ["sipp", f"{edge.host}:{edge.udp_port}", "-sf", str(scenario), "-inf", str(users), "-t", "u1",
+               "-r", str(rate), "-m", str(calls), "-l", str(rate * 4), "-p", str(free_port()), "-nostdin",
+               "-timeout", f"{seconds + 15}s", "-recv_timeout", "4000", "-max_socket", "5000"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=seconds + 60)
+    ok, failed = _stat("Successful call", done.stdout), _stat("Failed call", done.stdout)
+    return ok, calls - ok if ok + failed < calls else failed
+
+
+def highest_rate(edge: SipEdge, workdir: Path, users: Path, rates: list[int], seconds: int, label: str) -> int:
+    best = 0
+    for rate in rates:
+        ok, failed = run_rate(edge, workdir, users, rate, seconds)
+        share = failed / max(ok + failed, 1)
+        print(f"  {label:<8} {rate:>5}/s: {ok} ok, {failed} failed ({share:.2%})", flush=True)
+        if share >= 0.001:
+            break
+        best = rate
+    return best
+
+
+def kamailio_memory_kib(edge: SipEdge) -> int:
+    """Proportional set size of every Kamailio process (shared memory counted once)."""
+    pids = subprocess.run(["pgrep", "-f", f"kamailio -f .*{edge.run_dir}"], capture_output=True, text=True).stdout
+    if not pids.strip():
+        pids = subprocess.run(["pgrep", "-g", str(os.getpgid(edge.process.pid))], capture_output=True, text=True).stdout
+    total = 0
+    for pid in pids.split():
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        match = re.search(r"^Pss:\s+(\d+) kB", rollup, re.MULTILINE)
+        total += int(match.group(1)) if match else 0
+    return total
+
+
+def tcp_memory(edge: SipEdge, workdir: Path, users: Path, clients: int) -> tuple[int, int]:
+    """Registers `clients` TCP clients (one connection each) and keeps them open; returns (registered, bytes each)."""
+    before = kamailio_memory_kib(edge)
+    scenario = workdir / "register-hold.xml"
+    hold_ms = 60_000
+    scenario.write_text(SCENARIO.replace("{hold}", f'<pause milliseconds="{hold_ms}"/>'), encoding="utf-8")
+    command = ["sipp", f"{edge.host}:{edge.tcp_port}", "-sf", str(scenario), "-inf", str(users), "-t", "tn",
+               "-r", "250", "-m", str(clients), "-l", str(clients), "-p", str(free_port()), "-nostdin",
+               "-max_socket", str(clients + 100), "-timeout", "200s"]  # fmt: skip
+    sipp = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    time.sleep(clients / 250 + 15)  # all have registered and are holding their connections
+    after = kamailio_memory_kib(edge)
+    connections = len(
+        [line for line in Path("/proc/net/tcp").read_text().splitlines()[1:] if f":{edge.tcp_port:04X} " in line]
+    )
+    sipp.terminate()
+    sipp.wait(30)
+    held = max(connections - 1, 1)
+    return held, int((after - before) * 1024 / held)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--accounts", type=int, default=300)
+    parser.add_argument("--rates", default="50,100,200,300,400,600,800")
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--tcp-clients", type=int, default=5000)
+    args = parser.parse_args()
+    rates = [int(r) for r in args.rates.split(",")]
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    moto = MotoServer().start()
+    workdir = Path(tempfile.mkdtemp(prefix="sip-bench-"))
+    settings = Settings(storage="dynamodb", dynamodb_endpoint=moto.url, table_prefix=f"b{uuid.uuid4().hex[:8]}")
+    ctx, admin, group = bench_world(settings)
+    rows, static = [], []
+    for i in range(args.accounts):
+        data = {"group_id": group.id, "username": f"b{100000 + i}", "password": PASSWORD,
+                "phone_number": f"+39347{1000000 + i}"}  # fmt: skip
+        account = accounts.create_account(ctx, admin, data).account
+        rows.append(f"{account.username};[authentication username={account.username} password={PASSWORD}]")
+        digest = sip_credentials(account.username, "voice.example.com", PASSWORD)
+        static.append({"id": account.id, "username": account.username, "group_id": group.id,
+                       "realm": digest.realm, "ha1": digest.ha1})  # fmt: skip
+    users = workdir / "users.csv"
+    users.write_text("SEQUENTIAL\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    table = workdir / "static.json"
+    table.write_text(json.dumps({"accounts": static}), encoding="utf-8")
+    common = {"TABLE_PREFIX": settings.table_prefix, "DYNAMODB_ENDPOINT_URL": moto.url, "AWS_REGION": "eu-west-1",
+              "SIP_DEFAULT_TRANSPORTS": "udp,tcp,tls", "SIP_PIKE_DENSITY": "1000000", "SIP_RECHECK_SECONDS": "3600",
+              "SIP_LOG_LEVEL": "1"}  # fmt: skip
+    print(f"SIP REGISTER benchmark: {args.accounts} accounts, {args.seconds} s per rate, {os.cpu_count()} cores")
+    results = {}
+    for label, extra in (("full", {}), ("static", {"SIP_DIRECTORY": f"static:{table}"})):
+        edge = start_edge({**common, **extra}, workdir / label)
+        try:
+            results[label] = highest_rate(edge, workdir, users, rates, args.seconds, label)
+        finally:
+            edge.stop()
+    full, baseline = results["full"], results["static"]
+    ratio = full / baseline if baseline else 0.0
+    print(f"highest rate with < 0.1% failures: full edge {full}/s, static table {baseline}/s, ratio {ratio:.0%}")
+    # one account per TCP client (one contact per account), in a static table: the same Kamailio either way
+    many = [
+        {
+            "id": f"t{i}",
+            "username": f"t{i}",
+            "group_id": "g",
+            "realm": "voice.example.com",
+            "ha1": sip_credentials(f"t{i}", "voice.example.com", PASSWORD).ha1,
+        }
+        for i in range(args.tcp_clients)
+    ]
+    (workdir / "tcp.json").write_text(json.dumps({"accounts": many}), encoding="utf-8")
+    tcp_users = workdir / "tcp-users.csv"
+    tcp_users.write_text(
+        "SEQUENTIAL\n"
+        + "".join(f"{a['username']};[authentication username={a['username']} password={PASSWORD}]\n" for a in many)
+    )
+    edge = start_edge({**common, "SIP_DIRECTORY": f"static:{workdir / 'tcp.json'}",
+                       "SIP_MAX_CONNECTIONS": str(args.tcp_clients * 2)}, workdir / "tcp")  # fmt: skip
+    try:
+        held, per = tcp_memory(edge, workdir, tcp_users, args.tcp_clients)
+    finally:
+        edge.stop()
+    print(f"open TCP registrations held: {held}; Kamailio memory per registration: {per / 1024:.1f} KiB")
+    moto.stop()
+
+
+if __name__ == "__main__":
+    main()
