@@ -59,9 +59,16 @@ def _secrets(stack: PgsmStack) -> None:
 def _edge(stack: PgsmStack) -> None:
     edge = stack.edge
     acknowledge(
+        edge.auth_secret,
+        "SMG4",
+        "The SIP edge's nonce secret is read once at task start; rotating it means a new deployment of the "
+        "service (a rotation Lambda cannot restart the tasks). It only invalidates outstanding challenges.",
+    )
+    acknowledge(
         edge.task,
         "ECS2",
-        "The environment holds names and URLs only (table prefix, region, queue URL, transports), no secrets.",
+        "The environment holds names and URLs only (table prefix, region, queue URL, transports); the one "
+        "secret (SIP_AUTH_SECRET) comes from Secrets Manager.",
     )
     acknowledge(
         edge.security_group,

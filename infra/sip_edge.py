@@ -18,6 +18,7 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -81,6 +82,13 @@ class SipEdge(Construct):
             iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[events_queue.queue_arn])
         )
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
+        # One nonce secret for every task: a phone's challenge and its answer may reach different tasks.
+        self.auth_secret = secretsmanager.Secret(
+            self,
+            "NonceSecret",
+            description="SIP edge: the secret Kamailio's auth module signs digest nonces with (SIP_AUTH_SECRET)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(password_length=48, exclude_punctuation=True),
+        )
         self.task = task = ecs.FargateTaskDefinition(
             self, "Task", cpu=size.cpu, memory_limit_mib=size.memory_mib, task_role=self.task_role
         )
@@ -89,6 +97,7 @@ class SipEdge(Construct):
             image=ecs.ContainerImage.from_asset(str(source_dir), exclude=ASSET_EXCLUDES),
             logging=ecs.LogDrivers.aws_logs(stream_prefix="sip-edge", log_group=self.log_group),
             environment=dict(environment),
+            secrets={"SIP_AUTH_SECRET": ecs.Secret.from_secrets_manager(self.auth_secret)},
             port_mappings=[
                 ecs.PortMapping(container_port=SIP_PORT, protocol=ecs.Protocol.UDP),
                 ecs.PortMapping(container_port=SIP_PORT, protocol=ecs.Protocol.TCP),
@@ -143,4 +152,6 @@ class SipEdge(Construct):
                 unhealthy_threshold_count=2,
             ),
             deregistration_delay=cdk.Duration.seconds(30),
+            # Kamailio must see the phone's address (contact `received`, SNOM Permit/Deny, flood limits).
+            preserve_client_ip=True,
         )

@@ -28,6 +28,8 @@ def test_nlb_passes_sip_over_udp_and_tcp_on_5060_and_tls_as_tcp_on_5061(synth: S
         assert group["Properties"]["TargetType"] == "ip"
         assert group["Properties"]["HealthCheckProtocol"] == "TCP"
         assert group["Properties"]["HealthCheckPort"] == "5060"
+        attributes = {a["Key"]: a["Value"] for a in group["Properties"]["TargetGroupAttributes"]}
+        assert attributes["preserve_client_ip.enabled"] == "true"
 
 
 def test_edge_image_is_built_from_the_sip_edge_directory(synth: Synth) -> None:
@@ -45,6 +47,9 @@ def test_edge_image_is_built_from_the_sip_edge_directory(synth: Synth) -> None:
     variables = {v["Name"]: v["Value"] for v in container["Environment"]}
     assert variables["TABLE_PREFIX"] == "pgsm-dev"
     assert variables["SIP_EVENTS_QUEUE_URL"] == {"Ref": _logical_id(synth, synth.stacks["dev"].sip_events.queue)}
+    (secret,) = container["Secrets"]
+    assert secret["Name"] == "SIP_AUTH_SECRET"
+    assert secret["ValueFrom"] == {"Ref": _logical_id(synth, synth.stacks["dev"].edge.auth_secret)}
 
 
 def test_edge_task_role_reads_only_its_four_tables_and_sends_only_session_events(synth: Synth) -> None:
