@@ -290,6 +290,23 @@ class DynamoAccounts:
         tx.put(_event_to_model(event), None)
         tx.commit()
 
+    def add_many(self, accounts: Sequence[Account], events: Sequence[TimelineEvent]) -> None:
+        tx = _Tx(self.connection)
+        counts: dict[str, int] = {}
+        profiles: dict[str, Account] = {}
+        for account, event in zip(accounts, events, strict=True):
+            tx.put(_account_to_model(account), AccountModel.id.does_not_exist(), _ID_TAKEN)
+            for entry in guards.account_guards(account):
+                tx.claim(entry, new_owner=True)
+            tx.put(_event_to_model(event), None)
+            counts[account.group_id] = counts.get(account.group_id, 0) + 1
+            profiles.setdefault(account.provisioning_profile_id, account)
+        for group_id, delta in counts.items():  # one operation per item: DynamoDB refuses two on the same one
+            _count_delta(tx, group_id, delta)
+        for account in profiles.values():
+            _check_profile(tx, account)
+        tx.commit()
+
     def get(self, account_id: str) -> Account | None:
         model = _get(AccountModel, account_id)
         return _account_from_model(model) if model else None

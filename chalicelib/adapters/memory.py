@@ -102,6 +102,17 @@ class MemoryAccounts:
             self.db.groups[group.id] = replace(group, account_count=group.account_count + 1)
             self._append(event)
 
+    def add_many(self, accounts: Sequence[Account], events: Sequence[TimelineEvent]) -> None:
+        with self.db.lock:
+            timeline = {key: list(events) for key, events in self.db.timeline.items()}
+            snapshot = (dict(self.db.accounts), dict(self.db.uniques), dict(self.db.groups), timeline)
+            try:
+                for account, event in zip(accounts, events, strict=True):
+                    self.add(account, event)
+            except Exception:
+                self.db.accounts, self.db.uniques, self.db.groups, self.db.timeline = snapshot
+                raise
+
     def _check_profile(self, account: Account) -> None:
         profile = self.db.profiles.get(account.provisioning_profile_id)
         realm = account.credentials.realm if account.credentials else None

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib.domain import rules
 from chalicelib.domain.digest import sip_credentials
-from chalicelib.domain.errors import Conflict, FieldError, Forbidden, NotFound, StaleReference, ValidationFailed
+from chalicelib.domain.errors import (
+    ConcurrentModification,
+    Conflict,
+    DomainError,
+    FieldError,
+    Forbidden,
+    NotFound,
+    StaleReference,
+    ValidationFailed,
+)
 from chalicelib.domain.fields import MISSING, FieldReader, _Missing, require
 from chalicelib.domain.model import (
     DEFAULT_OBFUSCATION_KEY,
@@ -262,6 +271,23 @@ def create_account(
 def _create_account(
     ctx: Context, actor: Operator, data: Mapping[str, Any], batch: bool, account_id: str | None
 ) -> AccountResult:
+    given_username = isinstance(data.get("username"), str) and bool(data.get("username"))
+    for _attempt in range(1 if given_username else GENERATED_USERNAME_ATTEMPTS):
+        result, event = _prepare(ctx, actor, data, batch, account_id)
+        try:
+            ctx.accounts.add(result.account, event)
+        except Conflict as exc:
+            if exc.field == "username" and not given_username:
+                continue  # a generated username collided: draw another
+            raise
+        return result
+    raise Conflict("Could not draw a free username; try again.", field="username", code="duplicate")
+
+
+def _prepare(
+    ctx: Context, actor: Operator, data: Mapping[str, Any], batch: bool, account_id: str | None
+) -> tuple[AccountResult, TimelineEvent]:
+    """Validate the input and build the account (with a freshly drawn username unless one is given)."""
     reader, values = _read(data, creating=True)
     mode = _creation_mode(reader, values, batch)
     require(reader, "group_id", values.group_id)
@@ -290,48 +316,73 @@ def _create_account(
     password = values.password if isinstance(values.password, str) else None
 
     now = ctx.clock()
-    given_username = values.username if isinstance(values.username, str) else None
-    for _attempt in range(1 if given_username else GENERATED_USERNAME_ATTEMPTS):
-        username = given_username or rules.generate_username()
-        account = Account(
-            id=account_id or str(uuid.uuid4()),
-            username=username,
-            group_id=group.id,
-            provisioning_profile_id=profile.id,
-            phone_number=phone,
-            secondary_phone_number=secondary,
-            account_type=account_type,
-            security_model=type_fields.security_model,
-            obfuscation_enabled=type_fields.obfuscation_enabled,
-            obfuscation_key=type_fields.obfuscation_key,
-            keep_alive=values.keep_alive if isinstance(values.keep_alive, bool) else False,
-            permit=type_fields.permit,
-            deny=type_fields.deny,
-            full_name=_opt(values.full_name) or "",
-            email=_opt(values.email) or "",
-            description=_opt(values.description) or "",
-            # plain-way accounts are enabled from the start; wizard ones when activated (manual 1.1.4)
-            enabled=mode is CreationMode.PLAIN,
-            status=AccountStatus.CREATED,
-            status_changed_at=now,
-            created_at=now,
-            updated_at=now,
-            creation_mode=mode,
-            credentials=sip_credentials(username, profile.sip_domain, password) if password else None,
-        )
-        event = TimelineEvent(account.id, now, "created", actor.username, {"mode": mode.value})
+    username = values.username if isinstance(values.username, str) else rules.generate_username()
+    account = Account(
+        id=account_id or str(uuid.uuid4()),
+        username=username,
+        group_id=group.id,
+        provisioning_profile_id=profile.id,
+        phone_number=phone,
+        secondary_phone_number=secondary,
+        account_type=account_type,
+        security_model=type_fields.security_model,
+        obfuscation_enabled=type_fields.obfuscation_enabled,
+        obfuscation_key=type_fields.obfuscation_key,
+        keep_alive=values.keep_alive if isinstance(values.keep_alive, bool) else False,
+        permit=type_fields.permit,
+        deny=type_fields.deny,
+        full_name=_opt(values.full_name) or "",
+        email=_opt(values.email) or "",
+        description=_opt(values.description) or "",
+        # plain-way accounts are enabled from the start; wizard ones when activated (manual 1.1.4)
+        enabled=mode is CreationMode.PLAIN,
+        status=AccountStatus.CREATED,
+        status_changed_at=now,
+        created_at=now,
+        updated_at=now,
+        creation_mode=mode,
+        credentials=sip_credentials(username, profile.sip_domain, password) if password else None,
+    )
+    if not account.has_international_number:
+        warnings.append("phone_number: not an international (+) number; this account cannot use automatic activation.")
+    event = TimelineEvent(account.id, now, "created", actor.username, {"mode": mode.value})
+    return AccountResult(account, warnings), event
+
+
+BATCH_TRANSACTION = 15  # accounts per transaction: 4-5 items each, within DynamoDB's 100 per transaction
+
+
+def create_batch_accounts(
+    ctx: Context, actor: Operator, items: Sequence[tuple[Mapping[str, Any], str]]
+) -> list[Account | DomainError]:
+    """Create batch-way accounts (data, id) several per transaction; each outcome is the account or the error
+    that refused it. A transaction that fails (a number taken meanwhile, a username drawn twice) is replayed
+    one account at a time, so that only the accounts in the way fail."""
+    outcomes: list[Account | DomainError | None] = [None] * len(items)
+    ready: list[tuple[int, Account, TimelineEvent]] = []
+    for index, (data, account_id) in enumerate(items):
         try:
-            ctx.accounts.add(account, event)
-        except Conflict as exc:
-            if exc.field == "username" and not given_username:
-                continue  # a generated username collided: draw another
-            raise
-        if not account.has_international_number:
-            warnings.append(
-                "phone_number: not an international (+) number; this account cannot use automatic activation."
-            )
-        return AccountResult(account, warnings)
-    raise Conflict("Could not draw a free username; try again.", field="username", code="duplicate")
+            result, event = _prepare(ctx, actor, data, True, account_id)
+        except (ValidationFailed, Conflict, NotFound, Forbidden) as exc:
+            outcomes[index] = exc
+            continue
+        ready.append((index, result.account, event))
+    for start in range(0, len(ready), BATCH_TRANSACTION):
+        chunk = ready[start : start + BATCH_TRANSACTION]
+        try:
+            ctx.accounts.add_many([a for _, a, _ in chunk], [e for _, _, e in chunk])
+        except (Conflict, NotFound, ConcurrentModification):
+            for index, _, _ in chunk:
+                data, account_id = items[index]
+                try:
+                    outcomes[index] = create_account(ctx, actor, data, batch=True, account_id=account_id).account
+                except (Conflict, ValidationFailed, NotFound) as exc:
+                    outcomes[index] = exc
+            continue
+        for index, account, _ in chunk:
+            outcomes[index] = account
+    assert all(o is not None for o in outcomes)
+    return [o for o in outcomes if o is not None]
 
 
 def get_account(ctx: Context, actor: Operator, account_id: str) -> Account:

@@ -41,7 +41,6 @@ from chalicelib.domain.csv_import import (
     write_csv,
 )
 from chalicelib.domain.errors import (
-    Conflict,
     DomainError,
     FieldError,
     FileMissing,
@@ -409,42 +408,49 @@ def _staged(ctx: Context, job: ImportJob, chunk: int) -> Iterator[tuple[int, dic
 def _apply_step(ctx: Context, job: ImportJob) -> None:
     chunk = job.next_chunk
     actor = _importer(job)
-    items = list(_staged(ctx, job, chunk))
-    done = ctx.accounts.get_many([account_id_for(job, record) for record, _ in items])  # from an earlier try
-    tally = _Tally()
-    results = _PartWriter(ctx, f"{_work(job)}result-{chunk:05d}", len(items) + 1)
-    for record, values in items:
+    items: list[tuple[int, dict[str, str], Row]] = []
+    for record, values in _staged(ctx, job, chunk):
         row, _ = parse_row(record, values)
         assert row is not None  # staged rows passed validation
-        account = done.get(account_id_for(job, record)) or _create(ctx, job, actor, row, tally)
-        if account is None:
-            problems = "; ".join(f"{e.field}: {e.message}" for e in tally.errors if e.row == record)
-            results.add(_result_line(record, "failed", "", problems, values))
+        items.append((record, values, row))
+    done = ctx.accounts.get_many([account_id_for(job, record) for record, _, _ in items])  # from an earlier try
+    todo = [(record, row) for record, _, row in items if account_id_for(job, record) not in done]
+    made = accounts.create_batch_accounts(
+        ctx,
+        actor,
+        [
+            (_account_data(row, job.group_id, job.profile_id or None), account_id_for(job, record))
+            for record, row in todo
+        ],  # fmt: skip
+    )
+    outcomes: dict[int, Account | DomainError] = {
+        record: outcome for (record, _), outcome in zip(todo, made, strict=True)
+    }
+    tally = _Tally()
+    results = _PartWriter(ctx, f"{_work(job)}result-{chunk:05d}", len(items) + 1)
+    for record, values, _ in items:
+        outcome = done.get(account_id_for(job, record)) or outcomes[record]
+        if isinstance(outcome, DomainError):
+            outcome = ctx.accounts.get(account_id_for(job, record)) or outcome  # a twin delivery made it meanwhile
+        if isinstance(outcome, DomainError):
+            tally.failed += 1
+            for problem in _problems(outcome):
+                tally.error(record, problem)
+            text = "; ".join(f"{p.field}: {p.message}" for p in _problems(outcome))
+            results.add(_result_line(record, "failed", "", text, values))
             continue
         tally.created += 1
-        if job.send_installation_sms and account.status is AccountStatus.CREATED:
-            _send_installation(ctx, actor, account.id, record, tally)
-        results.add(_result_line(record, "created", account.username, "", values))
+        if job.send_installation_sms and outcome.status is AccountStatus.CREATED:
+            _send_installation(ctx, actor, outcome.id, record, tally)
+        results.add(_result_line(record, "created", outcome.username, "", values))
     results.flush()
     _advance(ctx, job, tally)
 
 
-def _create(ctx: Context, job: ImportJob, actor: Operator, row: Row, tally: _Tally) -> Account | None:
-    data = _account_data(row, job.group_id, job.profile_id or None)
-    try:
-        created = accounts.create_account(ctx, actor, data, batch=True, account_id=account_id_for(job, row.record))
-    except (Conflict, ValidationFailed) as exc:  # taken meanwhile by another writer
-        twin = ctx.accounts.get(account_id_for(job, row.record))
-        if twin is not None:
-            return twin  # a duplicate delivery of this step created it a moment ago
-        tally.failed += 1
-        errors = (
-            exc.errors if isinstance(exc, ValidationFailed) else [FieldError(exc.field or "", exc.code, exc.message)]
-        )
-        for problem in errors:
-            tally.error(row.record, problem)
-        return None
-    return created.account
+def _problems(error: DomainError) -> list[FieldError]:
+    if isinstance(error, ValidationFailed):
+        return list(error.errors)
+    return [FieldError(error.field or "", error.code, error.message)]
 
 
 def _send_installation(ctx: Context, actor: Operator, account_id: str, record: int, tally: _Tally) -> None:

@@ -41,6 +41,10 @@ class AccountRepository(Protocol):
         """Store a new account with its guards. Raises Conflict(field=...) on a taken username or number,
         NotFound(field="group_id" | "provisioning_profile_id") when either is missing."""
 
+    def add_many(self, accounts: Sequence[Account], events: Sequence[TimelineEvent]) -> None:
+        """Store new accounts (batch accounts without SIP credentials) all together or none: one transaction.
+        Raises what `add` raises for the first account in the way."""
+
     def get(self, account_id: str) -> Account | None: ...
 
     def get_by_username(self, username: str) -> Account | None: ...

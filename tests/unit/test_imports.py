@@ -124,32 +124,49 @@ def test_unreadable_files_fail_the_job_and_foreign_groups_are_refused(world: Wor
 def test_a_crash_in_the_middle_of_a_chunk_resumes_without_duplicates(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    world.ctx.settings = replace(world.ctx.settings, import_chunk_rows=3)
-    rows = "".join(f"Person {n},+39347100{n:04d},,end-to-site,\n" for n in range(8))
+    world.ctx.settings = replace(world.ctx.settings, import_chunk_rows=6)
+    monkeypatch.setattr(accounts, "BATCH_TRANSACTION", 2)  # three transactions per chunk
+    rows = "".join(f"Person {n:02d},+39347100{n:04d},,end-to-site,\n" for n in range(12))
     job = imports.submit_upload(world.ctx, world.admin, world.group_a.id, "f.csv", (HEADER + rows).encode(),
                                 ImportOptions(send_installation_sms=True))  # fmt: skip
-    real = accounts.create_account
+    real = world.ctx.accounts.add_many
     calls = {"n": 0}
 
     def crashing(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
-        if calls["n"] == 5:  # the second account of the second chunk: the Lambda dies here
+        if calls["n"] == 5:  # the second transaction of the second chunk: the Lambda dies here
             raise RuntimeError("Lambda timed out")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(accounts, "create_account", crashing)
+    monkeypatch.setattr(world.ctx.accounts, "add_many", crashing)
     with pytest.raises(RuntimeError):
         drain_imports(world.ctx)
     halfway = world.ctx.imports.get(job.id)
-    assert halfway is not None and (halfway.status, halfway.next_chunk, halfway.created) == ("running", 1, 3)
-    assert len(listed(world)) == 4  # three of chunk 0, one of chunk 1
+    assert halfway is not None and (halfway.status, halfway.next_chunk, halfway.created) == ("running", 1, 6)
+    assert len(listed(world)) == 8  # all of chunk 0, the first transaction of chunk 1
     drain_imports(world.ctx)  # the step is delivered again
     done = world.ctx.imports.get(job.id)
-    assert done is not None and (done.status, done.created, done.failed, done.errors) == ("completed", 8, 0, ())
-    assert listed(world) == [f"Person {n}" for n in range(8)]
+    assert done is not None and (done.status, done.created, done.failed, done.errors) == ("completed", 12, 0, ())
+    assert listed(world) == [f"Person {n:02d}" for n in range(12)]
     created = accounts.list_accounts(world.ctx, world.admin, world.group_a.id, 20, None).items
     assert {a.status for a in created} == {AccountStatus.INSTALLATION_SMS_SENT}  # each got its SMS once
-    assert len(world.ctx.messages.recent(50)) == 8
+    assert len(world.ctx.messages.recent(50)) == 12
+    group = world.ctx.groups.get(world.group_a.id)
+    assert group is not None and group.account_count == 12
+
+
+def test_a_number_taken_between_validation_and_creation_fails_only_its_row(world: World) -> None:
+    job = imports.submit_upload(world.ctx, world.admin, world.group_a.id, "f.csv", MANUAL_CSV.read_bytes(),
+                                imports.DEFAULT_OPTIONS)  # fmt: skip
+    task = world.ctx.tasks
+    drain_imports(world.ctx, steps=1)  # validated and staged; the accounts are not created yet
+    first = next(csv.reader(io.StringIO(MANUAL_CSV.read_text().splitlines()[1])))
+    accounts.create_account(world.ctx, world.admin, world.account_data(phone_number=first[1], full_name="Faster"))
+    drain_imports(world.ctx)
+    done = world.ctx.imports.get(job.id)
+    assert done is not None and (done.created, done.failed) == (3, 1) and task is world.ctx.tasks
+    assert [(e.row, e.code) for e in done.errors] == [(2, "duplicate")]
+    assert len(listed(world)) == 4
 
 
 def test_a_step_delivered_twice_changes_nothing_the_second_time(world: World) -> None:
