@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,8 +45,18 @@ def cdk_context() -> dict[str, Any]:
     return context
 
 
+def _synthesize(workdir: Path) -> Synth:
+    app = cdk.App(context=cdk_context(), outdir=str(workdir / "cdk.out"))
+    stacks = {stage: build(app, stage) for stage in ("dev", "prod")}
+    check_with_cdk_nag(app)
+    assembly = app.synth()
+    templates = {stage: assembly.get_stack_by_name(stack.stack_name).template for stage, stack in stacks.items()}
+    return Synth(outdir=Path(assembly.directory), stacks=stacks, templates=templates)
+
+
 @pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The current directory and CDK_DOCKER change only while synthesizing (other tests share the session)."""
     workdir = tmp_path_factory.mktemp("infra")
     previous_cwd = os.getcwd()
     previous_docker = os.environ.get("CDK_DOCKER")
@@ -55,12 +64,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
     os.environ["CDK_DOCKER"] = str(workdir / "no-docker-here")
     os.chdir(workdir)  # the Chalice construct writes chalice.out/ into the current directory
     try:
-        app = cdk.App(context=cdk_context(), outdir=str(workdir / "cdk.out"))
-        stacks = {stage: build(app, stage) for stage in ("dev", "prod")}
-        check_with_cdk_nag(app)
-        assembly = app.synth()
-        templates = {stage: assembly.get_stack_by_name(stack.stack_name).template for stage, stack in stacks.items()}
-        yield Synth(outdir=Path(assembly.directory), stacks=stacks, templates=templates)
+        return _synthesize(workdir)
     finally:
         os.chdir(previous_cwd)
         if previous_docker is None:
