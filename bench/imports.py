@@ -136,9 +136,7 @@ def main() -> None:
     print(f"pipeline: {args.rows} rows in {elapsed:.1f} s = {ours:.1f} rows/s ({job.chunks} chunks)")
     print(f"raw BatchWriteItem: {args.rows} items in {raw:.1f} s = {theirs:.1f} items/s")
     print(f"ratio: {ours / theirs:.1%} (goal >= {GOAL:.0%})")
-    print(
-        f"peak memory (tracemalloc): {small} rows {small_peak / 2**20:.1f} MiB, {args.rows} rows {peak / 2**20:.1f} MiB"
-    )
+    print(f"peak RSS: after {small} rows {small_peak / 2**20:.1f} MiB, after {args.rows} rows {peak / 2**20:.1f} MiB")
 
 
 if __name__ == "__main__":

@@ -7,9 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.domain.errors import ConcurrentModification, Conflict, NotFound, Unauthorized, ValidationFailed
-from chalicelib.domain.model import LoginAttempt, Role, Session, TimelineEvent
-from chalicelib.services import accounts, groups, operators
+from chalicelib.domain.errors import (
+    ConcurrentModification,
+    Conflict,
+    FileMissing,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+)
+from chalicelib.domain.import_job import ImportJob
+from chalicelib.domain.model import Account, LoginAttempt, Role, Session, TimelineEvent
+from chalicelib.domain.registration import Registration
+from chalicelib.services import accounts, groups, guards, operators
 from chalicelib.services.context import Context
 from tests.conftest import World
 
@@ -209,3 +218,80 @@ def test_a_new_password_ends_the_operators_other_sessions(world: World) -> None:
     clock[0] += timedelta(seconds=5)
     new = operators.login(ctx, {"username": "op-a", "password": "a-new-password-1"}, "10.0.0.9", "ua")
     assert operators.authenticate(ctx, new.token).username == "op-a"
+
+
+# --- batch import ports ----------------------------------------------------------------------------------------
+
+
+def _batch_account(world: World, n: int, **fields: object) -> tuple[Account, TimelineEvent]:
+    data = {"group_id": world.group_a.id, "phone_number": f"+39347700{n:04d}", "full_name": f"B{n}", **fields}
+    result, event = accounts._prepare(world.ctx, world.admin, data, True, None)
+    return result.account, event
+
+
+def test_accounts_are_added_all_together_or_not_at_all(world: World) -> None:
+    first, second, fine, clash = (_batch_account(world, n) for n in (1, 2, 3, 4))
+    world.ctx.accounts.add_many([first[0], second[0]], [first[1], second[1]])
+    taken_number = replace(clash[0], phone_number=second[0].phone_number)
+    with pytest.raises(Conflict) as refused:
+        world.ctx.accounts.add_many([fine[0], taken_number], [fine[1], clash[1]])
+    assert refused.value.field == "phone_number"
+    assert world.ctx.accounts.get(fine[0].id) is None  # nothing of the refused batch was written
+    group = world.ctx.groups.get(world.group_a.id)
+    assert group is not None and group.account_count == 2
+    with pytest.raises(Conflict):
+        world.ctx.accounts.add_many([first[0]], [first[1]])  # the same id twice
+
+
+def test_taken_keys_and_get_many_read_in_batches(world: World) -> None:
+    made = [_batch_account(world, n) for n in range(3)]
+    world.ctx.accounts.add_many([a for a, _ in made], [e for _, e in made])
+    numbers = [guards.number_key(a.phone_number) for a, _ in made]
+    asked = [*numbers, guards.number_key("+393470000000"), guards.username_key(made[0][0].username.upper())]
+    assert world.ctx.accounts.taken_keys(asked) == {*numbers, guards.username_key(made[0][0].username)}
+    found = world.ctx.accounts.get_many([made[1][0].id, "missing", made[2][0].id])
+    assert set(found) == {made[1][0].id, made[2][0].id}
+    assert world.ctx.accounts.get_many([]) == {} and world.ctx.accounts.taken_keys([]) == set()
+
+
+def test_import_jobs_are_created_once_and_advance_by_version(ctx: Context) -> None:
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    job = ImportJob(id="job-1", group_id="g", file_name="f.csv", created_by="admin", created_at=now,
+                    policy="all_or_nothing", dry_run=False, status="pending")  # fmt: skip
+    assert ctx.imports.add(job) is True
+    assert ctx.imports.add(replace(job, file_name="other.csv")) is False
+    running = job.bump(now, status="running")
+    assert ctx.imports.replace(job, running) is True
+    assert ctx.imports.replace(job, job.bump(now, status="failed")) is False  # a stale writer loses
+    assert ctx.imports.get("job-1") == running
+    assert [j.id for j in ctx.imports.recent(5)] == ["job-1"]
+
+
+def test_import_files_stream_and_delete_by_prefix(ctx: Context) -> None:
+    big = b"x" * (9 * 1024 * 1024 + 7)  # more than one multipart part on S3
+    ctx.files.write("work/j/chunk-00000", [big[: 4 * 1024 * 1024], big[4 * 1024 * 1024 :]])
+    ctx.files.write("work/j/chunk-00001", [b"small"])
+    assert b"".join(ctx.files.read("work/j/chunk-00000")) == big
+    info = ctx.files.info("work/j/chunk-00001")
+    assert info is not None and (info.size, bool(info.etag)) == (5, True)
+    ctx.files.delete_prefix("work/j/")
+    assert ctx.files.info("work/j/chunk-00000") is None
+    with pytest.raises(FileMissing):
+        b"".join(ctx.files.read("work/j/chunk-00001"))
+    form = ctx.files.upload_form("uploads/x.csv", 1024, 60)
+    assert form["url"] and form["fields"]["key"] == "uploads/x.csv"
+
+
+def test_a_registration_state_is_replaced_only_by_a_newer_one(world: World) -> None:
+    t0 = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    on = Registration(account_id="a1", contact="sip:u@h", username="u", group_id=world.group_a.id, source="1.2.3.4:5",
+                      transport="udp", user_agent="", registered_at=t0, expires_at=t0 + timedelta(minutes=10),
+                      edge="e", changed_at=t0)  # fmt: skip
+    off = replace(on, active=False, changed_at=t0 + timedelta(seconds=30))
+    assert world.ctx.registrations.put(off) is True
+    assert world.ctx.registrations.put(on) is False  # older: refused
+    assert world.ctx.registrations.for_account("a1") == [off]
+    assert world.ctx.registrations.online_in_group(world.group_a.id, 10, None).items == []
+    later = replace(on, changed_at=t0 + timedelta(minutes=1), registered_at=t0 + timedelta(minutes=1))
+    assert world.ctx.registrations.put(later) is True
+    assert world.ctx.registrations.online_in_group(world.group_a.id, 10, None).items == [later]
