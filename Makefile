@@ -29,6 +29,7 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.search
 	$(PY) -m bench.sms_queue
 	$(PY) -m bench.licence
+	$(PY) -m bench.imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
