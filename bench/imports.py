@@ -48,16 +48,10 @@ def run_pipeline(settings: Settings, rows: int, chunk_rows: int) -> tuple[float,
     ctx, admin, group = bench_world(replace(settings, table_prefix=f"b{uuid.uuid4().hex[:8]}"))
     ctx.settings = replace(ctx.settings, import_chunk_rows=chunk_rows)
     sqs: Any = boto3.client("sqs", endpoint_url=settings.sqs_endpoint, region_name=settings.region)
-    key = f"bench/{uuid.uuid4().hex}.csv"
-    ctx.files.write(key, generated(rows))
+    upload_id = uuid.uuid4().hex
+    ctx.files.write(f"{imports.UPLOAD_PREFIX}{upload_id}.csv", generated(rows))  # as a presigned upload leaves it
     started = time.perf_counter()
-    # the file is in the bucket already: create the job as the upload path does, without sending it again
-    job = imports._start(
-        ctx,
-        imports._new_job(
-            ctx, uuid.uuid4().hex, group.id, "f.csv", admin.username, imports.DEFAULT_OPTIONS, file_key=key
-        ),  # fmt: skip
-    )
+    job = imports.submit_uploaded(ctx, admin, group.id, upload_id, "bench.csv", imports.DEFAULT_OPTIONS)
     while True:
         got = sqs.receive_message(QueueUrl=settings.import_queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=0)
         messages = got.get("Messages", [])
