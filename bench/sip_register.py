@@ -14,16 +14,20 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
+import boto3
+
 from bench.setup import bench_world
 from chalicelib.domain.digest import sip_credentials
 from chalicelib.services import accounts
 from chalicelib.settings import Settings
+from devstack.events import create_import_resources
 from devstack.moto_server import MotoServer
 from devstack.sip_edge import SipEdge, free_port, start_edge
 
@@ -121,28 +125,34 @@ def tcp_memory(edge: SipEdge, workdir: Path, users: Path, clients: int) -> tuple
     sipp = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     time.sleep(clients / 250 + 15)  # all have registered and are holding their connections
     after = kamailio_memory_kib(edge)
-    connections = len(
-        [line for line in Path("/proc/net/tcp").read_text().splitlines()[1:] if f":{edge.tcp_port:04X} " in line]
-    )
+    connections = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()  # sl local_address rem_address st ...: the edge's side, established
+        connections += fields[1].endswith(f":{edge.tcp_port:04X}") and fields[3] == "01"
     sipp.terminate()
     sipp.wait(30)
-    held = max(connections - 1, 1)
+    held = max(connections, 1)
     return held, int((after - before) * 1024 / held)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, default=300)
-    parser.add_argument("--rates", default="50,100,200,300,400,600,800")
+    parser.add_argument("--rates", default="25,50,100,200,400,700,1000,1500,2000,2500,3000,4000")
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--tcp-clients", type=int, default=5000)
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, args.tcp_clients * 2 + 1000)), hard))
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     moto = MotoServer().start()
     workdir = Path(tempfile.mkdtemp(prefix="sip-bench-"))
-    settings = Settings(storage="dynamodb", dynamodb_endpoint=moto.url, table_prefix=f"b{uuid.uuid4().hex[:8]}")
+    prefix = f"b{uuid.uuid4().hex[:8]}"
+    queue_url = create_import_resources(moto.url, "eu-west-1", prefix, f"{prefix}-imports")
+    settings = Settings(storage="dynamodb", dynamodb_endpoint=moto.url, table_prefix=prefix, imports_bucket=prefix,
+                        s3_endpoint=moto.url, sqs_endpoint=moto.url, import_queue_url=queue_url)  # fmt: skip
     ctx, admin, group = bench_world(settings)
     rows, static = [], []
     for i in range(args.accounts):
@@ -160,17 +170,28 @@ def main() -> None:
     common = {"TABLE_PREFIX": settings.table_prefix, "DYNAMODB_ENDPOINT_URL": moto.url, "AWS_REGION": "eu-west-1",
               "SIP_DEFAULT_TRANSPORTS": "udp,tcp,tls", "SIP_PIKE_DENSITY": "1000000", "SIP_RECHECK_SECONDS": "3600",
               "SIP_LOG_LEVEL": "1"}  # fmt: skip
+    sqs = boto3.client("sqs", region_name="eu-west-1", endpoint_url=moto.url)
+    common["SQS_ENDPOINT_URL"] = moto.url
+    common["SIP_EVENTS_QUEUE_URL"] = sqs.create_queue(QueueName=f"{prefix}-sip-events")["QueueUrl"]
     print(f"SIP REGISTER benchmark: {args.accounts} accounts, {args.seconds} s per rate, {os.cpu_count()} cores")
     results = {}
-    for label, extra in (("full", {}), ("static", {"SIP_DIRECTORY": f"static:{table}"})):
+    variants = (
+        ("static", {"SIP_DIRECTORY": f"static:{table}"}, False),
+        ("full", {"SIP_ACCOUNT_CACHE_SECONDS": "30"}, True),
+        ("cold", {"SIP_ACCOUNT_CACHE_SECONDS": "0"}, False),
+    )
+    for label, extra, warm_up in variants:
         edge = start_edge({**common, **extra}, workdir / label)
         try:
+            if warm_up:  # every account registered once, as phones that were online before the measurement
+                run_rate(edge, workdir, users, 50, max(1, args.accounts // 50))
             results[label] = highest_rate(edge, workdir, users, rates, args.seconds, label)
         finally:
             edge.stop()
-    full, baseline = results["full"], results["static"]
+    full, baseline, cold = results["full"], results["static"], results["cold"]
     ratio = full / baseline if baseline else 0.0
     print(f"highest rate with < 0.1% failures: full edge {full}/s, static table {baseline}/s, ratio {ratio:.0%}")
+    print(f"full edge with no cache (every REGISTER reads moto's DynamoDB): {cold}/s")
     # one account per TCP client (one contact per account), in a static table: the same Kamailio either way
     many = [
         {

@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -38,17 +40,23 @@ class SipEdge:
     def ctl_socket(self) -> Path:
         return self.run_dir / "kamailio.ctl"
 
+    def _signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signum)
+
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def stop(self, timeout: float = 10.0) -> None:
+        """TERM to the edge's process group (start.sh, Kamailio and the sidecar: it runs in its own session)."""
         if self.process.poll() is None:
-            self.process.terminate()
+            self._signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                self._signal(signal.SIGKILL)
                 self.process.wait(timeout)
+        self._signal(signal.SIGTERM)  # anything of the group still there (start.sh gone first)
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -68,11 +68,22 @@ def _text_list(attr: Mapping[str, Any] | None) -> tuple[str, ...]:
 class DynamoDirectory:
     """Reads the control plane's tables with a low-level boto3 client (injected, so tests can hand one)."""
 
-    def __init__(self, config: EdgeConfig, client: Any = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        config: EdgeConfig,
+        client: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+        reference_ttl: float = 0.0,
+    ) -> None:
         self._config = config
         self._client = client if client is not None else _dynamodb_client(config)
         self._clock = clock
         self._budget = max(config.backend_timeout_seconds * 2.5, 0.5)
+        # groups and profiles are shared by many accounts: their items are kept `reference_ttl` seconds (the
+        # same bound as account answers), so a cache miss on an account costs two reads, not four
+        self._reference_ttl = reference_ttl
+        self._references: dict[tuple[str, str], tuple[float, Mapping[str, Any] | None]] = {}
+        self._lock = threading.Lock()
 
     def _get(self, table: str, key: dict[str, Any], deadline: float) -> Mapping[str, Any] | None:
         if self._clock() > deadline:
@@ -84,23 +95,40 @@ class DynamoDirectory:
         item: Mapping[str, Any] | None = answer.get("Item")
         return item
 
+    def _reference(self, table: str, item_id: str, deadline: float, fresh: bool) -> Mapping[str, Any] | None:
+        if not item_id:
+            return None
+        key = (table, item_id)
+        now = self._clock()
+        with self._lock:
+            hit = self._references.get(key)
+        if hit is not None and hit[0] > now and not fresh:
+            return hit[1]
+        item = self._get(table, {"id": {"S": item_id}}, deadline)
+        if self._reference_ttl > 0:
+            with self._lock:
+                if len(self._references) > 10_000:
+                    self._references.clear()
+                self._references[key] = (now + self._reference_ttl, item)
+        return item
+
     def find(self, username: str) -> Account | None:
         deadline = self._clock() + self._budget
         guard = self._get("uniques", {"key": {"S": f"account-username#{username.lower()}"}}, deadline)
         owner = _value(guard.get("owner_id")) if guard else None
-        return self._account(str(owner), deadline) if owner else None
+        return self._account(str(owner), deadline, fresh=False) if owner else None
 
     def by_id(self, account_id: str) -> Account | None:
-        return self._account(account_id, self._clock() + self._budget)
+        return self._account(account_id, self._clock() + self._budget, fresh=True)
 
-    def _account(self, account_id: str, deadline: float) -> Account | None:
+    def _account(self, account_id: str, deadline: float, fresh: bool) -> Account | None:
         item = self._get("accounts", {"id": {"S": account_id}}, deadline)
         if item is None:
             return None
         group_id = str(_value(item.get("group_id")) or "")
-        group = self._get("groups", {"id": {"S": group_id}}, deadline) if group_id else None
+        group = self._reference("groups", group_id, deadline, fresh)
         profile_id = str(_value(item.get("provisioning_profile_id")) or "")
-        profile = self._get("profiles", {"id": {"S": profile_id}}, deadline) if profile_id else None
+        profile = self._reference("profiles", profile_id, deadline, fresh)
         realm = _value(item.get("realm")) or (_value(profile.get("sip_domain")) if profile else "") or ""
         return Account(
             id=account_id,
@@ -198,8 +226,8 @@ class CachedDirectory:
 def build(config: EdgeConfig) -> Directory:
     """The directory a Kamailio process uses: the static table, or the sidecar (which reads DynamoDB).
 
-    The cache TTL is split between the worker and the sidecar, so together they never exceed
-    SIP_ACCOUNT_CACHE_SECONDS (at most 30 s)."""
+    SIP_ACCOUNT_CACHE_SECONDS (at most 30 s) is split in three: group and profile items in the sidecar, account
+    answers in the sidecar, answers in this worker; so an answer is never older than the setting."""
     if config.directory.startswith("static:"):
         return StaticDirectory.load(config.directory.removeprefix("static:"))
     if config.directory != "dynamodb":
@@ -207,4 +235,4 @@ def build(config: EdgeConfig) -> Directory:
     from sipedge.client import SidecarDirectory
 
     sidecar = SidecarDirectory(config.sidecar_socket, timeout=max(config.backend_timeout_seconds * 2.5, 0.5))
-    return CachedDirectory(sidecar, config.cache_seconds / 2)
+    return CachedDirectory(sidecar, config.cache_seconds / 3)

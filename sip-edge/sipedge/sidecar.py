@@ -108,7 +108,8 @@ class Sidecar:
 def main(argv: list[str]) -> int:
     path = argv[1]
     config = from_env()
-    directory = CachedDirectory(DynamoDirectory(config), config.cache_seconds / 2)
+    third = config.cache_seconds / 3  # group/profile items, account answers here, answers in the workers
+    directory = CachedDirectory(DynamoDirectory(config, reference_ttl=third), third)
     sender = EventSender(config.queue_url, sqs_client(config) if config.queue_url else None, _log)
     sidecar = Sidecar(directory, sender, path)
 
