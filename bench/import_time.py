@@ -1,21 +1,30 @@
 """The app's import time, as a cold-start proxy: what a new Lambda instance pays before its first event.
 
-    python -m bench.import_time [--runs 7] [--top 15]
+    python -m bench.import_time [--runs 7] [--top 15] [--package PATH/deployment.zip]
 
 Each run is a fresh interpreter that imports `app` (the module Lambda loads: routes, handlers, chalicelib) with
 the production configuration in its environment (DynamoDB storage, OpenSearch search, Twilio SMS); nothing
 connects at import. Prints the median, minimum and maximum of the timed imports (goal: median under 400 ms),
 then one `python -X importtime` run's time per top-level package, to show what dominates.
+
+By default the app is imported from the repository with the project's venv. With `--package`, it is imported
+the way Lambda does: from the unzipped deployment package (`chalice package`'s deployment.zip, or the one the
+infra tests synthesize), without site-packages, with only what Lambda's Python runtime adds (boto3,
+s3transfer, jmespath) and without writing bytecode (Lambda's /var/task is read-only, so modules that come
+without .pyc files are compiled on every cold start).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import statistics
 import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,36 +38,74 @@ PRODUCTION_ENV = {
     "TABLE_PREFIX": "bench",
     "AWS_DEFAULT_REGION": "eu-west-1",
 }
-TIMED_IMPORT = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
+# Lambda's Python runtime has boto3 and its own dependencies besides the standard library (botocore, urllib3
+# and python-dateutil come with pynamodb in the package).
+RUNTIME_PROVIDED = ("boto3", "s3transfer", "jmespath")
 IMPORTTIME_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|(\s+)(\S+)")
 
 
-def _environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env.update(PRODUCTION_ENV)
-    return env
+class Target:
+    """Where `import app` runs: the repository with the venv, or an unzipped package with runtime libraries."""
+
+    def __init__(self, path_prefix: list[Path] | None = None) -> None:
+        self.path_prefix = path_prefix
+
+    def command(self, code: str, *python_options: str) -> list[str]:
+        if self.path_prefix is None:
+            return [sys.executable, *python_options, "-c", code]
+        prefix = ", ".join(repr(str(p)) for p in self.path_prefix)
+        return [sys.executable, "-S", *python_options, "-c", f"import sys; sys.path[:0] = [{prefix}]\n{code}"]
+
+    def environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        env.update(PRODUCTION_ENV)
+        if self.path_prefix is not None:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+        return env
+
+    @property
+    def cwd(self) -> Path:
+        return self.path_prefix[0] if self.path_prefix else ROOT
+
+    def run(self, code: str, *python_options: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.command(code, *python_options),
+            cwd=self.cwd,
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
 
-def timed_import_ms() -> float:
-    out = subprocess.run(
-        [sys.executable, "-c", TIMED_IMPORT], cwd=ROOT, env=_environment(), capture_output=True, text=True, check=True
-    )
-    return float(out.stdout.strip().splitlines()[-1]) * 1000
+def unpack_package(package: Path, workdir: Path) -> Target:
+    """The package unzipped into `workdir/task`, next to `workdir/runtime` holding the runtime's libraries."""
+    task, runtime = workdir / "task", workdir / "runtime"
+    with zipfile.ZipFile(package) as archive:
+        archive.extractall(task)
+    runtime.mkdir()
+    for name in RUNTIME_PROVIDED:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise RuntimeError(f"{name} is not installed here, so the Lambda runtime cannot be imitated")
+        (runtime / name).symlink_to(next(iter(spec.submodule_search_locations)))
+    return Target([task, runtime])
 
 
-def slowest_packages(top: int) -> list[tuple[str, float]]:
+def timed_import_ms(target: Target) -> float:
+    code = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
+    result = target.run(code)
+    if result.returncode != 0:
+        raise RuntimeError(f"import app failed:\n{result.stderr}")
+    return float(result.stdout.strip().splitlines()[-1]) * 1000
+
+
+def slowest_packages(target: Target, top: int) -> list[tuple[str, float]]:
     """Import time spent in each top-level package's own modules (self time summed: no double counting, the
     figures add up to the whole import), for everything `import app` loads directly or not."""
-    out = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import app"],
-        cwd=ROOT,
-        env=_environment(),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    result = target.run("import app", "-X", "importtime")
     by_package: dict[str, float] = {}
-    for line in out.stderr.splitlines():
+    for line in result.stderr.splitlines():
         match = IMPORTTIME_LINE.match(line)
         if match is None:
             continue
@@ -67,20 +114,31 @@ def slowest_packages(top: int) -> list[tuple[str, float]]:
     return sorted(by_package.items(), key=lambda item: item[1], reverse=True)[:top]
 
 
+def report(target: Target, runs: int, top: int) -> None:
+    timed_import_ms(target)  # warm the file system cache
+    times = [timed_import_ms(target) for _ in range(runs)]
+    median = statistics.median(times)
+    verdict = "under" if median < GOAL_MS else "OVER"
+    print(f"import app: median {median:.0f} ms, min {min(times):.0f} ms, max {max(times):.0f} ms over {runs} runs")
+    print(f"goal {GOAL_MS:.0f} ms: {verdict}")
+    print("where the time goes (ms in each package's own modules, one -X importtime run):")
+    for package, ms in slowest_packages(target, top):
+        print(f"  {package:30} {ms:8.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--package", type=Path, help="a deployment.zip: import the app as Lambda would")
     args = parser.parse_args()
-    timed_import_ms()  # warm the file system cache and the .pyc files, as a Lambda's package is
-    runs = [timed_import_ms() for _ in range(args.runs)]
-    median = statistics.median(runs)
-    verdict = "under" if median < GOAL_MS else "OVER"
-    print(f"import app: median {median:.0f} ms, min {min(runs):.0f} ms, max {max(runs):.0f} ms over {args.runs} runs")
-    print(f"goal {GOAL_MS:.0f} ms: {verdict}")
-    print("where the time goes (ms in each package's own modules, one -X importtime run):")
-    for package, ms in slowest_packages(args.top):
-        print(f"  {package:30} {ms:8.1f}")
+    if args.package is None:
+        print("from the repository (project venv):")
+        report(Target(), args.runs, args.top)
+        return
+    with tempfile.TemporaryDirectory() as workdir:
+        print(f"from {args.package} (site-packages off, runtime libraries only, no bytecode writing):")
+        report(unpack_package(args.package, Path(workdir)), args.runs, args.top)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import pytest
 from aws_cdk import aws_s3 as s3
 from cfnlint.api import ManualArgs, lint_file  # type: ignore[import-untyped]
 
+from bench.import_time import unpack_package
 from infra.cdk_app import check_with_cdk_nag
 from tests.infra.conftest import Synth
 
@@ -51,3 +52,12 @@ def test_lambda_package_fits_lambdas_upload_limit_and_leaves_out_dev_tools(synth
     tops = {name.split("/")[0] for name in zipfile.ZipFile(package).namelist()}
     assert {"app.py", "chalicelib"} <= tops
     assert not tops & {"moto", "pytest", "aws_cdk", "jsii", "tantivy", "playwright", "infra", "tests"}
+
+
+def test_packaged_app_imports_with_only_what_lambdas_python_runtime_provides(synth: Synth, tmp_path: Path) -> None:
+    """The synthesized deployment.zip, unzipped, imports `app` without the venv: every runtime dependency of the
+    app must be in requirements.txt (Lambda adds only boto3 and its own dependencies to the standard library)."""
+    target = unpack_package(synth.stacks["dev"].app.package_path, tmp_path)
+    result = target.run("import app; print(app.__file__)")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().startswith(str(tmp_path / "task"))
