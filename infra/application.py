@@ -29,6 +29,7 @@ from infra.storage import IMPORTS_PREFIX, IMPORTS_SUFFIX
 
 API_HANDLER = "APIHandler"
 API_STAGE = "api"
+REST_API = "RestAPI"  # Chalice's logical id of the API
 
 
 @dataclass(frozen=True)
@@ -81,11 +82,18 @@ class ChaliceApp(Construct):
         environment: Mapping[str, str],
         log_retention: logs.RetentionDays,
         region: str,
+        api_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.role = role
+        # Only literal values go through `chalice package`: it sets them in this process's environment and
+        # imports app.py, whose module then stays cached here, so a CDK token would outlive its app (a second
+        # synthesis in the same process would reference the first one). Values that are references to this
+        # stack's resources are set on each function afterwards.
+        literal = {k: v for k, v in environment.items() if not cdk.Token.is_unresolved(v)}
+        self._references = {k: v for k, v in environment.items() if cdk.Token.is_unresolved(v)}
         with _packaging_region(region):
-            self.chalice = self._package(source_dir, role, environment)
+            self.chalice = self._package(source_dir, role.role_arn, literal)
         template = json.loads((Path(self.chalice._sam_package_dir) / "sam.json").read_text())
         self._template_resources: dict[str, dict[str, object]] = template["Resources"]
         self.handlers = [h for h in ALL_HANDLERS if h.logical_id in self._template_resources]
@@ -93,15 +101,19 @@ class ChaliceApp(Construct):
         for handler in self.handlers:
             self._size(handler)
             self._log_group(handler, log_retention)
+            for name, value in self._references.items():
+                self.function_resource(handler).add_property_override(f"Environment.Variables.{name}", value)
+        self.api_name = api_name
+        self.chalice.get_resource(REST_API).add_property_override("Name", api_name)
 
-    def _package(self, source_dir: Path, role: iam.Role, environment: Mapping[str, str]) -> Chalice:
+    def _package(self, source_dir: Path, role_arn: str, environment: Mapping[str, str]) -> Chalice:
         return Chalice(
             self,
             "Chalice",
             source_dir=str(source_dir),
             stage_config={
                 "manage_iam_role": False,
-                "iam_role_arn": role.role_arn,
+                "iam_role_arn": role_arn,
                 "autogen_policy": False,
                 "api_gateway_stage": API_STAGE,
                 "api_gateway_endpoint_type": "REGIONAL",

@@ -14,6 +14,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -23,6 +24,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 METRICS_NAMESPACE = "PgsmOperator"
+API_5XX_PER_5_MINUTES = 5
 SMS_FAILURE_PERCENT = 20
 SMS_FAILURE_MIN_COUNT = 5
 SMS_FAILED_PATTERN = '{ ($.event = "sms_outcome") && (($.outcome = "failed") || ($.outcome = "undelivered")) }'
@@ -41,15 +43,29 @@ class Alarms(Construct):
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         self.action = actions.SnsAction(self.topic)
 
-    def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, threshold: float, description: str) -> None:
+    def _alarm(
+        self,
+        construct_id: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        description: str,
+        *,
+        below: bool = False,
+    ) -> None:
+        """Alarms when the metric reaches `threshold` (or, with `below`, falls under it; missing data then
+        counts as breaching: no data from a health metric means nothing is reporting)."""
         alarm = cloudwatch.Alarm(
             self,
             construct_id,
             metric=metric,
             threshold=threshold,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            evaluation_periods=2 if below else 1,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+            if below
+            else cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING
+            if below
+            else cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description=f"{self.stage}: {description}",
         )
         alarm.add_alarm_action(self.action)
@@ -74,6 +90,28 @@ class Alarms(Construct):
                 period=cdk.Duration.minutes(5),
             )
             self._alarm(f"{logical_id}Errors", metric, 1, f"{logical_id} raised errors")
+
+    def api_server_errors(self, api_name: str, stage: str) -> None:
+        """The API handler turns every exception into a 500 answer, so Lambda's Errors stay at 0: count 5XX at
+        API Gateway instead."""
+        metric = cloudwatch.Metric(
+            namespace="AWS/ApiGateway",
+            metric_name="5XXError",
+            dimensions_map={"ApiName": api_name, "Stage": stage},
+            statistic="Sum",
+            period=cdk.Duration.minutes(5),
+        )
+        self._alarm("Api5xx", metric, API_5XX_PER_5_MINUTES, "the API answered 5XX")
+
+    def edge_health(self, target_groups: Mapping[str, elbv2.NetworkTargetGroup]) -> None:
+        for name, group in target_groups.items():
+            self._alarm(
+                f"Edge{name}Healthy",
+                group.metrics.healthy_host_count(period=cdk.Duration.minutes(1), statistic="Minimum"),
+                1,
+                f"no healthy SIP edge task behind the NLB on {name}",
+                below=True,
+            )
 
     def throttling(self, tables: Iterable[tuple[str, dynamodb.ITable]]) -> None:
         for name, table in tables:

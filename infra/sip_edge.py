@@ -127,6 +127,7 @@ class SipEdge(Construct):
         self.load_balancer = elbv2.NetworkLoadBalancer(
             self, "Nlb", vpc=self.vpc, internet_facing=True, cross_zone_enabled=True
         )
+        self.target_groups: dict[str, elbv2.NetworkTargetGroup] = {}
         self._listen(SIP_PORT, elbv2.Protocol.TCP_UDP, container, ecs.Protocol.UDP)
         self._listen(SIPS_PORT, elbv2.Protocol.TCP, container, ecs.Protocol.TCP)
         self.container = container
@@ -135,7 +136,7 @@ class SipEdge(Construct):
         self, port: int, protocol: elbv2.Protocol, container: ecs.ContainerDefinition, container_protocol: ecs.Protocol
     ) -> None:
         listener = self.load_balancer.add_listener(f"Port{port}", port=port, protocol=protocol)
-        listener.add_targets(
+        self.target_groups[str(port)] = listener.add_targets(
             f"Edge{port}",
             port=port,
             protocol=protocol,

@@ -119,6 +119,7 @@ class PgsmStack(cdk.Stack):
             environment=self.app_environment(),
             log_retention=retention,
             region=config.region,
+            api_name=f"{config.table_prefix}-api",
         )
         self._wire_events()
         self.edge = SipEdge(
@@ -265,6 +266,8 @@ class PgsmStack(cdk.Stack):
         )
         alarms.handler_errors({h.logical_id: self.app.function_name(h) for h in self.app.handlers})
         alarms.throttling(self.tables.by_name.items())
+        alarms.api_server_errors(self.app.api_name, app_handlers.API_STAGE)
+        alarms.edge_health(self.edge.target_groups)
         sms_logs = [
             self.app.log_groups[h.logical_id]
             for h in (app_handlers.SEND_SMS, app_handlers.API)

@@ -117,3 +117,20 @@ def test_every_alarm_notifies_the_encrypted_alarm_topic(synth: Synth) -> None:
     assert "KmsMasterKeyId" in topic["Properties"]
     for alarm in _alarms(synth):
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+
+
+def test_api_5xx_answers_raise_an_alarm_on_the_named_api(synth: Synth) -> None:
+    (api,) = synth.resources("AWS::Serverless::Api").values()
+    assert api["Properties"]["Name"] == "pgsm-dev-api"
+    (alarm,) = [a for a in _alarms(synth) if a.get("MetricName") == "5XXError"]
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"ApiName": "pgsm-dev-api", "Stage": "api"}
+
+
+def test_an_alarm_fires_when_no_edge_task_is_healthy_behind_either_listener(synth: Synth) -> None:
+    healthy = [a for a in _alarms(synth) if a.get("MetricName") == "HealthyHostCount"]
+    assert len(healthy) == 2
+    for alarm in healthy:
+        assert alarm["ComparisonOperator"] == "LessThanThreshold" and alarm["Threshold"] == 1
+        assert alarm["TreatMissingData"] == "breaching"
+    groups = {json.dumps(d["Value"]) for a in healthy for d in a["Dimensions"] if d["Name"] == "TargetGroup"}
+    assert len(groups) == 2
