@@ -76,6 +76,8 @@ def test_edge_service_runs_the_stage_count_in_public_subnets_with_a_grace_period
         assert service["Properties"]["DesiredCount"] == count
         assert service["Properties"]["HealthCheckGracePeriodSeconds"] == 60
         assert service["Properties"]["LaunchType"] == "FARGATE"
+        network = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
+        assert network["AssignPublicIp"] == "ENABLED"  # public subnets, no NAT gateway
 
 
 def _alarms(synth: Synth) -> list[dict[str, Any]]:
