@@ -140,6 +140,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=300)
     parser.add_argument("--rates", default="25,50,100,200,400,700,1000,1500,2000,2500,3000,4000")
     parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--hot", type=int, default=100, help="accounts registering again and again (cache warm)")
     parser.add_argument("--tcp-clients", type=int, default=5000)
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
@@ -172,26 +173,31 @@ def main() -> None:
               "SIP_LOG_LEVEL": "1"}  # fmt: skip
     sqs = boto3.client("sqs", region_name="eu-west-1", endpoint_url=moto.url)
     common["SQS_ENDPOINT_URL"] = moto.url
-    common["SIP_EVENTS_QUEUE_URL"] = sqs.create_queue(QueueName=f"{prefix}-sip-events")["QueueUrl"]
     print(f"SIP REGISTER benchmark: {args.accounts} accounts, {args.seconds} s per rate, {os.cpu_count()} cores")
     results = {}
+    # static and full register the same --hot accounts over and over, so the full edge answers from its cache
+    # (what the 80 % goal compares: the edge's own cost); "cold" has no cache, every REGISTER reads moto
+    hot = workdir / "hot-users.csv"
+    hot.write_text("SEQUENTIAL\n" + "\n".join(rows[: args.hot]) + "\n", encoding="utf-8")
     variants = (
-        ("static", {"SIP_DIRECTORY": f"static:{table}"}, False),
-        ("full", {"SIP_ACCOUNT_CACHE_SECONDS": "30"}, True),
-        ("cold", {"SIP_ACCOUNT_CACHE_SECONDS": "0"}, False),
+        ("static", {"SIP_DIRECTORY": f"static:{table}"}, hot),
+        ("full", {"SIP_ACCOUNT_CACHE_SECONDS": "30"}, hot),
+        ("cold", {"SIP_ACCOUNT_CACHE_SECONDS": "0"}, users),
     )
-    for label, extra, warm_up in variants:
-        edge = start_edge({**common, **extra}, workdir / label)
+    for label, extra, who in variants:
+        # a fresh events queue each time: moto's SQS slows down as a queue fills, and would slow the next run
+        queue = sqs.create_queue(QueueName=f"{prefix}-sip-events-{label}")["QueueUrl"]
+        edge = start_edge({**common, **extra, "SIP_EVENTS_QUEUE_URL": queue}, workdir / label)
         try:
-            if warm_up:  # every account registered once, as phones that were online before the measurement
-                run_rate(edge, workdir, users, 50, max(1, args.accounts // 50))
-            results[label] = highest_rate(edge, workdir, users, rates, args.seconds, label)
+            results[label] = highest_rate(edge, workdir, who, rates, args.seconds, label)
         finally:
             edge.stop()
+            sqs.delete_queue(QueueUrl=queue)
     full, baseline, cold = results["full"], results["static"], results["cold"]
     ratio = full / baseline if baseline else 0.0
-    print(f"highest rate with < 0.1% failures: full edge {full}/s, static table {baseline}/s, ratio {ratio:.0%}")
-    print(f"full edge with no cache (every REGISTER reads moto's DynamoDB): {cold}/s")
+    print(f"highest rate with < 0.1% failures ({args.hot} accounts): full edge {full}/s, ", end="")
+    print(f"static table {baseline}/s, ratio {ratio:.0%}")
+    print(f"full edge with no cache ({args.accounts} accounts, every REGISTER reads moto's DynamoDB): {cold}/s")
     # one account per TCP client (one contact per account), in a static table: the same Kamailio either way
     many = [
         {

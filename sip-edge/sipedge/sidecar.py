@@ -18,6 +18,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
@@ -39,8 +40,9 @@ class Sidecar:
         self._sender = sender
         self._path = path
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lookup")
-        self._lock = threading.Lock()  # guards the inbox: filled by the receiver, emptied by the SQS thread
+        self._lock = threading.Lock()  # guards the inbox (receiver → SQS thread) and the questions in flight
         self._inbox: list[str] = []
+        self._in_flight: dict[tuple[str, str], list[tuple[Any, Any, Any]]] = {}
         self._wake = threading.Event()
         self._stopping = False  # a plain flag: set from a signal handler, which must take no lock
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -75,20 +77,36 @@ class Sidecar:
                 self._inbox.extend(str(body) for body in request.get("bodies", []))
             self._wake.set()
         elif op in ("find", "by_id") and peer:
-            self._pool.submit(self._answer, request, peer)
+            self._ask(str(op), str(request.get("key", "")), (peer, request.get("n"), request.get("until")))
 
-    def _answer(self, request: dict[str, Any], peer: Any) -> None:
-        answer: dict[str, Any] = {"n": request.get("n")}
-        try:
-            if request["op"] == "find":
-                account = self._directory.find(str(request["key"]))
-            else:
-                account = self._directory.by_id(str(request["key"]))
-            answer["account"] = asdict(account) if account else None
-        except DirectoryUnavailable as exc:
-            answer["error"] = str(exc)
-        with contextlib.suppress(OSError):  # the worker may have given up waiting already
-            self.sock.sendto(json.dumps(answer).encode(), peer)
+    def _ask(self, op: str, key: str, waiter: tuple[Any, Any, Any]) -> None:
+        """Questions about the same key while one is in flight wait for its answer (a phone's retransmissions, the
+        challenge and the digest REGISTER arriving together) instead of reading DynamoDB again."""
+        with self._lock:
+            waiters = self._in_flight.get((op, key))
+            if waiters is not None:
+                waiters.append(waiter)
+                return
+            self._in_flight[(op, key)] = [waiter]
+        self._pool.submit(self._answer, op, key)
+
+    def _answer(self, op: str, key: str) -> None:
+        with self._lock:
+            first_until = self._in_flight[(op, key)][0][2]
+        answer: dict[str, Any] = {}
+        if isinstance(first_until, int | float) and time.monotonic() > first_until and op == "find":
+            answer["error"] = "asked too long ago"  # nobody waits any more: spare the backend under overload
+        else:
+            try:
+                account = self._directory.find(key) if op == "find" else self._directory.by_id(key)
+                answer["account"] = asdict(account) if account else None
+            except DirectoryUnavailable as exc:
+                answer["error"] = str(exc)
+        with self._lock:
+            waiters = self._in_flight.pop((op, key), [])
+        for peer, number, _ in waiters:
+            with contextlib.suppress(OSError):  # the worker may have given up waiting already
+                self.sock.sendto(json.dumps({**answer, "n": number}).encode(), peer)
 
     def _send_loop(self) -> None:
         while not self._stopping:

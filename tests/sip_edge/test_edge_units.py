@@ -197,3 +197,22 @@ def test_the_sidecar_answers_lookups_and_takes_events(tmp_path: Path) -> None:
         sidecar.stop()
     with pytest.raises(DirectoryUnavailable):
         SidecarDirectory(str(tmp_path / "none.sock"), timeout=0.2).find("1001")
+
+
+def test_a_slow_dynamodb_costs_a_lookup_a_bounded_time() -> None:
+    """A DynamoDB endpoint that accepts connections and never answers: the lookup gives up within its budget."""
+    import socket
+    import time
+
+    from sipedge.directory import DynamoDirectory  # isort: skip
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        url = f"http://127.0.0.1:{server.getsockname()[1]}"
+        config = EdgeConfig(dynamodb_endpoint=url, backend_timeout_seconds=0.3, table_prefix="t")
+        directory = DynamoDirectory(config)
+        started = time.monotonic()
+        with pytest.raises(DirectoryUnavailable):
+            directory.find("1001")
+        assert time.monotonic() - started < 0.3 * 2.5 + 0.5
