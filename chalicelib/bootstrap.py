@@ -27,7 +27,8 @@ def search_index(settings: Settings) -> SearchIndex:
     if backend == "opensearch" and settings.opensearch_url:
         from chalicelib.adapters.search_opensearch import OpenSearchIndex
 
-        return OpenSearchIndex(settings.opensearch_url, settings.opensearch_index)
+        region = settings.region if settings.opensearch_sigv4 else None
+        return OpenSearchIndex(settings.opensearch_url, settings.opensearch_index, sigv4_region=region)
     raise ValueError(
         f"search backend {backend!r} needs OPENSEARCH_URL"
         if backend == "opensearch"
@@ -165,7 +166,12 @@ def context() -> Context:
     """The process-wide context, built from the environment on first use."""
     global _context
     if _context is None:
-        _context = build(Settings.from_env())
+        settings = Settings.from_env()
+        if settings.twilio_secret_arn or settings.licence_secret_arn:
+            from chalicelib.adapters.secrets import with_secrets
+
+            settings = with_secrets(settings)
+        _context = build(settings)
     return _context
 
 

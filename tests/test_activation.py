@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -280,3 +281,33 @@ def test_accounts_for_automatic_activation_stay_pgsm(setup: tuple[World, Api, Cl
     body = as_problem(api.call("PATCH", f"/accounts/{account['id']}", {"account_type": "SNOM"}), 422,
                       "validation_failed")  # fmt: skip
     assert body["errors"][0]["code"] == "activation_account_type_fixed"
+
+
+def test_each_sms_outcome_is_one_json_log_line_without_the_number(
+    setup: tuple[World, Api, Clock, OutboxSender], caplog: pytest.LogCaptureFixture
+) -> None:
+    world, api, _, outbox = setup
+    caplog.set_level(logging.INFO, logger="chalicelib.services.activation")
+    account = wizard_account(world, api)
+    sent_link(world, api, outbox, f"/accounts/{account['id']}/installation-sms")
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.getMessage().startswith('{"event": "sms_outcome"')]
+    assert lines == [{"event": "sms_outcome", "outcome": "sent", "channel": "sms", "purpose": "install",
+                      "error_code": ""}]  # fmt: skip
+    assert account["phone_number"] not in caplog.text
+
+
+def test_a_fifo_sms_queue_gets_one_group_and_the_message_id_as_dedup_id(moto_url: str) -> None:
+    import boto3
+
+    from chalicelib.adapters.sqs import SqsQueue
+    from chalicelib.domain.provisioning import QueuedSms
+
+    sqs = boto3.client("sqs", endpoint_url=moto_url, region_name="eu-west-1")
+    url = sqs.create_queue(QueueName=f"sms-{uuid.uuid4().hex[:8]}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    queue = SqsQueue(url, "eu-west-1", moto_url)
+    queue.enqueue(QueuedSms("m1", "first"))
+    queue.enqueue(QueuedSms("m1", "first"))  # the same message again: deduplicated by SQS
+    queue.enqueue(QueuedSms("m2", "second"))
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["MessageGroupId"])["Messages"]
+    assert [json.loads(m["Body"])["message_id"] for m in got] == ["m1", "m2"]
+    assert {m["Attributes"]["MessageGroupId"] for m in got} == {"sms"}

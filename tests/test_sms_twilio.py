@@ -169,3 +169,18 @@ def test_signed_status_callbacks_reach_the_timeline_and_forged_ones_do_not(world
     assert message.error_message == "the phone is unreachable (switched off or out of coverage)"
     kinds = [e.kind for e in world.ctx.accounts.timeline(sent.account.id, 50)]
     assert kinds.count("sms_undelivered") == 1
+
+
+def test_our_signature_check_agrees_with_the_sdks_validator() -> None:
+    from chalicelib.adapters.sms_twilio import valid_callback
+
+    sdk = RequestValidator(AUTH_TOKEN)
+    params = {"MessageSid": "SM1", "MessageStatus": "delivered", "ErrorCode": "", "To": "+393471234567"}
+    for url in ("https://ops.example.com/api/v1/sms/status/m1?x=1", "http://127.0.0.1:8000/api/v1/sms/status/m1"):
+        signature = sdk.compute_signature(url, params)
+        assert valid_callback(AUTH_TOKEN, url, params, signature)
+        assert not valid_callback(AUTH_TOKEN, url, {**params, "MessageStatus": "failed"}, signature)
+        assert not valid_callback("another-token", url, params, signature)
+        assert not valid_callback(AUTH_TOKEN, url, params, "")
+    signed_with_port = sdk.compute_signature("https://ops.example.com:443/api/v1/sms/status/m1", params)
+    assert valid_callback(AUTH_TOKEN, "https://ops.example.com/api/v1/sms/status/m1", params, signed_with_port)

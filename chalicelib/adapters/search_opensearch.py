@@ -44,10 +44,22 @@ MAPPING: dict[str, Any] = {
 UNAVAILABLE = "The search engine cannot be reached right now; the account list without a query still works."
 
 
+def _client(url: str, sigv4_region: str | None) -> OpenSearch:
+    """An Amazon OpenSearch Service domain with fine-grained access control admits the app's IAM role only:
+    requests are then signed with SigV4 (the Lambda role's credentials, service `es`)."""
+    auth = None
+    if sigv4_region:
+        import boto3
+        from opensearchpy import Urllib3AWSV4SignerAuth
+
+        auth = Urllib3AWSV4SignerAuth(boto3.Session().get_credentials(), sigv4_region, "es")
+    return OpenSearch(hosts=[url], http_auth=auth, timeout=3, max_retries=1, retry_on_timeout=False)
+
+
 class OpenSearchIndex:
-    def __init__(self, url: str, index: str, client: OpenSearch | None = None) -> None:
+    def __init__(self, url: str, index: str, client: OpenSearch | None = None, sigv4_region: str | None = None) -> None:
         self.index = index
-        self.client = client or OpenSearch(hosts=[url], timeout=3, max_retries=1, retry_on_timeout=False)
+        self.client = client or _client(url, sigv4_region)
         self._ready = False
 
     def _ensure_index(self) -> None:

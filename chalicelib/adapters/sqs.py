@@ -24,8 +24,11 @@ class SqsQueue:
 
     def enqueue(self, sms: QueuedSms) -> None:
         body = json.dumps({"message_id": sms.message_id, "text": sms.text})
+        extra: dict[str, str] = {}
+        if self.queue_url.endswith(".fifo"):  # one group: the consumer sends one message at a time, in order
+            extra = {"MessageGroupId": "sms", "MessageDeduplicationId": sms.message_id}
         try:
-            self._client.send_message(QueueUrl=self.queue_url, MessageBody=body)
+            self._client.send_message(QueueUrl=self.queue_url, MessageBody=body, **extra)
         except (BotoCoreError, ClientError) as exc:
             raise QueueUnavailable("The SMS queue cannot be reached; try again in a moment.") from exc
 

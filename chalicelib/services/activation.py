@@ -7,6 +7,8 @@ pages only show a button or hand over to the app, which POSTs. Every kind of bad
 
 from __future__ import annotations
 
+import json
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass, replace
@@ -65,6 +67,8 @@ _RANK = {
     MessageStatus.UNDELIVERED: 2,
     MessageStatus.FAILED: 2,
 }
+
+log = logging.getLogger(__name__)
 
 
 class RetryLater(Exception):
@@ -192,7 +196,10 @@ def deliver(ctx: Context, queued: QueuedSms) -> SmsMessage | None:
 
 def _record(ctx: Context, message: SmsMessage, kind: str) -> None:
     """The delivery event on the timeline; a failure also marks the account (the account list shows it) until
-    a later message gets through."""
+    a later message gets through. One JSON log line per outcome feeds the SMS failure-rate alarm (infra/)."""
+    outcome = {"event": "sms_outcome", "outcome": message.status.value, "channel": message.channel,
+               "purpose": message.purpose.value, "error_code": message.error_code}  # fmt: skip
+    log.info(json.dumps(outcome))  # no number, no text: nothing personal in the logs
     detail = {"message_id": message.id, "purpose": message.purpose.value}
     if message.error_code or message.error_message:
         detail |= {"error_code": message.error_code, "error": message.error_message}

@@ -19,6 +19,7 @@ from chalicelib.services.search_port import IndexChange, SearchDocument, SearchU
 class FakeOpenSearch:
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, Any]] = []
+        self.authorizations: list[str] = []
         self.search_hits: list[dict[str, Any]] = []
         self.index_exists = False
         fake = self
@@ -44,6 +45,7 @@ class FakeOpenSearch:
                 else:
                     body = json.loads(raw) if raw else None
                 fake.requests.append((self.command, self.path, body))
+                fake.authorizations.append(self.headers.get("Authorization") or "")
                 return body
 
             def do_HEAD(self) -> None:
@@ -154,3 +156,15 @@ def test_an_engine_that_is_down_is_reported_not_raised_raw() -> None:
         index.search("g1", None, 10, None)
     with pytest.raises(SearchUnavailable):
         index.apply([IndexChange("a1", 1, DOC)])
+
+
+def test_requests_are_signed_with_sigv4_when_configured(fake: FakeOpenSearch, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    OpenSearchIndex(fake.url, "accounts", sigv4_region="eu-south-1").apply([IndexChange("a1", 1, DOC)])
+    assert fake.authorizations and all(a.startswith("AWS4-HMAC-SHA256 ") for a in fake.authorizations)
+    assert (
+        "Credential=AKIDEXAMPLE/" in fake.authorizations[0] and "/eu-south-1/es/aws4_request" in fake.authorizations[0]
+    )
+    OpenSearchIndex(fake.url, "accounts").apply([IndexChange("a2", 1, DOC)])
+    assert fake.authorizations[-1] == ""  # unsigned unless asked (a local or self-managed engine)
