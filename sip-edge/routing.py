@@ -35,6 +35,7 @@ EVENTS_QUEUE = "edge_events"
 FACTS_QUEUE = "edge_facts"
 DRAIN_LIMIT = 2000
 RETRY_AFTER_SECONDS = 5
+HANDOVER_BATCH = 100
 
 CALLBACKS = (
     "ksr_request_route",
@@ -70,7 +71,9 @@ class _State:
             config = self.config()
             # the sidecar sends to SQS (no AWS client in a Kamailio process: see sipedge/sidecar.py)
             client = SidecarQueue(config.sidecar_socket) if config.queue_url else None
-            self._sender = EventSender(config.queue_url, client, lambda text: KSR.warn(f"edge: {text}\n"))
+            log = lambda text: KSR.warn(f"edge: {text}\n")  # noqa: E731
+            # up to 100 events a datagram: a Unix datagram socket queues only ~10 datagrams (max_dgram_qlen)
+            self._sender = EventSender(config.queue_url, client, log, batch=HANDOVER_BATCH)
         return self._sender
 
     def registry(self) -> Registry:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sipedge.directory import Account, DirectoryUnavailable
 
-MAX_DATAGRAM = 65536
+MAX_DATAGRAM = 65536  # answers; events are handed over in datagrams of up to ~100 events
 
 
 def account_from(data: Mapping[str, Any]) -> Account:
@@ -53,6 +53,7 @@ class SidecarDirectory:
 
     def _ask(self, op: str, key: str) -> Account | None:
         number = next(self._numbers)
+        self._endpoint.sock().settimeout(self._timeout)  # a full sidecar queue makes sendto wait, not forever
         try:
             # `until`: CLOCK_MONOTONIC is one clock for all processes of the machine; the sidecar skips questions
             # nobody waits for any more

@@ -8,6 +8,7 @@ costs a SIP worker a bounded time. `CachedDirectory` keeps answers per worker pr
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -217,7 +218,9 @@ class CachedDirectory:
                 self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
                 if len(self._entries) >= self.MAX_ENTRIES:
                     self._entries.clear()
-            self._entries[key] = (now + self._ttl, account)
+            # a random quarter off the lifetime: entries filled together (a start, a burst) do not all expire
+            # together and send their phones' next REGISTERs to the backend at once
+            self._entries[key] = (now + self._ttl * (0.75 + 0.25 * random.random()), account)  # noqa: S311
 
     def by_id(self, account_id: str) -> Account | None:
         return self._inner.by_id(account_id)

@@ -56,7 +56,10 @@ class EventSender:
 
     MAX_PENDING = 50_000
 
-    def __init__(self, queue_url: str | None, client: Any, log: Callable[[str], None] = lambda _: None) -> None:
+    def __init__(
+        self, queue_url: str | None, client: Any, log: Callable[[str], None] = lambda _: None, batch: int = BATCH
+    ) -> None:
+        self._batch = batch  # SQS takes 10 a call; the hand-over to the sidecar takes more per datagram
         self._queue_url = queue_url
         self._client = client
         self._log = log
@@ -77,7 +80,7 @@ class EventSender:
         for _ in range(max_batches):
             if not self.pending:
                 break
-            batch = [self.pending.popleft() for _ in range(min(BATCH, len(self.pending)))]
+            batch = [self.pending.popleft() for _ in range(min(self._batch, len(self.pending)))]
             failed = self._send(batch)
             sent += len(batch) - len(failed)
             if failed:

@@ -27,7 +27,7 @@ from sipedge.config import from_env
 from sipedge.directory import CachedDirectory, Directory, DirectoryUnavailable, DynamoDirectory
 from sipedge.events import EventSender, sqs_client
 
-MAX_DATAGRAM = 65536
+MAX_DATAGRAM = 1 << 20  # event hand-overs carry up to ~100 events
 
 
 def _log(text: str) -> None:
