@@ -1,17 +1,19 @@
 """The app's import time, as a cold-start proxy: what a new Lambda instance pays before its first event.
 
-    python -m bench.import_time [--runs 7] [--top 15] [--package PATH/deployment.zip]
+    python -m bench.import_time [--runs 7] [--top 15] [--package PATH/deployment.zip] [--only venv|package]
 
 Each run is a fresh interpreter that imports `app` (the module Lambda loads: routes, handlers, chalicelib) with
 the production configuration in its environment (DynamoDB storage, OpenSearch search, Twilio SMS); nothing
-connects at import. Prints the median, minimum and maximum of the timed imports (goal: median under 400 ms),
-then one `python -X importtime` run's time per top-level package, to show what dominates.
+connects at import. For each of two places it prints the median, minimum and maximum of the timed imports
+against the goal (median under 400 ms), then one `python -X importtime` run's time per top-level package:
 
-By default the app is imported from the repository with the project's venv. With `--package`, it is imported
-the way Lambda does: from the unzipped deployment package (`chalice package`'s deployment.zip, or the one the
-infra tests synthesize), without site-packages, with only what Lambda's Python runtime adds (boto3,
-s3transfer, jmespath) and without writing bytecode (Lambda's /var/task is read-only, so modules that come
-without .pyc files are compiled on every cold start).
+1. **the repository with the project's venv** (bytecode cached in `__pycache__` as usual);
+2. **the Lambda package**, imported the way Lambda does: unzipped, without site-packages, with only what
+   Lambda's Python runtime adds (boto3, botocore, s3transfer, jmespath: `infra.lambda_package.RUNTIME_PROVIDED`)
+   and without writing bytecode (Lambda's /var/task is read-only: what comes without a `.pyc` is compiled on
+   every cold start). The package is built as the deployment builds it (`chalice package`, then
+   `infra.lambda_package.optimize`), unless `--package` names one (e.g. the synthesized
+   `infra/cdk.out/asset.*.zip` or a `chalice.out/*/deployment.zip`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from infra.lambda_package import RUNTIME_PROVIDED, build_package
+
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_MS = 400.0
 # What the deployment sets (infra/stack.py), with placeholder values: the import must not use them.
@@ -34,13 +38,11 @@ PRODUCTION_ENV = {
     "STORAGE_BACKEND": "dynamodb",
     "SEARCH_BACKEND": "opensearch",
     "OPENSEARCH_URL": "https://search.invalid",
+    "OPENSEARCH_SIGV4": "true",
     "SMS_PROVIDER": "twilio",
     "TABLE_PREFIX": "bench",
     "AWS_DEFAULT_REGION": "eu-west-1",
 }
-# Lambda's Python runtime has boto3 and its own dependencies besides the standard library (botocore, urllib3
-# and python-dateutil come with pynamodb in the package).
-RUNTIME_PROVIDED = ("boto3", "s3transfer", "jmespath")
 IMPORTTIME_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|(\s+)(\S+)")
 
 
@@ -126,19 +128,30 @@ def report(target: Target, runs: int, top: int) -> None:
         print(f"  {package:30} {ms:8.1f}")
 
 
+def report_package(package: Path | None, runs: int, top: int) -> None:
+    with tempfile.TemporaryDirectory() as workdir:
+        if package is None:
+            package = Path(workdir) / "out" / "deployment.zip"
+            stats = build_package(ROOT, package.parent)
+            print(f"built {package.name} as the deployment does: {stats.zipped_bytes / 1e6:.1f} MB zipped")
+        print(f"from {package} (site-packages off, runtime libraries only, no bytecode writing):")
+        report(unpack_package(package, Path(workdir)), runs, top)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--top", type=int, default=15)
-    parser.add_argument("--package", type=Path, help="a deployment.zip: import the app as Lambda would")
+    parser.add_argument("--package", type=Path, help="a deployment.zip to time instead of building one")
+    parser.add_argument("--only", choices=("venv", "package"), help="time one place instead of both")
     args = parser.parse_args()
-    if args.package is None:
+    if args.only != "package":
         print("from the repository (project venv):")
         report(Target(), args.runs, args.top)
-        return
-    with tempfile.TemporaryDirectory() as workdir:
-        print(f"from {args.package} (site-packages off, runtime libraries only, no bytecode writing):")
-        report(unpack_package(args.package, Path(workdir)), args.runs, args.top)
+    if args.only != "venv":
+        if args.only is None:
+            print()
+        report_package(args.package, args.runs, args.top)
 
 
 if __name__ == "__main__":

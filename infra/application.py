@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +21,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
 from constructs import Construct
 
+from infra.lambda_package import PackageStats, optimize_chalice_output, packaging_region
 from infra.storage import IMPORTS_PREFIX, IMPORTS_SUFFIX
 
 API_HANDLER = "APIHandler"
@@ -45,7 +46,11 @@ class Handler:
 
 API = Handler("api_handler", API_HANDLER, timeout_seconds=29, memory_mib=1024)
 INDEX_ACCOUNTS = Handler("index_accounts", "IndexAccounts", timeout_seconds=60, memory_mib=512)
-# One at a time: the handler paces to SMS_RATE_PER_SECOND, which is the global rate only with concurrency 1.
+# One at a time: the handler paces to SMS_RATE_PER_SECOND, which is the global rate only with concurrency 1. The
+# SMS queue is FIFO and the app sends every SMS in one message group, so SQS hands out one batch at a time and
+# the event source never invokes a second copy; the reserved concurrency of 1 is then never exceeded (no
+# throttled receives eating into maxReceiveCount, the trouble with a standard queue) and keeps one execution
+# set aside for SMS when the API uses up the account's concurrency.
 SEND_SMS = Handler("send_sms", "SendSms", timeout_seconds=60, memory_mib=256, reserved_concurrency=1)
 RECORD_SIP_EVENTS = Handler("record_sip_events", "RecordSipEvents", timeout_seconds=60, memory_mib=256)
 RUN_IMPORT_CHUNK = Handler("run_import_chunk", "RunImportChunk", timeout_seconds=300, memory_mib=1024)
@@ -67,6 +72,17 @@ def app_role(scope: Construct) -> iam.Role:
         assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         description="The Chalice app's functions: exactly the tables, queues, bucket, domain and secrets it uses",
     )
+
+
+class SlimChalice(Chalice):
+    """Chalice's construct, with its deployment.zip slimmed and precompiled (infra/lambda_package.py) right after
+    `chalice package` writes it and before the construct makes it an asset."""
+
+    package_stats: PackageStats
+
+    def _package_app(self) -> None:
+        super()._package_app()
+        self.package_stats = optimize_chalice_output(Path(self._sam_package_dir))
 
 
 class ChaliceApp(Construct):
@@ -92,7 +108,7 @@ class ChaliceApp(Construct):
         # stack's resources are set on each function afterwards.
         literal = {k: v for k, v in environment.items() if not cdk.Token.is_unresolved(v)}
         self._references = {k: v for k, v in environment.items() if cdk.Token.is_unresolved(v)}
-        with _packaging_region(region):
+        with packaging_region(region):
             self.chalice = self._package(source_dir, role.role_arn, literal)
         template = json.loads((Path(self.chalice._sam_package_dir) / "sam.json").read_text())
         self._template_resources: dict[str, dict[str, object]] = template["Resources"]
@@ -106,8 +122,8 @@ class ChaliceApp(Construct):
         self.api_name = api_name
         self.chalice.get_resource(REST_API).add_property_override("Name", api_name)
 
-    def _package(self, source_dir: Path, role_arn: str, environment: Mapping[str, str]) -> Chalice:
-        return Chalice(
+    def _package(self, source_dir: Path, role_arn: str, environment: Mapping[str, str]) -> SlimChalice:
+        return SlimChalice(
             self,
             "Chalice",
             source_dir=str(source_dir),
@@ -162,10 +178,14 @@ class ChaliceApp(Construct):
         events: dict[str, dict[str, str]] = properties.get("Events", {})
         return next((name for name, event in events.items() if event["Type"] == kind), None)
 
-    def point_queue(self, handler: Handler, queue_arn: str) -> None:
+    def point_queue(self, handler: Handler, queue: sqs.IQueue) -> None:
         event = self.event_source(handler, "SQS")
-        if event is not None:
-            self.function_resource(handler).add_property_override(f"Events.{event}.Properties.Queue", queue_arn)
+        if event is None:
+            return
+        function = self.function_resource(handler)
+        function.add_property_override(f"Events.{event}.Properties.Queue", queue.queue_arn)
+        if queue.fifo:  # Lambda refuses a batching window (even 0, which Chalice writes) on a FIFO queue
+            function.add_property_deletion_override(f"Events.{event}.Properties.MaximumBatchingWindowInSeconds")
 
     def point_stream(self, handler: Handler, stream_arn: str) -> None:
         event = self.event_source(handler, "DynamoDB")
@@ -207,20 +227,6 @@ class ChaliceApp(Construct):
         assert isinstance(cfn_policy, cdk.CfnResource)
         for handler in self.handlers:
             self.function_resource(handler).add_resource_dependency(cfn_policy)
-
-
-@contextmanager
-def _packaging_region(region: str) -> Iterator[None]:
-    """`chalice package` asks botocore for a region (API Gateway's service principal); give it the stack's."""
-    previous = os.environ.get("AWS_DEFAULT_REGION")
-    os.environ["AWS_DEFAULT_REGION"] = region
-    try:
-        yield
-    finally:
-        if previous is None:
-            del os.environ["AWS_DEFAULT_REGION"]
-        else:
-            os.environ["AWS_DEFAULT_REGION"] = previous
 
 
 def chalice_out_dir() -> Path:

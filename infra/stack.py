@@ -67,6 +67,7 @@ class PgsmStack(cdk.Stack):
             "SmsQueue",
             name=f"{config.table_prefix}-sms",
             visibility_timeout=app_handlers.visibility_timeout(app_handlers.SEND_SMS),
+            fifo=True,  # one message group: one batch in flight (application.SEND_SMS)
         )
         self.sip_events = WorkQueue(
             self,
@@ -137,9 +138,11 @@ class PgsmStack(cdk.Stack):
         acknowledge_accepted_findings(self)
 
     def app_environment(self) -> dict[str, str]:
-        """The app's configuration (README's table; AWS_REGION is Lambda's own). Queue names are the literal names
-        (not tokens): `chalice package` imports app.py with these variables set and writes the names into
-        `Fn::Sub` expressions, where a CDK token would not survive."""
+        """The app's configuration (chalicelib/settings.py's ENV_* names and app.py's queue names and stream; AWS_REGION
+        is Lambda's own). Queue names are the literal names (not tokens): `chalice package` imports app.py with
+        these variables set and writes the names into `Fn::Sub` expressions, where a CDK token would not survive.
+        No endpoint overrides (`*_ENDPOINT_URL`: local stack only) and no credentials: the functions read the two
+        secrets named by their ARNs."""
         config = self.config
         environment = {
             "STORAGE_BACKEND": "dynamodb",
@@ -147,12 +150,12 @@ class PgsmStack(cdk.Stack):
             "SEARCH_BACKEND": "opensearch",
             "OPENSEARCH_URL": self.search.url,
             "OPENSEARCH_INDEX": "accounts",
+            "OPENSEARCH_SIGV4": "true",  # the domain admits the app's role only: requests are signed with it
             "ACCOUNTS_STREAM_ARN": self.tables["accounts"].table_stream_arn or "",
             "SMS_PROVIDER": "twilio",
             "SMS_QUEUE_URL": self.sms.queue.queue_url,
             "SMS_QUEUE_NAME": self.sms.name,
             "SMS_RATE_PER_SECOND": f"{config.sms_rate_per_second:g}",
-            "SIP_EVENTS_QUEUE_URL": self.sip_events.queue.queue_url,
             "SIP_EVENTS_QUEUE_NAME": self.sip_events.name,
             "IMPORT_QUEUE_URL": self.imports.queue.queue_url,
             "IMPORT_QUEUE_NAME": self.imports.name,
@@ -215,7 +218,7 @@ class PgsmStack(cdk.Stack):
             ),
             iam.PolicyStatement(
                 sid="Secrets",
-                actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                actions=["secretsmanager:GetSecretValue"],
                 resources=[self.twilio_secret.secret_arn, self.licence_secret.secret_arn],
             ),
         ]
@@ -247,9 +250,9 @@ class PgsmStack(cdk.Stack):
 
     def _wire_events(self) -> None:
         app = self.app
-        app.point_queue(app_handlers.SEND_SMS, self.sms.queue.queue_arn)
-        app.point_queue(app_handlers.RECORD_SIP_EVENTS, self.sip_events.queue.queue_arn)
-        app.point_queue(app_handlers.RUN_IMPORT_CHUNK, self.imports.queue.queue_arn)
+        app.point_queue(app_handlers.SEND_SMS, self.sms.queue)
+        app.point_queue(app_handlers.RECORD_SIP_EVENTS, self.sip_events.queue)
+        app.point_queue(app_handlers.RUN_IMPORT_CHUNK, self.imports.queue)
         app.point_stream(app_handlers.INDEX_ACCOUNTS, self.tables["accounts"].table_stream_arn or "")
         app.notify_on_upload(app_handlers.IMPORT_OBJECT_CREATED, self.storage.bucket)
         app.allow_logs()

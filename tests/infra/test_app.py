@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
+from chalicelib import settings as app_settings
 from infra import application as handlers
 from tests.infra.conftest import Synth
 
@@ -63,6 +65,35 @@ def test_new_csv_files_in_the_drop_folder_invoke_the_import_function(synth: Synt
     assert [p["SourceArn"] for p in permissions] == [{"Fn::GetAtt": [bucket, "Arn"]}]
 
 
+def test_sms_queue_and_its_dead_letter_queue_are_fifo_deduplicated_by_the_sender(synth: Synth) -> None:
+    stack = synth.stacks["dev"]
+    queues = synth.resources("AWS::SQS::Queue")
+    sms = queues[_logical_id(synth, stack.sms.queue)]["Properties"]
+    dead_letters = queues[_logical_id(synth, stack.sms.dead_letters)]["Properties"]
+    assert (sms["QueueName"], dead_letters["QueueName"]) == ("pgsm-dev-sms.fifo", "pgsm-dev-sms-dlq.fifo")
+    for queue in (sms, dead_letters):
+        assert queue["FifoQueue"] is True
+        assert queue["ContentBasedDeduplication"] is False
+    for work in (stack.sip_events, stack.imports):
+        for queue in (work.queue, work.dead_letters):
+            assert "FifoQueue" not in queues[_logical_id(synth, queue)]["Properties"]
+
+
+def test_sms_consumer_is_wired_to_the_fifo_queue_by_its_fifo_name(synth: Synth) -> None:
+    """app.py's `@app.on_sqs_message(queue=SMS_QUEUE_NAME)` got the FIFO name when Chalice packaged it (its own
+    event source names it), and the event source has no batching window (Lambda refuses one on FIFO queues)."""
+    app = synth.stacks["dev"].app
+    packaged = app._template_resources[handlers.SEND_SMS.logical_id]["Properties"]
+    assert isinstance(packaged, dict)
+    (packaged_event,) = packaged["Events"].values()
+    assert packaged_event["Properties"]["Queue"]["Fn::Sub"].endswith(":pgsm-dev-sms.fifo")
+    function = _functions(synth)[handlers.SEND_SMS.logical_id]["Properties"]
+    assert function["Environment"]["Variables"]["SMS_QUEUE_NAME"] == "pgsm-dev-sms.fifo"
+    (event,) = function["Events"].values()
+    assert "MaximumBatchingWindowInSeconds" not in event["Properties"]
+    assert event["Properties"]["BatchSize"] == 1
+
+
 def test_sms_consumer_runs_one_at_a_time_and_queues_outlast_their_consumers(synth: Synth) -> None:
     functions = _functions(synth)
     assert functions[handlers.SEND_SMS.logical_id]["Properties"]["ReservedConcurrentExecutions"] == 1
@@ -83,8 +114,12 @@ def test_every_function_gets_names_and_endpoints_from_the_stack_not_literals(syn
         variables = function["Properties"]["Environment"]["Variables"]
         assert variables["TABLE_PREFIX"] == "pgsm-dev"
         assert variables["SMS_QUEUE_URL"] == {"Ref": _logical_id(synth, stack.sms.queue)}, name
-        assert variables["SIP_EVENTS_QUEUE_URL"] == {"Ref": _logical_id(synth, stack.sip_events.queue)}, name
         assert variables["IMPORT_QUEUE_URL"] == {"Ref": _logical_id(synth, stack.imports.queue)}, name
+        assert variables["SIP_EVENTS_QUEUE_NAME"] == "pgsm-dev-sip-events", name
+        assert variables["IMPORT_QUEUE_NAME"] == "pgsm-dev-import-chunks", name
+        assert variables["TWILIO_SECRET_ARN"] == {"Ref": _logical_id(synth, stack.twilio_secret)}, name
+        assert variables["LICENCE_UPSTREAM_SECRET_ARN"] == {"Ref": _logical_id(synth, stack.licence_secret)}, name
+        assert variables["OPENSEARCH_SIGV4"] == "true", name
         assert variables["IMPORTS_BUCKET"] == {"Ref": _logical_id(synth, stack.storage.bucket)}, name
         assert variables["ACCOUNTS_STREAM_ARN"] == {
             "Fn::GetAtt": [_logical_id(synth, stack.tables["accounts"]), "StreamArn"]
@@ -141,10 +176,20 @@ def test_app_role_policy_names_its_own_resources(synth: Synth) -> None:
     tables = [r for r in statements["Tables"]["Resource"] if "Fn::GetAtt" in r]
     assert len(tables) == len(stack.tables.by_name)
     assert len(statements["Queues"]["Resource"]) == 3
+    assert statements["Secrets"]["Action"] == "secretsmanager:GetSecretValue"
     assert statements["Secrets"]["Resource"] == [
         {"Ref": _logical_id(synth, stack.twilio_secret)},
         {"Ref": _logical_id(synth, stack.licence_secret)},
     ]
+    app_role = {"Ref": _logical_id(synth, stack.role)}
+    secret_statements = [
+        statement
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        if app_role in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "secretsmanager" in json.dumps(statement.get("Action"))
+    ]
+    assert secret_statements == [statements["Secrets"]]
     for function in _functions(synth).values():
         assert function["DependsOn"] == [_logical_id(synth, stack.app_access)]
         assert re.fullmatch(r"AppRole[0-9A-F]{8}", function["Properties"]["Role"]["Fn::GetAtt"][0])
@@ -155,3 +200,87 @@ def test_api_is_a_regional_rest_api_on_the_api_stage(synth: Synth) -> None:
     assert api["Properties"]["StageName"] == "api"
     assert api["Properties"]["EndpointConfiguration"] == "REGIONAL"
     assert "/api/v1/accounts" in api["Properties"]["DefinitionBody"]["paths"]
+
+
+# What the deployment does with each variable the app reads (chalicelib/settings.py's ENV_* names and the ones
+# app.py reads itself). A new variable in the app fails the first test until it is placed in one of these.
+SET_IN_AWS = {
+    "STORAGE_BACKEND",
+    "TABLE_PREFIX",
+    "SEARCH_BACKEND",
+    "OPENSEARCH_URL",
+    "OPENSEARCH_INDEX",
+    "OPENSEARCH_SIGV4",
+    "SMS_PROVIDER",
+    "SMS_QUEUE_URL",
+    "SMS_RATE_PER_SECOND",
+    "EMAIL_PROVIDER",
+    "TWILIO_SECRET_ARN",
+    "LICENCE_UPSTREAM_SECRET_ARN",
+    "IMPORTS_BUCKET",
+    "IMPORT_QUEUE_URL",
+    # app.py's event sources
+    "ACCOUNTS_STREAM_ARN",
+    "SMS_QUEUE_NAME",
+    "SIP_EVENTS_QUEUE_NAME",
+    "IMPORT_QUEUE_NAME",
+}
+SET_WHEN_CONFIGURED = {  # by context (infra/README.md): without it the app's default applies
+    "PUBLIC_BASE_URL",  # -c public_base_url=… (the API's own URL would be a cycle)
+    "LICENCE_UPSTREAM_URL",
+    "LICENCE_UPSTREAM_PUBLIC_KEY",
+    "EMAIL_FROM",  # -c email_from=… or -c ses_domain=… (tests/infra/test_email.py)
+}
+LAMBDAS_OWN = {"AWS_REGION"}
+DEFAULTS_SUFFICE = {
+    "SESSION_TTL_SECONDS",
+    "LOGIN_MAX_FAILURES_PER_USER",
+    "LOGIN_MAX_FAILURES_PER_SOURCE",
+    "LOGIN_WINDOW_SECONDS",
+    "MAX_BODY_BYTES",
+    "REFERENCE_CACHE_SECONDS",
+    "LINK_TTL_HOURS",
+    "MOBILE_MAX_ATTEMPTS_PER_SOURCE",
+    "LICENCE_CACHE_SECONDS",
+    "LICENCE_GRACE_SECONDS",
+    "LICENCE_UPSTREAM_TIMEOUT_SECONDS",
+    "IMPORT_CHUNK_ROWS",
+    "IMPORT_MAX_UPLOAD_BYTES",
+}
+NEVER_IN_AWS = {
+    # the local stack's and the tests' endpoints: in AWS the SDKs find the real ones
+    "DYNAMODB_ENDPOINT_URL",
+    "SQS_ENDPOINT_URL",
+    "S3_ENDPOINT_URL",
+    "SECRETS_ENDPOINT_URL",
+    "TWILIO_API_BASE",
+    "SEARCH_INDEX_PATH",  # the embedded engine's directory; AWS uses OpenSearch
+    # credentials in plain text: in AWS they come from the two secrets
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_FROM",
+    "TWILIO_MESSAGING_SERVICE_SID",
+    "LICENCE_UPSTREAM_TOKEN",
+}
+APP_PY = Path(__file__).resolve().parents[2] / "app.py"
+
+
+def _variables_the_app_reads() -> set[str]:
+    names = {value for name, value in vars(app_settings).items() if name.startswith("ENV_")}
+    return names | set(re.findall(r"os\.environ\.get\(\s*\"([A-Z0-9_]+)\"", APP_PY.read_text()))
+
+
+def test_the_deployment_has_decided_about_every_variable_the_app_reads() -> None:
+    decided = SET_IN_AWS | SET_WHEN_CONFIGURED | LAMBDAS_OWN | DEFAULTS_SUFFICE | NEVER_IN_AWS
+    assert _variables_the_app_reads() - decided == set()
+
+
+def test_every_function_has_every_variable_the_app_needs_in_aws_and_nothing_it_does_not_read(synth: Synth) -> None:
+    reads = _variables_the_app_reads()
+    assert SET_IN_AWS - reads == set(), "the deployment sets variables the app does not read"
+    for stage in ("dev", "prod"):
+        for name, function in _functions(synth, stage).items():
+            variables = set(function["Properties"]["Environment"]["Variables"])
+            assert SET_IN_AWS - variables == set(), (stage, name)
+            assert variables & (NEVER_IN_AWS | LAMBDAS_OWN) == set(), (stage, name)
+            assert variables - reads == set(), (stage, name)

@@ -77,7 +77,7 @@ def test_every_queue_is_encrypted_and_every_work_queue_has_a_dead_letter_queue(s
     work_queues = {name for name in queues if name not in dead_letter_targets}
     assert len(work_queues) == 3 and len(dead_letter_targets) == 3
     names = {q["Properties"]["QueueName"] for q in queues.values()}
-    assert {"pgsm-dev-sms", "pgsm-dev-sip-events", "pgsm-dev-import-chunks"} <= names
+    assert {"pgsm-dev-sms.fifo", "pgsm-dev-sip-events", "pgsm-dev-import-chunks"} <= names
     for name in work_queues:
         assert queues[name]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
     for name, queue in queues.items():
