@@ -48,8 +48,11 @@ class Sidecar:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         if os.path.exists(path):
             os.unlink(path)
-        self.sock.bind(path)
-        os.chmod(path, 0o600)
+        previous = os.umask(0o177)  # the socket answers with HA1s: only this user may talk to it, from the start
+        try:
+            self.sock.bind(path)
+        finally:
+            os.umask(previous)
 
     def serve(self) -> None:
         threading.Thread(target=self._send_loop, name="sqs", daemon=True).start()
