@@ -11,7 +11,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-infra.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-run: $(VENV)/.installed
+run: $(VENV)/.installed system-deps
 	$(PY) -m devstack.run_local
 
 check: $(VENV)/.installed

@@ -9,10 +9,12 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from chalicelib import bootstrap
 from chalicelib.adapters.dynamo_models import create_tables
@@ -34,10 +36,13 @@ from chalicelib.settings import (
 )
 from devstack.events import QueueBridge, S3DropBridge, StreamBridge, create_import_resources, create_queue
 from devstack.licence_upstream import ENV_PRIVATE_KEY, new_keypair
+from devstack.sip_edge import start_edge
 
 MOTO_PORT = int(os.environ.get("MOTO_PORT", "5000"))
 API_PORT = int(os.environ.get("API_PORT", "8000"))
 LICENCE_PORT = int(os.environ.get("LICENCE_PORT", "5050"))
+SIP_PORT = int(os.environ.get("SIP_PORT", "5060"))  # UDP and TCP; TLS on SIP_TLS_PORT
+SIP_TLS_PORT = int(os.environ.get("SIP_TLS_PORT", "5061"))
 HOST = "127.0.0.1"
 
 
@@ -113,6 +118,16 @@ def main() -> None:
 
     import app
 
+    edge = start_edge(
+        {
+            "SIP_LISTEN_ADDRESS": HOST, "SIP_UDP_PORT": str(SIP_PORT), "SIP_TCP_PORT": str(SIP_PORT),
+            "SIP_TLS_PORT": str(SIP_TLS_PORT), "SIP_DEFAULT_TRANSPORTS": "udp,tcp,tls", "SIP_EDGE_ID": "local-edge",
+            "TABLE_PREFIX": settings.table_prefix, "AWS_REGION": settings.region,
+            "DYNAMODB_ENDPOINT_URL": settings.dynamodb_endpoint or "", "SQS_ENDPOINT_URL": env[ENV_SQS_ENDPOINT],
+            "SIP_EVENTS_QUEUE_URL": sip_events_url,
+        },
+        Path(tempfile.mkdtemp(prefix="sip-edge-")),
+    )  # fmt: skip
     server = LocalDevServer(app.app, Config.create(chalice_stage="local"), HOST, API_PORT)
     threading.Thread(target=server.server.serve_forever, name="api", daemon=True).start()
     endpoint = settings.dynamodb_endpoint or ""
@@ -134,6 +149,8 @@ def main() -> None:
         + f"\n  Licences: a simulated vendor licence server on http://{HOST}:{LICENCE_PORT} signs them."
         + f"\n  Batch files: console upload, or drop a CSV into s3://{settings.imports_bucket}/imports/<group>/"
         + f" (aws --endpoint-url {endpoint} s3 cp staff.csv s3://{settings.imports_bucket}/imports/Sales/)."
+        + f"\n  SIP edge: {HOST}:{SIP_PORT} (UDP, TCP), TLS on {HOST}:{SIP_TLS_PORT} (self-signed certificate);"
+        + " registrations appear under Registered accounts."
         + "\n  Data lives in moto's memory and is lost when you stop the stack (Ctrl-C).\n",
         flush=True,
     )
@@ -144,6 +161,7 @@ def main() -> None:
         bridge.stop()
         queue_bridge.stop()
         sip_bridge.stop()
+        edge.stop()
         import_bridge.stop()
         drop_bridge.stop()
         stop()

@@ -26,7 +26,10 @@ def free_port() -> int:
 
 
 def start_stack(extra_env: dict[str, str]) -> tuple[subprocess.Popen[str], str, list[str]]:
-    ports = {"MOTO_PORT": str(free_port()), "API_PORT": str(free_port()), "LICENCE_PORT": str(free_port())}
+    from devstack.sip_edge import free_port as free_sip_port
+
+    ports = {"MOTO_PORT": str(free_port()), "API_PORT": str(free_port()), "LICENCE_PORT": str(free_port()),
+             "SIP_PORT": str(free_sip_port()), "SIP_TLS_PORT": str(free_port())}  # fmt: skip
     env = {**os.environ, **ports, **extra_env}
     if "ADMIN_PASSWORD" not in extra_env:
         env.pop("ADMIN_PASSWORD", None)
@@ -209,3 +212,36 @@ def test_a_csv_dropped_into_the_bucket_is_imported_once(stack: tuple[str, list[s
     assert result.count(",created,") == 4
     time.sleep(2.5)  # the bridge keeps polling: the same object is not imported again
     assert len(session.get(f"{url}/imports", timeout=10).json()["items"]) == 1
+
+
+def test_a_phone_registers_with_the_local_sip_edge_and_shows_up_online(
+    stack: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    from tests.sip_edge.sipp import Sipp, register_scenario
+
+    url, lines = stack
+    session = requests.Session()
+    login = session.post(f"{url}/auth/login", json={"username": "admin", "password": "quick-start-pass"}, timeout=10)
+    session.headers["Authorization"] = f"Bearer {login.json()['token']}"
+    new_profile = {"name": "p4", "sip_domain": "voice.example.com", "sip_host": "127.0.0.1"}
+    profile = session.post(f"{url}/provisioning-profiles", json=new_profile, timeout=10).json()
+    new_group = {"name": "g4", "it_email": "it@example.com", "provisioning_profile_id": profile["id"]}
+    group = session.post(f"{url}/groups", json=new_group, timeout=10).json()
+    new_account = {"username": "7001", "password": "sip-secret-1", "group_id": group["id"],
+                   "phone_number": "+393470007001"}  # fmt: skip
+    account = session.post(f"{url}/accounts", json=new_account, timeout=10).json()
+    printed = re.search(r"SIP edge: 127\.0\.0\.1:(\d+) \(UDP, TCP\)", "".join(lines))
+    assert printed is not None, "".join(lines)
+    result = Sipp(tmp_path, "127.0.0.1").run(register_scenario("7001", "sip-secret-1", expires=300),
+                                             int(printed.group(1)))  # fmt: skip
+    assert result.returncode == 0, result.errors + result.output
+
+    def online() -> list[dict[str, str]]:
+        items: list[dict[str, str]] = session.get(f"{url}/registrations?group_id={group['id']}", timeout=10).json()[
+            "items"
+        ]
+        return items
+
+    assert wait_for(online, 20), "".join(lines[-30:])
+    assert [(r["username"], r["transport"]) for r in online()] == [("7001", "udp")]
+    assert session.get(f"{url}/accounts/{account['id']}", timeout=10).json()["status"] == "connected"
