@@ -34,6 +34,7 @@ class SipEdge:
     tls_port: int
     run_dir: Path
     log_path: Path
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # what start.sh was given on top of os.environ
     _log: IO[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -118,7 +119,8 @@ def start_edge(env: Mapping[str, str], run_dir: Path, timeout: float = 20.0) -> 
     process = subprocess.Popen(
         ["/bin/bash", str(START_SCRIPT)], env=full, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
-    edge = SipEdge(process, host, udp, int(full["SIP_TCP_PORT"]), tls, run_dir, log_path, log)
+    given = {**env, **{k: full[k] for k in ("SIP_UDP_PORT", "SIP_TCP_PORT", "SIP_TLS_PORT", "SIP_RUN_DIR")}}
+    edge = SipEdge(process, host, udp, int(full["SIP_TCP_PORT"]), tls, run_dir, log_path, given, log)
     if not wait_ready(host, udp, process, timeout):
         edge.stop()
         raise EdgeStartError(f"the SIP edge did not start; log:\n{edge.log_text()[-4000:]}")

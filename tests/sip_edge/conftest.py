@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -126,6 +127,13 @@ def edge(
         "SIP_TCP_CHILDREN": "2",
         "SIP_PIKE_DENSITY": "40",
     }
+    tls_dir = tmp_path_factory.mktemp("tls")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=edge.test",
+         "-keyout", str(tls_dir / "key.pem"), "-out", str(tls_dir / "cert.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    env.update(SIP_TLS_CERT=str(tls_dir / "cert.pem"), SIP_TLS_KEY=str(tls_dir / "key.pem"))
     running = start_edge(env, tmp_path_factory.mktemp("edge"))
     yield running
     running.stop()

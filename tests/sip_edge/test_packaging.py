@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import ssl
 import subprocess
+from pathlib import Path
 
+from devstack.sip_edge import SipEdge
 from tests.sip_edge.conftest import SIP_EDGE_DIR
 
 ROOT = SIP_EDGE_DIR.parent
@@ -49,3 +53,20 @@ def test_the_installed_system_matches_the_lists() -> None:
     probe = subprocess.run(["/usr/bin/python3", "-c", "import boto3, sipedge.sidecar"], capture_output=True,
                            env={"PYTHONPATH": f"{SIP_EDGE_DIR}:{pydeps}"}, check=False, text=True)  # fmt: skip
     assert probe.returncode == 0, probe.stderr
+
+
+def test_the_edge_serves_the_configured_certificate(edge: SipEdge) -> None:
+    served = ssl.get_server_certificate((edge.host, edge.tls_port))
+    cert_path = Path(edge.env["SIP_TLS_CERT"])
+    assert ssl.PEM_cert_to_DER_cert(served) == ssl.PEM_cert_to_DER_cert(cert_path.read_text())
+
+
+def test_start_script_generates_a_self_signed_pair_when_none_is_configured(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIP_")}
+    env.update(SIP_RUN_DIR=str(tmp_path), KAMAILIO="true")  # Kamailio replaced by `true`: start.sh's own steps only
+    done = subprocess.run(["bash", str(SIP_EDGE_DIR / "start.sh")], env=env, capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    cert = (tmp_path / "tls-cert.pem").read_text()
+    assert "BEGIN CERTIFICATE" in cert and (tmp_path / "tls-key.pem").stat().st_mode & 0o077 == 0
+    assert "the sidecar did not start" not in done.stderr
