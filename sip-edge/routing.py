@@ -243,7 +243,8 @@ def save(request: Request, account: Account) -> None:
     )
     contact = contact_uri(request.contact)
     kind = "registered" if expires > 0 else "unregistered"
-    emit(kind, request, account, contact=contact, expires=expires)
+    if contact != "*":  # `Contact: *` removes every contact: the registry reports the one it knows
+        emit(kind, request, account, contact=contact, expires=expires)
     fact = {
         "aor": request.to_user,
         "aor_uri": f"sip:{request.to_user}@{request.to_domain or 'edge'}",

@@ -94,7 +94,9 @@ class Registry:
         self.entries[aor] = entry
 
     def unregistered(self, fact: dict[str, Any]) -> None:
-        self.entries.pop(str(fact["aor"]), None)
+        entry = self.entries.pop(str(fact["aor"]), None)
+        if fact.get("contact") == "*" and entry is not None:
+            self._emit("unregistered", entry)  # the worker saw only the wildcard, not which contact went
 
     def expired(self, fact: dict[str, Any]) -> None:
         """usrloc dropped a contact whose expiry passed: report it with what the mirror knows."""

@@ -216,3 +216,11 @@ def test_a_slow_dynamodb_costs_a_lookup_a_bounded_time() -> None:
         with pytest.raises(DirectoryUnavailable):
             directory.find("1001")
         assert time.monotonic() - started < 0.3 * 2.5 + 0.5
+
+
+def test_a_wildcard_unregistration_is_reported_with_the_contact_that_went() -> None:
+    registry, recorder, _ = _registry()
+    registry.registered(_fact())
+    registry.unregistered(_fact(contact="*"))
+    assert [(e["kind"], e["contact"]) for e in recorder.events] == [("unregistered", "sip:1001@h:1")]
+    assert registry.entries == {}

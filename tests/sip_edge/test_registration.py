@@ -146,3 +146,16 @@ def test_re_register_unregister_and_expiry(edge: SipEdge, sipp: Sipp, sip_world:
     assert result.returncode == 0, result.errors + result.output
     expired = event_log.wait_for(account.username, lambda e: e["kind"] == "expired", timeout=15)
     assert expired["account_id"] == account.id
+
+
+def test_a_wildcard_unregister_reports_the_contact_it_removed(
+    edge: SipEdge, sipp: Sipp, sip_world: SipWorld, event_log: EventLog
+) -> None:
+    account = sip_world.account()
+    result = sipp.run(register_scenario(account.username, "sip-secret-1", expires=300), edge.tcp_port, "t1")
+    assert result.returncode == 0, result.errors + result.output
+    registered = event_log.wait_for(account.username, lambda e: e["kind"] == "registered")
+    result = sipp.run(register_scenario(account.username, "sip-secret-1", expires=0, wildcard=True), edge.udp_port)
+    assert result.returncode == 0, result.errors + result.output
+    unregistered = event_log.wait_for(account.username, lambda e: e["kind"] == "unregistered")
+    assert unregistered["contact"] == registered["contact"]

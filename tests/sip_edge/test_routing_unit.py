@@ -177,3 +177,12 @@ def test_the_registry_timer_pings_flagged_contacts_through_uac(
     assert ksr.pvs["$uac_req(ouri)"] == "sip:192.0.2.7:5070;transport=tcp"
     assert ksr.pvs["$uac_req(sock)"] == "tcp:127.0.0.1:5060"
     assert ksr.pvs["$uac_req(method)"] == "OPTIONS"
+
+
+def test_a_wildcard_contact_is_left_to_the_registry_to_report(routing: ModuleType, ksr: fake_ksr.FakeKSR) -> None:
+    ksr.pvs["$hdr(Contact)"] = "*"
+    ksr.pvs["$hdr(Expires)"] = "0"
+    routing.route_request()
+    assert _events(ksr) == []
+    [(kind, fact)] = ksr.mqueue.items("edge_facts")
+    assert kind == "unregistered" and json.loads(fact)["contact"] == "*"
