@@ -30,6 +30,8 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.sms_queue
 	$(PY) -m bench.licence
 	$(PY) -m bench.imports
+	$(PY) -m bench.sip_register
+	$(PY) -m bench.import_time
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
