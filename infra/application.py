@@ -81,7 +81,15 @@ class SlimChalice(Chalice):
     package_stats: PackageStats
 
     def _package_app(self) -> None:
-        super()._package_app()
+        # `chalice package` sets the stage's environment variables in this process to import app.py, and
+        # leaves them there: a later step of the same process (a test starting the local stack) would inherit
+        # the AWS settings (OpenSearch with SigV4, Twilio...). Put the environment back as it was.
+        saved = dict(os.environ)
+        try:
+            super()._package_app()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
         self.package_stats = optimize_chalice_output(Path(self._sam_package_dir))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -284,3 +285,11 @@ def test_every_function_has_every_variable_the_app_needs_in_aws_and_nothing_it_d
             assert SET_IN_AWS - variables == set(), (stage, name)
             assert variables & (NEVER_IN_AWS | LAMBDAS_OWN) == set(), (stage, name)
             assert variables - reads == set(), (stage, name)
+
+
+def test_synthesizing_leaves_this_process_environment_as_it_was(synth: Synth) -> None:
+    """`chalice package` sets the stage's variables to import app.py; the construct puts them back, or tests that
+    run later in the same process (the local stack) would start with the AWS settings."""
+    assert synth.templates  # synthesized in this session by the fixture
+    for name in ("SEARCH_BACKEND", "SMS_PROVIDER", "OPENSEARCH_SIGV4", "SMS_QUEUE_NAME", "AWS_EXECUTION_ENV"):
+        assert name not in os.environ, name
