@@ -21,7 +21,8 @@ def test_the_context_reads_twilio_and_licence_credentials_from_secrets_manager(
     )["ARN"]
     licence = client.create_secret(Name="t-licence", SecretString=json.dumps({"token": "server-token"}))["ARN"]
     env = {"TWILIO_SECRET_ARN": twilio, "LICENCE_UPSTREAM_SECRET_ARN": licence, "SECRETS_ENDPOINT_URL": moto_url,
-           "STORAGE_BACKEND": "memory", "AWS_REGION": "eu-west-1"}  # fmt: skip
+           "STORAGE_BACKEND": "memory", "SEARCH_BACKEND": "memory", "SMS_PROVIDER": "outbox",
+           "AWS_REGION": "eu-west-1"}  # fmt: skip
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     bootstrap.use(None)
