@@ -290,5 +290,5 @@ def test_synthesizing_leaves_this_process_environment_as_it_was(synth: Synth) ->
     """`chalice package` sets the stage's variables to import app.py; the construct puts them back, or tests that
     run later in the same process (the local stack) would start with the AWS settings."""
     assert synth.templates  # synthesized in this session by the fixture
-    for name in ("SEARCH_BACKEND", "SMS_PROVIDER", "OPENSEARCH_SIGV4", "SMS_QUEUE_NAME", "AWS_EXECUTION_ENV"):
+    for name in ("SEARCH_BACKEND", "SMS_PROVIDER", "OPENSEARCH_SIGV4", "SMS_QUEUE_NAME", "TABLE_PREFIX"):
         assert name not in os.environ, name
