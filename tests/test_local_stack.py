@@ -71,6 +71,25 @@ def stop(process: subprocess.Popen[str]) -> None:
     process.wait(timeout=20)
 
 
+def admin_session(url: str) -> requests.Session:
+    """A session logged in as the quick start's admin."""
+    session = requests.Session()
+    login = session.post(f"{url}/auth/login", json={"username": "admin", "password": "quick-start-pass"}, timeout=10)
+    assert login.status_code == 200, login.text
+    session.headers["Authorization"] = f"Bearer {login.json()['token']}"
+    return session
+
+
+def new_group(session: requests.Session, url: str, name: str, **profile_fields: str) -> dict[str, str]:
+    """A provisioning profile and a group using it (the group's JSON)."""
+    profile_data = {"name": f"{name} profile", "sip_domain": "voice.example.com", "sip_host": "sip.example.com",
+                    **profile_fields}  # fmt: skip
+    profile = session.post(f"{url}/provisioning-profiles", json=profile_data, timeout=10).json()
+    group_data = {"name": name, "it_email": "it@example.com", "provisioning_profile_id": profile["id"]}
+    group: dict[str, str] = session.post(f"{url}/groups", json=group_data, timeout=10).json()
+    return group
+
+
 @pytest.fixture
 def stack() -> Iterator[tuple[str, list[str]]]:
     process, url, lines = start_stack({"ADMIN_PASSWORD": "quick-start-pass"})
@@ -82,20 +101,8 @@ def test_quick_start_serves_the_api_with_the_given_admin_password(stack: tuple[s
     url, lines = stack
     output = "".join(lines)
     assert "admin / (from ADMIN_PASSWORD)" in output and "quick-start-pass" not in output
-    session = requests.Session()
-    login = session.post(f"{url}/auth/login", json={"username": "admin", "password": "quick-start-pass"}, timeout=10)
-    assert login.status_code == 200
-    session.headers["Authorization"] = f"Bearer {login.json()['token']}"
-    profile = session.post(
-        f"{url}/provisioning-profiles",
-        json={"name": "p", "sip_domain": "voice.example.com", "sip_host": "sip.example.com"},
-        timeout=10,
-    ).json()
-    group = session.post(
-        f"{url}/groups",
-        json={"name": "g", "it_email": "it@example.com", "provisioning_profile_id": profile["id"]},
-        timeout=10,
-    ).json()
+    session = admin_session(url)
+    group = new_group(session, url, "g")
     created = session.post(
         f"{url}/accounts",
         json={"password": "sip-secret-1", "group_id": group["id"], "phone_number": "+393471234567"},
@@ -134,19 +141,8 @@ def test_without_admin_password_one_is_generated_and_printed_once() -> None:
 
 def test_the_outbox_prints_the_sms_and_its_link_works(stack: tuple[str, list[str]]) -> None:
     url, lines = stack
-    session = requests.Session()
-    login = session.post(f"{url}/auth/login", json={"username": "admin", "password": "quick-start-pass"}, timeout=10)
-    session.headers["Authorization"] = f"Bearer {login.json()['token']}"
-    profile = session.post(
-        f"{url}/provisioning-profiles",
-        json={"name": "p", "sip_domain": "voice.example.com", "sip_host": "sip.example.com",
-              "android_url": "https://play.example/pgsm"},
-        timeout=10,
-    ).json()  # fmt: skip
-    group = session.post(
-        f"{url}/groups", json={"name": "g", "it_email": "it@example.com", "provisioning_profile_id": profile["id"]},
-        timeout=10,
-    ).json()  # fmt: skip
+    session = admin_session(url)
+    group = new_group(session, url, "g", android_url="https://play.example/pgsm")
     account = session.post(
         f"{url}/accounts", json={"mode": "wizard", "group_id": group["id"], "phone_number": "+393471234567"}, timeout=10
     ).json()
@@ -164,13 +160,8 @@ def test_the_outbox_prints_the_sms_and_its_link_works(stack: tuple[str, list[str
 def test_activation_hands_out_a_licence_signed_by_the_simulated_vendor(stack: tuple[str, list[str]]) -> None:
     url, lines = stack
     base = url.removesuffix("/api/v1")
-    session = requests.Session()
-    login = session.post(f"{url}/auth/login", json={"username": "admin", "password": "quick-start-pass"}, timeout=10)
-    session.headers["Authorization"] = f"Bearer {login.json()['token']}"
-    new_profile = {"name": "p2", "sip_domain": "voice.example.com", "sip_host": "sip.example.com"}
-    profile = session.post(f"{url}/provisioning-profiles", json=new_profile, timeout=10).json()
-    new_group = {"name": "g2", "it_email": "it@example.com", "provisioning_profile_id": profile["id"]}
-    group = session.post(f"{url}/groups", json=new_group, timeout=10).json()
+    session = admin_session(url)
+    group = new_group(session, url, "g2")
     new_account = {"mode": "wizard", "group_id": group["id"], "phone_number": "+393479876543"}
     account = session.post(f"{url}/accounts", json=new_account, timeout=10).json()
     assert session.post(f"{url}/accounts/{account['id']}/activation-sms", timeout=10).status_code == 202
@@ -188,13 +179,8 @@ def test_a_csv_dropped_into_the_bucket_is_imported_once(stack: tuple[str, list[s
     import boto3
 
     url, lines = stack
-    session = requests.Session()
-    login = session.post(f"{url}/auth/login", json={"username": "admin", "password": "quick-start-pass"}, timeout=10)
-    session.headers["Authorization"] = f"Bearer {login.json()['token']}"
-    new_profile = {"name": "p3", "sip_domain": "voice.example.com", "sip_host": "sip.example.com"}
-    profile = session.post(f"{url}/provisioning-profiles", json=new_profile, timeout=10).json()
-    new_group = {"name": "Sales", "it_email": "it@example.com", "provisioning_profile_id": profile["id"]}
-    group = session.post(f"{url}/groups", json=new_group, timeout=10).json()
+    session = admin_session(url)
+    group = new_group(session, url, "Sales")
     printed = re.search(r"--endpoint-url (\S+) s3 cp staff.csv s3://([^/]+)/", "".join(lines))
     assert printed is not None, "".join(lines)
     s3 = boto3.client("s3", endpoint_url=printed.group(1), region_name="eu-west-1")
@@ -220,13 +206,8 @@ def test_a_phone_registers_with_the_local_sip_edge_and_shows_up_online(
     from tests.sip_edge.sipp import Sipp, register_scenario
 
     url, lines = stack
-    session = requests.Session()
-    login = session.post(f"{url}/auth/login", json={"username": "admin", "password": "quick-start-pass"}, timeout=10)
-    session.headers["Authorization"] = f"Bearer {login.json()['token']}"
-    new_profile = {"name": "p4", "sip_domain": "voice.example.com", "sip_host": "127.0.0.1"}
-    profile = session.post(f"{url}/provisioning-profiles", json=new_profile, timeout=10).json()
-    new_group = {"name": "g4", "it_email": "it@example.com", "provisioning_profile_id": profile["id"]}
-    group = session.post(f"{url}/groups", json=new_group, timeout=10).json()
+    session = admin_session(url)
+    group = new_group(session, url, "g4", sip_host="127.0.0.1")
     new_account = {"username": "7001", "password": "sip-secret-1", "group_id": group["id"],
                    "phone_number": "+393470007001"}  # fmt: skip
     account = session.post(f"{url}/accounts", json=new_account, timeout=10).json()

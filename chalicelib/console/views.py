@@ -162,16 +162,22 @@ def static(name: str) -> Response:
 # --- accounts -------------------------------------------------------------------------------------------------
 
 
+def _chosen_group(p: Page, visible: list[Group]) -> Group | None:
+    """The group named by `?group_id=` (403/404 for one the operator cannot see), else the first visible one."""
+    group_id = query(p.request, "group_id") or (visible[0].id if visible else "")
+    group = next((g for g in visible if g.id == group_id), None)
+    if group_id and group is None:
+        group = groups.get_group(p.ctx, p.operator, group_id)
+    return group
+
+
 @page(bp, "/accounts")
 def account_list(p: Page) -> Response:
     visible = _visible_groups(p)
-    group_id = query(p.request, "group_id") or (visible[0].id if visible else "")
     search = query(p.request, "q").strip()
     rows: list[dict[str, Any]] = []
     next_cursor, problem = None, ""
-    group = next((g for g in visible if g.id == group_id), None)
-    if group_id and group is None:
-        group = groups.get_group(p.ctx, p.operator, group_id)  # 403/404 for groups the operator cannot see
+    group = _chosen_group(p, visible)
     cursor = query(p.request, "cursor") or None
     try:
         if group is not None and search:
@@ -192,10 +198,7 @@ def account_list(p: Page) -> Response:
 def registration_list(p: Page) -> Response:
     """Who is online now in one group (manual 1.1.4: Connected), from the SIP edge's events."""
     visible = _visible_groups(p)
-    group_id = query(p.request, "group_id") or (visible[0].id if visible else "")
-    group = next((g for g in visible if g.id == group_id), None)
-    if group_id and group is None:
-        group = groups.get_group(p.ctx, p.operator, group_id)  # 403/404 for groups the operator cannot see
+    group = _chosen_group(p, visible)
     cursor = query(p.request, "cursor") or None
     online: list[Any] = []
     next_cursor = None
