@@ -157,6 +157,17 @@ def _start_key(cursor: str | None) -> dict[str, Any] | None:
     return key
 
 
+def _save_if(item: Model, condition: Condition) -> bool:
+    """Put `item` if `condition` holds; False (nothing written) when it does not."""
+    try:
+        item.save(condition=condition)
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 def _get(model: type[M], key: str) -> M | None:
     try:
         return model.get(key, consistent_read=True)
@@ -746,13 +757,7 @@ class DynamoMessages:
         return _message_from_model(model) if model else None
 
     def update(self, message: SmsMessage, expected: MessageStatus) -> bool:
-        try:
-            _message_to_model(message).save(condition=MessageModel.status == expected.value)
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return _save_if(_message_to_model(message), MessageModel.status == expected.value)
 
     def recent(self, limit: int) -> list[SmsMessage]:
         found: list[SmsMessage] = []
@@ -809,13 +814,7 @@ class DynamoLicences:
 
     def acquire_lease(self, account_id: str, until: datetime, now: datetime) -> bool:
         lease = LicenceModel(f"lease#{account_id}", lease_until=until, ttl=int(until.timestamp()) + 3600)
-        try:
-            lease.save(condition=LicenceModel.pk.does_not_exist() | (LicenceModel.lease_until < now))
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return _save_if(lease, LicenceModel.pk.does_not_exist() | (LicenceModel.lease_until < now))
 
     def release_lease(self, account_id: str) -> None:
         LicenceModel(f"lease#{account_id}").delete()
@@ -837,19 +836,10 @@ def _job_from(text: str) -> ImportJob:
 
 class DynamoImports:
     def add(self, job: ImportJob) -> bool:
-        return self._save(job, ImportModel.id.does_not_exist())
+        return _save_if(_job_model(job), ImportModel.id.does_not_exist())
 
     def replace(self, previous: ImportJob, updated: ImportJob) -> bool:
-        return self._save(updated, ImportModel.version == previous.version)
-
-    def _save(self, job: ImportJob, condition: Condition) -> bool:
-        try:
-            _job_model(job).save(condition=condition)
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return _save_if(_job_model(updated), ImportModel.version == previous.version)
 
     def get(self, job_id: str) -> ImportJob | None:
         model = _get(ImportModel, job_id)
@@ -908,13 +898,7 @@ def _registration_from_model(m: RegistrationModel) -> Registration:
 class DynamoRegistrations:
     def put(self, registration: Registration) -> bool:
         newer = RegistrationModel.account_id.does_not_exist() | (RegistrationModel.changed_at < registration.changed_at)
-        try:
-            _registration_to_model(registration).save(condition=newer)
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return _save_if(_registration_to_model(registration), newer)
 
     def for_account(self, account_id: str) -> list[Registration]:
         return [_registration_from_model(m) for m in RegistrationModel.query(account_id, consistent_read=True)]
