@@ -29,16 +29,12 @@ def job_json(job: ImportJob) -> dict[str, Any]:
     }
 
 
-def _flag(value: object) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() in imports.TRUE)
-
-
 def _options(values: dict[str, Any]) -> imports.ImportOptions:
     return imports.ImportOptions(
         profile_id=str(values.get("profile_id") or "") or None,
         policy=imports.parse_policy(str(values.get("policy") or "") or None),
-        dry_run=_flag(values.get("dry_run")),
-        send_installation_sms=_flag(values.get("send_installation_sms")),
+        dry_run=imports.is_true(values.get("dry_run")),
+        send_installation_sms=imports.is_true(values.get("send_installation_sms")),
     )
 
 

@@ -24,7 +24,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -63,7 +63,12 @@ RESULT_SUFFIX = ".result.csv"
 RESULT_HEADER = ("record", "outcome", "created_username", "problems", *EXPORT_COLUMNS)
 _IDS = uuid.UUID("6d1f6c2e-8a61-4a4c-9d0e-3f3b5d0c2a71")  # namespace of account ids derived from job+record
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
-TRUE = {"true", "1", "yes", "on"}
+_TRUE = {"true", "1", "yes", "on"}
+
+
+def is_true(value: object) -> bool:
+    """A yes/no option as forms, JSON and S3 metadata give it (`true`, `1`, `yes`, `on`, or JSON true)."""
+    return value is True or (isinstance(value, str) and value.strip().lower() in _TRUE)
 
 
 class Policy(StrEnum):
@@ -183,8 +188,8 @@ def submit_dropped(ctx: Context, bucket: str, key: str, etag: str, version: str)
         options = ImportOptions(
             profile_id=meta.get("profile") or None,
             policy=parse_policy(meta.get("policy")),
-            dry_run=meta.get("dry-run", "").lower() in TRUE,
-            send_installation_sms=meta.get("send-installation-sms", "").lower() in TRUE,
+            dry_run=is_true(meta.get("dry-run")),
+            send_installation_sms=is_true(meta.get("send-installation-sms")),
         )
     except ValidationFailed as exc:
         return _failed_at_once(ctx, job_id, group, key, exc.errors[0].message, result_key)
@@ -257,9 +262,10 @@ class _Tally:
 class _PartWriter:
     """Lines collected into numbered objects of at most `size` lines each (staging and result parts)."""
 
-    def __init__(self, ctx: Context, prefix: str, size: int) -> None:
+    def __init__(self, ctx: Context, prefix: str, size: int, first: int = 0) -> None:
         self.ctx, self.prefix, self.size = ctx, prefix, size
         self.lines: list[str] = []
+        self.first = first
         self.parts = 0
 
     def add(self, line: str) -> None:
@@ -269,7 +275,7 @@ class _PartWriter:
 
     def flush(self) -> None:
         if self.lines:
-            self.ctx.files.write(f"{self.prefix}{self.parts:05d}", ["".join(self.lines).encode()])
+            self.ctx.files.write(f"{self.prefix}{self.first + self.parts:05d}", ["".join(self.lines).encode()])
             self.parts += 1
             self.lines = []
 
@@ -398,40 +404,61 @@ def account_id_for(job: ImportJob, record: int) -> str:
     return str(uuid.uuid5(_IDS, f"{job.id}#{record}"))
 
 
-def _staged(ctx: Context, job: ImportJob, chunk: int) -> Iterator[tuple[int, dict[str, str]]]:
-    text = b"".join(ctx.files.read(f"{_work(job)}chunk-{chunk:05d}")).decode()
-    for line in text.splitlines():
+def _part_lines(ctx: Context, prefix: str, first: int = 0, last: int | None = None) -> Iterator[str]:
+    """The lines of the numbered parts `prefix00000`, `prefix00001`... from `first` to `last` (or until the next
+    one is missing), in order."""
+    number = first
+    while last is None or number <= last:
+        try:
+            text = b"".join(ctx.files.read(f"{prefix}{number:05d}")).decode()
+        except FileMissing:
+            return
+        yield from text.splitlines()
+        number += 1
+
+
+def _staged(
+    ctx: Context, job: ImportJob, first: int = 0, last: int | None = None
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """Staged records (record number, raw values) of the chunks `first` to `last` (all by default)."""
+    for line in _part_lines(ctx, f"{_work(job)}chunk-", first, last):
         item = json.loads(line)
         yield int(item["record"]), dict(item["values"])
+
+
+def _outcomes(ctx: Context, prefix: str) -> Iterator[tuple[int, list[str]]]:
+    """Result rows (record number first) of the numbered parts under `prefix`."""
+    for line in _part_lines(ctx, prefix):
+        row = json.loads(line)
+        yield int(row[0]), row
 
 
 def _apply_step(ctx: Context, job: ImportJob) -> None:
     chunk = job.next_chunk
     actor = _importer(job)
-    items: list[tuple[int, dict[str, str], Row]] = []
-    for record, values in _staged(ctx, job, chunk):
+    items: list[tuple[int, dict[str, str], Row, str]] = []  # record, raw values, row, the account's id
+    for record, values in _staged(ctx, job, chunk, chunk):
         row, _ = parse_row(record, values)
         assert row is not None  # staged rows passed validation
-        items.append((record, values, row))
-    done = ctx.accounts.get_many([account_id_for(job, record) for record, _, _ in items])  # from an earlier try
-    todo = [(record, row) for record, _, row in items if account_id_for(job, record) not in done]
+        items.append((record, values, row, account_id_for(job, record)))
+    done = ctx.accounts.get_many([account_id for *_, account_id in items])  # made by an earlier try
+    todo = [(record, row, account_id) for record, _, row, account_id in items if account_id not in done]
     made = accounts.create_batch_accounts(
         ctx,
         actor,
         [
-            (_account_data(row, job.group_id, job.profile_id or None), account_id_for(job, record))
-            for record, row in todo
+            (_account_data(row, job.group_id, job.profile_id or None), account_id) for _, row, account_id in todo
         ],  # fmt: skip
     )
     outcomes: dict[int, Account | DomainError] = {
-        record: outcome for (record, _), outcome in zip(todo, made, strict=True)
+        record: outcome for (record, _, _), outcome in zip(todo, made, strict=True)
     }
     tally = _Tally()
-    results = _PartWriter(ctx, f"{_work(job)}result-{chunk:05d}", len(items) + 1)
-    for record, values, _ in items:
-        outcome = done.get(account_id_for(job, record)) or outcomes[record]
+    results = _PartWriter(ctx, f"{_work(job)}result-", len(items) + 1, first=chunk)  # one part per chunk
+    for record, values, _, account_id in items:
+        outcome = done.get(account_id) or outcomes[record]
         if isinstance(outcome, DomainError):
-            outcome = ctx.accounts.get(account_id_for(job, record)) or outcome  # a twin delivery made it meanwhile
+            outcome = ctx.accounts.get(account_id) or outcome  # a twin delivery made it meanwhile
         if isinstance(outcome, DomainError):
             tally.failed += 1
             for problem in _problems(outcome):
@@ -503,48 +530,22 @@ def _finish(
         ctx.files.delete_prefix(_work(job))
 
 
-def _part_lines(ctx: Context, prefix: str) -> Iterator[tuple[int, list[str]]]:
-    """The rows of numbered parts in order, each as (record, columns)."""
-    number = 0
-    while True:
-        try:
-            text = b"".join(ctx.files.read(f"{prefix}{number:05d}")).decode()
-        except FileMissing:
-            return
-        for line in text.splitlines():
-            row = json.loads(line)
-            yield int(row[0]), row
-        number += 1
-
-
 def _merged_results(ctx: Context, job: ImportJob) -> Iterator[list[str]]:
     """Every record's outcome in record order: invalid records from validation, the rest from the chunks
     (valid records of a dry run or a refused all-or-nothing import are reported as not imported)."""
     work = _work(job)
-    outcomes = heapq.merge(_part_lines(ctx, f"{work}invalid-"), _results_or_skipped(ctx, job), key=lambda r: r[0])
+    outcomes = heapq.merge(_outcomes(ctx, f"{work}invalid-"), _results_or_skipped(ctx, job), key=lambda r: r[0])
     for _, row in outcomes:
         yield row
 
 
 def _results_or_skipped(ctx: Context, job: ImportJob) -> Iterator[tuple[int, list[str]]]:
-    work = _work(job)
     if job.phase is Phase.APPLY:
-        for chunk in range(job.chunks):
-            yield from _part_lines(ctx, f"{work}result-{chunk:05d}")
+        yield from _outcomes(ctx, f"{_work(job)}result-")
         return
     outcome = "valid (dry run)" if job.dry_run else "not imported (other records are invalid)"
-    for record, values in _staged_all(ctx, job):
+    for record, values in _staged(ctx, job):
         yield record, json.loads(_result_line(record, outcome, "", "", values))
-
-
-def _staged_all(ctx: Context, job: ImportJob) -> Iterator[tuple[int, dict[str, str]]]:
-    chunk = 0
-    while True:
-        try:
-            yield from _staged(ctx, job, chunk)
-        except FileMissing:
-            return
-        chunk += 1
 
 
 # --- reading jobs and exporting ----------------------------------------------------------------------------------
@@ -568,12 +569,6 @@ def result_file(ctx: Context, actor: Operator, job_id: str) -> Iterator[bytes]:
 
 def recent_jobs(ctx: Context, actor: Operator, limit: int) -> list[ImportJob]:
     return [job for job in ctx.imports.recent(limit) if actor.can_read_group(job.group_id)]
-
-
-def run_pending(ctx: Context, tasks: Iterable[Mapping[str, Any]]) -> None:
-    """Run queued steps in order (the CLI and tests with the in-memory queue)."""
-    for task in tasks:
-        process(ctx, task)
 
 
 def export_group(ctx: Context, actor: Operator, group_id: str) -> Iterator[str]:
