@@ -393,10 +393,15 @@ def get_account(ctx: Context, actor: Operator, account_id: str) -> Account:
     return account
 
 
-def list_accounts(ctx: Context, actor: Operator, group_id: str, limit: int, cursor: str | None) -> Page[Account]:
+def check_group_readable(ctx: Context, actor: Operator, group_id: str) -> None:
+    """Forbidden unless the operator may read the group's accounts; NotFound for a group that does not exist."""
     _authorize_read(actor, group_id)
     if ctx.groups.get(group_id) is None:
         raise NotFound("Group not found.", field="group_id")
+
+
+def list_accounts(ctx: Context, actor: Operator, group_id: str, limit: int, cursor: str | None) -> Page[Account]:
+    check_group_readable(ctx, actor, group_id)
     try:
         return ctx.accounts.list_by_group(group_id, limit, cursor)
     except ValueError as exc:

@@ -23,7 +23,7 @@ from chalicelib.domain.registration import (
     parse_sip_event,
     registration_from,
 )
-from chalicelib.services.accounts import list_accounts
+from chalicelib.services.accounts import check_group_readable
 from chalicelib.services.context import Context
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def _settle_status(ctx: Context, account: Account, entry: TimelineEvent) -> None
 
 def online_in_group(ctx: Context, actor: Operator, group_id: str, limit: int, cursor: str | None) -> Page[Registration]:
     """The group's registrations that are online now, by username (one entry per contact)."""
-    list_accounts(ctx, actor, group_id, 1, None)  # the same permission and existence checks as the account list
+    check_group_readable(ctx, actor, group_id)
     try:
         page = ctx.registrations.online_in_group(group_id, limit, cursor)
     except ValueError as exc:
