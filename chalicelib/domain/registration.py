@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from chalicelib.domain.model import Transport
+
 
 class SipEventKind(StrEnum):
     REGISTERED = "registered"
@@ -16,10 +18,6 @@ class SipEventKind(StrEnum):
     KEEPALIVE_FAILED = "keepalive_failed"
     REMOVED = "removed"
     REFUSED = "refused"
-
-    @property
-    def ends_registration(self) -> bool:
-        return self not in (SipEventKind.REGISTERED, SipEventKind.REFUSED)
 
 
 # The History tab's wording for each event, and for each refusal reason the edge reports.
@@ -42,7 +40,7 @@ REFUSAL_REASONS = {
     "transport_not_allowed": "transport not allowed by the profile",
     "not_activated": "account not activated yet",
 }
-TRANSPORTS = ("udp", "tcp", "tls")
+TRANSPORTS = frozenset(t.value for t in Transport)
 _MAX_TEXT = 512
 
 
