@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from chalice.test import Client
 from openapi_spec_validator import validate
 
@@ -232,3 +233,19 @@ def test_search_is_503_while_the_engine_is_down(api: Api, http_world: World, bac
     # writes and the plain list do not depend on the engine
     assert api.call("POST", "/accounts", account_body(http_world)).status_code == 201
     assert api.call("GET", f"/accounts?group_id={http_world.group_a.id}").status_code == 200
+
+
+def test_the_response_check_refuses_what_the_document_does_not_describe() -> None:
+    from types import SimpleNamespace
+
+    from tests.api.helpers import check_documented
+
+    def answer(status: int, body: object) -> SimpleNamespace:
+        return SimpleNamespace(status_code=status, headers={"Content-Type": "application/json"}, body=json.dumps(body))
+
+    with pytest.raises(AssertionError, match="not documented"):
+        check_documented("GET", "/groups", answer(418, {}))
+    with pytest.raises(AssertionError, match="next_cursor"):
+        check_documented("GET", "/groups", answer(200, {"items": []}))
+    with pytest.raises(AssertionError):
+        check_documented("GET", "/accounts/x", answer(200, {"id": "x", "obfuscation_key": 9}))
