@@ -87,6 +87,7 @@ def test_unknown_fields_and_wrong_types_name_the_field(api: Api, http_world: Wor
     }
 
 
+@pytest.mark.both_backends
 def test_account_lifecycle_over_http(api: Api, http_world: World) -> None:
     created = api.call("POST", "/accounts", account_body(http_world, full_name="Marco Rossi", username="9001"))
     assert created.status_code == 201, created.body
@@ -137,6 +138,7 @@ def test_operator_of_group_a_gets_403_on_group_b(http_world: World) -> None:
         as_problem(viewer.call("POST", "/accounts", account_body(http_world, phone_number="111")), 403, "forbidden")
 
 
+@pytest.mark.both_backends
 def test_groups_profiles_and_operators_crud(api: Api, http_world: World) -> None:
     profile = api.call(
         "POST",
