@@ -63,7 +63,6 @@ SCHEMAS: dict[str, Any] = {
         },
         "required": ["items", "next_cursor"],
     },
-    "SmsSent": _obj({"message": _ref("Message"), "account": _ref("Account")}),
     "ImportJob": {
         "type": "object",
         "properties": {
@@ -103,7 +102,6 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "RegistrationPage": _page("Registration"),
-    "Login": _obj({"username": _S, "password": _S}, ["username", "password"]),
     "Session": _obj({"token": _S, "expires_at": _T, "operator": _ref("Operator")}),
 }
 

@@ -85,8 +85,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_LINE = r"[^\x00-\x1f\x7f]"  # what FieldReader lets through on one line (no control characters)
+_TEXT = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # and in multi-line text (tabs and line breaks too)
+
+
+def _pattern(f: Field) -> str:
+    allowed = _TEXT if f.multiline else _LINE
+    if f.strip and f.min_length:  # stripped, then not empty: at least one character that is not white space
+        return f"^{allowed}*[^\\s\\x00-\\x1f\\x7f]{allowed}*$"
+    return f"^{allowed}*$"
+
+
 def _string(f: Field) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "string"}
+    if f.max_length is not None:  # a field requests carry: what the reader accepts (response-only text is free)
+        out["pattern"] = _pattern(f)
     if f.max_length is not None:
         out["maxLength"] = f.max_length
     if f.rule_min_length or f.min_length:

@@ -140,6 +140,18 @@ MESSAGE = Shape(
         Field("updated_at", T, required=True),
     ),
 )
+SENT_MESSAGE = MESSAGE.extended(
+    "SentMessage",
+    Field("encoding", required=True, description="GSM-7 or UCS-2"),
+    Field("segments", "integer", minimum=1, required=True, description="SMS segments the text takes"),
+)
+SMS_SENT = Shape(
+    "SmsSent",
+    (
+        Field("message", "shape", shape=SENT_MESSAGE, required=True),
+        Field("account", "shape", shape=ACCOUNT, required=True),
+    ),
+)
 REGISTRATION = Shape(
     "Registration",
     (
@@ -169,6 +181,14 @@ LOGIN_ATTEMPT = Shape(
     ),
 )
 
+LOGIN = Shape(
+    "Login",
+    (
+        Field("username", max_length=64, min_length=1, required=True),
+        Field("password", max_length=256, min_length=1, strip=False, required=True, write_only=True),
+    ),
+)
+
 PAGES = {s.name: page_of(s) for s in (GROUP, PROFILE, OPERATOR, MESSAGE, REGISTRATION, LOGIN_ATTEMPT)}
 ACCOUNT_PAGE = page_of(ACCOUNT)
 ROW_PAGE = page_of(ACCOUNT_ROW)
@@ -176,6 +196,6 @@ ROW_PAGE = page_of(ACCOUNT_ROW)
 SHAPES: tuple[Shape, ...] = (
     ACCOUNT_CREATE, ACCOUNT_PATCH, ACCOUNT, ACCOUNT_RESULT, ACCOUNT_ROW, GROUP_INPUT, GROUP_PATCH, GROUP,
     PROFILE_INPUT, PROFILE_PATCH, PROFILE, OPERATOR_INPUT, OPERATOR_PATCH, OPERATOR, MESSAGE, REGISTRATION, EVENT,
-    HISTORY, LOGIN_ATTEMPT, *PAGES.values(),
+    HISTORY, LOGIN_ATTEMPT, LOGIN, SENT_MESSAGE, SMS_SENT, *PAGES.values(),
 )  # fmt: skip
 """Every declared shape: the OpenAPI document's components come from this tuple (add a new resource here)."""
