@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import tantivy
 
+from bench import arguments
 from chalicelib.adapters.search_tantivy import TantivySearchIndex
 from chalicelib.domain.search import parse_query
 from chalicelib.services.search_port import IndexChange, SearchDocument
@@ -32,6 +33,8 @@ RAW = {"rossi": ("term", "rossi"), "mar*": ("regex", "mar.*"), "*arc*": ("regex"
 FIELDS = ("owner", "username", "callerid", "email", "description")
 GROUP = "g1"
 LIMIT = 25
+FIGURE = r"^plain word 'rossi' +[\d.]+ms +[\d.]+ms"
+BASELINE = r"^plain word 'rossi'( +[\d.]+ms){4}"
 
 
 def documents(count: int, seed: int = 7) -> list[SearchDocument]:
@@ -66,7 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=200)
-    args = parser.parse_args()
+    args = arguments(parser, {"accounts": 2000, "runs": 20})
 
     index = TantivySearchIndex()
     docs = documents(args.accounts)
