@@ -21,7 +21,7 @@ SAMPLES = [
     # names
     "Marco Rossi", "Giulio Marconi", "Rossi-Bianchi, Anne-Marie", "Niccolò D'Angelo", "José García",
     "François Müller-Lüdenscheidt", "Zoë Ødegård", "Łukasz Żółć", "Ærøskøbing Œuvre", "Ana María Núñez",
-    "Jean‑Luc Picard", "O’Neill", "Dvořák Šťastný", "Çağlar",
+    "Jean\u2011Luc Picard", "O\u2019Neill", "Dvořák Šťastný", "Çağlar",
     # e-mails
     "marco.rossi@example.com", "anna+tag@example.co.uk", "JOSE.GARCIA@Example.NET", "x_y-z@sub.example.org",
     # numbers and usernames
