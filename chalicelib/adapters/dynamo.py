@@ -10,7 +10,7 @@ import json
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pynamodb.connection import Connection
@@ -208,6 +208,8 @@ def _account_to_model(a: Account) -> AccountModel:
         ha1b=creds.ha1b if creds else None,
         ha1_sha256=creds.ha1_sha256 if creds else None,
         sms_problem=a.sms_problem or None,
+        sip_locked_until=a.sip_locked_until,
+        sip_lock_lifted_at=a.sip_lock_lifted_at.timestamp() if a.sip_lock_lifted_at else None,
         version=a.version,
     )
 
@@ -242,6 +244,8 @@ def _account_from_model(m: AccountModel) -> Account:
         credentials=creds,
         version=int(m.version),
         sms_problem=m.sms_problem or "",
+        sip_locked_until=m.sip_locked_until,
+        sip_lock_lifted_at=datetime.fromtimestamp(float(m.sip_lock_lifted_at), UTC) if m.sip_lock_lifted_at else None,
     )
 
 
@@ -897,8 +901,12 @@ def _registration_from_model(m: RegistrationModel) -> Registration:
 
 class DynamoRegistrations:
     def put(self, registration: Registration) -> bool:
-        newer = RegistrationModel.account_id.does_not_exist() | (RegistrationModel.changed_at < registration.changed_at)
-        return _save_if(_registration_to_model(registration), newer)
+        # Registration.supersedes as a condition: newer, and an end only from the edge holding the live one
+        newer = RegistrationModel.changed_at < registration.changed_at
+        if not registration.active and registration.edge:
+            holder = RegistrationModel.edge.does_not_exist() | (RegistrationModel.edge == registration.edge)
+            newer = newer & (RegistrationModel.online_group_id.does_not_exist() | holder)
+        return _save_if(_registration_to_model(registration), RegistrationModel.account_id.does_not_exist() | newer)
 
     def for_account(self, account_id: str) -> list[Registration]:
         return [_registration_from_model(m) for m in RegistrationModel.query(account_id, consistent_read=True)]

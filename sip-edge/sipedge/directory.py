@@ -37,6 +37,7 @@ class Account:
     permit: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
     transports: tuple[str, ...] = ()  # the profile's list; empty means the edge's default
+    lock_lifted_at: float = 0.0  # epoch seconds an operator last lifted a lockout (sipedge/limits.py)
 
 
 class Directory(Protocol):
@@ -144,6 +145,7 @@ class DynamoDirectory:
             permit=_text_list(item.get("permit")),
             deny=_text_list(item.get("deny")),
             transports=_text_list(profile.get("transports")) if profile else (),
+            lock_lifted_at=float(_value(item.get("sip_lock_lifted_at")) or 0),
         )
 
 
