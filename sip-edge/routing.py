@@ -16,6 +16,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+import calling
 import KSR  # type: ignore[import-not-found]  # provided by app_python3 inside Kamailio; a mock in the tests
 from sipedge import config as edge_config
 from sipedge import directory as edge_directory
@@ -52,6 +53,7 @@ CALLBACKS = (
     "ksr_timer_registry",
     "ksr_registrar_event",
     "ksr_uac_event",
+    *calling.CALLBACKS,
 )
 
 
@@ -215,7 +217,7 @@ def guard_method() -> bool:
         KSR.sl.sl_send_reply(200, "OK")
     elif not KSR.is_ACK():
         charge()
-        KSR.hdr.append_to_reply("Allow: REGISTER, OPTIONS\r\n")
+        KSR.hdr.append_to_reply(f"Allow: REGISTER, OPTIONS, {calling.ALLOW}\r\n")
         KSR.sl.sl_send_reply(405, "Method Not Allowed")
     return False
 
@@ -361,7 +363,7 @@ def route_register() -> None:
 
 
 def route_request() -> int:
-    for guard in (guard_flood, guard_sanity, guard_method):
+    for guard in (guard_flood, guard_sanity, *calling.GUARDS, guard_method):
         if not guard():
             return 1
     route_register()
@@ -473,6 +475,19 @@ class kamailio:  # the class name app_python3 expects
     def ksr_uac_event(self, msg: Any, evname: str = "") -> int:
         if evname == "uac:reply":
             on_uac_reply()
+        return 1
+
+    # calls (calling.py)
+    def ksr_call_reply(self, msg: Any) -> int:
+        calling.on_reply()
+        return 1
+
+    def ksr_call_failure(self, msg: Any) -> int:
+        calling.on_failure()
+        return 1
+
+    def ksr_dialog_event(self, msg: Any, evname: str = "") -> int:
+        calling.on_dialog_event(evname)
         return 1
 
 
