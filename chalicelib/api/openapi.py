@@ -97,6 +97,7 @@ SCHEMAS: dict[str, Any] = {
     "Registration": _obj(
         {
             **{k: _S for k in ("account_id", "username", "group_id", "contact", "source", "user_agent")},
+            "edge": {"type": "string", "description": "the SIP edge task that holds the contact"},
             "transport": {"enum": ["udp", "tcp", "tls"]},
             "registered_at": _T,
             "expires_at": _T,
@@ -300,6 +301,10 @@ def document() -> dict[str, Any]:
                     {"name": "cursor", "in": "query", "schema": _S},
                 ],
             },
+        },
+        "/accounts/{account_id}/sip-lockout": {
+            "parameters": account_param,
+            "delete": _op("Lift the SIP edge's lockout of the account (repeated wrong passwords)", "Account"),
         },
         "/accounts/{account_id}/history": {
             "parameters": account_param,
