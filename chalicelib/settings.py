@@ -14,6 +14,7 @@ ENV_TABLE_PREFIX = "TABLE_PREFIX"
 ENV_SESSION_TTL = "SESSION_TTL_SECONDS"
 ENV_LOGIN_MAX_FAILURES_USER = "LOGIN_MAX_FAILURES_PER_USER"
 ENV_LOGIN_MAX_FAILURES_SOURCE = "LOGIN_MAX_FAILURES_PER_SOURCE"
+ENV_LOGIN_MAX_FAILURES_USER_MINUTE = "LOGIN_MAX_FAILURES_PER_USER_PER_MINUTE"
 ENV_LOGIN_WINDOW = "LOGIN_WINDOW_SECONDS"
 ENV_MAX_BODY_BYTES = "MAX_BODY_BYTES"
 ENV_REFERENCE_CACHE = "REFERENCE_CACHE_SECONDS"
@@ -61,6 +62,7 @@ class Settings:
     session_ttl_seconds: int = 12 * 3600
     login_max_failures_per_user: int = 5
     login_max_failures_per_source: int = 20
+    login_max_failures_per_user_per_minute: int = 10
     login_window_seconds: int = 15 * 60
     max_body_bytes: int = 64 * 1024
     reference_cache_seconds: float = 30.0
@@ -122,6 +124,9 @@ class Settings:
             login_max_failures_per_user=int(env.get(ENV_LOGIN_MAX_FAILURES_USER, defaults.login_max_failures_per_user)),
             login_max_failures_per_source=int(
                 env.get(ENV_LOGIN_MAX_FAILURES_SOURCE, defaults.login_max_failures_per_source)
+            ),
+            login_max_failures_per_user_per_minute=int(
+                env.get(ENV_LOGIN_MAX_FAILURES_USER_MINUTE, defaults.login_max_failures_per_user_per_minute)
             ),
             login_window_seconds=int(env.get(ENV_LOGIN_WINDOW, defaults.login_window_seconds)),
             max_body_bytes=int(env.get(ENV_MAX_BODY_BYTES, defaults.max_body_bytes)),

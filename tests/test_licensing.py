@@ -64,13 +64,13 @@ def device(world: World, **fields: Any) -> tuple[Account, str]:
 def test_fresh_cache_then_expiry(env: tuple[World, LicenceSimulator, Clock]) -> None:
     world, simulator, clock = env
     _, token = device(world)
-    first = licensing.licence_for_device(world.ctx, token)
+    first = licensing.licence_for_device(world.ctx, token, "198.51.100.7")
     assert (first.source, first.stale, first.licence.status) == ("upstream", False, "valid")
     assert "secure-calls" in first.licence.features
-    second = licensing.licence_for_device(world.ctx, token)
+    second = licensing.licence_for_device(world.ctx, token, "198.51.100.7")
     assert (second.source, simulator.calls) == ("cache", 1)
     clock.now += timedelta(seconds=3601)  # the cached answer is no longer fresh
-    third = licensing.licence_for_device(world.ctx, token)
+    third = licensing.licence_for_device(world.ctx, token, "198.51.100.7")
     assert (third.source, simulator.calls) == ("upstream", 2)
 
 
@@ -80,21 +80,21 @@ def test_vendor_faults_serve_the_cache_within_grace_then_503(
 ) -> None:
     world, simulator, clock = env
     account, token = device(world)
-    licensing.licence_for_device(world.ctx, token)
+    licensing.licence_for_device(world.ctx, token, "198.51.100.7")
     simulator.fault = fault
     clock.now += timedelta(hours=2)
     started = datetime.now(UTC)
-    stale = licensing.licence_for_device(world.ctx, token)
+    stale = licensing.licence_for_device(world.ctx, token, "198.51.100.7")
     assert (datetime.now(UTC) - started).total_seconds() < 2.5  # bounded by the upstream timeout (1 s)
     assert (stale.source, stale.stale, stale.licence.status) == ("cache", True, "valid")
     cached = world.ctx.licences.get(account.id)
     assert cached is not None and cached.last_error and cached.failures == 1
     calls = simulator.calls
-    licensing.licence_for_device(world.ctx, token)  # inside the back-off: the vendor is not asked again
+    licensing.licence_for_device(world.ctx, token, "198.51.100.7")  # inside the back-off: the vendor is not asked again
     assert simulator.calls == calls
     clock.now += timedelta(days=2)  # past the grace period
     with pytest.raises(LicenceUnavailable) as exc:
-        licensing.licence_for_device(world.ctx, token)
+        licensing.licence_for_device(world.ctx, token, "198.51.100.7")
     assert exc.value.retry_after >= 1
 
 
@@ -103,7 +103,7 @@ def test_no_cache_and_vendor_down_is_503(env: tuple[World, LicenceSimulator, Clo
     _, token = device(world)
     simulator.fault = "error"
     with pytest.raises(LicenceUnavailable):
-        licensing.licence_for_device(world.ctx, token)
+        licensing.licence_for_device(world.ctx, token, "198.51.100.7")
 
 
 def test_concurrent_misses_ask_the_vendor_once(env: tuple[World, LicenceSimulator, Clock]) -> None:
@@ -117,7 +117,7 @@ def test_concurrent_misses_ask_the_vendor_once(env: tuple[World, LicenceSimulato
 
     def ask() -> None:
         barrier.wait()
-        results.append(licensing.licence_for_device(ctx, token).licence.status)
+        results.append(licensing.licence_for_device(ctx, token, "198.51.100.7").licence.status)
 
     threads = [threading.Thread(target=ask) for _ in range(8)]
     for t in threads:
@@ -131,13 +131,13 @@ def test_concurrent_misses_ask_the_vendor_once(env: tuple[World, LicenceSimulato
 def test_a_poisoned_cache_is_not_served(env: tuple[World, LicenceSimulator, Clock]) -> None:
     world, simulator, _ = env
     account, token = device(world)
-    licensing.licence_for_device(world.ctx, token)
+    licensing.licence_for_device(world.ctx, token, "198.51.100.7")
     cached = world.ctx.licences.get(account.id)
     assert cached is not None and cached.licence is not None
     forged = replace(cached.licence, raw=cached.licence.raw.replace('"valid"', '"revoked"'), status="revoked")
     world.ctx.licences.put(replace(cached, licence=forged))
     simulator.status = "revoked"  # the vendor's real answer now
-    served = licensing.licence_for_device(world.ctx, token)
+    served = licensing.licence_for_device(world.ctx, token, "198.51.100.7")
     assert (served.source, served.licence.status) == ("upstream", "revoked")  # refetched, not the edited copy
     assert simulator.calls == 2
 
@@ -146,11 +146,11 @@ def test_wrong_credentials_and_a_disabled_account(env: tuple[World, LicenceSimul
     world, _, _ = env
     account, token = device(world)
     with pytest.raises(Unauthorized):
-        licensing.licence_for_device(world.ctx, "x" * 22)
-    licensing.licence_for_device(world.ctx, token)
+        licensing.licence_for_device(world.ctx, "x" * 22, "198.51.100.7")
+    licensing.licence_for_device(world.ctx, token, "198.51.100.7")
     accounts.set_enabled(world.ctx, world.admin, account.id, False)  # disabled mid-way
     with pytest.raises(Forbidden) as exc:
-        licensing.licence_for_device(world.ctx, token)
+        licensing.licence_for_device(world.ctx, token, "198.51.100.7")
     assert exc.value.code == "account_disabled"
 
 
@@ -173,7 +173,7 @@ def test_the_mobile_endpoint(env: tuple[World, LicenceSimulator, Clock]) -> None
 def test_a_renamed_account_does_not_get_the_old_usernames_licence(env: tuple[World, LicenceSimulator, Clock]) -> None:
     world, simulator, _ = env
     account, token = device(world, username="5001")
-    assert licensing.licence_for_device(world.ctx, token).licence.account == "5001"
+    assert licensing.licence_for_device(world.ctx, token, "198.51.100.7").licence.account == "5001"
     accounts.update_account(world.ctx, world.admin, account.id, {"username": "5002", "password": "new-secret-1"})
-    served = licensing.licence_for_device(world.ctx, token)
+    served = licensing.licence_for_device(world.ctx, token, "198.51.100.7")
     assert (served.licence.account, served.source, simulator.calls) == ("5002", "upstream", 2)

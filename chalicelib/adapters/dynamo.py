@@ -168,6 +168,17 @@ def _save_if(item: Model, condition: Condition) -> bool:
     return True
 
 
+def _update_if(item: Model, actions: list[Any], condition: Condition) -> bool:
+    """Update `item` if `condition` holds; False (nothing written) when it does not."""
+    try:
+        item.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 def _get(model: type[M], key: str) -> M | None:
     try:
         return model.get(key, consistent_read=True)
@@ -649,15 +660,14 @@ class DynamoSessions:
         window = int(now.timestamp()) // window_seconds
         return f"rate#{key}#{window}", (window + 2) * window_seconds
 
-    def hit(self, key: str, window_seconds: int, now: datetime) -> int:
+    def take(self, key: str, window_seconds: int, now: datetime, limit: int) -> bool:
         pk, expires = self._slot(key, window_seconds, now)
-        item = AuthModel(pk)
-        item.update(actions=[AuthModel.hits.add(1), AuthModel.ttl.set(expires)])
-        return int(item.hits or 0)
+        below = AuthModel.hits.does_not_exist() | (AuthModel.hits < limit)
+        return _update_if(AuthModel(pk), [AuthModel.hits.add(1), AuthModel.ttl.set(expires)], below)
 
-    def hits(self, key: str, window_seconds: int, now: datetime) -> int:
-        model = _get(AuthModel, self._slot(key, window_seconds, now)[0])
-        return int(model.hits or 0) if model else 0
+    def give_back(self, key: str, window_seconds: int, now: datetime) -> None:
+        pk, _ = self._slot(key, window_seconds, now)
+        _update_if(AuthModel(pk), [AuthModel.hits.add(-1)], AuthModel.hits > 0)
 
 
 @dataclass(frozen=True)

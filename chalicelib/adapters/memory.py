@@ -343,14 +343,19 @@ class MemorySessions:
             if session is not None:
                 self.db.sessions[token_hash] = replace(session, expires_at=expires_at)
 
-    def hit(self, key: str, window_seconds: int, now: datetime) -> int:
+    def take(self, key: str, window_seconds: int, now: datetime, limit: int) -> bool:
         slot = f"{key}#{int(now.timestamp()) // window_seconds}"
         with self.db.lock:
+            if self.db.counters.get(slot, 0) >= limit:
+                return False
             self.db.counters[slot] = self.db.counters.get(slot, 0) + 1
-            return self.db.counters[slot]
+            return True
 
-    def hits(self, key: str, window_seconds: int, now: datetime) -> int:
-        return self.db.counters.get(f"{key}#{int(now.timestamp()) // window_seconds}", 0)
+    def give_back(self, key: str, window_seconds: int, now: datetime) -> None:
+        slot = f"{key}#{int(now.timestamp()) // window_seconds}"
+        with self.db.lock:
+            if self.db.counters.get(slot, 0) > 0:
+                self.db.counters[slot] -= 1
 
 
 class MemoryLoginAudit:

@@ -23,6 +23,7 @@ from chalicelib.domain.licensing import BadLicence, CachedLicence, Licence, pars
 from chalicelib.domain.model import Account, AccountStatus, Operator
 from chalicelib.domain.provisioning import Purpose, token_hash
 from chalicelib.services import accounts as account_service
+from chalicelib.services import limits
 from chalicelib.services.context import Context
 
 LEASE = timedelta(seconds=5)
@@ -60,8 +61,10 @@ def authenticate_device(ctx: Context, device_token: str) -> Account:
     return account
 
 
-def licence_for_device(ctx: Context, device_token: str) -> Served:
-    return current_licence(ctx, authenticate_device(ctx, device_token))
+def licence_for_device(ctx: Context, device_token: str, source: str) -> Served:
+    with limits.counting_failures(ctx, limits.mobile(ctx, source), (Unauthorized,)):
+        account = authenticate_device(ctx, device_token)
+    return current_licence(ctx, account)
 
 
 def _trusted(ctx: Context, cached: CachedLicence | None, account: Account) -> CachedLicence | None:

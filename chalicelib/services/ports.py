@@ -129,10 +129,12 @@ class SessionStore(Protocol):
     def extend(self, token_hash: str, expires_at: datetime) -> None:
         """Move a session's expiry, only if the session still exists (a logout is never undone)."""
 
-    def hit(self, key: str, window_seconds: int, now: datetime) -> int:
-        """Count one event for `key` in the current fixed window; returns the count so far."""
+    def take(self, key: str, window_seconds: int, now: datetime, limit: int) -> bool:
+        """Count one event for `key` in the current fixed window if fewer than `limit` are counted there, in one
+        atomic step (a conditional update): concurrent callers never pass the limit. False when it is reached."""
 
-    def hits(self, key: str, window_seconds: int, now: datetime) -> int: ...
+    def give_back(self, key: str, window_seconds: int, now: datetime) -> None:
+        """Uncount one event taken in this window (an attempt that turned out to be legitimate)."""
 
 
 class LoginAudit(Protocol):
