@@ -14,6 +14,7 @@ from typing import Any
 from chalice.app import Blueprint, Request, Response
 
 from chalicelib import bootstrap
+from chalicelib.api import json_reader
 from chalicelib.domain.errors import (
     ConcurrentModification,
     Conflict,
@@ -120,13 +121,9 @@ def read_json(request: Request, ctx: Context) -> dict[str, Any]:
     if not data.strip():
         raise BadRequest("The body is empty; send a JSON object.", code="invalid_json")
     try:
-        value = json.loads(data)
-    except UnicodeDecodeError as exc:
-        raise BadRequest("The body is not UTF-8.", code="invalid_json") from exc
-    except json.JSONDecodeError as exc:
-        raise BadRequest(
-            f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.", code="invalid_json"
-        ) from exc
+        value = json_reader.parse(data)
+    except json_reader.JsonRefused as exc:
+        raise BadRequest(str(exc), code="invalid_json") from exc
     if not isinstance(value, dict):
         raise BadRequest("The body must be a JSON object.", code="invalid_body")
     return value
