@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 # Environment variable names (the only place they are spelled out).
 ENV_STORAGE = "STORAGE_BACKEND"  # "dynamodb" (default) or "memory"
 ENV_DYNAMODB_ENDPOINT = "DYNAMODB_ENDPOINT_URL"  # empty in AWS; moto's URL locally
+ENV_DYNAMODB_TIMEOUT = "DYNAMODB_TIMEOUT_SECONDS"  # one call's read timeout; botocore retries after it
+ENV_DYNAMODB_RETRIES = "DYNAMODB_MAX_RETRIES"
 ENV_AWS_REGION = "AWS_REGION"
 ENV_TABLE_PREFIX = "TABLE_PREFIX"
 ENV_SESSION_TTL = "SESSION_TTL_SECONDS"
@@ -57,6 +59,8 @@ ENV_MAX_UPLOAD_BYTES = "IMPORT_MAX_UPLOAD_BYTES"  # presigned uploads
 class Settings:
     storage: str = "dynamodb"
     dynamodb_endpoint: str | None = None
+    dynamodb_timeout_seconds: float = 5.0
+    dynamodb_max_retries: int = 3
     region: str = "eu-west-1"
     table_prefix: str = "pgsm"
     session_ttl_seconds: int = 12 * 3600
@@ -118,6 +122,8 @@ class Settings:
         return cls(
             storage=env.get(ENV_STORAGE, defaults.storage),
             dynamodb_endpoint=env.get(ENV_DYNAMODB_ENDPOINT) or None,
+            dynamodb_timeout_seconds=float(env.get(ENV_DYNAMODB_TIMEOUT, defaults.dynamodb_timeout_seconds)),
+            dynamodb_max_retries=int(env.get(ENV_DYNAMODB_RETRIES, defaults.dynamodb_max_retries)),
             region=env.get(ENV_AWS_REGION) or env.get("AWS_DEFAULT_REGION") or defaults.region,
             table_prefix=env.get(ENV_TABLE_PREFIX, defaults.table_prefix),
             session_ttl_seconds=int(env.get(ENV_SESSION_TTL, defaults.session_ttl_seconds)),

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import secrets
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from botocore.exceptions import BotoCoreError
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
@@ -40,6 +42,7 @@ from chalicelib.domain.errors import (
     Conflict,
     DomainError,
     NotFound,
+    OutcomeUnknown,
     StaleReference,
     StorageBusy,
 )
@@ -67,6 +70,7 @@ from chalicelib.domain.model import (
 from chalicelib.domain.provisioning import MessageStatus, ProvisioningToken, Purpose, SmsMessage
 from chalicelib.domain.registration import Registration
 from chalicelib.services import guards
+from chalicelib.services.ports import StoredResponse
 
 M = TypeVar("M", bound=Model)
 _PROFILE_MISSING = NotFound(
@@ -90,8 +94,9 @@ class _Tx:
     PynamoDB sends condition checks, then deletes, puts and updates; cancellation reasons come back in that
     order, so the failures are kept in the same order."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, token: str | None = None) -> None:
         self.connection = connection
+        self.token = token  # ClientRequestToken: botocore's retry of a call that landed succeeds without writing
         self.ops: list[tuple[str, Callable[[TransactWrite], None], DomainError | None]] = []
 
     def put(self, item: Model, condition: Condition | None, on_fail: DomainError | None = None) -> None:
@@ -122,10 +127,12 @@ class _Tx:
     def commit(self) -> None:
         ordered = sorted(self.ops, key=lambda op: _KIND_ORDER[op[0]])
         try:
-            with TransactWrite(connection=self.connection) as tx:
+            with TransactWrite(connection=self.connection, client_request_token=self.token) as tx:
                 for _, apply, _ in ordered:
                     apply(tx)
         except TransactWriteError as exc:
+            if isinstance(exc.cause, BotoCoreError):  # no answer (timeouts, connection): the outcome is unknown
+                raise OutcomeUnknown() from exc
             reasons = exc.cancellation_reasons or []
             for reason, (_, _, failure) in zip(reasons, ordered, strict=False):
                 if reason is not None and reason.code == "ConditionalCheckFailed" and failure is not None:
@@ -136,6 +143,11 @@ class _Tx:
             if exc.cause_response_code in throttled or any(r is not None and r.code in throttled for r in reasons):
                 raise StorageBusy("The database is busy; try again in a moment.", retry_after=2) from exc
             raise
+
+
+def _request_token(*parts: str) -> str:
+    """A transaction's ClientRequestToken (36 characters at most), the same for the same write only."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "|".join(parts)))
 
 
 def _version_is(model: type[Model], version: int) -> Condition:
@@ -302,7 +314,7 @@ class DynamoAccounts:
         self.connection = connection
 
     def add(self, account: Account, event: TimelineEvent) -> None:
-        tx = _Tx(self.connection)
+        tx = _Tx(self.connection, _request_token(account.id, account.username, account.created_at.isoformat()))
         # Ids are fresh uuid4s, or derived from an import job and record (a resumed import must not write twice).
         tx.put(_account_to_model(account), AccountModel.id.does_not_exist(), _ID_TAKEN)
         for entry in guards.account_guards(account):
@@ -426,7 +438,7 @@ class DynamoGroups:
         self.connection = connection
 
     def add(self, group: Group) -> None:
-        tx = _Tx(self.connection)
+        tx = _Tx(self.connection, _request_token(group.id, group.created_at.isoformat()))
         tx.put(_group_to_model(group), GroupModel.id.does_not_exist(), Conflict("Group id exists."))
         tx.claim(guards.group_name_guard(group))
         tx.check(ProfileModel, group.provisioning_profile_id, ProfileModel.id.exists(), _PROFILE_MISSING)
@@ -525,7 +537,7 @@ class DynamoProfiles:
         self.connection = connection
 
     def add(self, profile: ProvisioningProfile) -> None:
-        tx = _Tx(self.connection)
+        tx = _Tx(self.connection, _request_token(profile.id, profile.created_at.isoformat()))
         tx.put(_profile_to_model(profile), ProfileModel.id.does_not_exist(), Conflict("Profile id exists."))
         tx.claim(guards.profile_name_guard(profile))
         tx.commit()
@@ -592,7 +604,7 @@ class DynamoOperators:
         self.connection = connection
 
     def add(self, operator: Operator) -> None:
-        tx = _Tx(self.connection)
+        tx = _Tx(self.connection, _request_token(operator.id, operator.created_at.isoformat()))
         tx.put(_operator_to_model(operator), OperatorModel.id.does_not_exist(), Conflict("Operator id exists."))
         tx.claim(guards.operator_guard(operator))
         tx.commit()
@@ -668,6 +680,39 @@ class DynamoSessions:
     def give_back(self, key: str, window_seconds: int, now: datetime) -> None:
         pk, _ = self._slot(key, window_seconds, now)
         _update_if(AuthModel(pk), [AuthModel.hits.add(-1)], AuthModel.hits > 0)
+
+
+class DynamoIdempotency:
+    def claim(
+        self, key: str, fingerprint: str, now: datetime, lease_until: datetime, expires: datetime
+    ) -> StoredResponse | None:
+        item = AuthModel(
+            f"idem#{key}", fingerprint=fingerprint, status=0, lease_until=int(lease_until.timestamp()),
+            ttl=int(expires.timestamp()),
+        )  # fmt: skip
+        at = int(now.timestamp())
+        free = (
+            AuthModel.pk.does_not_exist()
+            | (AuthModel.ttl <= at)
+            | ((AuthModel.status == 0) & (AuthModel.lease_until <= at))
+        )
+        if _save_if(item, free):
+            return None
+        stored = _get(AuthModel, f"idem#{key}")
+        if stored is None:
+            return StoredResponse(fingerprint)  # released meanwhile: report it as running, the client retries
+        return StoredResponse(
+            stored.fingerprint or "", int(stored.status or 0), stored.content_type or "", stored.body or ""
+        )
+
+    def complete(self, key: str, response: StoredResponse, expires: datetime) -> None:
+        AuthModel(
+            f"idem#{key}", fingerprint=response.fingerprint, status=response.status,
+            content_type=response.content_type, body=response.body, ttl=int(expires.timestamp()),
+        ).save()  # fmt: skip
+
+    def release(self, key: str) -> None:
+        AuthModel(f"idem#{key}").delete()
 
 
 @dataclass(frozen=True)

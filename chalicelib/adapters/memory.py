@@ -31,7 +31,7 @@ from chalicelib.domain.model import (
 from chalicelib.domain.provisioning import MessageStatus, ProvisioningToken, Purpose, QueuedSms, SmsMessage
 from chalicelib.domain.registration import Registration
 from chalicelib.services import guards
-from chalicelib.services.ports import StoredFile
+from chalicelib.services.ports import StoredFile, StoredResponse
 
 T = TypeVar("T")
 
@@ -47,6 +47,7 @@ class MemoryDatabase:
     timeline: dict[str, list[TimelineEvent]] = field(default_factory=dict)
     sessions: dict[str, Session] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    idempotency: dict[str, tuple[StoredResponse, datetime, datetime]] = field(default_factory=dict)
     logins: list[LoginAttempt] = field(default_factory=list)
     tokens: dict[str, ProvisioningToken] = field(default_factory=dict)
     latest_tokens: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -75,6 +76,11 @@ def _page(items: list[T], key: Callable[[T], str], limit: int, cursor: str | Non
     chunk = ordered[:limit]
     more = len(ordered) > limit
     return Page(chunk, encode_cursor(key(chunk[-1])) if more and chunk else None)
+
+
+def _refuse_taken_id(items: Mapping[str, object], item_id: str) -> None:
+    if item_id in items:
+        raise Conflict("An item with this id exists already.", field="id", code="duplicate")
 
 
 def _check_version(stored: Account | Group | ProvisioningProfile | Operator | None, expected_version: int) -> None:
@@ -204,6 +210,7 @@ class MemoryGroups:
 
     def add(self, group: Group) -> None:
         with self.db.lock:
+            _refuse_taken_id(self.db.groups, group.id)
             if group.provisioning_profile_id not in self.db.profiles:
                 raise NotFound(
                     "Provisioning profile not found.", field="provisioning_profile_id", code="profile_not_found"
@@ -258,6 +265,7 @@ class MemoryProfiles:
 
     def add(self, profile: ProvisioningProfile) -> None:
         with self.db.lock:
+            _refuse_taken_id(self.db.profiles, profile.id)
             entry = guards.profile_name_guard(profile)
             self.db.claim([entry])
             self.db.uniques[entry[0]] = profile.id
@@ -293,6 +301,7 @@ class MemoryOperators:
 
     def add(self, operator: Operator) -> None:
         with self.db.lock:
+            _refuse_taken_id(self.db.operators, operator.id)
             entry = guards.operator_guard(operator)
             self.db.claim([entry])
             self.db.uniques[entry[0]] = operator.id
@@ -356,6 +365,29 @@ class MemorySessions:
         with self.db.lock:
             if self.db.counters.get(slot, 0) > 0:
                 self.db.counters[slot] -= 1
+
+
+class MemoryIdempotency:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db = db
+
+    def claim(
+        self, key: str, fingerprint: str, now: datetime, lease_until: datetime, expires: datetime
+    ) -> StoredResponse | None:
+        with self.db.lock:
+            stored = self.db.idempotency.get(key)
+            if stored is not None and stored[2] > now and (stored[0].status or stored[1] > now):
+                return stored[0]
+            self.db.idempotency[key] = (StoredResponse(fingerprint), lease_until, expires)
+            return None
+
+    def complete(self, key: str, response: StoredResponse, expires: datetime) -> None:
+        with self.db.lock:
+            self.db.idempotency[key] = (response, expires, expires)
+
+    def release(self, key: str) -> None:
+        with self.db.lock:
+            self.db.idempotency.pop(key, None)
 
 
 class MemoryLoginAudit:

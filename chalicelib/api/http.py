@@ -14,7 +14,7 @@ from typing import Any
 from chalice.app import Blueprint, Request, Response
 
 from chalicelib import bootstrap
-from chalicelib.api import json_reader
+from chalicelib.api import idempotency, json_reader
 from chalicelib.domain.errors import (
     ConcurrentModification,
     Conflict,
@@ -212,7 +212,14 @@ def route(bp: Blueprint, path: str, methods: list[str], *, public: bool = False)
                 actor: Operator | None = None
                 if not public:
                     actor = operators.authenticate(ctx, bearer_token(request))
-                return view(ctx, request, actor, **params)
+
+                def respond(run_ctx: Context) -> Response:
+                    try:
+                        return view(run_ctx, request, actor, **params)
+                    except DomainError as exc:  # an answer like any other: the same key gets it again
+                        return problem_for(exc)
+
+                return idempotency.run(ctx, request, actor, respond)
             except DomainError as exc:
                 return problem_for(exc)
             except Exception:

@@ -118,5 +118,19 @@ class StorageBusy(DomainError):
         self.retry_after = retry_after
 
 
+class OutcomeUnknown(StorageBusy):
+    """The database did not answer a write in time: it may or may not have happened. 503; a retry is safe (the
+    same request, above all with the same Idempotency-Key, finds its own write and reports success)."""
+
+    code = "outcome_unknown"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database did not answer in time; the change may or may not have been made. Send the same request "
+            "again (with the same Idempotency-Key) to find out.",
+            retry_after=2,
+        )
+
+
 class FileMissing(NotFound):
     code = "file_missing"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -277,6 +276,9 @@ def _create_account(
         try:
             ctx.accounts.add(result.account, event)
         except Conflict as exc:
+            landed = ctx.accounts.get(result.account.id)
+            if landed is not None:  # a retry whose first attempt was written: it succeeded
+                return AccountResult(landed, result.warnings)
             if exc.field == "username" and not given_username:
                 continue  # a generated username collided: draw another
             raise
@@ -318,7 +320,7 @@ def _prepare(
     now = ctx.clock()
     username = values.username if isinstance(values.username, str) else rules.generate_username()
     account = Account(
-        id=account_id or str(uuid.uuid4()),
+        id=account_id or ctx.new_id(),
         username=username,
         group_id=group.id,
         provisioning_profile_id=profile.id,

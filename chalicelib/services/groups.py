@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -12,6 +11,7 @@ from chalicelib.domain.errors import Conflict, FieldError, Forbidden, NotFound, 
 from chalicelib.domain.fields import MISSING, FieldReader, _Missing, require
 from chalicelib.domain.model import Group, Operator, Page, ProvisioningProfile, Role, Transport
 from chalicelib.domain.provisioning import DEFAULT_ACTIVATION_TEMPLATE, DEFAULT_INSTALLATION_TEMPLATE
+from chalicelib.services import retries
 from chalicelib.services.context import Context
 
 GROUP_FIELDS = ("name", "it_email", "provisioning_profile_id", "enabled")
@@ -77,7 +77,7 @@ def create_group(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> Grou
     _, values = _read_group(ctx, data, creating=True)
     now = ctx.clock()
     group = Group(
-        id=str(uuid.uuid4()),
+        id=ctx.new_id(),
         name=values["name"],
         it_email=values["it_email"],
         provisioning_profile_id=values["provisioning_profile_id"],
@@ -86,8 +86,7 @@ def create_group(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> Grou
         created_at=now,
         updated_at=now,
     )
-    ctx.groups.add(group)
-    return group
+    return retries.add_once(ctx.groups.add, ctx.groups.get, group)
 
 
 def get_group(ctx: Context, actor: Operator, group_id: str) -> Group:
@@ -194,13 +193,12 @@ def create_profile(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> Pr
     values = _defaults() | _read_profile(data, None)
     now = ctx.clock()
     profile = ProvisioningProfile(
-        id=str(uuid.uuid4()),
+        id=ctx.new_id(),
         created_at=now,
         updated_at=now,
         **{**values, "default_transport": Transport(values["default_transport"])},
     )
-    ctx.profiles.add(profile)
-    return profile
+    return retries.add_once(ctx.profiles.add, ctx.profiles.get, profile)
 
 
 def get_profile(ctx: Context, actor: Operator, profile_id: str) -> ProvisioningProfile:

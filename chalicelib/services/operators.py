@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -14,7 +13,7 @@ from chalicelib.domain import rules
 from chalicelib.domain.errors import Conflict, NotFound, RateLimited, Unauthorized
 from chalicelib.domain.fields import MISSING, FieldReader, _Missing, require
 from chalicelib.domain.model import LoginAttempt, Operator, Page, Role, Session
-from chalicelib.services import limits
+from chalicelib.services import limits, retries
 from chalicelib.services.context import Context
 from chalicelib.services.groups import _cursor_error, require_admin
 
@@ -73,7 +72,7 @@ def _add_operator(
 ) -> Operator:
     now = ctx.clock()
     operator = Operator(
-        id=str(uuid.uuid4()),
+        id=ctx.new_id(),
         username=username,
         role=role,
         group_ids=frozenset(group_ids),
@@ -82,8 +81,7 @@ def _add_operator(
         created_at=now,
         updated_at=now,
     )
-    ctx.operators.add(operator)
-    return operator
+    return retries.add_once(ctx.operators.add, ctx.operators.get, operator)
 
 
 def get_operator(ctx: Context, actor: Operator, operator_id: str) -> Operator:
