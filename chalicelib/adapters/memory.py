@@ -78,9 +78,12 @@ def _page(items: list[T], key: Callable[[T], str], limit: int, cursor: str | Non
     return Page(chunk, encode_cursor(key(chunk[-1])) if more and chunk else None)
 
 
-def _refuse_taken_id(items: Mapping[str, object], item_id: str) -> None:
-    if item_id in items:
-        raise Conflict("An item with this id exists already.", field="id", code="duplicate")
+def _recent(items: list[T], at: Callable[[T], datetime], limit: int, now: datetime) -> list[T]:
+    """Newest first, from the month of `now` and the one before: what DynamoDB's month indexes return."""
+    previous = (now.year, now.month - 1) if now.month > 1 else (now.year - 1, 12)
+    months = {(now.year, now.month), previous}
+    kept = [item for item in items if (at(item).year, at(item).month) in months]
+    return sorted(kept, key=at, reverse=True)[:limit]
 
 
 def _check_version(stored: Account | Group | ProvisioningProfile | Operator | None, expected_version: int) -> None:
@@ -99,7 +102,7 @@ class MemoryAccounts:
                 raise NotFound("Group not found.", field="group_id", code="group_not_found")
             self._check_profile(account)
             if account.id in self.db.accounts:
-                raise Conflict("Account id already exists.", field="id")
+                raise guards.id_taken("an account")
             entries = guards.account_guards(account)
             self.db.claim(entries)
             for key, owner, _ in entries:
@@ -210,11 +213,12 @@ class MemoryGroups:
 
     def add(self, group: Group) -> None:
         with self.db.lock:
-            _refuse_taken_id(self.db.groups, group.id)
             if group.provisioning_profile_id not in self.db.profiles:
                 raise NotFound(
                     "Provisioning profile not found.", field="provisioning_profile_id", code="profile_not_found"
                 )
+            if group.id in self.db.groups:
+                raise guards.id_taken("a group")
             entries = [guards.group_name_guard(group)]
             self.db.claim(entries)
             self.db.uniques[entries[0][0]] = group.id
@@ -265,7 +269,8 @@ class MemoryProfiles:
 
     def add(self, profile: ProvisioningProfile) -> None:
         with self.db.lock:
-            _refuse_taken_id(self.db.profiles, profile.id)
+            if profile.id in self.db.profiles:
+                raise guards.id_taken("a profile")
             entry = guards.profile_name_guard(profile)
             self.db.claim([entry])
             self.db.uniques[entry[0]] = profile.id
@@ -301,7 +306,8 @@ class MemoryOperators:
 
     def add(self, operator: Operator) -> None:
         with self.db.lock:
-            _refuse_taken_id(self.db.operators, operator.id)
+            if operator.id in self.db.operators:
+                raise guards.id_taken("an operator")
             entry = guards.operator_guard(operator)
             self.db.claim([entry])
             self.db.uniques[entry[0]] = operator.id
@@ -398,8 +404,8 @@ class MemoryLoginAudit:
         with self.db.lock:
             self.db.logins.append(attempt)
 
-    def recent(self, limit: int) -> list[LoginAttempt]:
-        return sorted(self.db.logins, key=lambda a: a.at, reverse=True)[:limit]
+    def recent(self, limit: int, now: datetime) -> list[LoginAttempt]:
+        return _recent(self.db.logins, lambda a: a.at, limit, now)
 
 
 class MemoryTokens:
@@ -436,6 +442,8 @@ class MemoryMessages:
 
     def add(self, message: SmsMessage) -> None:
         with self.db.lock:
+            if message.id in self.db.messages:
+                raise guards.id_taken("a message")
             self.db.messages[message.id] = message
 
     def get(self, message_id: str) -> SmsMessage | None:
@@ -449,11 +457,12 @@ class MemoryMessages:
             self.db.messages[message.id] = message
             return True
 
-    def recent(self, limit: int) -> list[SmsMessage]:
-        return sorted(self.db.messages.values(), key=lambda m: m.created_at, reverse=True)[:limit]
+    def recent(self, limit: int, now: datetime) -> list[SmsMessage]:
+        return _recent(list(self.db.messages.values()), lambda m: m.created_at, limit, now)
 
     def for_account(self, account_id: str, limit: int) -> list[SmsMessage]:
-        return [m for m in self.recent(len(self.db.messages)) if m.account_id == account_id][:limit]
+        mine = [m for m in self.db.messages.values() if m.account_id == account_id]
+        return sorted(mine, key=lambda m: m.created_at, reverse=True)[:limit]
 
 
 class MemoryQueue:
@@ -521,8 +530,8 @@ class MemoryImports:
     def get(self, job_id: str) -> ImportJob | None:
         return self.db.imports.get(job_id)
 
-    def recent(self, limit: int) -> list[ImportJob]:
-        return sorted(self.db.imports.values(), key=lambda j: j.created_at, reverse=True)[:limit]
+    def recent(self, limit: int, now: datetime) -> list[ImportJob]:
+        return _recent(list(self.db.imports.values()), lambda j: j.created_at, limit, now)
 
 
 class MemoryRegistrations:
