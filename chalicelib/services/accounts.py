@@ -286,10 +286,20 @@ def _create_account(
     raise Conflict("Could not draw a free username; try again.", field="username", code="duplicate")
 
 
-def _prepare(
-    ctx: Context, actor: Operator, data: Mapping[str, Any], batch: bool, account_id: str | None
-) -> tuple[AccountResult, TimelineEvent]:
-    """Validate the input and build the account (with a freshly drawn username unless one is given)."""
+@dataclass
+class _Checked:
+    reader: FieldReader
+    values: _Input
+    mode: CreationMode
+    phone: str | None
+    secondary: str | None
+    warnings: list[str]
+    account_type: AccountType
+    type_fields: _TypeFields
+
+
+def _checked_input(data: Mapping[str, Any], batch: bool) -> _Checked:
+    """Every check of a new account's fields that needs no stored data (types, lengths, characters, formats)."""
     reader, values = _read(data, creating=True)
     mode = _creation_mode(reader, values, batch)
     require(reader, "group_id", values.group_id)
@@ -308,6 +318,28 @@ def _prepare(
         reader.fail("secondary_phone_number", "same_as_primary", "The secondary number must differ from the primary.")
     account_type = values.account_type if isinstance(values.account_type, AccountType) else AccountType.PGSM
     type_fields = _type_fields(reader, values, account_type, None)
+    return _Checked(reader, values, mode, phone, secondary, warnings, account_type, type_fields)
+
+
+def batch_field_problems(data: Mapping[str, Any]) -> list[FieldError]:
+    """What creating this batch account would refuse in its fields: the import's validation (and so its dry run)
+    runs the very checks the creation runs."""
+    return list(_checked_input(data, batch=True).reader.errors)
+
+
+def _prepare(
+    ctx: Context, actor: Operator, data: Mapping[str, Any], batch: bool, account_id: str | None
+) -> tuple[AccountResult, TimelineEvent]:
+    """Validate the input and build the account (with a freshly drawn username unless one is given)."""
+    checked = _checked_input(data, batch)
+    reader, values, mode, phone, secondary = (
+        checked.reader,
+        checked.values,
+        checked.mode,
+        checked.phone,
+        checked.secondary,
+    )
+    warnings, account_type, type_fields = checked.warnings, checked.account_type, checked.type_fields
     group = _load_group(ctx.reference.group, reader, values.group_id) if isinstance(values.group_id, str) else None
     if group is not None:
         _authorize_write(actor, group.id)

@@ -238,6 +238,8 @@ def _group_named(ctx: Context, ref: str) -> Group | None:
             return None
 
 
+MAX_RECEIVES = 5  # deliveries of a step before SQS moves it to the dead-letter queue (infra/messaging.py)
+
 # --- the steps -------------------------------------------------------------------------------------------------
 
 
@@ -332,11 +334,26 @@ def _check_file(ctx: Context, job: ImportJob, tally: _Tally, staged: _PartWriter
     window: list[tuple[int, dict[str, str], Row | None, list[FieldError]]] = []
     for record, values in read_records(decode_lines(ctx.files.read(job.file_key))):
         row, problems = parse_row(record, values)
-        window.append((record, values, row, list(problems.errors)))
+        errors = list(problems.errors)
+        if row is not None:
+            errors = _creation_problems(row, job)
+            row = None if errors else row
+        window.append((record, values, row, errors))
         if len(window) >= LOOKUP_BATCH:
             _check_window(ctx, window, seen, tally, staged, invalid)
             window = []
     _check_window(ctx, window, seen, tally, staged, invalid)
+
+
+_COLUMNS = {"phone_number": "gsmNumber", "secondary_phone_number": "secondaryNumber", "full_name": "fullName",
+            "security_model": "securityModel", "keep_alive": "keepAlive"}  # fmt: skip
+
+
+def _creation_problems(row: Row, job: ImportJob) -> list[FieldError]:
+    """What account creation would refuse in this record, by the file's column names: the dry run and the apply
+    step judge a record alike."""
+    problems = accounts.batch_field_problems(_account_data(row, job.group_id, job.profile_id or None))
+    return [FieldError(_COLUMNS.get(p.field, p.field), p.code, p.message) for p in problems]
 
 
 def _keys(row: Row) -> list[tuple[str, str, str]]:
@@ -539,6 +556,18 @@ def _finish(
     )  # fmt: skip
     if ctx.imports.replace(job, final):
         ctx.files.delete_prefix(_work(job))
+
+
+def give_up(ctx: Context, task: Mapping[str, Any], error: Exception) -> None:
+    """A step failed its last delivery (the queue moves it to the dead letters): the job is failed with the reason
+    instead of staying "running" forever."""
+    job = ctx.imports.get(str(task.get("job", "")))
+    if job is None or job.phase is Phase.DONE:
+        return
+    reason = error.message if isinstance(error, DomainError) else f"an internal error ({type(error).__name__})"
+    message = f"The import stopped: its {task.get('step', '')} step failed {MAX_RECEIVES} times: {reason}."
+    log.error("import %s gave up: %s", job.id, message)
+    _finish(ctx, job, None, status="failed", message=message)
 
 
 def _merged_results(ctx: Context, job: ImportJob) -> Iterator[list[str]]:
