@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from chalicelib.domain import rules
+from chalicelib.domain import csv_safe, rules
 from chalicelib.domain.errors import FieldError
 from chalicelib.domain.model import SecurityModel
 
@@ -132,7 +132,10 @@ def read_records(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
             continue
         if not any(value.strip() for value in values):
             continue
-        yield record, {name: (values[i].strip() if i < len(values) else "") for i, name in enumerate(columns)}
+        yield (
+            record,
+            {name: (csv_safe.restored(values[i].strip()) if i < len(values) else "") for i, name in enumerate(columns)},
+        )
 
 
 def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
@@ -252,11 +255,11 @@ def export_record(
 
 
 def write_csv(records: Iterable[list[str]], header: Iterable[str] = EXPORT_COLUMNS) -> Iterator[str]:
-    """The header and the records as CSV text, a line at a time (CRLF, quoted where needed)."""
+    """The header and the records as CSV text, a line at a time (CRLF, quoted where needed, formulas neutralised)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     for record in itertools.chain([list(header)], records):
-        writer.writerow(record)
+        writer.writerow([csv_safe.neutralised(cell) for cell in record])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
