@@ -63,12 +63,18 @@ RESULT_SUFFIX = ".result.csv"
 RESULT_HEADER = ("record", "outcome", "created_username", "problems", *EXPORT_COLUMNS)
 _IDS = uuid.UUID("6d1f6c2e-8a61-4a4c-9d0e-3f3b5d0c2a71")  # namespace of account ids derived from job+record
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
-_TRUE = {"true", "1", "yes", "on"}
+_YES_NO = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
 
-def is_true(value: object) -> bool:
-    """A yes/no option as forms, JSON and S3 metadata give it (`true`, `1`, `yes`, `on`, or JSON true)."""
-    return value is True or (isinstance(value, str) and value.strip().lower() in _TRUE)
+def _yes_no(errors: list[FieldError], name: str, value: object) -> bool:
+    """A yes/no option as forms, JSON and S3 metadata give it: JSON true/false, or true/false, 1/0, yes/no,
+    on/off (a checkbox), absent or empty being no. Anything else is an error, never a guess."""
+    if value is None or value == "" or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _YES_NO:
+        return _YES_NO[value.strip().lower()]
+    errors.append(FieldError(name, "invalid_boolean", f"'{name}' is true or false."))
+    return False
 
 
 class Policy(StrEnum):
@@ -96,14 +102,36 @@ def parse_policy(text: str | None) -> Policy:
         ) from exc
 
 
-def options_from(values: Mapping[str, object]) -> ImportOptions:
-    """The import options of a request as the API's JSON, its multipart form or the console's form give them
-    (an unknown policy is refused with 422, never read as the default)."""
+OPTION_NAMES = {"profile_id": "profile_id", "policy": "policy", "dry_run": "dry_run",
+                "send_installation_sms": "send_installation_sms"}  # fmt: skip
+METADATA_NAMES = {
+    "profile_id": "profile",
+    "policy": "policy",
+    "dry_run": "dry-run",
+    "send_installation_sms": "send-installation-sms",
+}  # fmt: skip  (x-amz-meta-…)
+
+
+def options_from(values: Mapping[str, object], names: Mapping[str, str] = OPTION_NAMES) -> ImportOptions:
+    """The import options of a request as the API's JSON, its multipart form, the console's form or an S3 object's
+    metadata (`names`) give them: an unknown policy, a yes/no that is neither or a profile that is no text is
+    refused with 422, never read as the default."""
+    errors: list[FieldError] = []
+    profile = values.get(names["profile_id"])
+    if profile is not None and not isinstance(profile, str):
+        errors.append(FieldError(names["profile_id"], "invalid_type", "The profile is given by its id (text)."))
+    policy = values.get(names["policy"])
+    dry_run = _yes_no(errors, names["dry_run"], values.get(names["dry_run"]))
+    send = _yes_no(errors, names["send_installation_sms"], values.get(names["send_installation_sms"]))
+    if policy is not None and not isinstance(policy, str):
+        errors.append(FieldError(names["policy"], "invalid_choice", "'policy' is all_or_nothing or skip_invalid."))
+    if errors:
+        raise ValidationFailed(errors)
     return ImportOptions(
-        profile_id=str(values.get("profile_id") or "") or None,
-        policy=parse_policy(str(values.get("policy") or "") or None),
-        dry_run=is_true(values.get("dry_run")),
-        send_installation_sms=is_true(values.get("send_installation_sms")),
+        profile_id=profile if isinstance(profile, str) and profile else None,
+        policy=parse_policy(policy if isinstance(policy, str) else None),
+        dry_run=dry_run,
+        send_installation_sms=send,
     )
 
 
@@ -196,12 +224,7 @@ def submit_dropped(ctx: Context, bucket: str, key: str, etag: str, version: str)
     result_key = key[: -len(".csv")] + RESULT_SUFFIX
     group = _group_named(ctx, parts[1])
     try:
-        options = ImportOptions(
-            profile_id=meta.get("profile") or None,
-            policy=parse_policy(meta.get("policy")),
-            dry_run=is_true(meta.get("dry-run")),
-            send_installation_sms=is_true(meta.get("send-installation-sms")),
-        )
+        options = options_from(meta, METADATA_NAMES)
     except ValidationFailed as exc:
         return _failed_at_once(ctx, job_id, group, key, exc.errors[0].message, result_key)
     if group is None:
