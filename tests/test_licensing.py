@@ -106,6 +106,7 @@ def test_no_cache_and_vendor_down_is_503(env: tuple[World, LicenceSimulator, Clo
         licensing.licence_for_device(world.ctx, token, "198.51.100.7")
 
 
+@pytest.mark.both_backends
 def test_concurrent_misses_ask_the_vendor_once(env: tuple[World, LicenceSimulator, Clock]) -> None:
     world, simulator, _ = env
     _, token = device(world)
