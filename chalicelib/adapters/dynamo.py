@@ -202,13 +202,25 @@ def _page(iterator: Any, convert: Callable[[Any], Any]) -> Page[Any]:
     return Page(items, encode_cursor(last) if last else None)
 
 
-def _start_key(cursor: str | None) -> dict[str, Any] | None:
+def _start_key(cursor: str | None, names: frozenset[str], **fixed: str) -> dict[str, Any] | None:
+    """The ExclusiveStartKey a cursor holds, checked: exactly the key attributes `names` of the table or index,
+    each a short string (`fixed` ones equal to the query's own value), so a crafted cursor is refused as malformed
+    instead of reaching DynamoDB."""
     if not cursor:
         return None
     key = decode_cursor(cursor)
-    if not isinstance(key, dict):
+    if not isinstance(key, dict) or set(key) != names:
         raise ValueError("malformed cursor")
+    for name, value in key.items():
+        text = value.get("S") if isinstance(value, dict) and len(value) == 1 else None
+        if not isinstance(text, str) or not 0 < len(text) <= 1024 or fixed.get(name, text) != text:
+            raise ValueError("malformed cursor")
     return key
+
+
+_ID_KEY = frozenset({"id"})
+_BY_GROUP_KEY = frozenset({"id", "group_id", "username"})
+_ONLINE_KEY = frozenset({"account_id", "contact", "online_group_id", "sort_key"})
 
 
 def _save_if(item: Model, condition: Condition) -> bool:
@@ -234,6 +246,8 @@ def _update_if(item: Model, actions: list[Any], condition: Condition) -> bool:
 
 
 def _get(model: type[M], key: str) -> M | None:
+    if not key:
+        return None  # DynamoDB refuses an empty key: no item has one
     try:
         return model.get(key, consistent_read=True)
     except DoesNotExist:
@@ -405,7 +419,9 @@ class DynamoAccounts:
         return self.get(guard.owner_id) if guard else None
 
     def list_by_group(self, group_id: str, limit: int, cursor: str | None) -> Page[Account]:
-        iterator = self.t.accounts.by_group.query(group_id, limit=limit, last_evaluated_key=_start_key(cursor))
+        iterator = self.t.accounts.by_group.query(
+            group_id, limit=limit, last_evaluated_key=_start_key(cursor, _BY_GROUP_KEY, group_id=group_id)
+        )
         return _page(iterator, _account_from_model)
 
     def replace(self, previous: Account, updated: Account, event: TimelineEvent) -> None:
@@ -493,7 +509,7 @@ class DynamoGroups:
         return _group_from_model(model) if model else None
 
     def list(self, limit: int, cursor: str | None) -> Page[Group]:
-        return _page(self.t.groups.scan(limit=limit, last_evaluated_key=_start_key(cursor)), _group_from_model)
+        return _page(self.t.groups.scan(limit=limit, last_evaluated_key=_start_key(cursor, _ID_KEY)), _group_from_model)
 
     def replace(self, previous: Group, updated: Group) -> None:
         tx = _Tx(self.t)
@@ -599,7 +615,7 @@ class DynamoProfiles:
         return _profile_from_model(model) if model else None
 
     def list(self, limit: int, cursor: str | None) -> Page[ProvisioningProfile]:
-        scan = self.t.profiles.scan(limit=limit, last_evaluated_key=_start_key(cursor))
+        scan = self.t.profiles.scan(limit=limit, last_evaluated_key=_start_key(cursor, _ID_KEY))
         return _page(scan, _profile_from_model)
 
     def replace(self, previous: ProvisioningProfile, updated: ProvisioningProfile) -> None:
@@ -675,7 +691,7 @@ class DynamoOperators:
         return self.get(guard.owner_id) if guard else None
 
     def list(self, limit: int, cursor: str | None) -> Page[Operator]:
-        scan = self.t.operators.scan(limit=limit, last_evaluated_key=_start_key(cursor))
+        scan = self.t.operators.scan(limit=limit, last_evaluated_key=_start_key(cursor, _ID_KEY))
         return _page(scan, _operator_from_model)
 
     def replace(self, previous: Operator, updated: Operator) -> None:
@@ -1044,7 +1060,9 @@ class DynamoRegistrations:
         return [_registration_from_model(m) for m in self.t.registrations.query(account_id, consistent_read=True)]
 
     def online_in_group(self, group_id: str, limit: int, cursor: str | None) -> Page[Registration]:
-        query = self.t.registrations.online_by_group.query(group_id, limit=limit, last_evaluated_key=_start_key(cursor))
+        query = self.t.registrations.online_by_group.query(
+            group_id, limit=limit, last_evaluated_key=_start_key(cursor, _ONLINE_KEY, online_group_id=group_id)
+        )
         return _page(query, _registration_from_model)
 
 

@@ -67,15 +67,18 @@ class MemoryDatabase:
 
 
 def _page(items: list[T], key: Callable[[T], str], limit: int, cursor: str | None) -> Page[T]:
+    """A page after the cursor's position; cursors are `{"after": key}`, anything else is malformed (as a crafted
+    cursor is on DynamoDB)."""
     ordered = sorted(items, key=key)
     if cursor:
-        after = decode_cursor(cursor)
-        if not isinstance(after, str):
+        position = decode_cursor(cursor)
+        after = position.get("after") if isinstance(position, dict) and set(position) == {"after"} else None
+        if not isinstance(after, str) or not after:
             raise ValueError("malformed cursor")
         ordered = [item for item in ordered if key(item) > after]
     chunk = ordered[:limit]
     more = len(ordered) > limit
-    return Page(chunk, encode_cursor(key(chunk[-1])) if more and chunk else None)
+    return Page(chunk, encode_cursor({"after": key(chunk[-1])}) if more and chunk else None)
 
 
 def _recent(items: list[T], at: Callable[[T], datetime], limit: int, now: datetime) -> list[T]:

@@ -187,5 +187,16 @@ class OutcomeUnknown(StorageUnavailable):
         )
 
 
+class InvalidCursor(DomainError):
+    """A page cursor we did not hand out (crafted, cut or from another list): 400."""
+
+    code = "invalid_cursor"
+    status = 400
+    title = "Bad request"
+
+    def __init__(self) -> None:
+        super().__init__("The cursor is not valid: pass back a next_cursor as it came.", field="cursor")
+
+
 class FileMissing(NotFound):
     code = "file_missing"

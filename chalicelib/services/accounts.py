@@ -14,6 +14,7 @@ from chalicelib.domain.errors import (
     DomainError,
     FieldError,
     Forbidden,
+    InvalidCursor,
     NotFound,
     StaleReference,
     ValidationFailed,
@@ -402,7 +403,7 @@ def list_accounts(ctx: Context, actor: Operator, group_id: str, limit: int, curs
     try:
         return ctx.accounts.list_by_group(group_id, limit, cursor)
     except ValueError as exc:
-        raise ValidationFailed([FieldError("cursor", "invalid_cursor", "The cursor is not valid.")]) from exc
+        raise InvalidCursor() from exc
 
 
 def _immutable_number(reader: FieldReader, name: str, given: str | None, current: str | None) -> None:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from chalicelib.domain import rules
-from chalicelib.domain.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from chalicelib.domain.errors import Conflict, Forbidden, InvalidCursor, NotFound
 from chalicelib.domain.fields import MISSING, FieldReader, _Missing, require
 from chalicelib.domain.model import Group, Operator, Page, ProvisioningProfile, Role, Transport
 from chalicelib.domain.provisioning import DEFAULT_ACTIVATION_TEMPLATE, DEFAULT_INSTALLATION_TEMPLATE
@@ -46,8 +46,8 @@ def _check(reader: FieldReader, name: str, check: Any, value: str | _Missing) ->
             reader.errors.append(exc.error)
 
 
-def _cursor_error(exc: ValueError) -> ValidationFailed:
-    return ValidationFailed([FieldError("cursor", "invalid_cursor", "The cursor is not valid.")])
+def _cursor_error(exc: ValueError) -> InvalidCursor:
+    return InvalidCursor()
 
 
 # --- groups --------------------------------------------------------------------------------------------------

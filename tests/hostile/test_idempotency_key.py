@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from chalicelib.api import idempotency
 from tests.api.helpers import Api, as_problem
 from tests.conftest import World
+
+pytestmark = pytest.mark.both_backends  # the database is where these broke
 
 
 def test_the_same_key_gets_the_same_answer_and_creates_once(api: Api, http_world: World) -> None:

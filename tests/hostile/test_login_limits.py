@@ -15,6 +15,8 @@ from chalicelib.services.context import Context
 from tests.api.helpers import Api, as_problem
 from tests.conftest import FAST_HASHER, World
 
+pytestmark = pytest.mark.both_backends  # the database is where these broke
+
 RIGHT = {"username": "admin", "password": "admin-password-1"}
 WRONG = {"username": "admin", "password": "wrong-password"}
 
