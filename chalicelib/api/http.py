@@ -14,7 +14,7 @@ from typing import Any
 from chalice.app import Blueprint, Request, Response
 
 from chalicelib import bootstrap
-from chalicelib.api import idempotency, json_reader
+from chalicelib.api import idempotency, json_reader, security_headers
 from chalicelib.domain.errors import DomainError, FieldError, Unauthorized, ValidationFailed
 from chalicelib.domain.model import Operator
 from chalicelib.services import operators
@@ -182,6 +182,9 @@ def route(bp: Blueprint, path: str, methods: list[str], *, public: bool = False)
         @functools.wraps(view)
         def wrapper(**params: str) -> Response:
             request = bp.current_request
+            return security_headers.secured(answer(request, **params), request)
+
+        def answer(request: Request, **params: str) -> Response:
             try:
                 ctx = bootstrap.context()
                 actor: Operator | None = None

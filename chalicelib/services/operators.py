@@ -101,25 +101,38 @@ def list_operators(ctx: Context, actor: Operator, limit: int, cursor: str | None
         raise _cursor_error(exc) from exc
 
 
-def update_operator(ctx: Context, actor: Operator, operator_id: str, data: Mapping[str, Any]) -> Operator:
+def update_operator(
+    ctx: Context, actor: Operator, operator_id: str, data: Mapping[str, Any], *, current_token: str = ""
+) -> Operator:
+    """Change an operator. A new password ends the operator's sessions; changing your own keeps the session
+    of `current_token` (the request's own login), which is renewed as of the change."""
     require_admin(actor)
     current = get_operator(ctx, actor, operator_id)
     values = _read_operator(ctx, data, creating=False)
     if current.id == actor.id and (values.get("role", Role.ADMIN) is not Role.ADMIN or values.get("enabled") is False):
         raise Conflict("You cannot demote or disable yourself.", code="self_lockout")
     changes: dict[str, Any] = {}
+    now = ctx.clock()
     if "password" in values:
         changes["password_hash"] = ctx.hasher.hash(values["password"])
-        changes["sessions_valid_after"] = ctx.clock()  # a new password ends the operator's other sessions
+        changes["sessions_valid_after"] = now  # a new password ends the operator's sessions, but for this one:
     if "role" in values:
         changes["role"] = values["role"]
     if "group_ids" in values:
         changes["group_ids"] = frozenset(values["group_ids"])
     if "enabled" in values:
         changes["enabled"] = values["enabled"]
-    updated = replace(current, **changes, updated_at=ctx.clock(), version=current.version + 1)
+    updated = replace(current, **changes, updated_at=now, version=current.version + 1)
     ctx.operators.replace(current, updated)
+    if "password" in values and current.id == actor.id and current_token:
+        _renew_session(ctx, current_token, now)
     return updated
+
+
+def _renew_session(ctx: Context, token: str, at: datetime) -> None:
+    session = ctx.sessions.get(_token_hash(token))
+    if session is not None:
+        ctx.sessions.add(replace(session, created_at=at))  # not older than the new password: still valid
 
 
 def delete_operator(ctx: Context, actor: Operator, operator_id: str) -> None:
