@@ -201,14 +201,23 @@ def create_profile(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> Pr
     return retries.add_once(ctx.profiles.add, ctx.profiles.get, profile)
 
 
+def _readable_profile_ids(ctx: Context, actor: Operator) -> set[str]:
+    """The profiles an operator who is no administrator may see: those of the groups it may read."""
+    groups = (ctx.groups.get(group_id) for group_id in sorted(actor.group_ids))
+    return {g.provisioning_profile_id for g in groups if g is not None}
+
+
 def get_profile(ctx: Context, actor: Operator, profile_id: str) -> ProvisioningProfile:
     profile = ctx.profiles.get(profile_id)
-    if profile is None:
-        raise NotFound("Provisioning profile not found.")
+    if profile is None or (actor.role is not Role.ADMIN and profile_id not in _readable_profile_ids(ctx, actor)):
+        raise NotFound("Provisioning profile not found.")  # the same answer: nobody learns other groups' profiles
     return profile
 
 
 def list_profiles(ctx: Context, actor: Operator, limit: int, cursor: str | None) -> Page[ProvisioningProfile]:
+    if actor.role is not Role.ADMIN:  # a handful (one per group): one page, in name order
+        profiles = (ctx.profiles.get(pid) for pid in _readable_profile_ids(ctx, actor))
+        return Page(sorted((p for p in profiles if p is not None), key=lambda p: p.name.lower()), None)
     try:
         return ctx.profiles.list(limit, cursor)
     except ValueError as exc:

@@ -198,8 +198,11 @@ def submit_uploaded(
     key = f"{UPLOAD_PREFIX}{upload_id}.csv"
     if not _UPLOAD_ID.match(upload_id) or ctx.files.info(key) is None:
         raise ValidationFailed([FieldError("upload_id", "not_found", "No uploaded file has this id.")])
-    job = _new_job(ctx, upload_id, group_id, file_name or "upload.csv", actor.username, options, file_key=key)
-    return _start(ctx, job)
+    job = _start(ctx, _new_job(ctx, upload_id, group_id, file_name or "upload.csv", actor.username, options,
+                               file_key=key))  # fmt: skip
+    if job.group_id != group_id or not actor.can_read_group(job.group_id):  # someone else's upload: not to be seen
+        raise ValidationFailed([FieldError("upload_id", "not_found", "No uploaded file has this id.")])
+    return job
 
 
 def submit_dropped(ctx: Context, bucket: str, key: str, etag: str, version: str) -> ImportJob | None:
