@@ -46,7 +46,12 @@ def normalize_phone_number(field: str, raw: str) -> PhoneNumber:
     compact = _NUMBER_PUNCTUATION.sub("", text)
     if not _NUMBER_CHARACTERS.fullmatch(compact):
         raise InvalidField(
-            FieldError(field, "invalid_phone_number", f"'{raw}' holds characters a phone number has not: use digits.")
+            FieldError(
+                field,
+                "invalid_phone_number",
+                f"'{raw}' holds letters or other signs: give an international number with + and country code, "
+                "or digits only for a test number.",
+            )
         )
     if compact.startswith("00"):
         return _international(field, raw, "+" + compact[2:])
