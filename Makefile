@@ -1,9 +1,12 @@
 # The two commands of the README: `make run` (local stack) and `make test` (install + whole suite).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
+# where `make run` keeps its data (devstack/run_local.py); `make reset` wipes it
+LOCAL_DATA_DIR ?= .localdata
+export LOCAL_DATA_DIR
 PY := $(VENV)/bin/python
 
-.PHONY: run test check bench bench-smoke clean system-deps
+.PHONY: run reset test check bench bench-smoke clean system-deps
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-infra.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +16,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-infra.txt
 
 run: $(VENV)/.installed system-deps
 	$(PY) -m devstack.run_local
+
+reset:
+	rm -rf -- "$(LOCAL_DATA_DIR)"
 
 check: $(VENV)/.installed
 	$(PY) -m ruff check .
