@@ -1,5 +1,8 @@
 # The two commands of the README: `make run` (local stack) and `make test` (install + whole suite).
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The venv's Python is the Lambda runtime's version (the synthesis compiles the package's bytecode with it);
+# scripts/python.sh finds it (PATH, pyenv) or says what to install. `make PYTHON=/path/to/python3.13` overrides.
+PYTHON_VERSION := 3.13
+PYTHON ?= $(shell bash scripts/python.sh $(PYTHON_VERSION))
 VENV := .venv
 # where `make run` keeps its data (devstack/run_local.py); `make reset` wipes it
 LOCAL_DATA_DIR ?= .localdata
@@ -8,8 +11,14 @@ PY := $(VENV)/bin/python
 
 .PHONY: run reset test check bench bench-smoke clean system-deps
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-infra.txt
+# A venv of another Python version (an older checkout's) is replaced, not reused.
+$(VENV)/.python-$(PYTHON_VERSION):
+	@test -n "$(PYTHON)" || { bash scripts/python.sh $(PYTHON_VERSION); exit 1; }
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
+	touch $@
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-infra.txt $(VENV)/.python-$(PYTHON_VERSION)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
@@ -23,6 +32,7 @@ reset:
 check: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(PY) -m mypy --python-version 3.11 sip-edge  # Kamailio's embedded interpreter is Debian's python3 (3.11)
 
 system-deps:
 	bash scripts/install-system-deps.sh
