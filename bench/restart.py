@@ -133,8 +133,10 @@ def main() -> None:
         finally:
             again.stop()
     snapshot = re.search(r"state in .* \((\w+)\)", "".join(again.lines))
+    saved = re.search(r"moto state saved: ([\d.]+ MiB in [\d.]+ s)", "".join(first.lines))
     print(f"{args.accounts} accounts imported in {filling:.1f} s; stopped (SIGINT) in {stopping:.1f} s; "
-          f"data directory {size / 2**20:.1f} MiB; moto state {snapshot.group(1) if snapshot else '?'}")  # fmt: skip
+          f"data directory {size / 2**20:.1f} MiB; moto state {snapshot.group(1) if snapshot else '?'}, the last "
+          f"snapshot {saved.group(1) if saved else '?'}")  # fmt: skip
     print(f"restart with {args.accounts} accounts: {again.seconds:6.1f} s (until it prints that it is up)")
     print(f"first start, no data:  {first.seconds:6.1f} s")
     verdict = "met" if again.seconds < GOAL_SECONDS else "NOT met"

@@ -110,6 +110,8 @@ def main() -> None:
     server.serve_forever()
     if snapshots is not None:
         snapshots.stop()  # the last snapshot, after the last request
+        size = snapshots.path.stat().st_size / 2**20
+        print(f"moto state saved: {size:.1f} MiB in {snapshots.last_seconds:.2f} s", flush=True)
 
 
 if __name__ == "__main__":
