@@ -80,8 +80,9 @@ class Stack:
 
     def stop(self) -> float:
         started = time.perf_counter()
-        os.killpg(self.process.pid, signal.SIGINT)
-        self.process.wait(timeout=120)
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+            self.process.wait(timeout=120)
         return time.perf_counter() - started
 
 

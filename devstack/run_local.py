@@ -161,7 +161,7 @@ def main() -> None:
 
 
 def _serve(env: dict[str, str], running: list[Stoppable]) -> None:
-    _wait_for(f"http://{HOST}:{MOTO_PORT}/moto-api/")
+    _wait_for(f"http://{HOST}:{MOTO_PORT}/moto-api/", 120)  # (loading a large snapshot takes a while)
     queue_url = create_queue(env[ENV_DYNAMODB_ENDPOINT], env["AWS_REGION"], env["SMS_QUEUE_NAME"])
     os.environ[ENV_SMS_QUEUE_URL] = env[ENV_SMS_QUEUE_URL] = queue_url
     import_queue_url = create_import_resources(
