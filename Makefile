@@ -4,9 +4,12 @@
 PYTHON_VERSION := 3.13
 PYTHON ?= $(shell bash scripts/python.sh $(PYTHON_VERSION))
 VENV := .venv
+# where `make run` keeps its data (devstack/run_local.py); `make reset` wipes it
+LOCAL_DATA_DIR ?= .localdata
+export LOCAL_DATA_DIR
 PY := $(VENV)/bin/python
 
-.PHONY: run test check bench bench-smoke clean system-deps
+.PHONY: run reset test check bench bench-smoke clean system-deps
 
 # A venv of another Python version (an older checkout's) is replaced, not reused.
 $(VENV)/.python-$(PYTHON_VERSION):
@@ -22,6 +25,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-infra.txt
 
 run: $(VENV)/.installed system-deps
 	$(PY) -m devstack.run_local
+
+reset:
+	rm -rf -- "$(LOCAL_DATA_DIR)"
 
 check: $(VENV)/.installed
 	$(PY) -m ruff check .

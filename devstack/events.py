@@ -11,23 +11,61 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
 import boto3
+from botocore.exceptions import ClientError
 
 log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any], Any], Any]
 
 
+class StreamPositions:
+    """Where a stream bridge is, kept in a JSON file so a restarted local stack neither misses nor repeats
+    changes: per shard, the sequence number and event id of the last record the handler took (written, by a
+    rename, after each delivered batch; a kill between the handler and the write repeats that one batch, which
+    the versioned index ignores)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.shards: dict[str, dict[str, str]] = json.loads(path.read_text()) if path.exists() else {}
+
+    def advance(self, shard: str, record: dict[str, Any]) -> None:
+        self.shards[shard] = {"sequence": record["dynamodb"]["SequenceNumber"], "event": record["eventID"]}
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.shards))
+        os.replace(temporary, self.path)
+
+    def matches(self, endpoint: str, region: str, table: str) -> bool:
+        """Whether the table's stream still holds each shard's last taken record (not when a kill -9 lost the
+        table's last moments while the consumer had already taken them)."""
+        dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name=region)
+        streams = boto3.client("dynamodbstreams", endpoint_url=endpoint, region_name=region)
+        arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        shards = {s["ShardId"] for s in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]}
+        for shard, last in self.shards.items():
+            if shard not in shards:
+                return False
+            iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="AT_SEQUENCE_NUMBER",
+                                                  SequenceNumber=last["sequence"])["ShardIterator"]  # fmt: skip
+            found = streams.get_records(ShardIterator=iterator, Limit=1).get("Records", [])
+            if not found or found[0]["eventID"] != last["event"]:
+                return False
+        return True
+
+
 class StreamBridge:
     def __init__(
-        self, endpoint: str, region: str, table: str, handler: Handler, poll_seconds: float = 0.2, batch: int = 100
-    ) -> None:
+        self, endpoint: str, region: str, table: str, handler: Handler, poll_seconds: float = 0.2, batch: int = 100,
+        positions: StreamPositions | None = None,
+    ) -> None:  # fmt: skip
         self.dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name=region)
         self.streams = boto3.client("dynamodbstreams", endpoint_url=endpoint, region_name=region)
         self.table = table
@@ -39,6 +77,7 @@ class StreamBridge:
         self.delivered = 0
         self.failures = 0
         self.stream_arn = ""
+        self.positions = positions
 
     def start(self) -> StreamBridge:
         self._thread.start()
@@ -51,9 +90,16 @@ class StreamBridge:
     def _iterators(self) -> dict[str, str]:
         arn = self.stream_arn = self.dynamodb.describe_table(TableName=self.table)["Table"]["LatestStreamArn"]
         shards = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+        known = self.positions.shards if self.positions else {}
+
+        def start(shard: str) -> dict[str, str]:
+            if shard in known:  # where the last run stopped
+                return {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": known[shard]["sequence"]}
+            return {"ShardIteratorType": "TRIM_HORIZON"}
+
         return {
             shard["ShardId"]: self.streams.get_shard_iterator(
-                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                StreamArn=arn, ShardId=shard["ShardId"], **start(shard["ShardId"])
             )["ShardIterator"]
             for shard in shards
         }
@@ -67,6 +113,8 @@ class StreamBridge:
                 records = answer.get("Records", [])
                 if records and not self._deliver(records):
                     continue  # keep the same iterator: the batch is delivered again
+                if records and self.positions:
+                    self.positions.advance(shard, records[-1])
                 iterators[shard] = answer["NextShardIterator"]
                 idle = idle and not records
             if idle:
@@ -207,7 +255,11 @@ def create_queue(endpoint: str, region: str, name: str, visibility_seconds: int 
 def create_import_resources(endpoint: str, region: str, bucket: str, queue_name: str) -> str:
     """The import bucket and work queue (with its dead-letter queue), as infra/ creates them; the queue's URL."""
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name=region)
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    try:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    except ClientError as exc:  # a restarted local stack finds its bucket
+        if exc.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
+            raise
     return create_queue(endpoint, region, queue_name, visibility_seconds=30)
 
 

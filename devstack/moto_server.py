@@ -8,15 +8,18 @@ two transactions. Real DynamoDB is atomic, so the local stack serialises request
 from __future__ import annotations
 
 import argparse
+import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from devstack import moto_transactions
+from devstack.moto_state import Snapshots
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -44,25 +47,47 @@ class Freezer:
                 self._changed.notify_all()
 
 
-def serialized_app(journal: bool = True, freezer: Freezer | None = None) -> WSGIApp:
+READS = {  # requests that change nothing a snapshot keeps (every other request does, or may)
+    "DynamoDB_20120810." + name
+    for name in ("GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems", "DescribeTable", "ListTables",
+                 "DescribeTimeToLive", "DescribeContinuousBackups", "ListTagsOfResource")
+} | {"AmazonSQS." + name for name in ("GetQueueUrl", "GetQueueAttributes", "ListQueues", "ReceiveMessage")}  # fmt: skip
+
+
+def serialized_app(
+    journal: bool = True, snapshots: Snapshots | None = None, freezer: Freezer | None = None
+) -> WSGIApp:
     """moto's WSGI app, one DynamoDB request at a time; `journal` swaps moto's whole-table transaction copies for a
-    rollback journal of the touched items (see moto_transactions.py); `freezer` can hold requests back."""
+    rollback journal of the touched items (see moto_transactions.py); `snapshots` keeps its state on disk (see
+    moto_state.py); `freezer` can hold requests back."""
     if journal:
         moto_transactions.install()
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
 
-    def locked(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def served(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
         if not target.startswith("DynamoDB"):
-            body: Iterable[bytes] = app(environ, start_response)  # SQS long polls etc. need no turn-taking
-            return body
+            return list(app(environ, start_response))  # SQS long polls etc. need no turn-taking
         if freezer is not None:
             freezer.wait(target)
         with lock:
             return list(app(environ, start_response))
 
-    return locked
+    if snapshots is None:
+        return served
+
+    def kept(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        if target.startswith("DynamoDBStreams") or target == "AmazonSQS.ReceiveMessage":
+            return served(environ, start_response)  # (long polls would hold snapshots up; see moto_state.py)
+        with snapshots.gate.passing():
+            body = served(environ, start_response)
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") and target not in READS:
+            snapshots.dirty = True
+        return body
+
+    return kept
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -94,11 +119,29 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--stock-transactions", action="store_true", help="keep moto's whole-table copies")
+    parser.add_argument("--state-dir", type=Path, help="keep the state in this directory (moto_state.py)")
+    parser.add_argument("--snapshot-seconds", type=float, default=1.0, help="at most this much is lost on kill -9")
+    parser.add_argument("--ignore-sigint", action="store_true", help="a parent stops it (SIGTERM) after its consumers")
     args = parser.parse_args()
-    app = serialized_app(journal=not args.stock_transactions)
+    snapshots = Snapshots(args.state_dir, args.snapshot_seconds) if args.state_dir else None
+    restored = snapshots is not None and snapshots.load()
+    app = serialized_app(journal=not args.stock_transactions, snapshots=snapshots)
     server = make_server(args.host, args.port, app, threaded=True, request_handler=_QuietHandler)
-    print(f"moto server on http://{args.host}:{server.server_port}", flush=True)
+    if snapshots is not None:
+        snapshots.start()
+
+        def stop(*_: object) -> None:
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, signal.SIG_IGN if args.ignore_sigint else stop)
+    state = f", state in {args.state_dir} ({'restored' if restored else 'new'})" if snapshots else ""
+    print(f"moto server on http://{args.host}:{server.server_port}{state}", flush=True)
     server.serve_forever()
+    if snapshots is not None:
+        snapshots.stop()  # the last snapshot, after the last request
+        size = snapshots.path.stat().st_size / 2**20
+        print(f"moto state saved: {size:.1f} MiB in {snapshots.last_seconds:.2f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,12 +26,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+READY = "  Data: "  # the last line the stack prints when it is up
+
+
 def start_stack(extra_env: dict[str, str]) -> tuple[subprocess.Popen[str], str, list[str]]:
+    """The stack on free ports, with its data in a directory of its own unless LOCAL_DATA_DIR is given."""
     from devstack.sip_edge import free_port as free_sip_port
 
     ports = {"MOTO_PORT": str(free_port()), "API_PORT": str(free_port()), "LICENCE_PORT": str(free_port()),
              "SIP_PORT": str(free_sip_port()), "SIP_TLS_PORT": str(free_port())}  # fmt: skip
     env = {**os.environ, **ports, **extra_env}
+    env.setdefault("LOCAL_DATA_DIR", tempfile.mkdtemp(prefix="localdata-"))
     if "ADMIN_PASSWORD" not in extra_env:
         env.pop("ADMIN_PASSWORD", None)
     process = subprocess.Popen(
@@ -50,7 +56,7 @@ def start_stack(extra_env: dict[str, str]) -> tuple[subprocess.Popen[str], str, 
             lines.append(line)
 
     threading.Thread(target=read, daemon=True).start()
-    ready = wait_for(lambda: any("Data lives in moto's memory" in line for line in lines), 90)
+    ready = wait_for(lambda: any(READY in line for line in lines), 90)
     if not ready:
         stop(process)
         pytest.fail("the local stack did not start:\n" + "".join(lines))
