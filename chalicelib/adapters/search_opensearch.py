@@ -27,6 +27,7 @@ from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
 from chalicelib.adapters.cursor import decode_cursor, encode_cursor
 from chalicelib.adapters.search_memory import sort_key
+from chalicelib.domain.analysis import lengths_matching
 from chalicelib.domain.model import Page
 from chalicelib.domain.search import FIELDS, And, InvalidQuery, Not, Or, Phrase, Query, Term, Wildcard
 from chalicelib.services.search_port import (
@@ -34,6 +35,7 @@ from chalicelib.services.search_port import (
     SearchDocument,
     SearchUnavailable,
     engine_fields,
+    lengths_field,
     whole_field,
 )
 
@@ -50,6 +52,7 @@ MAPPING: dict[str, Any] = {
             "payload": {"type": "object", "enabled": False},
             **{field: {"type": "text", "analyzer": ANALYZER} for field in FIELDS},
             **{whole_field(f): {"type": "text", "analyzer": ANALYZER, "index_options": "docs"} for f in FIELDS},
+            **{lengths_field(f): {"type": "text", "analyzer": ANALYZER, "index_options": "docs"} for f in FIELDS},
         },
     },
 }
@@ -217,5 +220,8 @@ def _leaf(field: str, query: Term | Wildcard | Phrase) -> dict[str, Any]:
     if isinstance(query, Term):
         return {"term": {field: query.text}}
     if isinstance(query, Wildcard):
+        lengths = lengths_matching(query.glob)
+        if lengths is not None:  # wildcards only: a few length terms instead of every word of the field
+            return {"terms": {lengths_field(field): lengths}}
         return {"wildcard": {whole_field(field) if query.whole else field: {"value": query.glob}}}
     return {"match_phrase": {field: " ".join(query.words)}}

@@ -49,13 +49,20 @@ def whole_field(field: str) -> str:
     return f"{field}_whole"
 
 
+def lengths_field(field: str) -> str:
+    """The engines' field that holds the lengths of a searchable field's words (for `*`, `????`, `??*`)."""
+    return f"{field}_lengths"
+
+
 def engine_fields(document: SearchDocument) -> dict[str, str]:
-    """What tantivy and OpenSearch index for a document: each field's words, and its whole pieces, as tokens
-    joined by single spaces (the engines only split at white space, so they hold exactly our tokens)."""
+    """What tantivy and OpenSearch index for a document: each field's words, its whole pieces and its word
+    lengths, as tokens joined by single spaces (the engines only split at white space, so they hold exactly
+    our tokens)."""
     out: dict[str, str] = {}
     for field, found in document.analysed().items():
         out[field] = " ".join(found.words)
         out[whole_field(field)] = " ".join(found.whole)
+        out[lengths_field(field)] = " ".join(found.lengths())
     return out
 
 

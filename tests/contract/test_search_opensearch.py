@@ -57,6 +57,8 @@ def test_indexes_with_external_versions_and_tombstones(fake: FakeOpenSearch) -> 
             "email": "m example com", "description": "sales",
             "owner_whole": "", "username_whole": "", "callerid_whole": "", "email_whole": "m@example.com",
             "description_whole": "",
+            "owner_lengths": "5", "username_lengths": "4", "callerid_lengths": "12", "email_lengths": "1 3 7",
+            "description_lengths": "5",
         },
         {"index": {"_index": "accounts", "_id": "a2", "version": 7, "version_type": "external_gte"}},
         {"id": "a2", "live": False},
