@@ -27,7 +27,6 @@ from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
 from chalicelib.adapters.cursor import decode_cursor, encode_cursor
 from chalicelib.adapters.search_memory import sort_key
-from chalicelib.domain.analysis import lengths_matching
 from chalicelib.domain.model import Page
 from chalicelib.domain.search import FIELDS, And, InvalidQuery, Not, Or, Phrase, Query, Term, Wildcard
 from chalicelib.services.search_port import (
@@ -36,7 +35,9 @@ from chalicelib.services.search_port import (
     SearchUnavailable,
     engine_fields,
     lengths_field,
+    prefixes_field,
     whole_field,
+    wildcard_lookup,
 )
 
 ANALYZER = "analysed"  # our tokens, split at the spaces that join them
@@ -53,6 +54,7 @@ MAPPING: dict[str, Any] = {
             **{field: {"type": "text", "analyzer": ANALYZER} for field in FIELDS},
             **{whole_field(f): {"type": "text", "analyzer": ANALYZER, "index_options": "docs"} for f in FIELDS},
             **{lengths_field(f): {"type": "text", "analyzer": ANALYZER, "index_options": "docs"} for f in FIELDS},
+            **{prefixes_field(f): {"type": "text", "analyzer": ANALYZER, "index_options": "docs"} for f in FIELDS},
         },
     },
 }
@@ -220,8 +222,10 @@ def _leaf(field: str, query: Term | Wildcard | Phrase) -> dict[str, Any]:
     if isinstance(query, Term):
         return {"term": {field: query.text}}
     if isinstance(query, Wildcard):
-        lengths = lengths_matching(query.glob)
-        if lengths is not None:  # wildcards only: a few length terms instead of every word of the field
-            return {"terms": {lengths_field(field): lengths}}
-        return {"wildcard": {whole_field(field) if query.whole else field: {"value": query.glob}}}
+        lookup = wildcard_lookup(field, query)
+        if lookup.terms is None:
+            return {"wildcard": {lookup.field: {"value": lookup.glob}}}
+        if len(lookup.terms) == 1:
+            return {"term": {lookup.field: lookup.terms[0]}}
+        return {"terms": {lookup.field: list(lookup.terms)}}
     return {"match_phrase": {field: " ".join(query.words)}}

@@ -50,6 +50,7 @@ def is_word_character(char: str) -> bool:
 
 
 LONG_WORD = 32  # word lengths from here on share one length token
+PREFIX_CHARACTERS = 10  # words' beginnings indexed up to this length, for prefix wildcards (`Marco*`, `+39347*`)
 
 
 def length_token(length: int) -> str:
@@ -67,6 +68,15 @@ def lengths_matching(glob: str) -> list[str] | None:
     return [length_token(n) for n in range(max(least, 1), LONG_WORD + 1)]
 
 
+def prefix_matching(glob: str) -> str | None:
+    """For a glob that is letters and digits followed by one `*` (`marco*`), at most PREFIX_CHARACTERS long:
+    the beginning of a word it stands for, which an engine looks up as one term. None otherwise."""
+    stem = glob[:-1]
+    if glob.endswith("*") and 0 < len(stem) <= PREFIX_CHARACTERS and WORD.fullmatch(stem):
+        return stem
+    return None
+
+
 @dataclass(frozen=True)
 class FieldTokens:
     words: tuple[str, ...]
@@ -74,6 +84,10 @@ class FieldTokens:
 
     def lengths(self) -> tuple[str, ...]:
         return tuple(sorted({length_token(len(word)) for word in self.words}))
+
+    def prefixes(self) -> tuple[str, ...]:
+        found = {word[:n] for word in self.words for n in range(1, min(len(word), PREFIX_CHARACTERS) + 1)}
+        return tuple(sorted(found))
 
 
 def analyze(text: str) -> FieldTokens:
