@@ -34,7 +34,10 @@ from chalicelib.services.search_port import (
     SearchDocument,
     SearchUnavailable,
     engine_fields,
+    lengths_field,
+    prefixes_field,
     whole_field,
+    wildcard_lookup,
 )
 
 ANALYZER = "analysed"  # our tokens, split at the spaces that join them
@@ -50,6 +53,8 @@ MAPPING: dict[str, Any] = {
             "payload": {"type": "object", "enabled": False},
             **{field: {"type": "text", "analyzer": ANALYZER} for field in FIELDS},
             **{whole_field(f): {"type": "text", "analyzer": ANALYZER, "index_options": "docs"} for f in FIELDS},
+            **{lengths_field(f): {"type": "text", "analyzer": ANALYZER, "index_options": "docs"} for f in FIELDS},
+            **{prefixes_field(f): {"type": "text", "analyzer": ANALYZER, "index_options": "docs"} for f in FIELDS},
         },
     },
 }
@@ -217,5 +222,10 @@ def _leaf(field: str, query: Term | Wildcard | Phrase) -> dict[str, Any]:
     if isinstance(query, Term):
         return {"term": {field: query.text}}
     if isinstance(query, Wildcard):
-        return {"wildcard": {whole_field(field) if query.whole else field: {"value": query.glob}}}
+        lookup = wildcard_lookup(field, query)
+        if lookup.terms is None:
+            return {"wildcard": {lookup.field: {"value": lookup.glob}}}
+        if len(lookup.terms) == 1:
+            return {"term": {lookup.field: lookup.terms[0]}}
+        return {"terms": {lookup.field: list(lookup.terms)}}
     return {"match_phrase": {field: " ".join(query.words)}}

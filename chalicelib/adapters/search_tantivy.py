@@ -24,7 +24,15 @@ from chalicelib.adapters.cursor import encode_cursor
 from chalicelib.adapters.search_memory import Stored, accepts, offset_of, sort_key
 from chalicelib.domain.model import Page
 from chalicelib.domain.search import FIELDS, And, InvalidQuery, Not, Or, Phrase, Query, Term, Wildcard, glob_to_regex
-from chalicelib.services.search_port import IndexChange, SearchDocument, engine_fields, whole_field
+from chalicelib.services.search_port import (
+    IndexChange,
+    SearchDocument,
+    engine_fields,
+    lengths_field,
+    prefixes_field,
+    whole_field,
+    wildcard_lookup,
+)
 
 TOKENIZER = "analysed"  # our tokens, split at the spaces that join them
 TOO_COMPLEX = "The search engine cannot run this search; use fewer wildcards."
@@ -47,6 +55,8 @@ def _schema() -> tantivy.Schema:
     for field in FIELDS:
         builder.add_text_field(field, tokenizer_name=TOKENIZER, index_option="position")
         builder.add_text_field(whole_field(field), tokenizer_name=TOKENIZER, index_option="basic")
+        builder.add_text_field(lengths_field(field), tokenizer_name=TOKENIZER, index_option="basic")
+        builder.add_text_field(prefixes_field(field), tokenizer_name=TOKENIZER, index_option="basic")
     return builder.build()
 
 
@@ -196,6 +206,11 @@ class TantivySearchIndex:
         if isinstance(query, Term):
             return tantivy.Query.term_query(self.schema, field, query.text)
         if isinstance(query, Wildcard):
-            target = whole_field(field) if query.whole else field
-            return tantivy.Query.regex_query(self.schema, target, glob_to_regex(query.glob, _regex_escape))
+            lookup = wildcard_lookup(field, query)
+            if lookup.terms is None:
+                return tantivy.Query.regex_query(self.schema, lookup.field, glob_to_regex(lookup.glob, _regex_escape))
+            terms = [tantivy.Query.term_query(self.schema, lookup.field, term) for term in lookup.terms]
+            return (
+                terms[0] if len(terms) == 1 else tantivy.Query.boolean_query([(tantivy.Occur.Should, t) for t in terms])
+            )
         return tantivy.Query.phrase_query(self.schema, field, list(query.words))

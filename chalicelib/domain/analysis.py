@@ -8,7 +8,7 @@ Besides its words, a field keeps its *whole pieces*: each white-space separated 
 inside (an e-mail address, `x-ray.7`, `D'Angelo`), folded like words and trimmed of punctuation at either end.
 A wildcard that holds punctuation (`marco.rossi@*`, `*@example.net`) matches whole pieces; every other query
 matches words. The engines are given these tokens ready-made, joined by single spaces, and only split at those
-spaces, so no engine can analyse differently (docs/decisions.md, 42).
+spaces, so no engine can analyse differently (docs/decisions.md: "one analysis, computed in our code").
 """
 
 from __future__ import annotations
@@ -49,10 +49,45 @@ def is_word_character(char: str) -> bool:
     return WORD.fullmatch(char) is not None
 
 
+LONG_WORD = 32  # word lengths from here on share one length token
+PREFIX_CHARACTERS = 10  # words' beginnings indexed up to this length, for prefix wildcards (`Marco*`, `+39347*`)
+
+
+def length_token(length: int) -> str:
+    return str(length) if length < LONG_WORD else f"{LONG_WORD}+"
+
+
+def lengths_matching(glob: str) -> list[str] | None:
+    """For a glob of wildcards only (`*`, `???`, `??*`): the length tokens of the words it matches, so that an
+    engine can answer it from a few length terms instead of reading every word of a field. None otherwise."""
+    if not glob or set(glob) - {"*", "?"}:
+        return None
+    least = glob.count("?")
+    if "*" not in glob:
+        return [length_token(least)]
+    return [length_token(n) for n in range(max(least, 1), LONG_WORD + 1)]
+
+
+def prefix_matching(glob: str) -> str | None:
+    """For a glob that is letters and digits followed by one `*` (`marco*`), at most PREFIX_CHARACTERS long:
+    the beginning of a word it stands for, which an engine looks up as one term. None otherwise."""
+    stem = glob[:-1]
+    if glob.endswith("*") and 0 < len(stem) <= PREFIX_CHARACTERS and WORD.fullmatch(stem):
+        return stem
+    return None
+
+
 @dataclass(frozen=True)
 class FieldTokens:
     words: tuple[str, ...]
     whole: tuple[str, ...]
+
+    def lengths(self) -> tuple[str, ...]:
+        return tuple(sorted({length_token(len(word)) for word in self.words}))
+
+    def prefixes(self) -> tuple[str, ...]:
+        found = {word[:n] for word in self.words for n in range(1, min(len(word), PREFIX_CHARACTERS) + 1)}
+        return tuple(sorted(found))
 
 
 def analyze(text: str) -> FieldTokens:

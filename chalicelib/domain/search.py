@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chalicelib.domain.analysis import fold, is_word_character, words
+from chalicelib.domain.analysis import fold, is_word_character, lengths_matching, words
 from chalicelib.domain.errors import DomainError
 
 FIELDS = ("owner", "username", "callerid", "email", "description")
@@ -307,7 +307,7 @@ class _Parser:
         if _has_wildcard(token.text):
             self.wildcard_words += 1
             query = _wildcard(field, token.text)
-            if query.glob[:1] in ("*", "?"):
+            if query.glob[:1] in ("*", "?") and lengths_matching(query.glob) is None:  # `*`, `???`: cheap
                 self.scans += 1 if field else len(FIELDS)
             return query
         return _analysed(field, words(_unescape(token.text)))

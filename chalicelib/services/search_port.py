@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from chalicelib.domain.analysis import FieldTokens, analyze
+from chalicelib.domain.analysis import FieldTokens, analyze, lengths_matching, prefix_matching
 from chalicelib.domain.errors import Unavailable
 from chalicelib.domain.model import Page
-from chalicelib.domain.search import FIELDS, Query
+from chalicelib.domain.search import FIELDS, Query, Wildcard
 
 
 @dataclass(frozen=True)
@@ -49,13 +49,46 @@ def whole_field(field: str) -> str:
     return f"{field}_whole"
 
 
+def lengths_field(field: str) -> str:
+    """The engines' field that holds the lengths of a searchable field's words (for `*`, `????`, `??*`)."""
+    return f"{field}_lengths"
+
+
+def prefixes_field(field: str) -> str:
+    """The engines' field that holds the beginnings of a searchable field's words (for `Marco*`)."""
+    return f"{field}_prefixes"
+
+
+@dataclass(frozen=True)
+class WildcardLookup:
+    """How an engine answers a wildcard on a field: any of `terms` in `field`, or (terms None) the glob matched
+    against every term of `field`, which costs a read of the field's term dictionary."""
+
+    field: str
+    terms: tuple[str, ...] | None
+    glob: str
+
+
+def wildcard_lookup(field: str, query: Wildcard) -> WildcardLookup:
+    lengths = lengths_matching(query.glob)
+    if lengths is not None:  # wildcards only (`*`, `????`): a few word-length terms
+        return WildcardLookup(lengths_field(field), tuple(lengths), query.glob)
+    prefix = None if query.whole else prefix_matching(query.glob)
+    if prefix is not None:  # `marco*`: one term of the words' beginnings
+        return WildcardLookup(prefixes_field(field), (prefix,), query.glob)
+    return WildcardLookup(whole_field(field) if query.whole else field, None, query.glob)
+
+
 def engine_fields(document: SearchDocument) -> dict[str, str]:
-    """What tantivy and OpenSearch index for a document: each field's words, and its whole pieces, as tokens
-    joined by single spaces (the engines only split at white space, so they hold exactly our tokens)."""
+    """What tantivy and OpenSearch index for a document: each field's words, its whole pieces, its word lengths
+    and its words' beginnings, as tokens joined by single spaces (the engines only split at white space, so
+    they hold exactly our tokens)."""
     out: dict[str, str] = {}
     for field, found in document.analysed().items():
         out[field] = " ".join(found.words)
         out[whole_field(field)] = " ".join(found.whole)
+        out[lengths_field(field)] = " ".join(found.lengths())
+        out[prefixes_field(field)] = " ".join(found.prefixes())
     return out
 
 

@@ -1,6 +1,6 @@
 """A fake OpenSearch HTTP server on loopback: records every request, keeps the bulk-indexed documents per
 concrete index, resolves aliases, and answers `_search` by evaluating the query DSL subset the adapter sends
-(bool filter/must/should/must_not, term, match_phrase, wildcard) over the documents as the mapping's
+(bool filter/must/should/must_not, term, terms, match_phrase, wildcard) over the documents as the mapping's
 white-space analyzer tokenizes them. So the conformance suite can run the same cases on the request shape the
 adapter sends, and the alias swap of a rebuild is seen from the reader's side."""
 
@@ -41,6 +41,8 @@ def matches(doc: dict[str, Any], query: dict[str, Any]) -> bool:
         if field in ("group_id", "live", "id"):
             return doc.get(field) == value
         return value in _tokens(doc, field)
+    if kind == "terms":
+        return any(token in value for token in _tokens(doc, field))
     if kind == "match_phrase":
         words, tokens = value.split(), _tokens(doc, field)
         return any(tokens[i : i + len(words)] == words for i in range(len(tokens) - len(words) + 1))

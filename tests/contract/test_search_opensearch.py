@@ -57,6 +57,12 @@ def test_indexes_with_external_versions_and_tombstones(fake: FakeOpenSearch) -> 
             "email": "m example com", "description": "sales",
             "owner_whole": "", "username_whole": "", "callerid_whole": "", "email_whole": "m@example.com",
             "description_whole": "",
+            "owner_lengths": "5", "username_lengths": "4", "callerid_lengths": "12", "email_lengths": "1 3 7",
+            "description_lengths": "5",
+            "owner_prefixes": "m ma mar marc marco r ro ros ross rossi", "username_prefixes": "1 10 100 1001",
+            "callerid_prefixes": "3 39 393 3934 39347 393471 3934710 39347100 393471000 3934710000",
+            "email_prefixes": "c co com e ex exa exam examp exampl example m",
+            "description_prefixes": "s sa sal sale sales",
         },
         {"index": {"_index": "accounts", "_id": "a2", "version": 7, "version_type": "external_gte"}},
         {"id": "a2", "live": False},
@@ -66,7 +72,7 @@ def test_indexes_with_external_versions_and_tombstones(fake: FakeOpenSearch) -> 
 def test_translates_the_manuals_queries_into_query_dsl(fake: FakeOpenSearch) -> None:
     fake.indices["accounts"] = {}
     index = OpenSearchIndex(fake.url, "accounts")
-    index.search("g1", parse_query('Marco* -owner:"Marco Rossi" callerid:\\+39347 *@example.com'), 25, None)
+    index.search("g1", parse_query('Marco* -owner:"Marco Rossi" callerid:\\+39347 *@example.com ?? M?rco'), 25, None)
     (_, path, body) = fake.requests[-1]
     assert path == "/accounts/_search"
     any_field = ["owner", "username", "callerid", "email", "description"]
@@ -75,10 +81,14 @@ def test_translates_the_manuals_queries_into_query_dsl(fake: FakeOpenSearch) -> 
             "filter": [{"term": {"group_id": "g1"}}, {"term": {"live": True}}],
             "must": [{"bool": {
                 "must": [
-                    {"bool": {"should": [{"wildcard": {f: {"value": "marco*"}}} for f in any_field],
+                    {"bool": {"should": [{"term": {f + "_prefixes": "marco"}} for f in any_field],
                               "minimum_should_match": 1}},
                     {"term": {"callerid": "39347"}},
                     {"bool": {"should": [{"wildcard": {f + "_whole": {"value": "*@example.com"}}} for f in any_field],
+                              "minimum_should_match": 1}},
+                    {"bool": {"should": [{"term": {f + "_lengths": "2"}} for f in any_field],
+                              "minimum_should_match": 1}},
+                    {"bool": {"should": [{"wildcard": {f: {"value": "m?rco"}}} for f in any_field],
                               "minimum_should_match": 1}},
                 ],
                 "must_not": [{"match_phrase": {"owner": "marco rossi"}}],
