@@ -14,19 +14,32 @@ udp_port="${SIP_UDP_PORT:-5060}"
 tcp_port="${SIP_TCP_PORT:-5060}"
 tls_port="${SIP_TLS_PORT:-5061}"
 
+# Kamailio's embedded interpreter is Debian's /usr/bin/python3: the edge's package and its own dependencies
+export PYTHONPATH="$here:${SIP_PYDEPS:-$here/.pydeps}${PYTHONPATH:+:$PYTHONPATH}"
+
+# TLS: the pair in the secret SIP_TLS_CERTIFICATE_SECRET_ARN (kept current by sipedge.tls_certificate watch,
+# below), or the files SIP_TLS_CERT/SIP_TLS_KEY, or a self-signed pair for SIP_TLS_NAME made once per run dir
 cert="${SIP_TLS_CERT:-}"
 key="${SIP_TLS_KEY:-}"
-if [ -z "$cert" ] || [ -z "$key" ]; then
+if [ -n "${SIP_TLS_CERTIFICATE_SECRET_ARN:-}" ]; then
+  cert="$run_dir/tls-cert.pem"
+  key="$run_dir/tls-key.pem"
+  SIP_TLS_CERTIFICATE_VERSION="$(/usr/bin/python3 -m sipedge.tls_certificate fetch --cert "$cert" --key "$key")" \
+    || { echo "sip-edge: no usable TLS certificate in $SIP_TLS_CERTIFICATE_SECRET_ARN" >&2; exit 1; }
+  export SIP_TLS_CERTIFICATE_VERSION
+elif [ -z "$cert" ] || [ -z "$key" ]; then
   cert="$run_dir/tls-cert.pem"
   key="$run_dir/tls-key.pem"
   if [ ! -s "$cert" ] || [ ! -s "$key" ]; then
-    openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=${SIP_TLS_NAME:-sip-edge.local}" \
-      -keyout "$key" -out "$cert" >/dev/null 2>&1
-    chmod 600 "$key"
+    tls_name="${SIP_TLS_NAME:-sip-edge.local}"
+    (umask 077 && openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=$tls_name" \
+      -addext "subjectAltName=DNS:$tls_name" -keyout "$key" -out "$cert" >/dev/null 2>&1)
   fi
 fi
 cert="$(realpath "$cert")"
 key="$(realpath "$key")"
+tls_config="$run_dir/tls.cfg"
+sed -e "s|@CERTIFICATE@|$cert|" -e "s|@PRIVATE_KEY@|$key|" "$here/tls.cfg" >"$tls_config"
 
 auth_secret="${SIP_AUTH_SECRET:-}"
 if [ -z "$auth_secret" ]; then
@@ -36,8 +49,6 @@ fi
 keepalive_timeout="${SIP_KEEPALIVE_TIMEOUT_SECONDS:-10}"
 fr_timer_ms="$(awk -v t="$keepalive_timeout" 'BEGIN { t = (t > 30 ? 30 : t); printf "%d", (t < 1 ? 1 : t) * 1000 }')"
 
-# Kamailio's embedded interpreter is Debian's /usr/bin/python3: the edge's package and its own dependencies
-export PYTHONPATH="$here:${SIP_PYDEPS:-$here/.pydeps}${PYTHONPATH:+:$PYTHONPATH}"
 export SIP_MIN_EXPIRES="${SIP_MIN_EXPIRES:-60}" SIP_MAX_EXPIRES="${SIP_MAX_EXPIRES:-3600}"
 export SIP_DEFAULT_EXPIRES="${SIP_DEFAULT_EXPIRES:-3600}" SIP_KEEPALIVE_TIMEOUT_SECONDS="$keepalive_timeout"
 
@@ -72,13 +83,19 @@ done
   -A "MIN_EXPIRES=$SIP_MIN_EXPIRES" \
   -A "MAX_EXPIRES=$SIP_MAX_EXPIRES" \
   -A "DEFAULT_EXPIRES=$SIP_DEFAULT_EXPIRES" \
-  -A "TLS_CERT=\"$cert\"" \
-  -A "TLS_KEY=\"$key\"" \
+  -A "TLS_CONFIG=\"$tls_config\"" \
   "$@" &
 kamailio=$!
 
+watcher=""
+if [ -n "${SIP_TLS_CERTIFICATE_SECRET_ARN:-}" ]; then
+  /usr/bin/python3 -m sipedge.tls_certificate watch --cert "$cert" --key "$key" \
+    --ctl "unix:$run_dir/kamailio.ctl" --interval "${SIP_TLS_CERTIFICATE_POLL_SECONDS:-300}" &
+  watcher=$!
+fi
+
 # one stops, both stop; TERM/INT (docker stop, Ctrl-C, the test launcher) are passed on to both
-stop() { kill -TERM "$kamailio" "$sidecar" 2>/dev/null || true; }
+stop() { kill -TERM "$kamailio" "$sidecar" $watcher 2>/dev/null || true; }
 trap 'stop' TERM INT
 status=0
 wait -n "$kamailio" "$sidecar" || status=$?

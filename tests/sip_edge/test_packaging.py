@@ -25,7 +25,7 @@ def test_the_dockerfile_installs_the_same_debian_packages_and_uses_the_start_scr
     assert re.search(r"^FROM debian:bookworm", dockerfile, re.MULTILINE)
     assert "debian-packages.txt" in dockerfile and "install-pydeps.sh" in dockerfile
     assert 'CMD ["/opt/sip-edge/start.sh"]' in dockerfile
-    for name in ("kamailio.cfg", "routing.py", "start.sh", "sipedge"):
+    for name in ("kamailio.cfg", "tls.cfg", "routing.py", "start.sh", "sipedge"):
         assert name in dockerfile, name
     assert {"kamailio", "kamailio-python3-modules", "kamailio-tls-modules"} <= set(_packages())
 
@@ -69,4 +69,7 @@ def test_start_script_generates_a_self_signed_pair_when_none_is_configured(tmp_p
     assert done.returncode == 0, done.stderr
     cert = (tmp_path / "tls-cert.pem").read_text()
     assert "BEGIN CERTIFICATE" in cert and (tmp_path / "tls-key.pem").stat().st_mode & 0o077 == 0
+    names = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName"], input=cert, capture_output=True,
+                           text=True, check=True).stdout  # fmt: skip
+    assert "DNS:sip-edge.local" in names  # phones match the name against the SAN, not the CN
     assert "the sidecar did not start" not in done.stderr
