@@ -59,6 +59,16 @@ ALL_HANDLERS = (API, INDEX_ACCOUNTS, SEND_SMS, RECORD_SIP_EVENTS, RUN_IMPORT_CHU
 
 # SQS: the visibility timeout should be at least six times the consumer's timeout (AWS's advice for Lambda).
 VISIBILITY_FACTOR = 6
+# Every queue and stream handler answers with a partial batch response (chalicelib/handlers/batch.py).
+REPORT_BATCH_ITEM_FAILURES = ["ReportBatchItemFailures"]
+# The accounts stream: a failing batch is split in halves to isolate the record at fault, retried this often,
+# and given up after this age; then its description goes to the on-failure queue (infra/README.md, runbook).
+# The stream keeps records 24 hours: well within that, an outage of the search engine is ridden out.
+STREAM_MAX_RETRIES = 10
+STREAM_MAX_RECORD_AGE = cdk.Duration.hours(6)
+# Asynchronous invocations (the S3 notification): Lambda's own retries, then the on-failure queue.
+ASYNC_MAX_RETRIES = 2
+ASYNC_MAX_EVENT_AGE = cdk.Duration.hours(6)
 
 
 def visibility_timeout(handler: Handler) -> cdk.Duration:
@@ -193,13 +203,42 @@ class ChaliceApp(Construct):
             return
         function = self.function_resource(handler)
         function.add_property_override(f"Events.{event}.Properties.Queue", queue.queue_arn)
+        function.add_property_override(f"Events.{event}.Properties.FunctionResponseTypes", REPORT_BATCH_ITEM_FAILURES)
         if queue.fifo:  # Lambda refuses a batching window (even 0, which Chalice writes) on a FIFO queue
             function.add_property_deletion_override(f"Events.{event}.Properties.MaximumBatchingWindowInSeconds")
 
-    def point_stream(self, handler: Handler, stream_arn: str) -> None:
+    def point_stream(self, handler: Handler, stream_arn: str, on_failure: sqs.IQueue) -> None:
         event = self.event_source(handler, "DynamoDB")
-        if event is not None:
-            self.function_resource(handler).add_property_override(f"Events.{event}.Properties.Stream", stream_arn)
+        if event is None:
+            return
+        settings = {
+            "Stream": stream_arn,
+            "FunctionResponseTypes": REPORT_BATCH_ITEM_FAILURES,
+            "BisectBatchOnFunctionError": True,
+            "MaximumRetryAttempts": STREAM_MAX_RETRIES,
+            "MaximumRecordAgeInSeconds": STREAM_MAX_RECORD_AGE.to_seconds(),
+            "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": on_failure.queue_arn}},
+        }
+        function = self.function_resource(handler)
+        for name, value in settings.items():
+            function.add_property_override(f"Events.{event}.Properties.{name}", value)
+
+    def on_async_failure(self, handler: Handler, queue: sqs.IQueue) -> None:
+        """Asynchronous invocations of `handler` (S3 notifications) that still fail after Lambda's retries
+        go to `queue`, with the event and the error."""
+        if not self.has(handler):
+            return
+        lambda_.CfnEventInvokeConfig(
+            self,
+            f"{handler.logical_id}InvokeConfig",
+            function_name=self.function_name(handler),
+            qualifier="$LATEST",
+            maximum_retry_attempts=ASYNC_MAX_RETRIES,
+            maximum_event_age_in_seconds=int(ASYNC_MAX_EVENT_AGE.to_seconds()),
+            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=queue.queue_arn)
+            ),
+        )
 
     def notify_on_upload(self, handler: Handler, bucket: s3.Bucket) -> None:
         """S3 → `@app.lambda_function` for new CSV files under `imports/` (Chalice's packaging refuses

@@ -25,6 +25,9 @@ from constructs import Construct
 
 METRICS_NAMESPACE = "PgsmOperator"
 API_5XX_PER_5_MINUTES = 5
+# The accounts stream's oldest unprocessed record: search lags behind by this much (the records expire at 24 h,
+# the event source gives up at 6 h: infra/application.py)
+ITERATOR_AGE_ALARM = cdk.Duration.minutes(15)
 SMS_FAILURE_PERCENT = 20
 SMS_FAILURE_MIN_COUNT = 5
 SMS_FAILED_PATTERN = '{ ($.event = "sms_outcome") && (($.outcome = "failed") || ($.outcome = "undelivered")) }'
@@ -79,17 +82,30 @@ class Alarms(Construct):
                 f"messages in the {name} dead-letter queue",
             )
 
+    @staticmethod
+    def _function_metric(name: str, function_name: str, statistic: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="AWS/Lambda",
+            metric_name=name,
+            dimensions_map={"FunctionName": function_name},
+            statistic=statistic,
+            period=cdk.Duration.minutes(5),
+        )
+
     def handler_errors(self, functions: Mapping[str, str]) -> None:
         """`functions`: logical id → function name."""
         for logical_id, function_name in functions.items():
-            metric = cloudwatch.Metric(
-                namespace="AWS/Lambda",
-                metric_name="Errors",
-                dimensions_map={"FunctionName": function_name},
-                statistic="Sum",
-                period=cdk.Duration.minutes(5),
-            )
+            metric = self._function_metric("Errors", function_name, "Sum")
             self._alarm(f"{logical_id}Errors", metric, 1, f"{logical_id} raised errors")
+
+    def stream_iterator_age(self, function_name: str) -> None:
+        metric = self._function_metric("IteratorAge", function_name, "Maximum")
+        self._alarm(
+            "StreamIteratorAge",
+            metric,
+            ITERATOR_AGE_ALARM.to_milliseconds(),
+            f"search lags the accounts table by more than {ITERATOR_AGE_ALARM.to_minutes():g} minutes",
+        )
 
     def api_server_errors(self, api_name: str, stage: str) -> None:
         """The API handler turns every exception into a 500 answer, so Lambda's Errors stay at 0: count 5XX at

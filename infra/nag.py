@@ -21,6 +21,7 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
 
 def acknowledge_accepted_findings(stack: PgsmStack) -> None:
     _search(stack)
+    _failure_queues(stack)
     _secrets(stack)
     _edge(stack)
     _app_policy(stack)
@@ -44,6 +45,16 @@ def _search(stack: PgsmStack) -> None:
         acknowledge(domain, "OS4", "This stage runs without dedicated master nodes to keep its cost down.")
     if stack.config.search.data_nodes < 2:
         acknowledge(domain, "OS7", "One data node in this stage: zone awareness needs at least two.")
+
+
+def _failure_queues(stack: PgsmStack) -> None:
+    for queue in (stack.index_failures, stack.upload_failures):
+        acknowledge(
+            queue,
+            "SQS3",
+            "This queue is itself where Lambda puts what it gave up on (an event source's on-failure destination, "
+            "a dead-letter queue in effect); nothing consumes it, an alarm watches it, the runbook replays it.",
+        )
 
 
 def _secrets(stack: PgsmStack) -> None:

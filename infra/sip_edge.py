@@ -8,6 +8,7 @@ queue."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -28,6 +29,8 @@ SIP_PORT = 5060
 SIPS_PORT = 5061
 EDGE_TABLES = ("uniques", "accounts", "groups", "profiles")  # what the edge reads, and nothing else
 CONTAINER = "kamailio"
+ENV_CERTIFICATE_SECRET = "SIP_TLS_CERTIFICATE_SECRET_ARN"  # noqa: S105 (sip-edge/sipedge/tls_certificate.py)
+COMPLETE_SECRET_ARN = re.compile(r":secret:.+-[A-Za-z0-9]{6}$")
 # Excluded from the image's build context: local dependency installs and caches (the Dockerfile installs its own).
 ASSET_EXCLUDES = [".pydeps", "**/__pycache__", "**/*.pyc", ".pytest_cache"]
 
@@ -44,6 +47,7 @@ class SipEdge(Construct):
         events_queue: sqs.IQueue,
         environment: Mapping[str, str],
         log_retention: logs.RetentionDays,
+        certificate_secret_arn: str = "",
     ) -> None:
         super().__init__(scope, construct_id)
         if not (source_dir / "Dockerfile").is_file():
@@ -81,6 +85,12 @@ class SipEdge(Construct):
         self.task_role.add_to_policy(
             iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[events_queue.queue_arn])
         )
+        self.certificate_secret = self._certificate_secret(certificate_secret_arn)
+        environment = dict(environment)
+        if self.certificate_secret is not None:
+            # read by the task itself (not injected at start): a new version is loaded while it runs (tls.reload)
+            self.certificate_secret.grant_read(self.task_role)
+            environment[ENV_CERTIFICATE_SECRET] = self.certificate_secret.secret_arn
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
         # One nonce secret for every task: a phone's challenge and its answer may reach different tasks.
         self.auth_secret = secretsmanager.Secret(
@@ -131,6 +141,15 @@ class SipEdge(Construct):
         self._listen(SIP_PORT, elbv2.Protocol.TCP_UDP, container, ecs.Protocol.UDP)
         self._listen(SIPS_PORT, elbv2.Protocol.TCP, container, ecs.Protocol.TCP)
         self.container = container
+
+    def _certificate_secret(self, arn: str) -> secretsmanager.ISecret | None:
+        """The operator's secret with the TLS chain and key (infra/README.md); its full ARN ends in `-` and six
+        characters that Secrets Manager adds, a partial one does not (IAM then needs the wildcard suffix)."""
+        if not arn:
+            return None
+        if COMPLETE_SECRET_ARN.search(arn):
+            return secretsmanager.Secret.from_secret_complete_arn(self, "CertificateSecret", arn)
+        return secretsmanager.Secret.from_secret_partial_arn(self, "CertificateSecret", arn)
 
     def _listen(
         self, port: int, protocol: elbv2.Protocol, container: ecs.ContainerDefinition, container_protocol: ecs.Protocol

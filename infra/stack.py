@@ -15,7 +15,8 @@ from constructs import Construct
 from infra import application as app_handlers
 from infra.application import ChaliceApp, app_role
 from infra.config import StageConfig
-from infra.messaging import WorkQueue
+from infra.domain import ApiDomain
+from infra.messaging import WorkQueue, failure_queue
 from infra.monitoring import Alarms
 from infra.nag import acknowledge_accepted_findings
 from infra.search import SEARCH_HTTP_ACTIONS, SearchDomain
@@ -81,6 +82,9 @@ class PgsmStack(cdk.Stack):
             name=f"{config.table_prefix}-import-chunks",
             visibility_timeout=app_handlers.visibility_timeout(app_handlers.RUN_IMPORT_CHUNK),
         )
+        # What the accounts stream and the S3 notification give up on (infra/README.md, runbook)
+        self.index_failures = failure_queue(self, "IndexFailures", name=f"{config.table_prefix}-index-failures")
+        self.upload_failures = failure_queue(self, "UploadFailures", name=f"{config.table_prefix}-upload-failures")
         self.storage = Storage(
             self,
             "Storage",
@@ -123,6 +127,16 @@ class PgsmStack(cdk.Stack):
             api_name=f"{config.table_prefix}-api",
         )
         self._wire_events()
+        self.api_domain = (
+            ApiDomain(
+                self,
+                "ApiDomain",
+                config=config.domain,
+                api=self.app.chalice.get_resource(app_handlers.REST_API),
+            )
+            if config.domain
+            else None
+        )
         self.edge = SipEdge(
             self,
             "SipEdge",
@@ -132,7 +146,10 @@ class PgsmStack(cdk.Stack):
             events_queue=self.sip_events.queue,
             environment=self.edge_environment(),
             log_retention=retention,
+            certificate_secret_arn=config.sip_certificate_secret_arn,
         )
+        if self.api_domain is not None:
+            self.api_domain.point_sip_name(self.edge.load_balancer)
         self._alarms()
         self._outputs()
         acknowledge_accepted_findings(self)
@@ -180,6 +197,8 @@ class PgsmStack(cdk.Stack):
             "AWS_REGION": self.region,
             "SIP_EVENTS_QUEUE_URL": self.sip_events.queue.queue_url,
             "SIP_DEFAULT_TRANSPORTS": self.config.sip_default_transports,
+            # the name phones connect to (the self-signed pair's name when no certificate secret is given)
+            "SIP_TLS_NAME": self.config.domain.sip_name if self.config.domain else "sip-edge.local",
         }
 
     def _grant_app(self) -> None:
@@ -188,6 +207,7 @@ class PgsmStack(cdk.Stack):
         tables = list(self.tables.by_name.values())
         indexed = [spec.name for spec in table_specs() if spec.indexes]
         queues = [work.queue.queue_arn for work in (self.sms, self.sip_events, self.imports)]
+        failure_queues = [queue.queue_arn for queue in (self.index_failures, self.upload_failures)]
         accounts_stream = self.tables["accounts"].table_stream_arn or ""
         statements = [
             iam.PolicyStatement(
@@ -205,6 +225,7 @@ class PgsmStack(cdk.Stack):
             iam.PolicyStatement(
                 sid="Queues", actions=[f"sqs:{action}" for action in APP_QUEUE_ACTIONS], resources=queues
             ),
+            iam.PolicyStatement(sid="FailureQueues", actions=["sqs:SendMessage"], resources=failure_queues),
             iam.PolicyStatement(sid="FilesList", actions=["s3:ListBucket"], resources=[self.storage.bucket.bucket_arn]),
             iam.PolicyStatement(
                 sid="Files",
@@ -253,8 +274,11 @@ class PgsmStack(cdk.Stack):
         app.point_queue(app_handlers.SEND_SMS, self.sms.queue)
         app.point_queue(app_handlers.RECORD_SIP_EVENTS, self.sip_events.queue)
         app.point_queue(app_handlers.RUN_IMPORT_CHUNK, self.imports.queue)
-        app.point_stream(app_handlers.INDEX_ACCOUNTS, self.tables["accounts"].table_stream_arn or "")
+        app.point_stream(
+            app_handlers.INDEX_ACCOUNTS, self.tables["accounts"].table_stream_arn or "", self.index_failures
+        )
         app.notify_on_upload(app_handlers.IMPORT_OBJECT_CREATED, self.storage.bucket)
+        app.on_async_failure(app_handlers.IMPORT_OBJECT_CREATED, self.upload_failures)
         app.allow_logs()
         app.wait_for(self.app_access)
 
@@ -265,8 +289,11 @@ class PgsmStack(cdk.Stack):
                 "Sms": self.sms.dead_letters,
                 "SipEvents": self.sip_events.dead_letters,
                 "ImportChunks": self.imports.dead_letters,
+                "IndexFailures": self.index_failures,
+                "UploadFailures": self.upload_failures,
             }
         )
+        alarms.stream_iterator_age(self.app.function_name(app_handlers.INDEX_ACCOUNTS))
         alarms.handler_errors({h.logical_id: self.app.function_name(h) for h in self.app.handlers})
         alarms.throttling(self.tables.by_name.items())
         alarms.api_server_errors(self.app.api_name, app_handlers.API_STAGE)

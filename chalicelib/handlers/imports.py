@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -18,15 +17,14 @@ from chalicelib.services import imports
 log = logging.getLogger(__name__)
 
 
-def run_records(records: Iterable[Any]) -> None:
-    ctx = bootstrap.context()
-    for record in records:
-        try:
-            task = json.loads(record.body)
-        except ValueError:
-            log.warning("dropped an import task that is not JSON")
-            continue
-        imports.process(ctx, task)
+def run_record(record: Any) -> None:
+    """One import step (a Chalice SQSRecord); raises to have it delivered again (app.py reports it failed)."""
+    try:
+        task = json.loads(record.body)
+    except ValueError:
+        log.warning("dropped an import task that is not JSON")
+        return
+    imports.process(bootstrap.context(), task)
 
 
 def object_created(event: dict[str, Any]) -> list[str]:

@@ -292,3 +292,39 @@ def test_synthesizing_leaves_this_process_environment_as_it_was(synth: Synth) ->
     assert synth.templates  # synthesized in this session by the fixture
     for name in ("SEARCH_BACKEND", "SMS_PROVIDER", "OPENSEARCH_SIGV4", "SMS_QUEUE_NAME", "TABLE_PREFIX"):
         assert name not in os.environ, name
+
+
+def test_the_stream_event_source_isolates_bad_records_retries_a_bounded_time_and_keeps_what_it_gives_up(
+    synth: Synth,
+) -> None:
+    stack = synth.stacks["dev"]
+    (event,) = _functions(synth)[handlers.INDEX_ACCOUNTS.logical_id]["Properties"]["Events"].values()
+    properties = event["Properties"]
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert properties["BisectBatchOnFunctionError"] is True
+    assert properties["MaximumRetryAttempts"] == handlers.STREAM_MAX_RETRIES
+    assert 0 < properties["MaximumRecordAgeInSeconds"] < 24 * 3600  # before the stream's own 24 h retention
+    failures = _logical_id(synth, stack.index_failures)
+    assert properties["DestinationConfig"] == {
+        "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": [failures, "Arn"]}}
+    }
+
+
+def test_every_queue_consumer_reports_partial_batch_failures(synth: Synth) -> None:
+    for handler in (handlers.SEND_SMS, handlers.RECORD_SIP_EVENTS, handlers.RUN_IMPORT_CHUNK):
+        (event,) = _functions(synth)[handler.logical_id]["Properties"]["Events"].values()
+        assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"], handler.name
+
+
+def test_failed_s3_notifications_go_to_their_failure_queue_and_functions_may_send_there(synth: Synth) -> None:
+    stack = synth.stacks["dev"]
+    (config,) = synth.resources("AWS::Lambda::EventInvokeConfig").values()
+    properties = config["Properties"]
+    assert properties["FunctionName"] == {"Ref": handlers.IMPORT_OBJECT_CREATED.logical_id}
+    assert properties["Qualifier"] == "$LATEST"
+    assert properties["MaximumRetryAttempts"] == handlers.ASYNC_MAX_RETRIES
+    destination = properties["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination == {"Fn::GetAtt": [_logical_id(synth, stack.upload_failures), "Arn"]}
+    queues = synth.resources("AWS::SQS::Queue")
+    for queue in (stack.index_failures, stack.upload_failures):
+        assert queues[_logical_id(synth, queue)]["Properties"]["SqsManagedSseEnabled"] is True

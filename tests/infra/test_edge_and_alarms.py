@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from infra.sip_edge import EDGE_TABLES
-from tests.infra.conftest import Synth
+from tests.infra.conftest import PROD_DOMAIN, PROD_SIP_CERTIFICATE_SECRET, Synth
 
 
 def _logical_id(synth: Synth, construct: Any, stage: str = "dev") -> str:
@@ -84,7 +84,7 @@ def _alarms(synth: Synth) -> list[dict[str, Any]]:
     return [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()]
 
 
-def test_an_alarm_watches_every_dead_letter_queue(synth: Synth) -> None:
+def test_an_alarm_watches_every_dead_letter_queue_and_failure_destination(synth: Synth) -> None:
     stack = synth.stacks["dev"]
     watched = {
         json.dumps(d["Value"])
@@ -93,6 +93,7 @@ def test_an_alarm_watches_every_dead_letter_queue(synth: Synth) -> None:
         for d in a["Dimensions"]
     }
     dead_letters = [stack.sms.dead_letters, stack.sip_events.dead_letters, stack.imports.dead_letters]
+    dead_letters += [stack.index_failures, stack.upload_failures]  # the on-failure destinations
     assert watched == {json.dumps({"Fn::GetAtt": [_logical_id(synth, q), "QueueName"]}) for q in dead_letters}
 
 
@@ -136,3 +137,35 @@ def test_an_alarm_fires_when_no_edge_task_is_healthy_behind_either_listener(synt
         assert alarm["TreatMissingData"] == "breaching"
     groups = {json.dumps(d["Value"]) for a in healthy for d in a["Dimensions"] if d["Name"] == "TargetGroup"}
     assert len(groups) == 2
+
+
+def test_prod_edge_reads_its_tls_certificate_from_the_configured_secret_and_may_read_only_that_one(
+    synth: Synth,
+) -> None:
+    stack = synth.stacks["prod"]
+    (task,) = synth.resources("AWS::ECS::TaskDefinition", "prod").values()
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    variables = {v["Name"]: v["Value"] for v in container["Environment"]}
+    assert variables["SIP_TLS_CERTIFICATE_SECRET_ARN"] == PROD_SIP_CERTIFICATE_SECRET
+    assert variables["SIP_TLS_NAME"] == f"sip.{PROD_DOMAIN}"
+    role = {"Ref": _logical_id(synth, stack.edge.task_role, "prod")}
+    reads = [
+        s
+        for policy in synth.resources("AWS::IAM::Policy", "prod").values()
+        if role in policy["Properties"]["Roles"]
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "secretsmanager" in json.dumps(s["Action"])
+    ]
+    assert [s["Resource"] for s in reads] == [PROD_SIP_CERTIFICATE_SECRET]
+    (dev_task,) = synth.resources("AWS::ECS::TaskDefinition").values()
+    dev_variables = {v["Name"]: v["Value"] for v in dev_task["Properties"]["ContainerDefinitions"][0]["Environment"]}
+    assert "SIP_TLS_CERTIFICATE_SECRET_ARN" not in dev_variables  # dev: start.sh's self-signed pair
+    assert dev_variables["SIP_TLS_NAME"] == "sip-edge.local"
+
+
+def test_an_alarm_fires_when_search_lags_the_accounts_stream(synth: Synth) -> None:
+    from infra.application import INDEX_ACCOUNTS
+
+    (alarm,) = [a for a in _alarms(synth) if a.get("MetricName") == "IteratorAge"]
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": INDEX_ACCOUNTS.logical_id}}]
+    assert alarm["Statistic"] == "Maximum" and alarm["Threshold"] == 15 * 60 * 1000
