@@ -75,12 +75,12 @@ def visibility_timeout(handler: Handler) -> cdk.Duration:
     return cdk.Duration.seconds(handler.timeout_seconds * VISIBILITY_FACTOR)
 
 
-def app_role(scope: Construct) -> iam.Role:
+def function_role(scope: Construct, handler: Handler) -> iam.Role:
     return iam.Role(
         scope,
-        "AppRole",
+        f"{handler.logical_id}Role",
         assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-        description="The Chalice app's functions: exactly the tables, queues, bucket, domain and secrets it uses",
+        description=f"The {handler.name} function: what infra/access.py gives it, and its own logs",
     )
 
 
@@ -112,15 +112,16 @@ class ChaliceApp(Construct):
         construct_id: str,
         *,
         source_dir: Path,
-        role: iam.Role,
+        roles: Mapping[Handler, iam.Role],
         environment: Mapping[str, str],
+        withheld: Mapping[Handler, frozenset[str]],
         log_retention: logs.RetentionDays,
         region: str,
         api_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
         require_runtime_python()
-        self.role = role
+        self.roles = roles
         # Only literal values go through `chalice package`: it sets them in this process's environment and
         # imports app.py, whose module then stays cached here, so a CDK token would outlive its app (a second
         # synthesis in the same process would reference the first one). Values that are references to this
@@ -128,7 +129,7 @@ class ChaliceApp(Construct):
         literal = {k: v for k, v in environment.items() if not cdk.Token.is_unresolved(v)}
         self._references = {k: v for k, v in environment.items() if cdk.Token.is_unresolved(v)}
         with packaging_region(region):
-            self.chalice = self._package(source_dir, role.role_arn, literal)
+            self.chalice = self._package(source_dir, roles[API].role_arn, literal)
         template = json.loads((Path(self.chalice._sam_package_dir) / "sam.json").read_text())
         self._template_resources: dict[str, dict[str, object]] = template["Resources"]
         self.handlers = [h for h in ALL_HANDLERS if h.logical_id in self._template_resources]
@@ -136,8 +137,11 @@ class ChaliceApp(Construct):
         for handler in self.handlers:
             self._size(handler)
             self._log_group(handler, log_retention)
+            function = self.function_resource(handler)
+            function.add_property_override("Role", roles[handler].role_arn)  # its own (Chalice's: one for all)
             for name, value in self._references.items():
-                self.function_resource(handler).add_property_override(f"Environment.Variables.{name}", value)
+                if name not in withheld.get(handler, frozenset()):
+                    function.add_property_override(f"Environment.Variables.{name}", value)
         self.api_name = api_name
         self.chalice.get_resource(REST_API).add_property_override("Name", api_name)
 
@@ -258,22 +262,26 @@ class ChaliceApp(Construct):
         )
 
     def allow_logs(self) -> None:
-        """Write access to the functions' own log groups, as a policy apart from the role's main policy:
-        the log groups' names come from the functions, which depend on the role (one policy would be a cycle)."""
-        policy = iam.Policy(self, "LogsPolicy", roles=[self.role])
-        for log_group in self.log_groups.values():
-            policy.add_statements(
-                iam.PolicyStatement(
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[log_group.log_group_arn],
-                )
+        """Each function may write its own log group, as a policy apart from its role's main policy: the log
+        group's name comes from the function, which depends on the role (one policy would be a cycle)."""
+        for handler in self.handlers:
+            iam.Policy(
+                self,
+                f"{handler.logical_id}LogsPolicy",
+                roles=[self.roles[handler]],
+                statements=[
+                    iam.PolicyStatement(
+                        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                        resources=[self.log_groups[handler.logical_id].log_group_arn],
+                    )
+                ],
             )
 
-    def wait_for(self, policy: iam.Policy) -> None:
-        """Functions (and so their event source mappings, which check the role) are created after `policy`."""
+    def wait_for(self, handler: Handler, policy: iam.Policy) -> None:
+        """The function (and so its event source mapping, which checks the role) is created after `policy`."""
         cfn_policy = policy.node.default_child
         assert isinstance(cfn_policy, cdk.CfnResource)
-        for handler in self.handlers:
+        if self.has(handler):
             self.function_resource(handler).add_resource_dependency(cfn_policy)
 
 
