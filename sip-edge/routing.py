@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import calling
 import KSR  # type: ignore[import-not-found]  # provided by app_python3 inside Kamailio; a mock in the tests
 from sipedge import config as edge_config
 from sipedge import directory as edge_directory
@@ -44,6 +45,7 @@ CALLBACKS = (
     "ksr_timer_registry",
     "ksr_registrar_event",
     "ksr_uac_event",
+    *calling.CALLBACKS,
 )
 
 
@@ -161,7 +163,7 @@ def guard_method() -> bool:
     if KSR.is_OPTIONS():
         KSR.sl.sl_send_reply(200, "OK")
     elif not KSR.is_ACK():
-        KSR.hdr.append_to_reply("Allow: REGISTER, OPTIONS\r\n")
+        KSR.hdr.append_to_reply(f"Allow: REGISTER, OPTIONS, {calling.ALLOW}\r\n")
         KSR.sl.sl_send_reply(405, "Method Not Allowed")
     return False
 
@@ -277,7 +279,7 @@ def route_register() -> None:
 
 
 def route_request() -> int:
-    for guard in (guard_flood, guard_sanity, guard_method):
+    for guard in (guard_flood, guard_sanity, *calling.GUARDS, guard_method):
         if not guard():
             return 1
     route_register()
@@ -389,6 +391,19 @@ class kamailio:  # the class name app_python3 expects
     def ksr_uac_event(self, msg: Any, evname: str = "") -> int:
         if evname == "uac:reply":
             on_uac_reply()
+        return 1
+
+    # calls (calling.py)
+    def ksr_call_reply(self, msg: Any) -> int:
+        calling.on_reply()
+        return 1
+
+    def ksr_call_failure(self, msg: Any) -> int:
+        calling.on_failure()
+        return 1
+
+    def ksr_dialog_event(self, msg: Any, evname: str = "") -> int:
+        calling.on_dialog_event(evname)
         return 1
 
 

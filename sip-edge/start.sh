@@ -66,6 +66,31 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+# rtpengine: the media relay (userspace, no kernel module), controlled by Kamailio's rtpengine module over the ng
+# protocol on a loopback UDP port; SIP_MEDIA_RELAY=none runs the edge without it (the benchmark's baseline)
+media_relay="${SIP_MEDIA_RELAY:-rtpengine}"
+ng_port="${SIP_RTPENGINE_NG_PORT:-2223}"
+rtp_interface="${SIP_RTP_INTERFACE:-}"
+if [ -z "$rtp_interface" ]; then
+  rtp_interface="$listen"
+  [ "$rtp_interface" = "0.0.0.0" ] && rtp_interface="$(hostname -I 2>/dev/null | awk '{print $1}')"
+  [ -n "$rtp_interface" ] || rtp_interface="127.0.0.1"
+fi
+[ -n "${SIP_RTP_ADVERTISED_ADDRESS:-}" ] && rtp_interface="$rtp_interface!$SIP_RTP_ADVERTISED_ADDRESS"
+pids=()
+if [ "$media_relay" = "rtpengine" ]; then
+  "${RTPENGINE:-rtpengine}" --foreground --log-stderr --table=-1 \
+    --interface="$rtp_interface" --listen-ng="127.0.0.1:$ng_port" \
+    --port-min="${SIP_RTP_PORT_MIN:-30000}" --port-max="${SIP_RTP_PORT_MAX:-40000}" \
+    --num-threads="${SIP_RTPENGINE_THREADS:-2}" --timeout="${SIP_RTP_TIMEOUT_SECONDS:-60}" \
+    --silent-timeout=3600 --final-timeout="${SIP_MAX_CALL_SECONDS:-14400}" --delete-delay=0 \
+    --log-level="${SIP_RTPENGINE_LOG_LEVEL:-5}" --pidfile="$run_dir/rtpengine.pid" &
+  pids+=($!)
+elif [ "$media_relay" != "none" ]; then
+  echo "sip-edge: SIP_MEDIA_RELAY must be rtpengine or none (got $media_relay)" >&2
+  exit 1
+fi
+
 "${KAMAILIO:-kamailio}" -f "$here/kamailio.cfg" -DD -E \
   -m "${SIP_SHM_MB:-256}" -M "${SIP_PKG_MB:-16}" \
   -l "udp:$listen:$udp_port" -l "tcp:$listen:$tcp_port" -l "tls:$listen:$tls_port" \
@@ -84,9 +109,14 @@ done
   -A "MAX_EXPIRES=$SIP_MAX_EXPIRES" \
   -A "DEFAULT_EXPIRES=$SIP_DEFAULT_EXPIRES" \
   -A "TLS_CONFIG=\"$tls_config\"" \
+  -A "RTPENGINE_SOCKET=\"udp:127.0.0.1:$ng_port\"" \
+  -A "NO_ANSWER_MS=$(( ${SIP_NO_ANSWER_SECONDS:-60} * 1000 ))" \
+  -A "DIALOG_TIMEOUT=${SIP_MAX_CALL_SECONDS:-14400}" \
   "$@" &
 kamailio=$!
+pids+=("$kamailio" "$sidecar")
 
+# the certificate watcher is not one of `pids`: if it ends, the edge goes on with the certificate it has
 watcher=""
 if [ -n "${SIP_TLS_CERTIFICATE_SECRET_ARN:-}" ]; then
   /usr/bin/python3 -m sipedge.tls_certificate watch --cert "$cert" --key "$key" \
@@ -94,12 +124,11 @@ if [ -n "${SIP_TLS_CERTIFICATE_SECRET_ARN:-}" ]; then
   watcher=$!
 fi
 
-# one stops, both stop; TERM/INT (docker stop, Ctrl-C, the test launcher) are passed on to both
-stop() { kill -TERM "$kamailio" "$sidecar" $watcher 2>/dev/null || true; }
+# one stops, all stop; TERM/INT (docker stop, Ctrl-C, the test launcher) are passed on to all
+stop() { kill -TERM "${pids[@]}" $watcher 2>/dev/null || true; }
 trap 'stop' TERM INT
 status=0
-wait -n "$kamailio" "$sidecar" || status=$?
+wait -n "${pids[@]}" || status=$?
 stop
-wait "$kamailio" 2>/dev/null || true
-wait "$sidecar" 2>/dev/null || true
+for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 exit "$status"

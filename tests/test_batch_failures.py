@@ -17,6 +17,7 @@ from chalice.app import SQSEvent
 import app
 from chalicelib import bootstrap
 from chalicelib.adapters.dynamo import _account_to_model
+from chalicelib.adapters.dynamo_models import AccountModel
 from chalicelib.domain.model import Page
 from chalicelib.domain.search import Query
 from chalicelib.handlers.batch import each_message
@@ -66,7 +67,7 @@ def test_the_stream_handler_reports_the_refused_record_and_indexes_the_ones_befo
                                                                          full_name=f"Person {i}")).account
             for i in range(3)
         ]  # fmt: skip
-        records = [_insert(_account_to_model(a).serialize(), 100 + i) for i, a in enumerate(made)]
+        records = [_insert(_account_to_model(AccountModel, a).serialize(), 100 + i) for i, a in enumerate(made)]
         index.refused = {made[1].id}
         assert app.index_accounts({"Records": records}, None) == {"batchItemFailures": [{"itemIdentifier": "101"}]}
 

@@ -25,6 +25,8 @@ ENV_MAX_EXPIRES = "SIP_MAX_EXPIRES"
 ENV_MIN_EXPIRES = "SIP_MIN_EXPIRES"
 ENV_DEFAULT_EXPIRES = "SIP_DEFAULT_EXPIRES"
 ENV_SIDECAR_SOCKET = "SIP_SIDECAR_SOCKET"
+ENV_MEDIA_RELAY = "SIP_MEDIA_RELAY"
+MEDIA_RELAYS = ("rtpengine", "none")
 
 MAX_CACHE_SECONDS = 30.0  # the contract: a disabled account stops registering within 30 s
 
@@ -53,6 +55,7 @@ class EdgeConfig:
     max_expires: int = 3600
     default_expires: int = 3600
     sidecar_socket: str = ""
+    media_relay: str = "rtpengine"  # or "none": calls' SDP untouched (the call benchmark's baseline)
 
     def table(self, name: str) -> str:
         return f"{self.table_prefix}-{name}"
@@ -102,4 +105,12 @@ def from_env(env: Mapping[str, str] | None = None) -> EdgeConfig:
         max_expires=int(_number(env, ENV_MAX_EXPIRES, 3600)),
         default_expires=int(_number(env, ENV_DEFAULT_EXPIRES, 3600)),
         sidecar_socket=env.get(ENV_SIDECAR_SOCKET) or "",
+        media_relay=_choice(env, ENV_MEDIA_RELAY, MEDIA_RELAYS),
     )
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    value = (env.get(name) or allowed[0]).strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)} (got {value!r})")
+    return value

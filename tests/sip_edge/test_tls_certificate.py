@@ -49,6 +49,14 @@ def _same(first: str, second: str) -> bool:
     return ssl.PEM_cert_to_DER_cert(first) == ssl.PEM_cert_to_DER_cert(PEM_BLOCK.search(second).group(0))  # type: ignore[union-attr]
 
 
+def _edge_env(edge: SipEdge, **settings: str) -> dict[str, str]:
+    """The session edge's settings (moto, queue, tables) without its ports, run dir and certificate files, and
+    without a media relay (this edge carries no calls; a second rtpengine would want the first one's port)."""
+    prefixes = ("SIP_UDP", "SIP_TCP", "SIP_TLS", "SIP_RUN", "SIP_RTP", "SIP_MEDIA")
+    env = {k: v for k, v in edge.env.items() if not k.startswith(prefixes)}
+    return {**env, "SIP_MEDIA_RELAY": "none", **settings}
+
+
 def _options_over(connection: ssl.SSLSocket, edge: SipEdge) -> bytes:
     branch = uuid.uuid4().hex
     local_host, local_port = connection.getsockname()[:2]
@@ -75,9 +83,9 @@ def test_the_edge_serves_the_secrets_certificate_and_reloads_a_new_version_witho
     client, arn = secret
     first, second = _pair(tmp_path / "first", "first"), _pair(tmp_path / "second", "second")
     client.put_secret_value(SecretId=arn, SecretString=json.dumps(first))
-    # the session edge's settings (moto, queue, tables), with the secret instead of certificate files
-    env = {k: v for k, v in edge.env.items() if not k.startswith(("SIP_UDP", "SIP_TCP", "SIP_TLS", "SIP_RUN"))}
-    env.update(SIP_TLS_CERTIFICATE_SECRET_ARN=arn, SECRETS_ENDPOINT_URL=moto_url, SIP_TLS_CERTIFICATE_POLL_SECONDS="1")
+    env = _edge_env(
+        edge, SIP_TLS_CERTIFICATE_SECRET_ARN=arn, SECRETS_ENDPOINT_URL=moto_url, SIP_TLS_CERTIFICATE_POLL_SECONDS="1"
+    )
     running = start_edge(env, tmp_path / "edge")
     try:
         assert _same(_served(running), first["certificate"])
@@ -111,7 +119,6 @@ def test_start_script_refuses_to_start_without_a_usable_certificate_in_the_secre
     edge: SipEdge, moto_url: str, secret: tuple[Any, str], tmp_path: Path
 ) -> None:
     _, arn = secret  # its value is "{}"
-    env = {k: v for k, v in edge.env.items() if not k.startswith(("SIP_UDP", "SIP_TCP", "SIP_TLS", "SIP_RUN"))}
-    env.update(SIP_TLS_CERTIFICATE_SECRET_ARN=arn, SECRETS_ENDPOINT_URL=moto_url)
+    env = _edge_env(edge, SIP_TLS_CERTIFICATE_SECRET_ARN=arn, SECRETS_ENDPOINT_URL=moto_url)
     with pytest.raises(Exception, match="no usable TLS certificate"):
         start_edge(env, tmp_path / "edge", timeout=10)
