@@ -64,6 +64,8 @@ class StageConfig:
     licence_upstream_url: str
     licence_upstream_public_key: str
     sip_default_transports: str
+    api_reserved_concurrency: int  # the API function's share of the account's concurrency (and its cap)
+    api_gateway_cloudwatch_role: bool  # set API Gateway's account-wide CloudWatch role (infra/api_edge.py)
 
 
 class ConfigError(ValueError):
@@ -162,6 +164,8 @@ def stage_config(stage: str, context: dict[str, Any]) -> StageConfig:
         licence_upstream_url=str(context.get("licence_upstream_url", "")),
         licence_upstream_public_key=str(context.get("licence_upstream_public_key", "")),
         sip_default_transports=str(context.get("sip_default_transports", "tls")),
+        api_reserved_concurrency=_int(context, "api_reserved_concurrency"),
+        api_gateway_cloudwatch_role=bool(context.get("api_gateway_cloudwatch_role", True)),
     )
     if config.production:
         _check_production(stage, config)

@@ -23,6 +23,7 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
 
 def acknowledge_accepted_findings(stack: PgsmStack) -> None:
     _search(stack)
+    _api_edge(stack)
     _failure_queues(stack)
     _secrets(stack)
     _edge(stack)
@@ -48,6 +49,17 @@ def _search(stack: PgsmStack) -> None:
         acknowledge(domain, "OS4", "This stage runs without dedicated master nodes to keep its cost down.")
     if stack.config.search.data_nodes < 2:
         acknowledge(domain, "OS7", "One data node in this stage: zone awareness needs at least two.")
+
+
+def _api_edge(stack: PgsmStack) -> None:
+    role = stack.api_edge.account_role
+    if role is not None:
+        acknowledge(
+            role,
+            "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            "API Gateway's account-wide logging role, with the managed policy AWS provides for exactly that "
+            "(API Gateway creates the execution log groups it writes to, so their names are not known here).",
+        )
 
 
 def _failure_queues(stack: PgsmStack) -> None:

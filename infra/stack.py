@@ -14,6 +14,7 @@ from constructs import Construct
 
 from infra import application as app_handlers
 from infra.access import SECRET_VARIABLES, Access, access_of
+from infra.api_edge import ApiEdge
 from infra.application import ChaliceApp, Handler, function_role
 from infra.config import StageConfig
 from infra.domain import ApiDomain
@@ -132,6 +133,18 @@ class PgsmStack(cdk.Stack):
             api_name=f"{config.table_prefix}-api",
         )
         self._wire_events()
+        api_function = self.app.function_resource(app_handlers.API)
+        # the API cannot take the concurrency the queue consumers need (and is capped there)
+        api_function.add_property_override("ReservedConcurrentExecutions", config.api_reserved_concurrency)
+        self.api_edge = ApiEdge(
+            self,
+            "ApiEdge",
+            api=self.app.chalice.get_resource(app_handlers.REST_API),
+            api_name=self.app.api_name,
+            stage_name=app_handlers.API_STAGE,
+            log_retention=retention,
+            account_role=config.api_gateway_cloudwatch_role,
+        )
         self.api_domain = (
             ApiDomain(
                 self,
@@ -332,7 +345,13 @@ class PgsmStack(cdk.Stack):
             app.wait_for(handler, policy)
 
     def _alarms(self) -> None:
-        alarms = Alarms(self, "Alarms", stage=self.config.stage, email=self.config.alarm_email)
+        alarms = Alarms(
+            self,
+            "Alarms",
+            stage=self.config.stage,
+            email=self.config.alarm_email,
+            topic_arn=self.config.alarm_topic_arn,
+        )
         alarms.dead_letters(
             {
                 "Sms": self.sms.dead_letters,
@@ -346,6 +365,7 @@ class PgsmStack(cdk.Stack):
         alarms.handler_errors({h.logical_id: self.app.function_name(h) for h in self.app.handlers})
         alarms.throttling(self.tables.by_name.items())
         alarms.api_server_errors(self.app.api_name, app_handlers.API_STAGE)
+        alarms.api_rates_and_latency(self.app.api_name, app_handlers.API_STAGE)
         alarms.edge_health(self.edge.target_groups)
         sms_logs = [
             self.app.log_groups[h.logical_id]

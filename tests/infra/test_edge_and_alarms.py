@@ -125,7 +125,7 @@ def test_every_alarm_notifies_the_encrypted_alarm_topic(synth: Synth) -> None:
 def test_api_5xx_answers_raise_an_alarm_on_the_named_api(synth: Synth) -> None:
     (api,) = synth.resources("AWS::Serverless::Api").values()
     assert api["Properties"]["Name"] == "pgsm-dev-api"
-    (alarm,) = [a for a in _alarms(synth) if a.get("MetricName") == "5XXError"]
+    (alarm,) = [a for a in _alarms(synth) if a.get("MetricName") == "5XXError" and a["Statistic"] == "Sum"]
     assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"ApiName": "pgsm-dev-api", "Stage": "api"}
 
 
