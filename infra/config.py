@@ -19,9 +19,11 @@ class SearchSize:
 
 @dataclass(frozen=True)
 class EdgeSize:
-    desired_count: int
+    desired_count: int  # tasks at the first deploy; autoscaling moves between min_count and max_count
     cpu: int
     memory_mib: int
+    min_count: int
+    max_count: int
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,11 @@ def stage_config(stage: str, context: dict[str, Any]) -> StageConfig:
             master_instance_type=str(search.get("master_instance_type", "m6g.large.search")),
         ),
         edge=EdgeSize(
-            desired_count=_int(edge, "desired_count"), cpu=_int(edge, "cpu"), memory_mib=_int(edge, "memory_mib")
+            desired_count=_int(edge, "desired_count"),
+            cpu=_int(edge, "cpu"),
+            memory_mib=_int(edge, "memory_mib"),
+            min_count=int(edge.get("min_count", edge["desired_count"])),
+            max_count=int(edge.get("max_count", edge["desired_count"])),
         ),
         public_base_url=_public_base_url(context, domain),
         domain=domain,

@@ -9,6 +9,14 @@ run_dir="${SIP_RUN_DIR:-${TMPDIR:-/tmp}/sip-edge-$(id -u)}"
 mkdir -p "$run_dir"
 run_dir="$(cd "$run_dir" && pwd)"
 
+# On ECS each task names itself by its task id (from the task metadata endpoint) unless SIP_EDGE_ID is given
+if [ -z "${SIP_EDGE_ID:-}" ] && [ -n "${ECS_CONTAINER_METADATA_URI_V4:-}" ]; then
+  SIP_EDGE_ID="$(/usr/bin/python3 -c 'import json, os, urllib.request
+task = json.load(urllib.request.urlopen(os.environ["ECS_CONTAINER_METADATA_URI_V4"] + "/task", timeout=5))
+print("edge-" + task["TaskARN"].rsplit("/", 1)[-1])')" || { echo "sip-edge: no task id from $ECS_CONTAINER_METADATA_URI_V4" >&2; exit 1; }
+  export SIP_EDGE_ID
+fi
+
 listen="${SIP_LISTEN_ADDRESS:-0.0.0.0}"
 udp_port="${SIP_UDP_PORT:-5060}"
 tcp_port="${SIP_TCP_PORT:-5060}"
@@ -79,7 +87,7 @@ fi
 [ -n "${SIP_RTP_ADVERTISED_ADDRESS:-}" ] && rtp_interface="$rtp_interface!$SIP_RTP_ADVERTISED_ADDRESS"
 pids=()
 if [ "$media_relay" = "rtpengine" ]; then
-  "${RTPENGINE:-rtpengine}" --foreground --log-stderr --table=-1 \
+  "${RTPENGINE:-rtpengine}" --config-file=none --foreground --log-stderr --table=-1 \
     --interface="$rtp_interface" --listen-ng="127.0.0.1:$ng_port" \
     --port-min="${SIP_RTP_PORT_MIN:-30000}" --port-max="${SIP_RTP_PORT_MAX:-40000}" \
     --num-threads="${SIP_RTPENGINE_THREADS:-2}" --timeout="${SIP_RTP_TIMEOUT_SECONDS:-60}" \

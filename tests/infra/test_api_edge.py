@@ -70,7 +70,8 @@ def test_alarms_watch_the_apis_error_rates_and_latency(synth: Synth) -> None:
     alarms = {
         a["Properties"].get("MetricName"): a["Properties"]
         for a in synth.resources("AWS::CloudWatch::Alarm").values()
-        if a["Properties"].get("Statistic") == "Average" or a["Properties"].get("ExtendedStatistic")
+        if a["Properties"].get("Namespace") == "AWS/ApiGateway"
+        and (a["Properties"].get("Statistic") == "Average" or a["Properties"].get("ExtendedStatistic"))
     }
     assert alarms["4XXError"]["Statistic"] == "Average" and alarms["4XXError"]["Threshold"] == 0.25
     assert alarms["5XXError"]["Statistic"] == "Average" and alarms["5XXError"]["Threshold"] == 0.01

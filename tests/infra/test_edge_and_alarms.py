@@ -27,7 +27,7 @@ def test_nlb_passes_sip_over_udp_and_tcp_on_5060_and_tls_as_tcp_on_5061(synth: S
     for group in groups:
         assert group["Properties"]["TargetType"] == "ip"
         assert group["Properties"]["HealthCheckProtocol"] == "TCP"
-        assert group["Properties"]["HealthCheckPort"] == "5060"
+        assert group["Properties"]["HealthCheckPort"] == str(group["Properties"]["Port"])  # each listener's own
         attributes = {a["Key"]: a["Value"] for a in group["Properties"]["TargetGroupAttributes"]}
         assert attributes["preserve_client_ip.enabled"] == "true"
 
@@ -118,7 +118,10 @@ def test_every_alarm_notifies_the_encrypted_alarm_topic(synth: Synth) -> None:
     (topic_id,) = synth.resources("AWS::SNS::Topic")
     (topic,) = synth.resources("AWS::SNS::Topic").values()
     assert "KmsMasterKeyId" in topic["Properties"]
-    for alarm in _alarms(synth):
+    alarms = synth.resources("AWS::CloudWatch::Alarm")
+    ours = [a["Properties"] for name, a in alarms.items() if name.startswith("Alarms")]
+    assert len(ours) == len(alarms) - 2  # and the edge scaling's two, which trigger its step policies
+    for alarm in ours:
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]
 
 
@@ -169,3 +172,39 @@ def test_an_alarm_fires_when_search_lags_the_accounts_stream(synth: Synth) -> No
     (alarm,) = [a for a in _alarms(synth) if a.get("MetricName") == "IteratorAge"]
     assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": INDEX_ACCOUNTS.logical_id}}]
     assert alarm["Statistic"] == "Maximum" and alarm["Threshold"] == 15 * 60 * 1000
+
+
+def test_edge_scales_between_the_stage_bounds_on_cpu_and_on_open_connections(synth: Synth) -> None:
+    from infra.sip_edge import CPU_TARGET_PERCENT, FLOWS_PER_TASK
+
+    for stage, (low, high) in (("dev", (1, 2)), ("prod", (2, 8))):
+        (target,) = synth.resources("AWS::ApplicationAutoScaling::ScalableTarget", stage).values()
+        assert (target["Properties"]["MinCapacity"], target["Properties"]["MaxCapacity"]) == (low, high)
+        assert target["Properties"]["ScalableDimension"] == "ecs:service:DesiredCount"
+        policies = [
+            p["Properties"] for p in synth.resources("AWS::ApplicationAutoScaling::ScalingPolicy", stage).values()
+        ]
+        (cpu,) = [p for p in policies if p["PolicyType"] == "TargetTrackingScaling"]
+        tracking = cpu["TargetTrackingScalingPolicyConfiguration"]
+        assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == "ECSServiceAverageCPUUtilization"
+        assert tracking["TargetValue"] == CPU_TARGET_PERCENT
+        steps = [p for p in policies if p["PolicyType"] == "StepScaling"]
+        assert steps and all(p["StepScalingPolicyConfiguration"]["AdjustmentType"] == "ExactCapacity" for p in steps)
+    flows = [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm", "prod").values()
+             if a["Properties"].get("MetricName") == "ActiveFlowCount"]  # fmt: skip
+    assert flows and {a["Namespace"] for a in flows} == {"AWS/NetworkELB"}
+    assert all(a["Threshold"] % FLOWS_PER_TASK == 0 for a in flows)
+
+
+def test_edge_task_is_pinned_to_x86_64_and_checks_kamailio_itself(synth: Synth) -> None:
+    for stage in ("dev", "prod"):
+        (task,) = synth.resources("AWS::ECS::TaskDefinition", stage).values()
+        assert task["Properties"]["RuntimePlatform"] == {"CpuArchitecture": "X86_64", "OperatingSystemFamily": "LINUX"}
+        (container,) = task["Properties"]["ContainerDefinitions"]
+        command = container["HealthCheck"]["Command"]
+        assert (
+            command[0] == "CMD-SHELL" and "kamcmd -s unix:/var/lib/sip-edge/run/kamailio.ctl core.uptime" in command[1]
+        )
+    manifest = json.loads((synth.outdir / "Pgsm-dev.assets.json").read_text())
+    (image,) = manifest["dockerImages"].values()
+    assert image["source"]["platform"] == "linux/amd64"
