@@ -111,6 +111,7 @@ def test_no_cache_and_vendor_down_is_503(env: tuple[World, LicenceSimulator, Clo
         licensing.licence_for_device(world.ctx, token)
 
 
+@pytest.mark.both_backends
 def test_concurrent_misses_ask_the_vendor_once(env: tuple[World, LicenceSimulator, Clock]) -> None:
     world, simulator, _ = env
     _, token = device(world)

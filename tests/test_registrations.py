@@ -110,6 +110,7 @@ def test_a_duplicate_event_is_recorded_once(world: World, account: Account) -> N
     assert online(world) == [("1001", "sip:u@10.0.0.5:5062;transport=tcp")]
 
 
+@pytest.mark.both_backends
 def test_an_older_registration_arriving_after_the_unregistration_does_not_bring_it_back(
     world: World, account: Account
 ) -> None:

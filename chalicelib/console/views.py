@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -19,9 +18,7 @@ from chalicelib.console.web import (
     LOGIN_CSRF_COOKIE,
     SECURITY_HEADERS,
     SESSION_COOKIE,
-    CsrfFailure,
     Page,
-    check_csrf,
     cookie,
     first,
     form,
@@ -52,6 +49,7 @@ from chalicelib.services import (
     licensing,
     operators,
     registrations,
+    sip_lockout,
 )
 from chalicelib.services import search as search_service
 from chalicelib.services.context import Context
@@ -66,6 +64,7 @@ DONE_MESSAGES = {
     "enabled": "The account has been enabled.",
     "disabled": "The account has been disabled.",
     "deleted": "The account has been deleted.",
+    "sip_lockout_lifted": "The SIP lockout has been lifted; the account can register again within seconds.",
     "group_saved": "The group has been saved.",
     "group_deleted": "The group has been deleted.",
     "profile_saved": "The provisioning profile has been saved.",
@@ -113,7 +112,7 @@ def login_form(p: Page) -> Response:
     return response
 
 
-@page(bp, "/login", ["POST"], public=True)
+@page(bp, "/login", ["POST"], public=True, csrf_exempt="no session yet: checked against the login form's own cookie")
 def login(p: Page) -> Response:
     fields = form(p.request)
     sent, expected = first(fields, "login_csrf"), cookie(p.request, LOGIN_CSRF_COOKIE)
@@ -138,7 +137,6 @@ def login(p: Page) -> Response:
 
 @page(bp, "/logout", ["POST"])
 def logout(p: Page) -> Response:
-    check_csrf(p.request, form(p.request))
     operators.logout(p.ctx, cookie(p.request, SESSION_COOKIE))
     return redirect(p.root + "login", {"Set-Cookie": set_cookie(p.request, SESSION_COOKIE, "", max_age=0)})
 
@@ -238,7 +236,6 @@ def _new_account(p: Page, wizard: bool) -> Response:
         }
         return _account_form(p, wizard=wizard, values=defaults, errors={})
     fields = form(p.request)
-    check_csrf(p.request, fields)
     values: dict[str, Any] = {name: first(fields, name) for name in fields}
     values["obfuscation_enabled"] = "obfuscation_enabled" in fields
     values["keep_alive"] = "keep_alive" in fields
@@ -276,7 +273,7 @@ def account_details(p: Page, account_id: str) -> Response:
     contacts = registrations.for_account(p.ctx, account)
     return p.render(
         "account.html", account=account, tab=tab, history=history, full=full, profile=profile, group=group,
-        contacts=contacts,
+        contacts=contacts, sip_locked=account.sip_locked(p.ctx.clock()),
         done=_done(p), can_write=p.operator.can_write_group(account.group_id), messages=messages, licence=licence,
         can_activate=account.account_type.value == "PGSM" and account.has_international_number,
         can_email=account.account_type.value == "PGSM" and bool(account.email),
@@ -284,7 +281,6 @@ def account_details(p: Page, account_id: str) -> Response:
 
 
 def _send(p: Page, account_id: str, purpose: Purpose, channel: str = activation.SMS) -> Response:
-    check_csrf(p.request, form(p.request))
     try:
         sent = activation.send_link(p.ctx, p.operator, account_id, purpose, channel)
     except Conflict as exc:
@@ -306,7 +302,6 @@ def account_activation_email(p: Page, account_id: str) -> Response:
 
 @page(bp, "/accounts/{account_id}/licence-refresh", ["POST"])
 def account_licence_refresh(p: Page, account_id: str) -> Response:
-    check_csrf(p.request, form(p.request))
     try:
         served = licensing.refresh_for_operator(p.ctx, p.operator, account_id)
         done = "licence_refreshed" if served.source == "upstream" else "licence_unavailable"
@@ -337,7 +332,6 @@ def account_activation_sms(p: Page, account_id: str) -> Response:
 def account_activation_qr(p: Page, account_id: str) -> Response:
     """For devices without SMS (tablets): a fresh activation link as a QR code, shown once. Issuing it
     invalidates earlier activation links, exactly like sending a new activation SMS (which it also queues)."""
-    check_csrf(p.request, form(p.request))
     try:
         sent = activation.send_link(p.ctx, p.operator, account_id, Purpose.ACTIVATE)
     except Conflict as exc:
@@ -364,7 +358,6 @@ def account_edit(p: Page, account_id: str) -> Response:
     status = 200
     if p.request.method == "POST":
         fields = form(p.request)
-        check_csrf(p.request, fields)
         values.update({name: first(fields, name) for name in fields})
         values["obfuscation_enabled"] = "obfuscation_enabled" in fields
         values["keep_alive"] = "keep_alive" in fields
@@ -386,7 +379,6 @@ def account_edit(p: Page, account_id: str) -> Response:
 
 
 def _account_action(p: Page, account_id: str, action: str) -> Response:
-    check_csrf(p.request, form(p.request))
     if action == "delete":
         group_id = accounts.get_account(p.ctx, p.operator, account_id).group_id
         accounts.delete_account(p.ctx, p.operator, account_id)
@@ -396,6 +388,12 @@ def _account_action(p: Page, account_id: str, action: str) -> Response:
     except Conflict as exc:
         return p.render("error.html", status=409, message=exc.message)
     return p.go(f"accounts/{account_id}", tab="configuration", done=f"{action}d")
+
+
+@page(bp, "/accounts/{account_id}/sip-lockout-lift", ["POST"])
+def account_sip_lockout_lift(p: Page, account_id: str) -> Response:
+    sip_lockout.lift(p.ctx, p.operator, account_id)
+    return p.go(f"accounts/{account_id}", tab="state", done="sip_lockout_lifted")
 
 
 @page(bp, "/accounts/{account_id}/enable", ["POST"])
@@ -441,7 +439,6 @@ def _admin_create(p: Page, template: str, data: dict[str, Any], create: Creator,
 
 
 def _admin_delete(p: Page, remove: Remover, item_id: str, target: str) -> Response:
-    check_csrf(p.request, form(p.request))
     try:
         remove(p.ctx, p.operator, item_id)
     except Conflict as exc:
@@ -454,7 +451,6 @@ def group_list(p: Page) -> Response:
     if p.request.method == "GET":
         return _admin_list(p, "groups.html", {}, {})
     fields = form(p.request)
-    check_csrf(p.request, fields)
     data = forms.simple(fields, GROUP_FIELDS, booleans=("enabled",))
     return _admin_create(p, "groups.html", data, groups.create_group, "groups")
 
@@ -469,7 +465,6 @@ def profile_list(p: Page) -> Response:
     if p.request.method == "GET":
         return _admin_list(p, "profiles.html", {}, {"tls_port": 5061, "tcp_port": 5060, "udp_port": 5060})
     fields = form(p.request)
-    check_csrf(p.request, fields)
     data = forms.simple(fields, PROFILE_FIELDS, ints=PORTS)
     data["transports"] = fields.get("transports", [])
     return _admin_create(p, "profiles.html", data, groups.create_profile, "profiles")
@@ -486,7 +481,6 @@ def operator_list(p: Page) -> Response:
     if p.request.method == "GET":
         return _admin_list(p, "operators.html", {}, {"role": "operator"})
     fields = form(p.request)
-    check_csrf(p.request, fields)
     data: dict[str, Any] = forms.simple(fields, ("username", "password", "role"))
     data["group_ids"] = fields.get("group_ids", [])
     return _admin_create(p, "operators.html", data, operators.create_operator, "operators")
@@ -507,9 +501,7 @@ def batch(p: Page) -> Response:
             "batch.html", groups=writable, profiles=profiles, error="", group_id=query(p.request, "group_id")
         )
     parts = read_multipart(p.request)
-    text = {k: v.content.decode("utf-8", "replace") for k, v in parts.items() if k != "file"}
-    if not hmac.compare_digest(text.get("csrf_token", ""), p.csrf):
-        raise CsrfFailure("The form was not sent from this console (missing or wrong CSRF token).")
+    text = {k: v.content.decode("utf-8", "replace") for k, v in parts.items() if k not in ("file", "csrf_token")}
     upload = parts.get("file")
     if upload is None or not upload.content:
         return p.render("batch.html", status=422, groups=writable, profiles=profiles, error="Choose a CSV file.",

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chalicelib.domain import rules
+from chalicelib.domain import resources, rules
 from chalicelib.domain.digest import sip_credentials
 from chalicelib.domain.errors import (
     ConcurrentModification,
@@ -37,26 +37,11 @@ from chalicelib.domain.model import (
 from chalicelib.domain.provisioning import Purpose
 from chalicelib.services.context import Context
 
-EDITABLE_FIELDS = (
-    "username",
-    "password",
-    "group_id",
-    "provisioning_profile_id",
-    "phone_number",
-    "secondary_phone_number",
-    "account_type",
-    "security_model",
-    "obfuscation_enabled",
-    "obfuscation_key",
-    "keep_alive",
-    "permit",
-    "deny",
-    "full_name",
-    "email",
-    "description",
-)
-CREATE_FIELDS = (*EDITABLE_FIELDS, "mode")
-READ_ONLY_FIELDS = ("id", "enabled", "status", "status_changed_at", "created_at", "updated_at", "creation_mode")
+# The request shapes are declared once (domain/resources.py); required fields are checked in _prepare, after the
+# creation mode is known, so the reader reads every field as optional.
+_CREATE = resources.ACCOUNT_CREATE.optional("AccountInput")
+_PATCH = resources.ACCOUNT_PATCH
+EDITABLE_FIELDS = _PATCH.names()
 SNOM_ONLY = ("permit", "deny")
 PGSM_ONLY = ("obfuscation_enabled", "obfuscation_key")
 GENERATED_USERNAME_ATTEMPTS = 5
@@ -92,32 +77,10 @@ class _Input:
 
 
 def _read(data: Mapping[str, Any], creating: bool) -> tuple[FieldReader, _Input]:
-    allowed = CREATE_FIELDS if creating else EDITABLE_FIELDS
-    reader = FieldReader({k: v for k, v in data.items() if k not in READ_ONLY_FIELDS}, allowed)
-    for name in READ_ONLY_FIELDS:
-        if name in data:
-            hint = " Use the enable/disable actions." if name == "enabled" else ""
-            reader.fail(name, "read_only", f"'{name}' cannot be set.{hint}")
-    values = _Input(
-        username=reader.string("username", max_length=64, min_length=1),
-        password=reader.string("password", max_length=128, min_length=1, strip=False),
-        group_id=reader.string("group_id", max_length=64, min_length=1),
-        provisioning_profile_id=reader.string("provisioning_profile_id", max_length=64, nullable=True),
-        phone_number=reader.string("phone_number", max_length=32, min_length=1),
-        secondary_phone_number=reader.string("secondary_phone_number", max_length=32, nullable=True),
-        account_type=reader.choice("account_type", AccountType),
-        security_model=reader.choice("security_model", SecurityModel),
-        obfuscation_enabled=reader.boolean("obfuscation_enabled"),
-        obfuscation_key=reader.string("obfuscation_key", max_length=64, min_length=1),
-        keep_alive=reader.boolean("keep_alive"),
-        permit=reader.string_list("permit", max_items=50, max_length=50),
-        deny=reader.string_list("deny", max_items=50, max_length=50),
-        full_name=reader.string("full_name", max_length=200, nullable=True),
-        email=reader.string("email", max_length=254, nullable=True),
-        description=reader.string("description", max_length=1000, multiline=True, nullable=True),
-        mode=reader.string("mode", max_length=20) if creating else MISSING,
-    )
-    return reader, values
+    shape = _CREATE if creating else _PATCH
+    reader = shape.reader(data)
+    values = shape.read_into(reader)
+    return reader, _Input(**{"mode": MISSING, **values})
 
 
 def _opt(value: str | _Missing) -> str | None:

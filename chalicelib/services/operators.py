@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.domain import rules
+from chalicelib.domain import resources, rules
 from chalicelib.domain.errors import Conflict, NotFound, RateLimited, Unauthorized
 from chalicelib.domain.fields import MISSING, FieldReader, _Missing, require
 from chalicelib.domain.model import LoginAttempt, Operator, Page, Role, Session
@@ -171,10 +171,8 @@ def login(
 ) -> LoginResult:
     """Check credentials (rate-limited, audited) and open a session. With `idle_seconds` (the console) the
     session ends after that much inactivity, and in any case after the absolute session lifetime."""
-    reader = FieldReader(data, ("username", "password"))
-    username = require(reader, "username", reader.string("username", max_length=64, min_length=1))
-    password = require(reader, "password", reader.string("password", max_length=256, min_length=1, strip=False))
-    reader.raise_if_errors()
+    values = resources.LOGIN.read(data)
+    username, password = values["username"], values["password"]
     assert isinstance(username, str) and isinstance(password, str)
     now = ctx.clock()
     s = ctx.settings

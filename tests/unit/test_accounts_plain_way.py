@@ -95,6 +95,7 @@ def test_numbers_are_unique_across_primary_and_secondary(world: World) -> None:
         assert exc.value.field in {"phone_number", "secondary_phone_number"}
 
 
+@pytest.mark.both_backends
 def test_duplicate_username_is_a_conflict_and_leaves_nothing_behind(world: World) -> None:
     create(world, username="2001")
     with pytest.raises(Conflict) as exc:
@@ -317,6 +318,7 @@ def test_a_tampered_cursor_is_a_field_error(world: World) -> None:
     assert codes(exc.value) == {"cursor": "invalid_cursor"}
 
 
+@pytest.mark.both_backends
 def test_concurrent_creation_of_the_same_number_has_exactly_one_winner(world: World) -> None:
     outcomes: list[str] = []
     barrier = threading.Barrier(8)
