@@ -10,6 +10,7 @@ from chalicelib.api import accounts, activation, admin, auth, imports, mobile, o
 from chalicelib.console import views as console
 from chalicelib.handlers import imports as import_handlers
 from chalicelib.handlers import sip_events, sms, streams
+from chalicelib.handlers.batch import BatchResponse, each_message
 
 app = Chalice(app_name="pgsm-operator")
 
@@ -32,32 +33,32 @@ ACCOUNTS_STREAM_ARN = os.environ.get(
 
 
 @app.on_dynamodb_record(stream_arn=ACCOUNTS_STREAM_ARN, batch_size=100, starting_position="TRIM_HORIZON")
-def index_accounts(event: DynamoDBEvent) -> None:
-    streams.index_account_records(event)
+def index_accounts(event: DynamoDBEvent) -> BatchResponse:
+    return streams.index_account_records(event)
 
 
 SMS_QUEUE_NAME = os.environ.get("SMS_QUEUE_NAME", "local-sms")
 
 
 @app.on_sqs_message(queue=SMS_QUEUE_NAME, batch_size=1)
-def send_sms(event: SQSEvent) -> None:
-    sms.deliver_records(event)
+def send_sms(event: SQSEvent) -> BatchResponse:
+    return each_message(event, sms.deliver_record, ordered=True)  # FIFO
 
 
 SIP_EVENTS_QUEUE_NAME = os.environ.get("SIP_EVENTS_QUEUE_NAME", "local-sip-events")
 
 
 @app.on_sqs_message(queue=SIP_EVENTS_QUEUE_NAME, batch_size=10)
-def record_sip_events(event: SQSEvent) -> None:
-    sip_events.record_records(event)
+def record_sip_events(event: SQSEvent) -> BatchResponse:
+    return each_message(event, sip_events.record_record)
 
 
 IMPORT_QUEUE_NAME = os.environ.get("IMPORT_QUEUE_NAME", "local-imports")
 
 
 @app.on_sqs_message(queue=IMPORT_QUEUE_NAME, batch_size=1)
-def run_import_chunk(event: SQSEvent) -> None:
-    import_handlers.run_records(event)
+def run_import_chunk(event: SQSEvent) -> BatchResponse:
+    return each_message(event, import_handlers.run_record)
 
 
 @app.lambda_function(name="import_object_created")

@@ -61,6 +61,13 @@ class StreamPositions:
         return True
 
 
+def reported_failures(answer: Any) -> list[str]:
+    """The ids a handler's partial batch response names (`batchItemFailures`, as Lambda reads it)."""
+    if not isinstance(answer, dict):
+        return []
+    return [str(item["itemIdentifier"]) for item in answer.get("batchItemFailures") or []]
+
+
 class StreamBridge:
     def __init__(
         self, endpoint: str, region: str, table: str, handler: Handler, poll_seconds: float = 0.2, batch: int = 100,
@@ -121,8 +128,12 @@ class StreamBridge:
                 self._stop.wait(self.poll_seconds)
 
     def _deliver(self, records: list[dict[str, Any]]) -> bool:
+        """A batch that raised or reported failed records comes again (Lambda would retry from the first failed
+        record; here from the batch's start: the records before it are applied twice, harmlessly)."""
         try:
-            self.handler({"Records": [lambda_shaped(r, self.stream_arn) for r in records]}, None)
+            answer = self.handler({"Records": [lambda_shaped(r, self.stream_arn) for r in records]}, None)
+            if reported_failures(answer):
+                raise RuntimeError(f"the handler reported failed records: {reported_failures(answer)}")
         except Exception:
             self.failures += 1
             log.warning("stream handler failed; the batch is retried", exc_info=True)
@@ -172,14 +183,18 @@ class QueueBridge:
                 continue
             event = {"Records": [self._record(m) for m in messages]}
             try:
-                self.handler(event, None)
+                failed = set(reported_failures(self.handler(event, None)))
             except Exception:
                 self.failures += 1
                 log.info("queue handler failed; the message comes back after its visibility timeout")
                 continue
-            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
-            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
-            self.delivered += len(messages)
+            # as Lambda with ReportBatchItemFailures: the messages reported failed stay and come back
+            self.failures += len(failed)
+            done = [m for m in messages if m["MessageId"] not in failed]
+            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)]
+            if entries:
+                self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            self.delivered += len(done)
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -59,18 +59,28 @@ ALL_HANDLERS = (API, INDEX_ACCOUNTS, SEND_SMS, RECORD_SIP_EVENTS, RUN_IMPORT_CHU
 
 # SQS: the visibility timeout should be at least six times the consumer's timeout (AWS's advice for Lambda).
 VISIBILITY_FACTOR = 6
+# Every queue and stream handler answers with a partial batch response (chalicelib/handlers/batch.py).
+REPORT_BATCH_ITEM_FAILURES = ["ReportBatchItemFailures"]
+# The accounts stream: a failing batch is split in halves to isolate the record at fault, retried this often,
+# and given up after this age; then its description goes to the on-failure queue (infra/README.md, runbook).
+# The stream keeps records 24 hours: well within that, an outage of the search engine is ridden out.
+STREAM_MAX_RETRIES = 10
+STREAM_MAX_RECORD_AGE = cdk.Duration.hours(6)
+# Asynchronous invocations (the S3 notification): Lambda's own retries, then the on-failure queue.
+ASYNC_MAX_RETRIES = 2
+ASYNC_MAX_EVENT_AGE = cdk.Duration.hours(6)
 
 
 def visibility_timeout(handler: Handler) -> cdk.Duration:
     return cdk.Duration.seconds(handler.timeout_seconds * VISIBILITY_FACTOR)
 
 
-def app_role(scope: Construct) -> iam.Role:
+def function_role(scope: Construct, handler: Handler) -> iam.Role:
     return iam.Role(
         scope,
-        "AppRole",
+        f"{handler.logical_id}Role",
         assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-        description="The Chalice app's functions: exactly the tables, queues, bucket, domain and secrets it uses",
+        description=f"The {handler.name} function: what infra/access.py gives it, and its own logs",
     )
 
 
@@ -102,15 +112,16 @@ class ChaliceApp(Construct):
         construct_id: str,
         *,
         source_dir: Path,
-        role: iam.Role,
+        roles: Mapping[Handler, iam.Role],
         environment: Mapping[str, str],
+        withheld: Mapping[Handler, frozenset[str]],
         log_retention: logs.RetentionDays,
         region: str,
         api_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
         require_runtime_python()
-        self.role = role
+        self.roles = roles
         # Only literal values go through `chalice package`: it sets them in this process's environment and
         # imports app.py, whose module then stays cached here, so a CDK token would outlive its app (a second
         # synthesis in the same process would reference the first one). Values that are references to this
@@ -118,7 +129,7 @@ class ChaliceApp(Construct):
         literal = {k: v for k, v in environment.items() if not cdk.Token.is_unresolved(v)}
         self._references = {k: v for k, v in environment.items() if cdk.Token.is_unresolved(v)}
         with packaging_region(region):
-            self.chalice = self._package(source_dir, role.role_arn, literal)
+            self.chalice = self._package(source_dir, roles[API].role_arn, literal)
         template = json.loads((Path(self.chalice._sam_package_dir) / "sam.json").read_text())
         self._template_resources: dict[str, dict[str, object]] = template["Resources"]
         self.handlers = [h for h in ALL_HANDLERS if h.logical_id in self._template_resources]
@@ -126,8 +137,11 @@ class ChaliceApp(Construct):
         for handler in self.handlers:
             self._size(handler)
             self._log_group(handler, log_retention)
+            function = self.function_resource(handler)
+            function.add_property_override("Role", roles[handler].role_arn)  # its own (Chalice's: one for all)
             for name, value in self._references.items():
-                self.function_resource(handler).add_property_override(f"Environment.Variables.{name}", value)
+                if name not in withheld.get(handler, frozenset()):
+                    function.add_property_override(f"Environment.Variables.{name}", value)
         self.api_name = api_name
         self.chalice.get_resource(REST_API).add_property_override("Name", api_name)
 
@@ -193,13 +207,42 @@ class ChaliceApp(Construct):
             return
         function = self.function_resource(handler)
         function.add_property_override(f"Events.{event}.Properties.Queue", queue.queue_arn)
+        function.add_property_override(f"Events.{event}.Properties.FunctionResponseTypes", REPORT_BATCH_ITEM_FAILURES)
         if queue.fifo:  # Lambda refuses a batching window (even 0, which Chalice writes) on a FIFO queue
             function.add_property_deletion_override(f"Events.{event}.Properties.MaximumBatchingWindowInSeconds")
 
-    def point_stream(self, handler: Handler, stream_arn: str) -> None:
+    def point_stream(self, handler: Handler, stream_arn: str, on_failure: sqs.IQueue) -> None:
         event = self.event_source(handler, "DynamoDB")
-        if event is not None:
-            self.function_resource(handler).add_property_override(f"Events.{event}.Properties.Stream", stream_arn)
+        if event is None:
+            return
+        settings = {
+            "Stream": stream_arn,
+            "FunctionResponseTypes": REPORT_BATCH_ITEM_FAILURES,
+            "BisectBatchOnFunctionError": True,
+            "MaximumRetryAttempts": STREAM_MAX_RETRIES,
+            "MaximumRecordAgeInSeconds": STREAM_MAX_RECORD_AGE.to_seconds(),
+            "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": on_failure.queue_arn}},
+        }
+        function = self.function_resource(handler)
+        for name, value in settings.items():
+            function.add_property_override(f"Events.{event}.Properties.{name}", value)
+
+    def on_async_failure(self, handler: Handler, queue: sqs.IQueue) -> None:
+        """Asynchronous invocations of `handler` (S3 notifications) that still fail after Lambda's retries
+        go to `queue`, with the event and the error."""
+        if not self.has(handler):
+            return
+        lambda_.CfnEventInvokeConfig(
+            self,
+            f"{handler.logical_id}InvokeConfig",
+            function_name=self.function_name(handler),
+            qualifier="$LATEST",
+            maximum_retry_attempts=ASYNC_MAX_RETRIES,
+            maximum_event_age_in_seconds=int(ASYNC_MAX_EVENT_AGE.to_seconds()),
+            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=queue.queue_arn)
+            ),
+        )
 
     def notify_on_upload(self, handler: Handler, bucket: s3.Bucket) -> None:
         """S3 → `@app.lambda_function` for new CSV files under `imports/` (Chalice's packaging refuses
@@ -219,22 +262,26 @@ class ChaliceApp(Construct):
         )
 
     def allow_logs(self) -> None:
-        """Write access to the functions' own log groups, as a policy apart from the role's main policy:
-        the log groups' names come from the functions, which depend on the role (one policy would be a cycle)."""
-        policy = iam.Policy(self, "LogsPolicy", roles=[self.role])
-        for log_group in self.log_groups.values():
-            policy.add_statements(
-                iam.PolicyStatement(
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[log_group.log_group_arn],
-                )
+        """Each function may write its own log group, as a policy apart from its role's main policy: the log
+        group's name comes from the function, which depends on the role (one policy would be a cycle)."""
+        for handler in self.handlers:
+            iam.Policy(
+                self,
+                f"{handler.logical_id}LogsPolicy",
+                roles=[self.roles[handler]],
+                statements=[
+                    iam.PolicyStatement(
+                        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                        resources=[self.log_groups[handler.logical_id].log_group_arn],
+                    )
+                ],
             )
 
-    def wait_for(self, policy: iam.Policy) -> None:
-        """Functions (and so their event source mappings, which check the role) are created after `policy`."""
+    def wait_for(self, handler: Handler, policy: iam.Policy) -> None:
+        """The function (and so its event source mapping, which checks the role) is created after `policy`."""
         cfn_policy = policy.node.default_child
         assert isinstance(cfn_policy, cdk.CfnResource)
-        for handler in self.handlers:
+        if self.has(handler):
             self.function_resource(handler).add_resource_dependency(cfn_policy)
 
 

@@ -12,13 +12,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from infra.config import stage_config
+from infra.config import ConfigError, stage_config
 from infra.stack import PgsmStack
 
 CONTEXT_OVERRIDES = (
     "region",
     "public_base_url",
+    "domain_name",
+    "hosted_zone_id",
+    "hosted_zone_name",
+    "certificate_arn",
+    "sip_domain_name",
+    "sip_certificate_secret_arn",
     "alarm_email",
+    "alarm_topic_arn",
     "ses_domain",
     "email_from",
     "table_prefix",
@@ -58,6 +65,9 @@ def check_with_cdk_nag(app: cdk.App) -> None:
 
 if __name__ == "__main__":
     cdk_app = cdk.App()
-    build(cdk_app)
+    try:
+        build(cdk_app)
+    except ConfigError as error:
+        sys.exit(f"infra: {error}")
     check_with_cdk_nag(cdk_app)
     cdk_app.synth()

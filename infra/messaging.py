@@ -44,3 +44,16 @@ class WorkQueue(Construct):
             fifo=fifo or None,
             content_based_deduplication=False if fifo else None,
         )
+
+
+def failure_queue(scope: Construct, construct_id: str, *, name: str) -> sqs.Queue:
+    """Where Lambda puts what an event source gave up on (the stream's batches, failed S3 notifications): a
+    dead-letter queue in effect, read by the operator (infra/README.md, runbook), kept 14 days."""
+    return sqs.Queue(
+        scope,
+        construct_id,
+        queue_name=name,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=cdk.Duration.days(14),
+    )

@@ -25,6 +25,12 @@ from constructs import Construct
 
 METRICS_NAMESPACE = "PgsmOperator"
 API_5XX_PER_5_MINUTES = 5
+API_5XX_RATE = 0.01  # of the requests in 5 minutes
+API_4XX_RATE = 0.25  # many refusals: a client gone wrong, or someone probing
+API_P99_LATENCY_MS = 5000
+# The accounts stream's oldest unprocessed record: search lags behind by this much (the records expire at 24 h,
+# the event source gives up at 6 h: infra/application.py)
+ITERATOR_AGE_ALARM = cdk.Duration.minutes(15)
 SMS_FAILURE_PERCENT = 20
 SMS_FAILURE_MIN_COUNT = 5
 SMS_FAILED_PATTERN = '{ ($.event = "sms_outcome") && (($.outcome = "failed") || ($.outcome = "undelivered")) }'
@@ -32,7 +38,7 @@ SMS_OUTCOME_PATTERN = '{ $.event = "sms_outcome" }'
 
 
 class Alarms(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, stage: str, email: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, stage: str, email: str, topic_arn: str = "") -> None:
         super().__init__(scope, construct_id)
         self.stage = stage
         self.namespace = f"{METRICS_NAMESPACE}/{stage}"
@@ -41,7 +47,9 @@ class Alarms(Construct):
         self.topic = sns.Topic(self, "Topic", master_key=key, enforce_ssl=True)
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
-        self.action = actions.SnsAction(self.topic)
+        self.actions = [actions.SnsAction(self.topic)]
+        if topic_arn:  # a team's existing topic (pager, chat): notified directly by every alarm
+            self.actions.append(actions.SnsAction(sns.Topic.from_topic_arn(self, "ForwardTopic", topic_arn)))
 
     def _alarm(
         self,
@@ -68,7 +76,7 @@ class Alarms(Construct):
             else cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description=f"{self.stage}: {description}",
         )
-        alarm.add_alarm_action(self.action)
+        alarm.add_alarm_action(*self.actions)
 
     def dead_letters(self, queues: Mapping[str, sqs.IQueue]) -> None:
         for name, queue in queues.items():
@@ -79,17 +87,30 @@ class Alarms(Construct):
                 f"messages in the {name} dead-letter queue",
             )
 
+    @staticmethod
+    def _function_metric(name: str, function_name: str, statistic: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="AWS/Lambda",
+            metric_name=name,
+            dimensions_map={"FunctionName": function_name},
+            statistic=statistic,
+            period=cdk.Duration.minutes(5),
+        )
+
     def handler_errors(self, functions: Mapping[str, str]) -> None:
         """`functions`: logical id → function name."""
         for logical_id, function_name in functions.items():
-            metric = cloudwatch.Metric(
-                namespace="AWS/Lambda",
-                metric_name="Errors",
-                dimensions_map={"FunctionName": function_name},
-                statistic="Sum",
-                period=cdk.Duration.minutes(5),
-            )
+            metric = self._function_metric("Errors", function_name, "Sum")
             self._alarm(f"{logical_id}Errors", metric, 1, f"{logical_id} raised errors")
+
+    def stream_iterator_age(self, function_name: str) -> None:
+        metric = self._function_metric("IteratorAge", function_name, "Maximum")
+        self._alarm(
+            "StreamIteratorAge",
+            metric,
+            ITERATOR_AGE_ALARM.to_milliseconds(),
+            f"search lags the accounts table by more than {ITERATOR_AGE_ALARM.to_minutes():g} minutes",
+        )
 
     def api_server_errors(self, api_name: str, stage: str) -> None:
         """The API handler turns every exception into a 500 answer, so Lambda's Errors stay at 0: count 5XX at
@@ -102,6 +123,23 @@ class Alarms(Construct):
             period=cdk.Duration.minutes(5),
         )
         self._alarm("Api5xx", metric, API_5XX_PER_5_MINUTES, "the API answered 5XX")
+
+    def api_rates_and_latency(self, api_name: str, stage: str) -> None:
+        def metric(name: str, statistic: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/ApiGateway",
+                metric_name=name,
+                dimensions_map={"ApiName": api_name, "Stage": stage},
+                statistic=statistic,
+                period=cdk.Duration.minutes(5),
+            )
+
+        # 4XXError and 5XXError averaged over the requests are the rates of such answers
+        self._alarm("Api5xxRate", metric("5XXError", "Average"), API_5XX_RATE, "more than 1% of API answers 5XX")
+        self._alarm("Api4xxRate", metric("4XXError", "Average"), API_4XX_RATE, "more than 25% of API answers 4XX")
+        self._alarm(
+            "ApiLatency", metric("Latency", "p99"), API_P99_LATENCY_MS, "the API's p99 latency is over 5 seconds"
+        )
 
     def edge_health(self, target_groups: Mapping[str, elbv2.NetworkTargetGroup]) -> None:
         for name, group in target_groups.items():

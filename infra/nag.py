@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import aws_cdk as cdk
 from constructs import IConstruct
 
+from infra.access import access_of
+
 if TYPE_CHECKING:
     from infra.stack import PgsmStack
 
@@ -21,6 +23,8 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
 
 def acknowledge_accepted_findings(stack: PgsmStack) -> None:
     _search(stack)
+    _api_edge(stack)
+    _failure_queues(stack)
     _secrets(stack)
     _edge(stack)
     _app_policy(stack)
@@ -33,17 +37,39 @@ def _search(stack: PgsmStack) -> None:
         domain,
         "OS1",
         "Not in a VPC: the functions would then need a VPC and NAT. Access is by IAM only (the domain policy "
-        "admits the app's role alone, requests are SigV4-signed) plus fine-grained access control.",
+        "admits the indexer's, the API's and the admin role, requests are SigV4-signed) plus fine-grained "
+        "access control.",
     )
     acknowledge(
         domain,
         "OS3",
-        "No IP allow-list: Lambda has no fixed addresses. The domain policy admits only the app's role.",
+        "No IP allow-list: Lambda has no fixed addresses. The domain policy admits only the search roles.",
     )
     if not stack.config.search.master_nodes:
         acknowledge(domain, "OS4", "This stage runs without dedicated master nodes to keep its cost down.")
     if stack.config.search.data_nodes < 2:
         acknowledge(domain, "OS7", "One data node in this stage: zone awareness needs at least two.")
+
+
+def _api_edge(stack: PgsmStack) -> None:
+    role = stack.api_edge.account_role
+    if role is not None:
+        acknowledge(
+            role,
+            "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            "API Gateway's account-wide logging role, with the managed policy AWS provides for exactly that "
+            "(API Gateway creates the execution log groups it writes to, so their names are not known here).",
+        )
+
+
+def _failure_queues(stack: PgsmStack) -> None:
+    for queue in (stack.index_failures, stack.upload_failures):
+        acknowledge(
+            queue,
+            "SQS3",
+            "This queue is itself where Lambda puts what it gave up on (an event source's on-failure destination, "
+            "a dead-letter queue in effect); nothing consumes it, an alarm watches it, the runbook replays it.",
+        )
 
 
 def _secrets(stack: PgsmStack) -> None:
@@ -93,19 +119,21 @@ def _edge(stack: PgsmStack) -> None:
 
 
 def _app_policy(stack: PgsmStack) -> None:
-    policy = stack.app_access
-    acknowledge(
-        policy,
-        "IAM5[Resource::*]",
-        "dynamodb:ListStreams has no resource-level permissions (the stream reads are scoped to the accounts "
-        "table's stream).",
-    )
-    for arn_text in stack.app_wildcard_resources():
-        acknowledge(
-            policy,
-            f"IAM5[Resource::{arn_text}]",
-            "Objects of the app's own bucket, indexes of its own tables, paths of its own search domain.",
-        )
+    for handler, policy in stack.access.items():
+        access = access_of(handler)
+        if access.stream:
+            acknowledge(
+                policy,
+                "IAM5[Resource::*]",
+                "dynamodb:ListStreams has no resource-level permissions (the stream reads are scoped to the "
+                "accounts table's stream).",
+            )
+        for arn_text in stack.wildcard_resources(access):
+            acknowledge(
+                policy,
+                f"IAM5[Resource::{arn_text}]",
+                "Objects of the app's own bucket, indexes of its own tables, paths of its own search domain.",
+            )
 
 
 def _bucket_notifications(stack: PgsmStack) -> None:

@@ -1,6 +1,8 @@
 """The OpenSearch domain behind account search: encrypted at rest and between nodes, HTTPS only (TLS 1.2),
-fine-grained access control with the app's role as master user, and a domain policy that lets in that role
-and nothing else. Sized by the stage's context."""
+fine-grained access control whose master user is a role of its own (`SearchAdminRole`, for the operator who
+maps the functions' roles inside OpenSearch: infra/README.md, First deploy; no function has it), and a domain
+policy that lets in the indexer's role (writes), the API's role (reads) and the admin role, nothing else.
+Sized by the stage's context."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from constructs import Construct
 from infra.config import SearchSize
 
 SEARCH_HTTP_ACTIONS = tuple(f"es:ESHttp{verb}" for verb in ("Get", "Head", "Post", "Put", "Delete", "Patch"))
+SEARCH_READ_ACTIONS = ("es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost")  # searches are POST _search
 
 
 class SearchDomain(Construct):
@@ -23,11 +26,18 @@ class SearchDomain(Construct):
         *,
         domain_name: str,
         size: SearchSize,
-        app_role: iam.IRole,
+        writers: list[iam.IRole],
+        readers: list[iam.IRole],
         production: bool,
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.admin_role = iam.Role(
+            self,
+            "SearchAdminRole",
+            assumed_by=iam.AccountRootPrincipal(),  # whoever in the account IAM allows to assume it
+            description="OpenSearch master user: maps the functions' roles to OpenSearch roles (no function has it)",
+        )
         removal = cdk.RemovalPolicy.RETAIN if production else cdk.RemovalPolicy.DESTROY
         log_groups = {
             kind: logs.LogGroup(self, f"{kind}Logs", retention=log_retention, removal_policy=removal)
@@ -54,7 +64,7 @@ class SearchDomain(Construct):
             node_to_node_encryption=True,
             enforce_https=True,
             tls_security_policy=opensearch.TLSSecurityPolicy.TLS_1_2,
-            fine_grained_access_control=opensearch.AdvancedSecurityOptions(master_user_arn=app_role.role_arn),
+            fine_grained_access_control=opensearch.AdvancedSecurityOptions(master_user_arn=self.admin_role.role_arn),
             logging=opensearch.LoggingOptions(
                 app_log_enabled=True,
                 app_log_group=log_groups["App"],
@@ -81,18 +91,21 @@ class SearchDomain(Construct):
         )
         cfn_domain = self.domain.node.default_child
         assert isinstance(cfn_domain, opensearch.CfnDomain)
+        # Built from the name: the domain's own ARN attribute here would be a circular reference.
+        paths = cdk.Stack.of(self).format_arn(service="es", resource="domain", resource_name=f"{domain_name}/*")
+        admitted = [([*writers, self.admin_role], SEARCH_HTTP_ACTIONS), (readers, SEARCH_READ_ACTIONS)]
         cfn_domain.access_policies = {
             "Version": "2012-10-17",
             "Statement": [
                 {
                     "Effect": "Allow",
-                    "Principal": {"AWS": app_role.role_arn},
-                    "Action": list(SEARCH_HTTP_ACTIONS),
-                    # Built from the name: the domain's own ARN attribute here would be a circular reference.
-                    "Resource": cdk.Stack.of(self).format_arn(
-                        service="es", resource="domain", resource_name=f"{domain_name}/*"
-                    ),
+                    "Principal": {"AWS": [role.role_arn for role in roles]},
+                    "Action": list(actions),
+                    "Resource": paths,
                 }
+                for roles, actions in admitted
+                if roles
             ],
         }
+        self.writers, self.readers = writers, readers
         self.url = cdk.Fn.join("", ["https://", self.domain.domain_endpoint])

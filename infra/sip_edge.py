@@ -8,12 +8,15 @@ queue."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 import aws_cdk as cdk
+from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
@@ -28,6 +31,11 @@ SIP_PORT = 5060
 SIPS_PORT = 5061
 EDGE_TABLES = ("uniques", "accounts", "groups", "profiles")  # what the edge reads, and nothing else
 CONTAINER = "kamailio"
+CONTROL_SOCKET = "/var/lib/sip-edge/run/kamailio.ctl"  # the image's SIP_RUN_DIR (Dockerfile) + start.sh's name
+CPU_TARGET_PERCENT = 60
+FLOWS_PER_TASK = 4000  # open TLS connections a task is sized for (a phone keeps one open)
+ENV_CERTIFICATE_SECRET = "SIP_TLS_CERTIFICATE_SECRET_ARN"  # noqa: S105 (sip-edge/sipedge/tls_certificate.py)
+COMPLETE_SECRET_ARN = re.compile(r":secret:.+-[A-Za-z0-9]{6}$")
 # Excluded from the image's build context: local dependency installs and caches (the Dockerfile installs its own).
 ASSET_EXCLUDES = [".pydeps", "**/__pycache__", "**/*.pyc", ".pytest_cache"]
 
@@ -44,6 +52,7 @@ class SipEdge(Construct):
         events_queue: sqs.IQueue,
         environment: Mapping[str, str],
         log_retention: logs.RetentionDays,
+        certificate_secret_arn: str = "",
     ) -> None:
         super().__init__(scope, construct_id)
         if not (source_dir / "Dockerfile").is_file():
@@ -81,6 +90,12 @@ class SipEdge(Construct):
         self.task_role.add_to_policy(
             iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[events_queue.queue_arn])
         )
+        self.certificate_secret = self._certificate_secret(certificate_secret_arn)
+        environment = dict(environment)
+        if self.certificate_secret is not None:
+            # read by the task itself (not injected at start): a new version is loaded while it runs (tls.reload)
+            self.certificate_secret.grant_read(self.task_role)
+            environment[ENV_CERTIFICATE_SECRET] = self.certificate_secret.secret_arn
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
         # One nonce secret for every task: a phone's challenge and its answer may reach different tasks.
         self.auth_secret = secretsmanager.Secret(
@@ -90,11 +105,28 @@ class SipEdge(Construct):
             generate_secret_string=secretsmanager.SecretStringGenerator(password_length=48, exclude_punctuation=True),
         )
         self.task = task = ecs.FargateTaskDefinition(
-            self, "Task", cpu=size.cpu, memory_limit_mib=size.memory_mib, task_role=self.task_role
+            self,
+            "Task",
+            cpu=size.cpu,
+            memory_limit_mib=size.memory_mib,
+            task_role=self.task_role,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.X86_64, operating_system_family=ecs.OperatingSystemFamily.LINUX
+            ),
         )
         container = task.add_container(
             CONTAINER,
-            image=ecs.ContainerImage.from_asset(str(source_dir), exclude=ASSET_EXCLUDES),
+            image=ecs.ContainerImage.from_asset(
+                str(source_dir), exclude=ASSET_EXCLUDES, platform=ecr_assets.Platform.LINUX_AMD64
+            ),
+            # the Dockerfile's HEALTHCHECK (ECS does not read it): Kamailio answers on its control socket
+            health_check=ecs.HealthCheck(
+                command=["CMD-SHELL", f"kamcmd -s unix:{CONTROL_SOCKET} core.uptime >/dev/null || exit 1"],
+                interval=cdk.Duration.seconds(15),
+                timeout=cdk.Duration.seconds(5),
+                retries=3,
+                start_period=cdk.Duration.seconds(30),
+            ),
             logging=ecs.LogDrivers.aws_logs(stream_prefix="sip-edge", log_group=self.log_group),
             environment=dict(environment),
             secrets={"SIP_AUTH_SECRET": ecs.Secret.from_secrets_manager(self.auth_secret)},
@@ -120,8 +152,8 @@ class SipEdge(Construct):
             security_groups=[self.security_group],
             min_healthy_percent=100,
             circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
-            # Health is the NLB's TCP check on 5060 (the port Kamailio listens on); ECS replaces a task that fails
-            # it. No container health command: it would depend on tools inside the image.
+            # Health: the container's check (Kamailio's control socket) and the NLB's check of each listener's
+            # own port; ECS replaces a task that fails either.
             health_check_grace_period=cdk.Duration.seconds(60),
         )
         self.load_balancer = elbv2.NetworkLoadBalancer(
@@ -131,6 +163,35 @@ class SipEdge(Construct):
         self._listen(SIP_PORT, elbv2.Protocol.TCP_UDP, container, ecs.Protocol.UDP)
         self._listen(SIPS_PORT, elbv2.Protocol.TCP, container, ecs.Protocol.TCP)
         self.container = container
+        self._autoscale(size)
+
+    def _autoscale(self, size: EdgeSize) -> None:
+        """Between the stage's min_count and max_count tasks: on CPU (target tracking), and on the phones'
+        connections (the NLB's active flows: one task more per FLOWS_PER_TASK, never below min_count)."""
+        self.scaling = self.service.auto_scale_task_count(min_capacity=size.min_count, max_capacity=size.max_count)
+        self.scaling.scale_on_cpu_utilization("Cpu", target_utilization_percent=CPU_TARGET_PERCENT)
+        flows = self.load_balancer.metrics.active_flow_count(period=cdk.Duration.minutes(1), statistic="Average")
+        steps = [
+            appscaling.ScalingInterval(lower=n * FLOWS_PER_TASK, upper=(n + 1) * FLOWS_PER_TASK, change=n + 1)
+            for n in range(size.max_count)
+        ]
+        steps[-1] = appscaling.ScalingInterval(lower=steps[-1].lower, change=size.max_count)
+        self.scaling.scale_on_metric(
+            "Connections",
+            metric=flows,
+            scaling_steps=steps,
+            adjustment_type=appscaling.AdjustmentType.EXACT_CAPACITY,
+            cooldown=cdk.Duration.minutes(5),
+        )
+
+    def _certificate_secret(self, arn: str) -> secretsmanager.ISecret | None:
+        """The operator's secret with the TLS chain and key (infra/README.md); its full ARN ends in `-` and six
+        characters that Secrets Manager adds, a partial one does not (IAM then needs the wildcard suffix)."""
+        if not arn:
+            return None
+        if COMPLETE_SECRET_ARN.search(arn):
+            return secretsmanager.Secret.from_secret_complete_arn(self, "CertificateSecret", arn)
+        return secretsmanager.Secret.from_secret_partial_arn(self, "CertificateSecret", arn)
 
     def _listen(
         self, port: int, protocol: elbv2.Protocol, container: ecs.ContainerDefinition, container_protocol: ecs.Protocol
@@ -145,9 +206,10 @@ class SipEdge(Construct):
                     container_name=container.container_name, container_port=port, protocol=container_protocol
                 )
             ],
+            # each listener's own port: a task whose TLS port stopped accepting leaves the 5061 group
             health_check=elbv2.HealthCheck(
                 protocol=elbv2.Protocol.TCP,
-                port=str(SIP_PORT),
+                port=str(port),
                 interval=cdk.Duration.seconds(10),
                 healthy_threshold_count=2,
                 unhealthy_threshold_count=2,

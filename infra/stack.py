@@ -13,12 +13,15 @@ from aws_cdk import aws_ses as ses
 from constructs import Construct
 
 from infra import application as app_handlers
-from infra.application import ChaliceApp, app_role
+from infra.access import SECRET_VARIABLES, Access, access_of
+from infra.api_edge import ApiEdge
+from infra.application import ChaliceApp, Handler, function_role
 from infra.config import StageConfig
-from infra.messaging import WorkQueue
+from infra.domain import ApiDomain
+from infra.messaging import WorkQueue, failure_queue
 from infra.monitoring import Alarms
 from infra.nag import acknowledge_accepted_findings
-from infra.search import SEARCH_HTTP_ACTIONS, SearchDomain
+from infra.search import SEARCH_HTTP_ACTIONS, SEARCH_READ_ACTIONS, SearchDomain
 from infra.sip_edge import SipEdge
 from infra.storage import Storage
 from infra.tables import Tables, table_specs
@@ -37,8 +40,7 @@ APP_TABLE_ACTIONS = (
     "Scan",
     "UpdateItem",
 )
-APP_QUEUE_ACTIONS = (
-    "SendMessage",
+CONSUMER_QUEUE_ACTIONS = (
     "ReceiveMessage",
     "DeleteMessage",
     "ChangeMessageVisibility",
@@ -81,6 +83,9 @@ class PgsmStack(cdk.Stack):
             name=f"{config.table_prefix}-import-chunks",
             visibility_timeout=app_handlers.visibility_timeout(app_handlers.RUN_IMPORT_CHUNK),
         )
+        # What the accounts stream and the S3 notification give up on (infra/README.md, runbook)
+        self.index_failures = failure_queue(self, "IndexFailures", name=f"{config.table_prefix}-index-failures")
+        self.upload_failures = failure_queue(self, "UploadFailures", name=f"{config.table_prefix}-upload-failures")
         self.storage = Storage(
             self,
             "Storage",
@@ -88,13 +93,14 @@ class PgsmStack(cdk.Stack):
             reports_days=config.reports_expiry_days,
             imports_days=config.imports_expiry_days,
         )
-        self.role = app_role(self)
+        self.roles = {handler: function_role(self, handler) for handler in app_handlers.ALL_HANDLERS}
         self.search = SearchDomain(
             self,
             "Search",
             domain_name=f"{config.table_prefix}-search",
             size=config.search,
-            app_role=self.role,
+            writers=[self.roles[h] for h in app_handlers.ALL_HANDLERS if access_of(h).search == "write"],
+            readers=[self.roles[h] for h in app_handlers.ALL_HANDLERS if access_of(h).search == "read"],
             production=config.production,
             log_retention=retention,
         )
@@ -111,18 +117,44 @@ class PgsmStack(cdk.Stack):
             if config.ses_domain
             else None
         )
-        self._grant_app()
+        self.access = {handler: self._grant(handler) for handler in app_handlers.ALL_HANDLERS}
         self.app = ChaliceApp(
             self,
             "App",
             source_dir=REPO_ROOT,
-            role=self.role,
+            roles=self.roles,
             environment=self.app_environment(),
+            withheld={
+                h: frozenset(v for v in SECRET_VARIABLES if v not in access_of(h).secrets)
+                for h in app_handlers.ALL_HANDLERS
+            },
             log_retention=retention,
             region=config.region,
             api_name=f"{config.table_prefix}-api",
         )
         self._wire_events()
+        api_function = self.app.function_resource(app_handlers.API)
+        # the API cannot take the concurrency the queue consumers need (and is capped there)
+        api_function.add_property_override("ReservedConcurrentExecutions", config.api_reserved_concurrency)
+        self.api_edge = ApiEdge(
+            self,
+            "ApiEdge",
+            api=self.app.chalice.get_resource(app_handlers.REST_API),
+            api_name=self.app.api_name,
+            stage_name=app_handlers.API_STAGE,
+            log_retention=retention,
+            account_role=config.api_gateway_cloudwatch_role,
+        )
+        self.api_domain = (
+            ApiDomain(
+                self,
+                "ApiDomain",
+                config=config.domain,
+                api=self.app.chalice.get_resource(app_handlers.REST_API),
+            )
+            if config.domain
+            else None
+        )
         self.edge = SipEdge(
             self,
             "SipEdge",
@@ -132,7 +164,10 @@ class PgsmStack(cdk.Stack):
             events_queue=self.sip_events.queue,
             environment=self.edge_environment(),
             log_retention=retention,
+            certificate_secret_arn=config.sip_certificate_secret_arn,
         )
+        if self.api_domain is not None:
+            self.api_domain.point_sip_name(self.edge.load_balancer)
         self._alarms()
         self._outputs()
         acknowledge_accepted_findings(self)
@@ -180,49 +215,85 @@ class PgsmStack(cdk.Stack):
             "AWS_REGION": self.region,
             "SIP_EVENTS_QUEUE_URL": self.sip_events.queue.queue_url,
             "SIP_DEFAULT_TRANSPORTS": self.config.sip_default_transports,
+            # the name phones connect to (the self-signed pair's name when no certificate secret is given)
+            "SIP_TLS_NAME": self.config.domain.sip_name if self.config.domain else "sip-edge.local",
         }
 
-    def _grant_app(self) -> None:
-        """One policy, written out statement by statement (CDK's per-resource grants would overflow the role's
-        inline policy size and split it into several, some of which the functions could not wait for)."""
-        tables = list(self.tables.by_name.values())
-        indexed = [spec.name for spec in table_specs() if spec.indexes]
-        queues = [work.queue.queue_arn for work in (self.sms, self.sip_events, self.imports)]
-        accounts_stream = self.tables["accounts"].table_stream_arn or ""
-        statements = [
-            iam.PolicyStatement(
-                sid="Tables",
-                actions=[f"dynamodb:{action}" for action in APP_TABLE_ACTIONS],
-                resources=[table.table_arn for table in tables]
-                + [f"{self.tables[n].table_arn}/index/*" for n in indexed],
-            ),
-            iam.PolicyStatement(
-                sid="AccountsStream",
-                actions=["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
-                resources=[accounts_stream],
-            ),
-            iam.PolicyStatement(sid="ListStreams", actions=["dynamodb:ListStreams"], resources=["*"]),
-            iam.PolicyStatement(
-                sid="Queues", actions=[f"sqs:{action}" for action in APP_QUEUE_ACTIONS], resources=queues
-            ),
-            iam.PolicyStatement(sid="FilesList", actions=["s3:ListBucket"], resources=[self.storage.bucket.bucket_arn]),
-            iam.PolicyStatement(
-                sid="Files",
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                resources=[self.storage.bucket.arn_for_objects("*")],
-            ),
-            iam.PolicyStatement(
-                sid="Search",
-                actions=list(SEARCH_HTTP_ACTIONS),
-                resources=[self.search.domain.domain_arn, f"{self.search.domain.domain_arn}/*"],
-            ),
-            iam.PolicyStatement(
-                sid="Secrets",
-                actions=["secretsmanager:GetSecretValue"],
-                resources=[self.twilio_secret.secret_arn, self.licence_secret.secret_arn],
-            ),
-        ]
-        if self.email_identity is not None:
+    def _queue_arns(self, names: tuple[str, ...]) -> list[str]:
+        queues = {
+            "sms": self.sms.queue,
+            "sip_events": self.sip_events.queue,
+            "imports": self.imports.queue,
+            "index_failures": self.index_failures,
+            "upload_failures": self.upload_failures,
+        }
+        return [queues[name].queue_arn for name in names]
+
+    def _statements(self, access: Access) -> list[iam.PolicyStatement]:
+        """One policy per function, written out statement by statement (CDK's per-resource grants would overflow
+        the role's inline policy size and split it into several, some of which the functions could not wait
+        for)."""
+        statements = []
+        if access.tables:
+            indexed = [spec.name for spec in table_specs() if spec.indexes]
+            statements.append(
+                iam.PolicyStatement(
+                    sid="Tables",
+                    actions=[f"dynamodb:{action}" for action in APP_TABLE_ACTIONS],
+                    resources=[table.table_arn for table in self.tables.by_name.values()]
+                    + [f"{self.tables[n].table_arn}/index/*" for n in indexed],
+                )
+            )
+        if access.stream:
+            statements += [
+                iam.PolicyStatement(
+                    sid="AccountsStream",
+                    actions=["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+                    resources=[self.tables["accounts"].table_stream_arn or ""],
+                ),
+                iam.PolicyStatement(sid="ListStreams", actions=["dynamodb:ListStreams"], resources=["*"]),
+            ]
+        if access.consumes:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="Consume",
+                    actions=[f"sqs:{a}" for a in CONSUMER_QUEUE_ACTIONS],
+                    resources=self._queue_arns(access.consumes),
+                )
+            )
+        if access.sends:
+            statements.append(
+                iam.PolicyStatement(sid="Send", actions=["sqs:SendMessage"], resources=self._queue_arns(access.sends))
+            )
+        if access.files:
+            bucket = self.storage.bucket
+            statements += [
+                iam.PolicyStatement(sid="FilesList", actions=["s3:ListBucket"], resources=[bucket.bucket_arn]),
+                iam.PolicyStatement(
+                    sid="Files",
+                    actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                    resources=[bucket.arn_for_objects("*")],
+                ),
+            ]
+        if access.search:
+            domain_arn = self.search.domain.domain_arn
+            statements.append(
+                iam.PolicyStatement(
+                    sid="Search",
+                    actions=list(SEARCH_HTTP_ACTIONS if access.search == "write" else SEARCH_READ_ACTIONS),
+                    resources=[domain_arn, f"{domain_arn}/*"],
+                )
+            )
+        secrets = {"TWILIO_SECRET_ARN": self.twilio_secret, "LICENCE_UPSTREAM_SECRET_ARN": self.licence_secret}
+        if access.secrets:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="Secrets",
+                    actions=["secretsmanager:GetSecretValue"],
+                    resources=[secrets[variable].secret_arn for variable in access.secrets],
+                )
+            )
+        if access.email and self.email_identity is not None:
             statements.append(
                 iam.PolicyStatement(
                     sid="Email",
@@ -232,44 +303,69 @@ class PgsmStack(cdk.Stack):
                     ],
                 )
             )
-        self.app_access = iam.Policy(self, "AppAccess", roles=[self.role], statements=statements)
+        return statements
 
-    def app_wildcard_resources(self) -> list[str]:
-        """The app policy's resources that end in `/*`, as cdk-nag prints them (`<LogicalId.Arn>/*`)."""
-        resolved = [
-            self.storage.bucket.node.default_child,
-            self.search.domain.node.default_child,
-            *(self.tables[spec.name].node.default_child for spec in table_specs() if spec.indexes),
-        ]
+    def _grant(self, handler: Handler) -> iam.Policy:
+        return iam.Policy(
+            self,
+            f"{handler.logical_id}Access",
+            roles=[self.roles[handler]],
+            statements=self._statements(access_of(handler)),
+        )
+
+    def wildcard_resources(self, access: Access) -> list[str]:
+        """The resources of `access`'s policy that end in `/*`, as cdk-nag prints them (`<LogicalId.Arn>/*`)."""
+        resolved: list[tuple[object, str]] = []
+        if access.files:
+            resolved.append((self.storage.bucket.node.default_child, "/*"))
+        if access.search:
+            resolved.append((self.search.domain.node.default_child, "/*"))
+        if access.tables:
+            resolved += [
+                (self.tables[spec.name].node.default_child, "/index/*") for spec in table_specs() if spec.indexes
+            ]
         names = []
-        for resource in resolved:
+        for resource, suffix in resolved:
             assert isinstance(resource, cdk.CfnElement)
-            names.append(self.get_logical_id(resource))
-        suffixes = ["/*", "/*", *("/index/*" for spec in table_specs() if spec.indexes)]
-        return [f"<{name}.Arn>{suffix}" for name, suffix in zip(names, suffixes, strict=True)]
+            names.append(f"<{self.get_logical_id(resource)}.Arn>{suffix}")
+        return names
 
     def _wire_events(self) -> None:
         app = self.app
         app.point_queue(app_handlers.SEND_SMS, self.sms.queue)
         app.point_queue(app_handlers.RECORD_SIP_EVENTS, self.sip_events.queue)
         app.point_queue(app_handlers.RUN_IMPORT_CHUNK, self.imports.queue)
-        app.point_stream(app_handlers.INDEX_ACCOUNTS, self.tables["accounts"].table_stream_arn or "")
+        app.point_stream(
+            app_handlers.INDEX_ACCOUNTS, self.tables["accounts"].table_stream_arn or "", self.index_failures
+        )
         app.notify_on_upload(app_handlers.IMPORT_OBJECT_CREATED, self.storage.bucket)
+        app.on_async_failure(app_handlers.IMPORT_OBJECT_CREATED, self.upload_failures)
         app.allow_logs()
-        app.wait_for(self.app_access)
+        for handler, policy in self.access.items():
+            app.wait_for(handler, policy)
 
     def _alarms(self) -> None:
-        alarms = Alarms(self, "Alarms", stage=self.config.stage, email=self.config.alarm_email)
+        alarms = Alarms(
+            self,
+            "Alarms",
+            stage=self.config.stage,
+            email=self.config.alarm_email,
+            topic_arn=self.config.alarm_topic_arn,
+        )
         alarms.dead_letters(
             {
                 "Sms": self.sms.dead_letters,
                 "SipEvents": self.sip_events.dead_letters,
                 "ImportChunks": self.imports.dead_letters,
+                "IndexFailures": self.index_failures,
+                "UploadFailures": self.upload_failures,
             }
         )
+        alarms.stream_iterator_age(self.app.function_name(app_handlers.INDEX_ACCOUNTS))
         alarms.handler_errors({h.logical_id: self.app.function_name(h) for h in self.app.handlers})
         alarms.throttling(self.tables.by_name.items())
         alarms.api_server_errors(self.app.api_name, app_handlers.API_STAGE)
+        alarms.api_rates_and_latency(self.app.api_name, app_handlers.API_STAGE)
         alarms.edge_health(self.edge.target_groups)
         sms_logs = [
             self.app.log_groups[h.logical_id]
@@ -285,3 +381,8 @@ class PgsmStack(cdk.Stack):
         cdk.CfnOutput(self, "TwilioSecretArn", value=self.twilio_secret.secret_arn)
         cdk.CfnOutput(self, "LicenceUpstreamSecretArn", value=self.licence_secret.secret_arn)
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
+        # for `python -m infra.search_access` (infra/README.md, First deploy)
+        cdk.CfnOutput(self, "SearchEndpoint", value=self.search.url)
+        cdk.CfnOutput(self, "SearchAdminRoleArn", value=self.search.admin_role.role_arn)
+        cdk.CfnOutput(self, "IndexerRoleArn", value=self.roles[app_handlers.INDEX_ACCOUNTS].role_arn)
+        cdk.CfnOutput(self, "ApiRoleArn", value=self.roles[app_handlers.API].role_arn)

@@ -11,6 +11,8 @@ IMPORTS_PREFIX = "imports/"
 IMPORTS_SUFFIX = ".csv"
 UPLOADS_PREFIX = "uploads/"
 REPORTS_PREFIX = "results/"
+WORK_PREFIX = "work/"  # an import job's staged chunks, needed while the job runs
+WORK_DAYS = 7
 
 
 class Storage(Construct):
@@ -46,6 +48,10 @@ class Storage(Construct):
                 s3.LifecycleRule(
                     id="expire-imports", prefix=IMPORTS_PREFIX, expiration=cdk.Duration.days(imports_days)
                 ),
+                s3.LifecycleRule(
+                    id="expire-uploads", prefix=UPLOADS_PREFIX, expiration=cdk.Duration.days(imports_days)
+                ),
+                s3.LifecycleRule(id="expire-work", prefix=WORK_PREFIX, expiration=cdk.Duration.days(WORK_DAYS)),
                 s3.LifecycleRule(
                     id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1)
                 ),

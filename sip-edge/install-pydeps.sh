@@ -5,10 +5,11 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 target="${1:-$here/.pydeps}"
 stamp="$target/.requirements.txt"
-if [ -f "$stamp" ] && cmp -s "$stamp" "$here/requirements.txt"; then
+wanted="$(cat "$here/requirements.txt" "$here/constraints.txt")"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
   exit 0
 fi
 rm -rf "$target"
 /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --no-compile --target "$target" \
-  -r "$here/requirements.txt"
-cp "$here/requirements.txt" "$stamp"
+  -r "$here/requirements.txt" -c "$here/constraints.txt"
+printf '%s\n' "$wanted" >"$stamp"

@@ -9,24 +9,45 @@ run_dir="${SIP_RUN_DIR:-${TMPDIR:-/tmp}/sip-edge-$(id -u)}"
 mkdir -p "$run_dir"
 run_dir="$(cd "$run_dir" && pwd)"
 
+# On ECS each task names itself by its task id (from the task metadata endpoint) unless SIP_EDGE_ID is given
+if [ -z "${SIP_EDGE_ID:-}" ] && [ -n "${ECS_CONTAINER_METADATA_URI_V4:-}" ]; then
+  SIP_EDGE_ID="$(/usr/bin/python3 -c 'import json, os, urllib.request
+task = json.load(urllib.request.urlopen(os.environ["ECS_CONTAINER_METADATA_URI_V4"] + "/task", timeout=5))
+print("edge-" + task["TaskARN"].rsplit("/", 1)[-1])')" || { echo "sip-edge: no task id from $ECS_CONTAINER_METADATA_URI_V4" >&2; exit 1; }
+  export SIP_EDGE_ID
+fi
+
 listen="${SIP_LISTEN_ADDRESS:-0.0.0.0}"
 udp_port="${SIP_UDP_PORT:-5060}"
 tcp_port="${SIP_TCP_PORT:-5060}"
 tls_port="${SIP_TLS_PORT:-5061}"
 
+# Kamailio's embedded interpreter is Debian's /usr/bin/python3: the edge's package and its own dependencies
+export PYTHONPATH="$here:${SIP_PYDEPS:-$here/.pydeps}${PYTHONPATH:+:$PYTHONPATH}"
+
+# TLS: the pair in the secret SIP_TLS_CERTIFICATE_SECRET_ARN (kept current by sipedge.tls_certificate watch,
+# below), or the files SIP_TLS_CERT/SIP_TLS_KEY, or a self-signed pair for SIP_TLS_NAME made once per run dir
 cert="${SIP_TLS_CERT:-}"
 key="${SIP_TLS_KEY:-}"
-if [ -z "$cert" ] || [ -z "$key" ]; then
+if [ -n "${SIP_TLS_CERTIFICATE_SECRET_ARN:-}" ]; then
+  cert="$run_dir/tls-cert.pem"
+  key="$run_dir/tls-key.pem"
+  SIP_TLS_CERTIFICATE_VERSION="$(/usr/bin/python3 -m sipedge.tls_certificate fetch --cert "$cert" --key "$key")" \
+    || { echo "sip-edge: no usable TLS certificate in $SIP_TLS_CERTIFICATE_SECRET_ARN" >&2; exit 1; }
+  export SIP_TLS_CERTIFICATE_VERSION
+elif [ -z "$cert" ] || [ -z "$key" ]; then
   cert="$run_dir/tls-cert.pem"
   key="$run_dir/tls-key.pem"
   if [ ! -s "$cert" ] || [ ! -s "$key" ]; then
-    openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=${SIP_TLS_NAME:-sip-edge.local}" \
-      -keyout "$key" -out "$cert" >/dev/null 2>&1
-    chmod 600 "$key"
+    tls_name="${SIP_TLS_NAME:-sip-edge.local}"
+    (umask 077 && openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=$tls_name" \
+      -addext "subjectAltName=DNS:$tls_name" -keyout "$key" -out "$cert" >/dev/null 2>&1)
   fi
 fi
 cert="$(realpath "$cert")"
 key="$(realpath "$key")"
+tls_config="$run_dir/tls.cfg"
+sed -e "s|@CERTIFICATE@|$cert|" -e "s|@PRIVATE_KEY@|$key|" "$here/tls.cfg" >"$tls_config"
 
 auth_secret="${SIP_AUTH_SECRET:-}"
 if [ -z "$auth_secret" ]; then
@@ -43,8 +64,6 @@ export SIP_LOCKOUT_WINDOW_SECONDS="$lockout_window" SIP_LOCKOUT_SECONDS="$lockou
 export SIP_FLOOD_WINDOW_SECONDS="$flood_window" SIP_FLOOD_BAN_SECONDS="$flood_ban"
 fr_timer_ms="$(awk -v t="$keepalive_timeout" 'BEGIN { t = (t > 30 ? 30 : t); printf "%d", (t < 1 ? 1 : t) * 1000 }')"
 
-# Kamailio's embedded interpreter is Debian's /usr/bin/python3: the edge's package and its own dependencies
-export PYTHONPATH="$here:${SIP_PYDEPS:-$here/.pydeps}${PYTHONPATH:+:$PYTHONPATH}"
 export SIP_MIN_EXPIRES="${SIP_MIN_EXPIRES:-60}" SIP_MAX_EXPIRES="${SIP_MAX_EXPIRES:-3600}"
 export SIP_DEFAULT_EXPIRES="${SIP_DEFAULT_EXPIRES:-3600}" SIP_KEEPALIVE_TIMEOUT_SECONDS="$keepalive_timeout"
 
@@ -75,7 +94,7 @@ fi
 [ -n "${SIP_RTP_ADVERTISED_ADDRESS:-}" ] && rtp_interface="$rtp_interface!$SIP_RTP_ADVERTISED_ADDRESS"
 pids=()
 if [ "$media_relay" = "rtpengine" ]; then
-  "${RTPENGINE:-rtpengine}" --foreground --log-stderr --table=-1 \
+  "${RTPENGINE:-rtpengine}" --config-file=none --foreground --log-stderr --table=-1 \
     --interface="$rtp_interface" --listen-ng="127.0.0.1:$ng_port" \
     --port-min="${SIP_RTP_PORT_MIN:-30000}" --port-max="${SIP_RTP_PORT_MAX:-40000}" \
     --num-threads="${SIP_RTPENGINE_THREADS:-2}" --timeout="${SIP_RTP_TIMEOUT_SECONDS:-60}" \
@@ -109,8 +128,7 @@ fi
   -A "MIN_EXPIRES=$SIP_MIN_EXPIRES" \
   -A "MAX_EXPIRES=$SIP_MAX_EXPIRES" \
   -A "DEFAULT_EXPIRES=$SIP_DEFAULT_EXPIRES" \
-  -A "TLS_CERT=\"$cert\"" \
-  -A "TLS_KEY=\"$key\"" \
+  -A "TLS_CONFIG=\"$tls_config\"" \
   -A "RTPENGINE_SOCKET=\"udp:127.0.0.1:$ng_port\"" \
   -A "NO_ANSWER_MS=$(( ${SIP_NO_ANSWER_SECONDS:-60} * 1000 ))" \
   -A "DIALOG_TIMEOUT=${SIP_MAX_CALL_SECONDS:-14400}" \
@@ -118,8 +136,16 @@ fi
 kamailio=$!
 pids+=("$kamailio" "$sidecar")
 
+# the certificate watcher is not one of `pids`: if it ends, the edge goes on with the certificate it has
+watcher=""
+if [ -n "${SIP_TLS_CERTIFICATE_SECRET_ARN:-}" ]; then
+  /usr/bin/python3 -m sipedge.tls_certificate watch --cert "$cert" --key "$key" \
+    --ctl "unix:$run_dir/kamailio.ctl" --interval "${SIP_TLS_CERTIFICATE_POLL_SECONDS:-300}" &
+  watcher=$!
+fi
+
 # one stops, all stop; TERM/INT (docker stop, Ctrl-C, the test launcher) are passed on to all
-stop() { kill -TERM "${pids[@]}" 2>/dev/null || true; }
+stop() { kill -TERM "${pids[@]}" $watcher 2>/dev/null || true; }
 trap 'stop' TERM INT
 status=0
 wait -n "${pids[@]}" || status=$?

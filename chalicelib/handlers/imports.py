@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -19,20 +18,21 @@ from chalicelib.services.context import Context
 log = logging.getLogger(__name__)
 
 
-def run_records(records: Iterable[Any]) -> None:
+def run_record(record: Any) -> None:
+    """One import step (a Chalice SQSRecord); raises to have it delivered again (app.py reports it failed). On the
+    last delivery (SQS then moves the step to the dead letters) the job is marked failed with the reason."""
+    try:
+        task = json.loads(record.body)
+    except ValueError:
+        log.warning("dropped an import task that is not JSON")
+        return
     ctx = bootstrap.context()
-    for record in records:
-        try:
-            task = json.loads(record.body)
-        except ValueError:
-            log.warning("dropped an import task that is not JSON")
-            continue
-        try:
-            imports.process(ctx, task)
-        except Exception as exc:
-            if _receives(record) >= imports.MAX_RECEIVES:  # the last try: SQS moves the step to the dead letters
-                _give_up(ctx, task, exc)
-            raise
+    try:
+        imports.process(ctx, task)
+    except Exception as exc:
+        if _receives(record) >= imports.MAX_RECEIVES:
+            _give_up(ctx, task, exc)
+        raise
 
 
 def _give_up(ctx: Context, task: dict[str, Any], exc: Exception) -> None:

@@ -1,14 +1,14 @@
 """The SMS queue's consumer: one message per invocation, paced to the configured rate.
 
-A provider error worth retrying raises, so SQS delivers the message again after its visibility timeout
-(and, after the queue's maximum receives, moves it to the dead-letter queue). With the function's
+A provider error worth retrying raises; the message is then reported failed (app.py, handlers/batch.py), so SQS
+delivers it again after its visibility timeout (and, after the queue's maximum receives, moves it to the
+dead-letter queue). With the function's
 concurrency limited to 1 (infra), the pacing is the global sending rate."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
 from typing import Any
 
 from chalicelib import bootstrap
@@ -30,8 +30,8 @@ def _pace(rate_per_second: float) -> None:
         time.sleep(wait)
 
 
-def deliver_records(records: Iterable[Any]) -> None:
+def deliver_record(record: Any) -> None:
+    """One queued SMS (a Chalice SQSRecord); raises when the provider should be tried again."""
     ctx = bootstrap.context()
-    for record in records:
-        _pace(ctx.settings.sms_rate_per_second)
-        activation.deliver(ctx, queued_sms_of(record.body))
+    _pace(ctx.settings.sms_rate_per_second)
+    activation.deliver(ctx, queued_sms_of(record.body))

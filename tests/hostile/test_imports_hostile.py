@@ -63,10 +63,10 @@ def test_a_step_that_reaches_the_dead_letter_queue_fails_its_job_with_the_reason
         body = json.dumps(task)
         for receive in range(1, imports.MAX_RECEIVES):
             with pytest.raises(StorageUnavailable):
-                import_handlers.run_records([_Record(body, receive)])
+                import_handlers.run_record(_Record(body, receive))
             assert world.ctx.imports.get(job.id).status != "failed"  # type: ignore[union-attr]
         with pytest.raises(StorageUnavailable):  # the last delivery
-            import_handlers.run_records([_Record(body, imports.MAX_RECEIVES)])
+            import_handlers.run_record(_Record(body, imports.MAX_RECEIVES))
         stored = world.ctx.imports.get(job.id)
         assert stored is not None and stored.status == "failed"
         assert "file store cannot be reached" in stored.message and "5 times" in stored.message

@@ -40,8 +40,24 @@ class Synth:
         return report
 
 
-def cdk_context() -> dict[str, Any]:
+# What an operator adds to cdk.json's stages.prod before the first deploy (infra/README.md, First deploy): the
+# stage refuses to synthesize without them (tests/infra/test_domain.py).
+PROD_DOMAIN = "voice.example.com"
+PROD_ZONE_ID = "Z0123456789EXAMPLE"
+PROD_SIP_CERTIFICATE_SECRET = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:pgsm-prod-sip-certificate-AbCdEf"
+PROD_SETTINGS = {
+    "domain_name": PROD_DOMAIN,
+    "hosted_zone_id": PROD_ZONE_ID,
+    "hosted_zone_name": "example.com",
+    "sip_certificate_secret_arn": PROD_SIP_CERTIFICATE_SECRET,
+    "alarm_email": "ops@example.com",
+}
+
+
+def cdk_context(prod_settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """cdk.json's context, with `prod_settings` (default PROD_SETTINGS) added to stages.prod."""
     context: dict[str, Any] = json.loads((INFRA_DIR / "cdk.json").read_text())["context"]
+    context["stages"]["prod"].update(PROD_SETTINGS if prod_settings is None else prod_settings)
     return context
 
 

@@ -117,8 +117,6 @@ def test_every_function_gets_names_and_endpoints_from_the_stack_not_literals(syn
         assert variables["IMPORT_QUEUE_URL"] == {"Ref": _logical_id(synth, stack.imports.queue)}, name
         assert variables["SIP_EVENTS_QUEUE_NAME"] == "pgsm-dev-sip-events", name
         assert variables["IMPORT_QUEUE_NAME"] == "pgsm-dev-import-chunks", name
-        assert variables["TWILIO_SECRET_ARN"] == {"Ref": _logical_id(synth, stack.twilio_secret)}, name
-        assert variables["LICENCE_UPSTREAM_SECRET_ARN"] == {"Ref": _logical_id(synth, stack.licence_secret)}, name
         assert variables["OPENSEARCH_SIGV4"] == "true", name
         assert variables["IMPORTS_BUCKET"] == {"Ref": _logical_id(synth, stack.storage.bucket)}, name
         assert variables["ACCOUNTS_STREAM_ARN"] == {
@@ -169,30 +167,85 @@ def test_no_iam_statement_allows_every_action_or_every_resource_where_a_narrower
                 assert set(actions) <= UNSCOPED_ACTIONS, (name, actions)
 
 
-def test_app_role_policy_names_its_own_resources(synth: Synth) -> None:
-    stack = synth.stacks["dev"]
-    policy = synth.resources("AWS::IAM::Policy")[_logical_id(synth, stack.app_access)]
-    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
-    tables = [r for r in statements["Tables"]["Resource"] if "Fn::GetAtt" in r]
-    assert len(tables) == len(stack.tables.by_name)
-    assert len(statements["Queues"]["Resource"]) == 3
-    assert statements["Secrets"]["Action"] == "secretsmanager:GetSecretValue"
-    assert statements["Secrets"]["Resource"] == [
-        {"Ref": _logical_id(synth, stack.twilio_secret)},
-        {"Ref": _logical_id(synth, stack.licence_secret)},
-    ]
-    app_role = {"Ref": _logical_id(synth, stack.role)}
-    secret_statements = [
+def _policy_of(synth: Synth, handler: handlers.Handler, stage: str = "dev") -> dict[str, dict[str, Any]]:
+    """The function's main policy, by statement id."""
+    stack = synth.stacks[stage]
+    policy = synth.resources("AWS::IAM::Policy", stage)[_logical_id(synth, stack.access[handler], stage)]
+    return {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+
+
+def _role_statements(synth: Synth, handler: handlers.Handler) -> list[dict[str, Any]]:
+    role = {"Ref": _logical_id(synth, synth.stacks["dev"].roles[handler])}
+    return [
         statement
         for policy in synth.resources("AWS::IAM::Policy").values()
-        if app_role in policy["Properties"]["Roles"]
+        if role in policy["Properties"]["Roles"]
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        if "secretsmanager" in json.dumps(statement.get("Action"))
     ]
-    assert secret_statements == [statements["Secrets"]]
-    for function in _functions(synth).values():
-        assert function["DependsOn"] == [_logical_id(synth, stack.app_access)]
-        assert re.fullmatch(r"AppRole[0-9A-F]{8}", function["Properties"]["Role"]["Fn::GetAtt"][0])
+
+
+def test_each_function_runs_as_its_own_role_created_after_its_policy(synth: Synth) -> None:
+    stack = synth.stacks["dev"]
+    functions = _functions(synth)
+    roles = set()
+    for handler in handlers.ALL_HANDLERS:
+        properties = functions[handler.logical_id]
+        role = properties["Properties"]["Role"]
+        assert role == {"Fn::GetAtt": [_logical_id(synth, stack.roles[handler]), "Arn"]}, handler.name
+        assert properties["DependsOn"] == [_logical_id(synth, stack.access[handler])]
+        roles.add(json.dumps(role))
+    assert len(roles) == len(handlers.ALL_HANDLERS)
+
+
+def test_only_the_sms_sender_and_the_api_read_the_twilio_secret_and_only_they_are_told_its_arn(synth: Synth) -> None:
+    stack = synth.stacks["dev"]
+    twilio = {"Ref": _logical_id(synth, stack.twilio_secret)}
+    licence = {"Ref": _logical_id(synth, stack.licence_secret)}
+    readers = {
+        h
+        for h in handlers.ALL_HANDLERS
+        for s in _role_statements(synth, h)
+        if "secretsmanager" in json.dumps(s["Action"]) and twilio in _as_list(s["Resource"])
+    }
+    assert readers == {handlers.SEND_SMS, handlers.API}  # the API: Twilio's callback signatures (README)
+    assert _policy_of(synth, handlers.API)["Secrets"]["Resource"] == [twilio, licence]
+    assert _as_list(_policy_of(synth, handlers.SEND_SMS)["Secrets"]["Resource"]) == [twilio]
+    for handler in handlers.ALL_HANDLERS:
+        variables = _functions(synth)[handler.logical_id]["Properties"]["Environment"]["Variables"]
+        assert ("TWILIO_SECRET_ARN" in variables) == (handler in readers), handler.name
+        assert ("LICENCE_UPSTREAM_SECRET_ARN" in variables) == (handler is handlers.API), handler.name
+
+
+def test_only_the_indexer_writes_to_search_and_reads_the_stream(synth: Synth) -> None:
+    from infra.search import SEARCH_HTTP_ACTIONS, SEARCH_READ_ACTIONS
+
+    for handler in handlers.ALL_HANDLERS:
+        statements = _policy_of(synth, handler)
+        search = statements.get("Search")
+        if handler is handlers.INDEX_ACCOUNTS:
+            assert search is not None and search["Action"] == list(SEARCH_HTTP_ACTIONS)
+            assert set(statements) == {"AccountsStream", "ListStreams", "Send", "Search"}  # no tables, no files
+        elif handler is handlers.API:
+            assert search is not None and search["Action"] == list(SEARCH_READ_ACTIONS)
+        else:
+            assert search is None, handler.name
+        assert ("AccountsStream" in statements) == (handler is handlers.INDEX_ACCOUNTS), handler.name
+
+
+def test_queue_consumers_consume_only_their_queue(synth: Synth) -> None:
+    stack = synth.stacks["dev"]
+    for handler, queue in (
+        (handlers.SEND_SMS, stack.sms.queue),
+        (handlers.RECORD_SIP_EVENTS, stack.sip_events.queue),
+        (handlers.RUN_IMPORT_CHUNK, stack.imports.queue),
+    ):
+        consume = _policy_of(synth, handler)["Consume"]
+        assert _as_list(consume["Resource"]) == [{"Fn::GetAtt": [_logical_id(synth, queue), "Arn"]}]
+        assert "sqs:SendMessage" not in consume["Action"]
+    for handler in (handlers.API, handlers.INDEX_ACCOUNTS, handlers.IMPORT_OBJECT_CREATED):
+        assert "Consume" not in _policy_of(synth, handler)
+    tables = [r for r in _policy_of(synth, handlers.API)["Tables"]["Resource"] if "Fn::GetAtt" in r]
+    assert len(tables) == len(stack.tables.by_name)
 
 
 def test_api_is_a_regional_rest_api_on_the_api_stage(synth: Synth) -> None:
@@ -215,8 +268,6 @@ SET_IN_AWS = {
     "SMS_QUEUE_URL",
     "SMS_RATE_PER_SECOND",
     "EMAIL_PROVIDER",
-    "TWILIO_SECRET_ARN",
-    "LICENCE_UPSTREAM_SECRET_ARN",
     "IMPORTS_BUCKET",
     "IMPORT_QUEUE_URL",
     # app.py's event sources
@@ -225,8 +276,12 @@ SET_IN_AWS = {
     "SIP_EVENTS_QUEUE_NAME",
     "IMPORT_QUEUE_NAME",
 }
+SET_FOR_THE_FUNCTIONS_THAT_READ_THEM = {  # infra/access.py (test_only_the_sms_sender_and_the_api_read_…)
+    "TWILIO_SECRET_ARN",
+    "LICENCE_UPSTREAM_SECRET_ARN",
+}
 SET_WHEN_CONFIGURED = {  # by context (infra/README.md): without it the app's default applies
-    "PUBLIC_BASE_URL",  # -c public_base_url=… (the API's own URL would be a cycle)
+    "PUBLIC_BASE_URL",  # https://<domain_name>, or -c public_base_url=… in a stage without domain
     "LICENCE_UPSTREAM_URL",
     "LICENCE_UPSTREAM_PUBLIC_KEY",
     "EMAIL_FROM",  # -c email_from=… or -c ses_domain=… (tests/infra/test_email.py)
@@ -275,7 +330,8 @@ def _variables_the_app_reads() -> set[str]:
 
 
 def test_the_deployment_has_decided_about_every_variable_the_app_reads() -> None:
-    decided = SET_IN_AWS | SET_WHEN_CONFIGURED | LAMBDAS_OWN | DEFAULTS_SUFFICE | NEVER_IN_AWS
+    decided = SET_IN_AWS | SET_FOR_THE_FUNCTIONS_THAT_READ_THEM | SET_WHEN_CONFIGURED | LAMBDAS_OWN
+    decided |= DEFAULTS_SUFFICE | NEVER_IN_AWS
     assert _variables_the_app_reads() - decided == set()
 
 
@@ -296,3 +352,39 @@ def test_synthesizing_leaves_this_process_environment_as_it_was(synth: Synth) ->
     assert synth.templates  # synthesized in this session by the fixture
     for name in ("SEARCH_BACKEND", "SMS_PROVIDER", "OPENSEARCH_SIGV4", "SMS_QUEUE_NAME", "TABLE_PREFIX"):
         assert name not in os.environ, name
+
+
+def test_the_stream_event_source_isolates_bad_records_retries_a_bounded_time_and_keeps_what_it_gives_up(
+    synth: Synth,
+) -> None:
+    stack = synth.stacks["dev"]
+    (event,) = _functions(synth)[handlers.INDEX_ACCOUNTS.logical_id]["Properties"]["Events"].values()
+    properties = event["Properties"]
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert properties["BisectBatchOnFunctionError"] is True
+    assert properties["MaximumRetryAttempts"] == handlers.STREAM_MAX_RETRIES
+    assert 0 < properties["MaximumRecordAgeInSeconds"] < 24 * 3600  # before the stream's own 24 h retention
+    failures = _logical_id(synth, stack.index_failures)
+    assert properties["DestinationConfig"] == {
+        "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": [failures, "Arn"]}}
+    }
+
+
+def test_every_queue_consumer_reports_partial_batch_failures(synth: Synth) -> None:
+    for handler in (handlers.SEND_SMS, handlers.RECORD_SIP_EVENTS, handlers.RUN_IMPORT_CHUNK):
+        (event,) = _functions(synth)[handler.logical_id]["Properties"]["Events"].values()
+        assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"], handler.name
+
+
+def test_failed_s3_notifications_go_to_their_failure_queue_and_functions_may_send_there(synth: Synth) -> None:
+    stack = synth.stacks["dev"]
+    (config,) = synth.resources("AWS::Lambda::EventInvokeConfig").values()
+    properties = config["Properties"]
+    assert properties["FunctionName"] == {"Ref": handlers.IMPORT_OBJECT_CREATED.logical_id}
+    assert properties["Qualifier"] == "$LATEST"
+    assert properties["MaximumRetryAttempts"] == handlers.ASYNC_MAX_RETRIES
+    destination = properties["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination == {"Fn::GetAtt": [_logical_id(synth, stack.upload_failures), "Arn"]}
+    queues = synth.resources("AWS::SQS::Queue")
+    for queue in (stack.index_failures, stack.upload_failures):
+        assert queues[_logical_id(synth, queue)]["Properties"]["SqsManagedSseEnabled"] is True

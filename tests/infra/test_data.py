@@ -74,7 +74,12 @@ def test_every_queue_is_encrypted_and_every_work_queue_has_a_dead_letter_queue(s
         for q in queues.values()
         if "RedrivePolicy" in q["Properties"]
     }
-    work_queues = {name for name in queues if name not in dead_letter_targets}
+    stack = synth.stacks["dev"]
+    failure_destinations = {
+        stack.get_logical_id(q.node.default_child)  # type: ignore[arg-type]
+        for q in (stack.index_failures, stack.upload_failures)
+    }  # what Lambda's event sources give up on: dead-letter queues themselves (tests/infra/test_app.py)
+    work_queues = {name for name in queues if name not in dead_letter_targets | failure_destinations}
     assert len(work_queues) == 3 and len(dead_letter_targets) == 3
     names = {q["Properties"]["QueueName"] for q in queues.values()}
     assert {"pgsm-dev-sms.fifo", "pgsm-dev-sip-events", "pgsm-dev-import-chunks"} <= names
@@ -126,8 +131,12 @@ def test_buckets_block_public_access_are_encrypted_and_expire_reports(synth: Syn
     assert rules["expire-reports"]["ExpirationInDays"] == 30
 
 
-def test_search_domain_is_encrypted_https_only_and_admits_only_the_app_role(synth: Synth) -> None:
+def test_search_domain_is_encrypted_https_only_and_admits_only_its_writer_reader_and_admin(synth: Synth) -> None:
+    from infra.application import API, INDEX_ACCOUNTS
+    from infra.search import SEARCH_READ_ACTIONS
+
     for stage in ("dev", "prod"):
+        stack = synth.stacks[stage]
         (domain,) = synth.resources("AWS::OpenSearchService::Domain", stage).values()
         properties = domain["Properties"]
         assert properties["EncryptionAtRestOptions"] == {"Enabled": True}
@@ -136,12 +145,18 @@ def test_search_domain_is_encrypted_https_only_and_admits_only_the_app_role(synt
         assert properties["DomainEndpointOptions"]["TLSSecurityPolicy"] == "Policy-Min-TLS-1-2-2019-07"
         security = properties["AdvancedSecurityOptions"]
         assert security["Enabled"] is True and security["InternalUserDatabaseEnabled"] is False
-        role = synth.stacks[stage].get_logical_id(synth.stacks[stage].role.node.default_child)  # type: ignore[arg-type]
-        assert security["MasterUserOptions"]["MasterUserARN"] == {"Fn::GetAtt": [role, "Arn"]}
-        (statement,) = properties["AccessPolicies"]["Statement"]
-        assert statement["Effect"] == "Allow"
-        assert statement["Principal"] == {"AWS": {"Fn::GetAtt": [role, "Arn"]}}
-        assert all(action.startswith("es:ESHttp") and "*" not in action for action in statement["Action"])
+
+        admin, writer, reader = (
+            {"Fn::GetAtt": [stack.get_logical_id(role.node.default_child), "Arn"]}  # type: ignore[arg-type]
+            for role in (stack.search.admin_role, stack.roles[INDEX_ACCOUNTS], stack.roles[API])
+        )
+        assert security["MasterUserOptions"]["MasterUserARN"] == admin  # no function is the master user
+        writes, reads = properties["AccessPolicies"]["Statement"]
+        assert writes["Principal"] == {"AWS": [writer, admin]}
+        assert reads["Principal"] == {"AWS": [reader]} and reads["Action"] == list(SEARCH_READ_ACTIONS)
+        for statement in (writes, reads):
+            assert statement["Effect"] == "Allow"
+            assert all(action.startswith("es:ESHttp") and "*" not in action for action in statement["Action"])
 
 
 def test_search_is_sized_by_the_stage_context(synth: Synth) -> None:

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from infra.sip_edge import EDGE_TABLES
-from tests.infra.conftest import Synth
+from tests.infra.conftest import PROD_DOMAIN, PROD_SIP_CERTIFICATE_SECRET, Synth
 
 
 def _logical_id(synth: Synth, construct: Any, stage: str = "dev") -> str:
@@ -27,7 +27,7 @@ def test_nlb_passes_sip_over_udp_and_tcp_on_5060_and_tls_as_tcp_on_5061(synth: S
     for group in groups:
         assert group["Properties"]["TargetType"] == "ip"
         assert group["Properties"]["HealthCheckProtocol"] == "TCP"
-        assert group["Properties"]["HealthCheckPort"] == "5060"
+        assert group["Properties"]["HealthCheckPort"] == str(group["Properties"]["Port"])  # each listener's own
         attributes = {a["Key"]: a["Value"] for a in group["Properties"]["TargetGroupAttributes"]}
         assert attributes["preserve_client_ip.enabled"] == "true"
 
@@ -84,7 +84,7 @@ def _alarms(synth: Synth) -> list[dict[str, Any]]:
     return [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()]
 
 
-def test_an_alarm_watches_every_dead_letter_queue(synth: Synth) -> None:
+def test_an_alarm_watches_every_dead_letter_queue_and_failure_destination(synth: Synth) -> None:
     stack = synth.stacks["dev"]
     watched = {
         json.dumps(d["Value"])
@@ -93,6 +93,7 @@ def test_an_alarm_watches_every_dead_letter_queue(synth: Synth) -> None:
         for d in a["Dimensions"]
     }
     dead_letters = [stack.sms.dead_letters, stack.sip_events.dead_letters, stack.imports.dead_letters]
+    dead_letters += [stack.index_failures, stack.upload_failures]  # the on-failure destinations
     assert watched == {json.dumps({"Fn::GetAtt": [_logical_id(synth, q), "QueueName"]}) for q in dead_letters}
 
 
@@ -117,14 +118,17 @@ def test_every_alarm_notifies_the_encrypted_alarm_topic(synth: Synth) -> None:
     (topic_id,) = synth.resources("AWS::SNS::Topic")
     (topic,) = synth.resources("AWS::SNS::Topic").values()
     assert "KmsMasterKeyId" in topic["Properties"]
-    for alarm in _alarms(synth):
+    alarms = synth.resources("AWS::CloudWatch::Alarm")
+    ours = [a["Properties"] for name, a in alarms.items() if name.startswith("Alarms")]
+    assert len(ours) == len(alarms) - 2  # and the edge scaling's two, which trigger its step policies
+    for alarm in ours:
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]
 
 
 def test_api_5xx_answers_raise_an_alarm_on_the_named_api(synth: Synth) -> None:
     (api,) = synth.resources("AWS::Serverless::Api").values()
     assert api["Properties"]["Name"] == "pgsm-dev-api"
-    (alarm,) = [a for a in _alarms(synth) if a.get("MetricName") == "5XXError"]
+    (alarm,) = [a for a in _alarms(synth) if a.get("MetricName") == "5XXError" and a["Statistic"] == "Sum"]
     assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"ApiName": "pgsm-dev-api", "Stage": "api"}
 
 
@@ -136,3 +140,71 @@ def test_an_alarm_fires_when_no_edge_task_is_healthy_behind_either_listener(synt
         assert alarm["TreatMissingData"] == "breaching"
     groups = {json.dumps(d["Value"]) for a in healthy for d in a["Dimensions"] if d["Name"] == "TargetGroup"}
     assert len(groups) == 2
+
+
+def test_prod_edge_reads_its_tls_certificate_from_the_configured_secret_and_may_read_only_that_one(
+    synth: Synth,
+) -> None:
+    stack = synth.stacks["prod"]
+    (task,) = synth.resources("AWS::ECS::TaskDefinition", "prod").values()
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    variables = {v["Name"]: v["Value"] for v in container["Environment"]}
+    assert variables["SIP_TLS_CERTIFICATE_SECRET_ARN"] == PROD_SIP_CERTIFICATE_SECRET
+    assert variables["SIP_TLS_NAME"] == f"sip.{PROD_DOMAIN}"
+    role = {"Ref": _logical_id(synth, stack.edge.task_role, "prod")}
+    reads = [
+        s
+        for policy in synth.resources("AWS::IAM::Policy", "prod").values()
+        if role in policy["Properties"]["Roles"]
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "secretsmanager" in json.dumps(s["Action"])
+    ]
+    assert [s["Resource"] for s in reads] == [PROD_SIP_CERTIFICATE_SECRET]
+    (dev_task,) = synth.resources("AWS::ECS::TaskDefinition").values()
+    dev_variables = {v["Name"]: v["Value"] for v in dev_task["Properties"]["ContainerDefinitions"][0]["Environment"]}
+    assert "SIP_TLS_CERTIFICATE_SECRET_ARN" not in dev_variables  # dev: start.sh's self-signed pair
+    assert dev_variables["SIP_TLS_NAME"] == "sip-edge.local"
+
+
+def test_an_alarm_fires_when_search_lags_the_accounts_stream(synth: Synth) -> None:
+    from infra.application import INDEX_ACCOUNTS
+
+    (alarm,) = [a for a in _alarms(synth) if a.get("MetricName") == "IteratorAge"]
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": INDEX_ACCOUNTS.logical_id}}]
+    assert alarm["Statistic"] == "Maximum" and alarm["Threshold"] == 15 * 60 * 1000
+
+
+def test_edge_scales_between_the_stage_bounds_on_cpu_and_on_open_connections(synth: Synth) -> None:
+    from infra.sip_edge import CPU_TARGET_PERCENT, FLOWS_PER_TASK
+
+    for stage, (low, high) in (("dev", (1, 2)), ("prod", (2, 8))):
+        (target,) = synth.resources("AWS::ApplicationAutoScaling::ScalableTarget", stage).values()
+        assert (target["Properties"]["MinCapacity"], target["Properties"]["MaxCapacity"]) == (low, high)
+        assert target["Properties"]["ScalableDimension"] == "ecs:service:DesiredCount"
+        policies = [
+            p["Properties"] for p in synth.resources("AWS::ApplicationAutoScaling::ScalingPolicy", stage).values()
+        ]
+        (cpu,) = [p for p in policies if p["PolicyType"] == "TargetTrackingScaling"]
+        tracking = cpu["TargetTrackingScalingPolicyConfiguration"]
+        assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == "ECSServiceAverageCPUUtilization"
+        assert tracking["TargetValue"] == CPU_TARGET_PERCENT
+        steps = [p for p in policies if p["PolicyType"] == "StepScaling"]
+        assert steps and all(p["StepScalingPolicyConfiguration"]["AdjustmentType"] == "ExactCapacity" for p in steps)
+    flows = [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm", "prod").values()
+             if a["Properties"].get("MetricName") == "ActiveFlowCount"]  # fmt: skip
+    assert flows and {a["Namespace"] for a in flows} == {"AWS/NetworkELB"}
+    assert all(a["Threshold"] % FLOWS_PER_TASK == 0 for a in flows)
+
+
+def test_edge_task_is_pinned_to_x86_64_and_checks_kamailio_itself(synth: Synth) -> None:
+    for stage in ("dev", "prod"):
+        (task,) = synth.resources("AWS::ECS::TaskDefinition", stage).values()
+        assert task["Properties"]["RuntimePlatform"] == {"CpuArchitecture": "X86_64", "OperatingSystemFamily": "LINUX"}
+        (container,) = task["Properties"]["ContainerDefinitions"]
+        command = container["HealthCheck"]["Command"]
+        assert (
+            command[0] == "CMD-SHELL" and "kamcmd -s unix:/var/lib/sip-edge/run/kamailio.ctl core.uptime" in command[1]
+        )
+    manifest = json.loads((synth.outdir / "Pgsm-dev.assets.json").read_text())
+    (image,) = manifest["dockerImages"].values()
+    assert image["source"]["platform"] == "linux/amd64"

@@ -24,7 +24,9 @@ def test_ses_domain_adds_the_identity_the_sender_and_only_that_identitys_send_pe
     resources = template["Resources"].values()
     (identity,) = [r for r in resources if r["Type"] == "AWS::SES::EmailIdentity"]
     assert identity["Properties"]["EmailIdentity"] == "voice.example.com"
-    policy = template["Resources"][stack.get_logical_id(stack.app_access.node.default_child)]  # type: ignore[arg-type]
+    from infra.application import API
+
+    policy = template["Resources"][stack.get_logical_id(stack.access[API].node.default_child)]  # type: ignore[arg-type]
     (email,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "Email"]
     assert email["Action"] == ["ses:SendEmail", "ses:SendRawEmail"]
     assert "identity/voice.example.com" in str(email["Resource"])
