@@ -57,6 +57,7 @@ done
 
 # rtpengine: the media relay (userspace, no kernel module), controlled by Kamailio's rtpengine module over the ng
 # protocol on a loopback UDP port; SIP_MEDIA_RELAY=none runs the edge without it (the benchmark's baseline)
+# (--config-file=none: Debian's /etc/rtpengine/rtpengine.conf, with its fixed ports, is not read)
 media_relay="${SIP_MEDIA_RELAY:-rtpengine}"
 ng_port="${SIP_RTPENGINE_NG_PORT:-2223}"
 rtp_interface="${SIP_RTP_INTERFACE:-}"
@@ -69,7 +70,7 @@ fi
 cli_port="${SIP_RTPENGINE_CLI_PORT:-$((ng_port + 1))}"
 rtpengine_pid=""
 if [ "$media_relay" = "rtpengine" ]; then
-  "${RTPENGINE:-rtpengine}" --foreground --log-stderr --table=-1 \
+  "${RTPENGINE:-rtpengine}" --config-file=none --foreground --log-stderr --table=-1 \
     --interface="$rtp_interface" --listen-ng="127.0.0.1:$ng_port" --listen-cli="127.0.0.1:$cli_port" \
     --port-min="${SIP_RTP_PORT_MIN:-30000}" --port-max="${SIP_RTP_PORT_MAX:-40000}" \
     --num-threads="${SIP_RTPENGINE_THREADS:-2}" --timeout="${SIP_RTP_TIMEOUT_SECONDS:-60}" \

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -24,6 +24,7 @@ from chalicelib.adapters.dynamo_models import (
     AccountModel,
     AuditModel,
     AuthModel,
+    CallModel,
     GroupModel,
     ImportModel,
     LicenceModel,
@@ -35,6 +36,7 @@ from chalicelib.adapters.dynamo_models import (
     TokenModel,
     UniqueModel,
 )
+from chalicelib.domain.calls import CallRecord, Direction
 from chalicelib.domain.errors import (
     ConcurrentModification,
     Conflict,
@@ -908,6 +910,52 @@ class DynamoRegistrations:
         return _page(query, _registration_from_model)
 
 
+_CALL_COLUMNS = ("call_id", "started_at", "answered_at", "ended_at", "version", "caller_account_id",
+                 "callee_account_id")  # fmt: skip
+
+
+def _call_to_model(record: CallRecord) -> CallModel:
+    rest = {k: v for k, v in asdict(record).items() if k not in _CALL_COLUMNS}
+    return CallModel(
+        record.call_id,
+        started_key=f"{record.started_at.isoformat()}#{record.call_id}",
+        caller_account_id=record.caller_account_id or None,
+        callee_account_id=record.callee_account_id or None,
+        started_at=record.started_at,
+        answered_at=record.answered_at,
+        ended_at=record.ended_at,
+        record=json.dumps(rest, separators=(",", ":")),
+        version=record.version,
+    )
+
+
+def _call_from_model(model: CallModel) -> CallRecord:
+    rest = json.loads(model.record)
+    rest["event_ids"] = tuple(rest.get("event_ids") or ())
+    return CallRecord(
+        call_id=model.call_id, started_at=model.started_at, answered_at=model.answered_at, ended_at=model.ended_at,
+        caller_account_id=model.caller_account_id or "", callee_account_id=model.callee_account_id or "",
+        version=int(model.version), **rest,
+    )  # fmt: skip
+
+
+class DynamoCalls:
+    def get(self, call_id: str) -> CallRecord | None:
+        found = _get(CallModel, call_id)
+        return _call_from_model(found) if found else None
+
+    def put(self, record: CallRecord) -> bool:
+        expected: Condition = (
+            CallModel.call_id.does_not_exist() if record.version <= 1 else CallModel.version == record.version - 1
+        )
+        return _save_if(_call_to_model(record), expected)
+
+    def for_account(self, account_id: str, direction: Direction, limit: int, cursor: str | None) -> Page[CallRecord]:
+        index = CallModel.placed if direction is Direction.PLACED else CallModel.received
+        query = index.query(account_id, limit=limit, scan_index_forward=False, last_evaluated_key=_start_key(cursor))
+        return _page(query, _call_from_model)
+
+
 def _months_back(count: int) -> Iterator[str]:
     today = utcnow()
     year, month = today.year, today.month
@@ -918,6 +966,7 @@ def _months_back(count: int) -> Iterator[str]:
 
 __all__ = [
     "DynamoAccounts",
+    "DynamoCalls",
     "DynamoGroups",
     "DynamoLoginAudit",
     "DynamoOperators",

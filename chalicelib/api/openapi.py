@@ -6,6 +6,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Request, Response
 
+from chalicelib.api import calls as calls_api
 from chalicelib.api.http import json_response, route
 from chalicelib.services.context import Context
 
@@ -412,6 +413,7 @@ def document() -> dict[str, Any]:
             "parameters": account_param,
             "get": _op("Timeline, sessions, calls", "History"),
         },
+        **calls_api.OPENAPI_PATHS,
         **_crud("groups", "Group", "group_id"),
         **_crud("provisioning-profiles", "Profile", "profile_id"),
         **_crud("operators", "Operator", "operator_id"),
@@ -423,7 +425,7 @@ def document() -> dict[str, Any]:
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **calls_api.OPENAPI_SCHEMAS},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

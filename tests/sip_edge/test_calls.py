@@ -4,11 +4,12 @@ callee, SDES re-keyed per leg, ZRTP untouched, the edge's refusals, busy and CAN
 from __future__ import annotations
 
 import re
+import socket
 import time
 from pathlib import Path
 from typing import Any
 
-from chalicelib.services import accounts
+from chalicelib.services import accounts, calls
 from devstack.sip_edge import SipEdge, free_port
 from tests.sip_edge.callsipp import Peer, callee_scenario, caller_scenario, media
 from tests.sip_edge.conftest import EventLog, SipWorld
@@ -43,8 +44,21 @@ def _start_callee(edge: SipEdge, sipp: Sipp, tmp_path: Path, account: Any, answe
     assert registered.returncode == 0, registered.errors + registered.output
     peer = Peer(tmp_path, edge.host, edge.udp_port, callee_scenario(account.username, answer, **kw),
                 f"callee-{port}", port)  # fmt: skip
-    time.sleep(0.3)  # the UAS binds its port
+    _wait_bound(port)
     return peer
+
+
+def _wait_bound(port: int, timeout: float = 10) -> None:
+    """Until the UAS holds its UDP port (binding it here fails)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"the callee did not bind port {port}")
 
 
 def test_an_sdes_call_is_answered_and_each_leg_gets_its_own_keys(
@@ -73,6 +87,11 @@ def test_an_sdes_call_is_answered_and_each_leg_gets_its_own_keys(
     assert (ended["caller_account_id"], ended["callee_account_id"]) == (caller.id, callee.id)
     assert ended["media_security"] == "sdes"
     _call_events(event_log, call_id, "call_answered")
+    # the control plane's consumer makes the record (the local stack's bridge calls the same handler)
+    calls.record_events(sip_world.ctx, [e for e in event_log.events if e.get("call_id") == call_id])
+    [record] = calls.list_calls(sip_world.ctx, sip_world.admin, callee.id, "received", 10, None).items
+    assert (record.call_id, record.result, record.media_security) == (call_id, "answered", "sdes")
+    assert record.answered_at is not None and record.ended_at is not None and record.duration_seconds >= 1
 
 
 def test_a_call_by_number_without_its_plus_reaches_the_account(
