@@ -34,6 +34,13 @@ if [ -z "$auth_secret" ]; then
 fi
 
 keepalive_timeout="${SIP_KEEPALIVE_TIMEOUT_SECONDS:-10}"
+# limits (README, "Limits"): per-account lockout and per-source cost, kept in Kamailio's htables
+lockout_window="${SIP_LOCKOUT_WINDOW_SECONDS:-600}"
+lockout_seconds="${SIP_LOCKOUT_SECONDS:-900}"
+flood_window="${SIP_FLOOD_WINDOW_SECONDS:-10}"
+flood_ban="${SIP_FLOOD_BAN_SECONDS:-60}"
+export SIP_LOCKOUT_WINDOW_SECONDS="$lockout_window" SIP_LOCKOUT_SECONDS="$lockout_seconds"
+export SIP_FLOOD_WINDOW_SECONDS="$flood_window" SIP_FLOOD_BAN_SECONDS="$flood_ban"
 fr_timer_ms="$(awk -v t="$keepalive_timeout" 'BEGIN { t = (t > 30 ? 30 : t); printf "%d", (t < 1 ? 1 : t) * 1000 }')"
 
 # Kamailio's embedded interpreter is Debian's /usr/bin/python3: the edge's package and its own dependencies
@@ -89,11 +96,16 @@ fi
   -A "LOG_LEVEL=${SIP_LOG_LEVEL:-2}" \
   -A "CHILDREN=${SIP_CHILDREN:-4}" \
   -A "TCP_CHILDREN=${SIP_TCP_CHILDREN:-4}" \
-  -A "TCP_LIFETIME=$((SIP_MAX_EXPIRES + 60))" \
+  -A "TCP_IDLE=${SIP_TCP_IDLE_SECONDS:-60}" \
+  -A "TLS_HANDSHAKE=${SIP_TLS_HANDSHAKE_SECONDS:-30}" \
+  -A "HT_AUTHFAIL=\"authfail=>size=12;autoexpire=$lockout_window;\"" \
+  -A "HT_LOCKOUT=\"lockout=>size=10;autoexpire=$lockout_seconds;\"" \
+  -A "HT_COST=\"cost=>size=12;autoexpire=$((flood_window * 2));\"" \
+  -A "HT_BANNED=\"banned=>size=10;autoexpire=$flood_ban;\"" \
   -A "TCP_MAX_CONNECTIONS=${SIP_MAX_CONNECTIONS:-16384}" \
   -A "CTL_SOCKET=\"unix:$run_dir/kamailio.ctl\"" \
   -A "FR_TIMER_MS=$fr_timer_ms" \
-  -A "PIKE_DENSITY=${SIP_PIKE_DENSITY:-60}" \
+  -A "PIKE_DENSITY=${SIP_PIKE_DENSITY:-1000}" \
   -A "AUTH_SECRET=\"$auth_secret\"" \
   -A "USRLOC_TIMER=${SIP_USRLOC_TIMER_SECONDS:-10}" \
   -A "MIN_EXPIRES=$SIP_MIN_EXPIRES" \

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -37,6 +37,11 @@ class FlakyIndex:
         if self.down:
             raise SearchUnavailable("down for the test")
         return self.inner.search(group_id, query, limit, cursor)
+
+    def rebuild(self, batches: Callable[[], Iterable[Sequence[IndexChange]]]) -> None:
+        if self.down:
+            raise SearchUnavailable("down for the test")
+        self.inner.rebuild(batches)
 
     def clear(self) -> None:
         self.inner.clear()
@@ -97,6 +102,7 @@ def _record(name: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -
 
 def test_the_handler_ignores_redelivered_and_reordered_records(moto_url: str) -> None:
     from chalicelib.adapters.dynamo import _account_to_model
+    from chalicelib.adapters.dynamo_models import AccountModel
 
     ctx = make_context("dynamodb", moto_url)
     bootstrap.use(ctx)
@@ -104,7 +110,7 @@ def test_the_handler_ignores_redelivered_and_reordered_records(moto_url: str) ->
         world = World(ctx)
         v1 = accounts.create_account(ctx, world.admin, world.account_data(full_name="First Name")).account
         v2 = replace(v1, full_name="Second Name", version=2)
-        image1, image2 = (_account_to_model(a).serialize() for a in (v1, v2))
+        image1, image2 = (_account_to_model(AccountModel, a).serialize() for a in (v1, v2))
         insert, modify = _record("INSERT", None, image1), _record("MODIFY", image1, image2)
         remove = _record("REMOVE", image2, None)
         app.index_accounts({"Records": [insert, modify]}, None)

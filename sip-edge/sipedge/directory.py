@@ -37,6 +37,7 @@ class Account:
     permit: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
     transports: tuple[str, ...] = ()  # the profile's list; empty means the edge's default
+    lock_lifted_at: float = 0.0  # epoch seconds an operator last lifted a lockout (sipedge/limits.py)
     phone_number: str = ""  # the primary virtual number: how the account is shown to the callee
     security_model: str = "SDES"  # SDES (end-to-site SRTP, re-keyed by the edge) or ZRTP (end-to-end)
     language: str = ""  # the announcement's language (the group's or profile's), empty for the default
@@ -165,6 +166,7 @@ class DynamoDirectory:
             permit=_text_list(item.get("permit")),
             deny=_text_list(item.get("deny")),
             transports=_text_list(profile.get("transports")) if profile else (),
+            lock_lifted_at=float(_value(item.get("sip_lock_lifted_at")) or 0),
             phone_number=str(_value(item.get("phone_number")) or ""),
             security_model=str(_value(item.get("security_model")) or "SDES"),
             language=str(_value(group.get("language")) or "") if group else "",
