@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.services import accounts, calls
-from devstack.sip_edge import SipEdge, free_port
+from devstack.sip_edge import SipEdge, free_port, start_edge
 from tests.sip_edge.callsipp import Peer, callee_scenario, caller_scenario, media
 from tests.sip_edge.conftest import EventLog, SipWorld
 from tests.sip_edge.sipp import Sipp, register_scenario
@@ -171,3 +171,26 @@ def test_a_disabled_caller_is_refused(edge: SipEdge, sipp: Sipp, sip_world: SipW
     result = sipp.run(caller_scenario(caller.username, PASSWORD, callee.username, media("sdes"), expect=403,
                                       phrase="Account disabled"), edge.udp_port)  # fmt: skip
     assert result.returncode == 0, result.errors + result.output
+
+
+def test_without_rtpengine_new_calls_get_503_and_the_edge_stays_up(
+    edge: SipEdge, sip_world: SipWorld, event_log: EventLog, tmp_path: Path
+) -> None:
+    """An edge whose rtpengine is gone (here: never started, `RTPENGINE=false`): calls 503, registrations work."""
+    chosen = ("SIP_UDP_PORT", "SIP_TCP_PORT", "SIP_TLS_PORT", "SIP_RUN_DIR", "SIP_RTPENGINE_NG_PORT",
+              "SIP_RTPENGINE_CLI_PORT")  # fmt: skip
+    env = {k: v for k, v in edge.env.items() if k not in chosen}
+    degraded = start_edge({**env, "RTPENGINE": "false"}, tmp_path / "edge")
+    try:
+        caller, callee = sip_world.account(), sip_world.account()
+        sipp = Sipp(tmp_path, degraded.host)
+        registered = sipp.run(register_scenario(callee.username, PASSWORD), degraded.udp_port)
+        assert registered.returncode == 0, registered.errors + registered.output
+        result = sipp.run(caller_scenario(caller.username, PASSWORD, callee.username, media("sdes"), expect=503,
+                                          phrase="Media Relay Unavailable"), degraded.udp_port)  # fmt: skip
+        assert result.returncode == 0, result.errors + result.output
+        assert "Retry-After: 5" in result.messages
+        ended = _call_events(event_log, _call_id(result.messages), "call_ended")
+        assert (ended["reason"], ended["result"]) == ("media_relay_unavailable", "failed")
+    finally:
+        degraded.stop()
