@@ -112,9 +112,10 @@ def start_edge(env: Mapping[str, str], run_dir: Path, timeout: float = 20.0) -> 
     udp = int(full.get("SIP_UDP_PORT") or free_port())
     tls = int(full.get("SIP_TLS_PORT") or free_port(socket.SOCK_STREAM))
     full.update(SIP_UDP_PORT=str(udp), SIP_TCP_PORT=str(full.get("SIP_TCP_PORT") or udp), SIP_TLS_PORT=str(tls))
-    # rtpengine's control port too (start.sh's default is fixed: two edges on one machine would share it; start.sh
-    # runs rtpengine without Debian's /etc/rtpengine/rtpengine.conf, whose fixed CLI and HTTP ports would clash too)
-    full["SIP_RTPENGINE_NG_PORT"] = str(full.get("SIP_RTPENGINE_NG_PORT") or free_port())
+    # rtpengine's control ports too (two edges on one machine would share start.sh's defaults; start.sh runs
+    # rtpengine without Debian's /etc/rtpengine/rtpengine.conf, whose fixed ports would clash too)
+    for name in ("SIP_RTPENGINE_NG_PORT", "SIP_RTPENGINE_CLI_PORT"):
+        full[name] = str(full.get(name) or free_port(socket.SOCK_STREAM))
     full["SIP_RUN_DIR"] = str(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     log_path = run_dir / "kamailio.log"
@@ -122,7 +123,9 @@ def start_edge(env: Mapping[str, str], run_dir: Path, timeout: float = 20.0) -> 
     process = subprocess.Popen(
         ["/bin/bash", str(START_SCRIPT)], env=full, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
-    given = {**env, **{k: full[k] for k in ("SIP_UDP_PORT", "SIP_TCP_PORT", "SIP_TLS_PORT", "SIP_RUN_DIR")}}
+    chosen = ("SIP_UDP_PORT", "SIP_TCP_PORT", "SIP_TLS_PORT", "SIP_RUN_DIR", "SIP_RTPENGINE_NG_PORT",
+              "SIP_RTPENGINE_CLI_PORT")  # fmt: skip
+    given = {**env, **{k: full[k] for k in chosen}}
     edge = SipEdge(process, host, udp, int(full["SIP_TCP_PORT"]), tls, run_dir, log_path, given, log)
     if not wait_ready(host, udp, process, timeout):
         edge.stop()

@@ -15,6 +15,7 @@ from typing import Any
 
 import KSR  # type: ignore[import-not-found]  # provided by app_python3 inside Kamailio; a mock in the tests
 from sipedge.calls import (
+    COMMON_FLAGS,
     IDENTITY_HEADERS,
     SDES_CALLEE_LEG,
     SDES_CALLEE_LEG_SUFFIX,
@@ -282,51 +283,62 @@ def _leg_b(flags: str) -> str:
     return f"{flags} call-id={pv('$ci')}{SDES_CALLEE_LEG_SUFFIX}"
 
 
-def offer(plan: Media) -> bool:
-    """The INVITE's SDP through rtpengine: one session for ZRTP, two chained ones for SDES (see sipedge/calls.py)."""
-    if _edge().state.config().media_relay == "none":
-        return True
-    if plan is Media.ZRTP:
-        return bool(KSR.rtpengine.rtpengine_offer(ZRTP_FLAGS) > 0)
-    if KSR.rtpengine.rtpengine_offer(SDES_CALLER_LEG) < 0:
-        return False
-    KSR.textopsx.msg_apply_changes()  # leg B must read leg A's SDP, not the phone's
-    if KSR.rtpengine.rtpengine_offer(_leg_b(SDES_CALLEE_LEG)) < 0:
-        KSR.rtpengine.rtpengine_delete("")
-        return False
+def _legs(plan: str, from_caller: bool = True) -> list[str]:
+    """The rtpengine sessions an SDP goes through, in its direction (see sipedge/calls.py)."""
+    if plan == Media.ZRTP.value:
+        return [ZRTP_FLAGS]
+    if from_caller:
+        return [SDES_CALLER_LEG, _leg_b(SDES_CALLEE_LEG)]
+    return [_leg_b(SDES_CALLER_LEG), SDES_CALLEE_LEG]
+
+
+def through(operation: str, legs: list[str]) -> bool:
+    """The message's SDP through each session in turn (rtpengine reads $var(sdp_in) and writes $var(sdp_out),
+    kamailio.cfg), then into the message."""
+    sdp = pv("$rb")
+    for flags in legs:
+        KSR.pv.sets("$var(sdp_in)", sdp)
+        KSR.pv.sets("$var(sdp_out)", "")
+        run = KSR.rtpengine.rtpengine_offer if operation == "offer" else KSR.rtpengine.rtpengine_answer
+        if run(flags) < 0 or not pv("$var(sdp_out)"):
+            return False
+        sdp = pv("$var(sdp_out)")
+    KSR.textops.set_body(sdp, "application/sdp")
     return True
 
 
-def answer(plan: str) -> None:
-    """An SDP answer (183/200) back through the same sessions, the callee's leg first."""
+def offer(plan: Media) -> bool:
+    """The INVITE's SDP through rtpengine: one session for ZRTP, two chained ones for SDES."""
     if _edge().state.config().media_relay == "none":
+        return True
+    if through("offer", _legs(plan.value)):
+        return True
+    delete_media(plan.value)
+    return False
+
+
+def answer(plan: str, offer_from_caller: bool = True) -> None:
+    """An SDP answer (183/200) back through the same sessions in reverse order; an answer keeps what the offer
+    set up (its own flags would override the protocol towards the offerer)."""
+    if not plan or _edge().state.config().media_relay == "none":
         return
     if plan == Media.ZRTP.value:
-        KSR.rtpengine.rtpengine_answer(ZRTP_FLAGS)
+        through("answer", [ZRTP_FLAGS])
         return
-    KSR.rtpengine.rtpengine_answer(_leg_b(SDES_CALLEE_LEG))
-    KSR.textopsx.msg_apply_changes()
-    KSR.rtpengine.rtpengine_answer(SDES_CALLER_LEG)
+    second = COMMON_FLAGS
+    legs = [_leg_b(COMMON_FLAGS), second] if offer_from_caller else [second, _leg_b(COMMON_FLAGS)]
+    through("answer", legs)
 
 
 def reoffer() -> None:
     """A re-INVITE or UPDATE with SDP inside the dialog: through the same sessions, in its own direction."""
     plan = pv(MEDIA_VAR)
-    if not plan or _edge().state.config().media_relay == "none":
-        return
-    if plan == Media.ZRTP.value:
-        KSR.rtpengine.rtpengine_offer(ZRTP_FLAGS)
-        return
-    from_caller = pv("$ft") == pv(CALLER_TAG_VAR)
-    first, second = (SDES_CALLER_LEG, _leg_b(SDES_CALLEE_LEG)) if from_caller else (
-        _leg_b(SDES_CALLER_LEG), SDES_CALLEE_LEG)  # fmt: skip
-    KSR.rtpengine.rtpengine_offer(first)
-    KSR.textopsx.msg_apply_changes()
-    KSR.rtpengine.rtpengine_offer(second)
+    if plan and _edge().state.config().media_relay != "none":
+        through("offer", _legs(plan, from_caller=pv("$ft") == pv(CALLER_TAG_VAR)))
 
 
-def delete_media() -> None:
-    plan = pv(MEDIA_VAR)
+def delete_media(plan: str = "") -> None:
+    plan = plan or pv(MEDIA_VAR)
     if not plan or _edge().state.config().media_relay == "none":
         return
     KSR.rtpengine.rtpengine_delete("")
@@ -351,7 +363,7 @@ def on_reply() -> None:
     """A reply to a call's INVITE (or a re-INVITE): SDP answers through rtpengine; a 200 answers the call."""
     code = int(pv("$rs") or 0)
     if KSR.textops.has_body_type("application/sdp") > 0 and code in (183, 200):
-        answer(pv(MEDIA_VAR))
+        answer(pv(MEDIA_VAR), offer_from_caller=pv("$ft") == pv(CALLER_TAG_VAR))
     if code == 200 and KSR.is_method_in("I") and not pv("$dlg_var(answered)"):
         KSR.pv.sets("$dlg_var(answered)", "1")
         context = _context()

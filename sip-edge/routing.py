@@ -53,6 +53,7 @@ CALLBACKS = (
     "ksr_timer_registry",
     "ksr_registrar_event",
     "ksr_uac_event",
+    "ksr_onsend_route",
     *calling.CALLBACKS,
 )
 
@@ -475,6 +476,10 @@ class kamailio:  # the class name app_python3 expects
     def ksr_uac_event(self, msg: Any, evname: str = "") -> int:
         if evname == "uac:reply":
             on_uac_reply()
+        return 1
+
+    def ksr_onsend_route(self, msg: Any) -> int:
+        """Kamailio runs this before sending a relayed request (calls): nothing to check there."""
         return 1
 
     # calls (calling.py)

@@ -83,6 +83,7 @@ done
 
 # rtpengine: the media relay (userspace, no kernel module), controlled by Kamailio's rtpengine module over the ng
 # protocol on a loopback UDP port; SIP_MEDIA_RELAY=none runs the edge without it (the benchmark's baseline)
+# (--config-file=none: Debian's /etc/rtpengine/rtpengine.conf, with its fixed ports, is not read)
 media_relay="${SIP_MEDIA_RELAY:-rtpengine}"
 ng_port="${SIP_RTPENGINE_NG_PORT:-2223}"
 rtp_interface="${SIP_RTP_INTERFACE:-}"
@@ -92,15 +93,16 @@ if [ -z "$rtp_interface" ]; then
   [ -n "$rtp_interface" ] || rtp_interface="127.0.0.1"
 fi
 [ -n "${SIP_RTP_ADVERTISED_ADDRESS:-}" ] && rtp_interface="$rtp_interface!$SIP_RTP_ADVERTISED_ADDRESS"
-pids=()
+cli_port="${SIP_RTPENGINE_CLI_PORT:-$((ng_port + 1))}"
+rtpengine_pid=""
 if [ "$media_relay" = "rtpengine" ]; then
   "${RTPENGINE:-rtpengine}" --config-file=none --foreground --log-stderr --table=-1 \
-    --interface="$rtp_interface" --listen-ng="127.0.0.1:$ng_port" \
+    --interface="$rtp_interface" --listen-ng="127.0.0.1:$ng_port" --listen-cli="127.0.0.1:$cli_port" \
     --port-min="${SIP_RTP_PORT_MIN:-30000}" --port-max="${SIP_RTP_PORT_MAX:-40000}" \
     --num-threads="${SIP_RTPENGINE_THREADS:-2}" --timeout="${SIP_RTP_TIMEOUT_SECONDS:-60}" \
     --silent-timeout=3600 --final-timeout="${SIP_MAX_CALL_SECONDS:-14400}" --delete-delay=0 \
     --log-level="${SIP_RTPENGINE_LOG_LEVEL:-5}" --pidfile="$run_dir/rtpengine.pid" &
-  pids+=($!)
+  rtpengine_pid=$!
 elif [ "$media_relay" != "none" ]; then
   echo "sip-edge: SIP_MEDIA_RELAY must be rtpengine or none (got $media_relay)" >&2
   exit 1
@@ -134,9 +136,8 @@ fi
   -A "DIALOG_TIMEOUT=${SIP_MAX_CALL_SECONDS:-14400}" \
   "$@" &
 kamailio=$!
-pids+=("$kamailio" "$sidecar")
 
-# the certificate watcher is not one of `pids`: if it ends, the edge goes on with the certificate it has
+# the certificate watcher is not waited for: if it ends, the edge goes on with the certificate it has
 watcher=""
 if [ -n "${SIP_TLS_CERTIFICATE_SECRET_ARN:-}" ]; then
   /usr/bin/python3 -m sipedge.tls_certificate watch --cert "$cert" --key "$key" \
@@ -144,11 +145,12 @@ if [ -n "${SIP_TLS_CERTIFICATE_SECRET_ARN:-}" ]; then
   watcher=$!
 fi
 
-# one stops, all stop; TERM/INT (docker stop, Ctrl-C, the test launcher) are passed on to all
-stop() { kill -TERM "${pids[@]}" $watcher 2>/dev/null || true; }
+# Kamailio or the sidecar stops: all stop; TERM/INT (docker stop, Ctrl-C, the test launcher) are passed on to
+# all. rtpengine is not waited for: without it the edge stays up and answers new calls 503 (docs/calls.md).
+stop() { kill -TERM "$kamailio" "$sidecar" $rtpengine_pid $watcher 2>/dev/null || true; }
 trap 'stop' TERM INT
 status=0
-wait -n "${pids[@]}" || status=$?
+wait -n "$kamailio" "$sidecar" || status=$?
 stop
-for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+for pid in "$kamailio" "$sidecar" $rtpengine_pid; do wait "$pid" 2>/dev/null || true; done
 exit "$status"

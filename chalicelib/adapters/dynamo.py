@@ -13,6 +13,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -26,6 +27,7 @@ from chalicelib.adapters.cursor import decode_cursor, encode_cursor
 from chalicelib.adapters.dynamo_models import (
     AccountModel,
     AuthModel,
+    CallModel,
     GroupModel,
     ImportModel,
     LicenceModel,
@@ -38,6 +40,7 @@ from chalicelib.adapters.dynamo_models import (
     TokenModel,
     UniqueModel,
 )
+from chalicelib.domain.calls import CallRecord, Direction
 from chalicelib.domain.errors import (
     ConcurrentModification,
     Conflict,
@@ -1075,6 +1078,55 @@ class DynamoRegistrations:
         return _page(query, _registration_from_model)
 
 
+_CALL_COLUMNS = ("call_id", "started_at", "answered_at", "ended_at", "version", "caller_account_id",
+                 "callee_account_id")  # fmt: skip
+
+
+def _call_to_model(cls: type[CallModel], record: CallRecord) -> CallModel:
+    rest = {k: v for k, v in asdict(record).items() if k not in _CALL_COLUMNS}
+    return cls(
+        record.call_id,
+        started_key=f"{record.started_at.isoformat()}#{record.call_id}",
+        caller_account_id=record.caller_account_id or None,
+        callee_account_id=record.callee_account_id or None,
+        started_at=record.started_at,
+        answered_at=record.answered_at,
+        ended_at=record.ended_at,
+        record=json.dumps(rest, separators=(",", ":")),
+        version=record.version,
+    )
+
+
+def _call_from_model(model: CallModel) -> CallRecord:
+    rest = json.loads(model.record)
+    rest["event_ids"] = tuple(rest.get("event_ids") or ())
+    return CallRecord(
+        call_id=model.call_id, started_at=model.started_at, answered_at=model.answered_at, ended_at=model.ended_at,
+        caller_account_id=model.caller_account_id or "", callee_account_id=model.callee_account_id or "",
+        version=int(model.version), **rest,
+    )  # fmt: skip
+
+
+class DynamoCalls:
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
+
+    def get(self, call_id: str) -> CallRecord | None:
+        found = _get(self.t.calls, call_id)
+        return _call_from_model(found) if found else None
+
+    def put(self, record: CallRecord) -> bool:
+        expected: Condition = (
+            CallModel.call_id.does_not_exist() if record.version <= 1 else CallModel.version == record.version - 1
+        )
+        return _save_if(_call_to_model(self.t.calls, record), expected)
+
+    def for_account(self, account_id: str, direction: Direction, limit: int, cursor: str | None) -> Page[CallRecord]:
+        index = self.t.calls.placed if direction is Direction.PLACED else self.t.calls.received
+        query = index.query(account_id, limit=limit, scan_index_forward=False, last_evaluated_key=_start_key(cursor))
+        return _page(query, _call_from_model)
+
+
 def _months_back(count: int, now: datetime) -> Iterator[str]:
     year, month = now.year, now.month
     for _ in range(count):
@@ -1084,6 +1136,7 @@ def _months_back(count: int, now: datetime) -> Iterator[str]:
 
 __all__ = [
     "DynamoAccounts",
+    "DynamoCalls",
     "DynamoGroups",
     "DynamoLoginAudit",
     "DynamoOperators",

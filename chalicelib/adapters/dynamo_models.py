@@ -335,6 +335,48 @@ class RegistrationModel(Model):
     online_by_group = _OnlineByGroup()
 
 
+class _CallsPlaced(GlobalSecondaryIndex["CallModel"]):  # type: ignore[no-untyped-call]
+    """An account's placed calls, newest first (query with scan_index_forward=False)."""
+
+    class Meta:
+        index_name = "placed"
+        projection = AllProjection()
+
+    caller_account_id = UnicodeAttribute(hash_key=True)
+    started_key = UnicodeAttribute(range_key=True)  # started_at ISO + "#" + call_id
+
+
+class _CallsReceived(GlobalSecondaryIndex["CallModel"]):  # type: ignore[no-untyped-call]
+    """An account's received calls, newest first; sparse (a call to no account has no callee)."""
+
+    class Meta:
+        index_name = "received"
+        projection = AllProjection()
+
+    callee_account_id = UnicodeAttribute(hash_key=True)
+    started_key = UnicodeAttribute(range_key=True)
+
+
+class CallModel(Model):
+    """One call record (CDR) per call attempt, merged from the SIP edge's call events (docs/calls.md)."""
+
+    class Meta:
+        table_name = "calls"
+        billing_mode = "PAY_PER_REQUEST"
+
+    call_id = UnicodeAttribute(hash_key=True)
+    started_key = UnicodeAttribute()
+    caller_account_id = UnicodeAttribute(null=True)
+    callee_account_id = UnicodeAttribute(null=True)
+    started_at = UTCDateTimeAttribute()
+    answered_at = UTCDateTimeAttribute(null=True)
+    ended_at = UTCDateTimeAttribute(null=True)
+    record = UnicodeAttribute()  # the other fields (JSON): parties, dialled, result, code, media, event ids
+    version = NumberAttribute()
+    placed = _CallsPlaced()
+    received = _CallsReceived()
+
+
 ALL_MODELS: dict[str, type[Model]] = {
     "accounts": AccountModel,
     "groups": GroupModel,
@@ -349,6 +391,7 @@ ALL_MODELS: dict[str, type[Model]] = {
     "licences": LicenceModel,
     "imports": ImportModel,
     "registrations": RegistrationModel,
+    "calls": CallModel,
 }
 
 
@@ -373,6 +416,7 @@ class Tables:
     licences: type[LicenceModel]
     imports: type[ImportModel]
     registrations: type[RegistrationModel]
+    calls: type[CallModel]
 
     def models(self) -> list[type[Model]]:
         return [getattr(self, f.name) for f in fields(self) if f.name != "connection"]

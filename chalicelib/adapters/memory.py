@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from chalicelib.adapters.cursor import decode_cursor, encode_cursor
+from chalicelib.domain.calls import CallRecord, Direction
 from chalicelib.domain.errors import ConcurrentModification, Conflict, FileMissing, NotFound, StaleReference
 from chalicelib.domain.import_job import ImportJob
 from chalicelib.domain.licensing import CachedLicence
@@ -56,6 +57,7 @@ class MemoryDatabase:
     leases: dict[str, datetime] = field(default_factory=dict)
     imports: dict[str, ImportJob] = field(default_factory=dict)
     registrations: dict[tuple[str, str], Registration] = field(default_factory=dict)
+    calls: dict[str, CallRecord] = field(default_factory=dict)
 
     def claim(self, entries: Iterable[tuple[str, str, str]]) -> None:
         """Check that every (guard key, owner, field) is free or already the owner's; raise on the first
@@ -558,6 +560,30 @@ class MemoryRegistrations:
         with self.db.lock:
             found = [r for r in self.db.registrations.values() if r.active and r.group_id == group_id]
         return _page(found, lambda r: f"{r.username}#{r.contact}", limit, cursor)
+
+
+class MemoryCalls:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db = db
+
+    def get(self, call_id: str) -> CallRecord | None:
+        with self.db.lock:
+            return self.db.calls.get(call_id)
+
+    def put(self, record: CallRecord) -> bool:
+        with self.db.lock:
+            stored = self.db.calls.get(record.call_id)
+            if (stored.version if stored else 0) != record.version - 1:
+                return False
+            self.db.calls[record.call_id] = record
+            return True
+
+    def for_account(self, account_id: str, direction: Direction, limit: int, cursor: str | None) -> Page[CallRecord]:
+        party = "caller_account_id" if direction is Direction.PLACED else "callee_account_id"
+        with self.db.lock:
+            found = [r for r in self.db.calls.values() if getattr(r, party) == account_id]
+        # newest first: the key sorts descending by start (inverted timestamp), then by call id
+        return _page(found, lambda r: f"{9e12 - r.started_at.timestamp():020.6f}#{r.call_id}", limit, cursor)
 
 
 class MemoryFiles:

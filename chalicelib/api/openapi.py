@@ -11,6 +11,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Request, Response
 
+from chalicelib.api import calls as calls_api
 from chalicelib.api.http import json_response, route
 from chalicelib.domain import resources
 from chalicelib.services.context import Context
@@ -310,6 +311,7 @@ def document() -> dict[str, Any]:
             "parameters": account_param,
             "get": _op("Timeline, sessions, calls", "History"),
         },
+        **calls_api.OPENAPI_PATHS,
         **_crud("groups", "Group", "group_id"),
         **_crud("provisioning-profiles", "Profile", "profile_id"),
         **_crud("operators", "Operator", "operator_id"),
@@ -321,7 +323,7 @@ def document() -> dict[str, Any]:
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **calls_api.OPENAPI_SCHEMAS},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

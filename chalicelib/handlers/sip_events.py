@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from chalicelib import bootstrap
-from chalicelib.services import registrations
+from chalicelib.services import calls, registrations
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,11 @@ def _parsed(bodies: Iterable[str]) -> Iterable[Any]:
 
 
 def record_records(records: Iterable[Any]) -> registrations.Outcome:
-    return registrations.record_events(bootstrap.context(), _parsed(record.body for record in records))
+    """Session events go to the registrations, call events to the call records (docs/sip-events.md)."""
+    ctx = bootstrap.context()
+    events = list(_parsed(record.body for record in records))
+    calls.record_events(ctx, [event for event in events if calls.is_call_event(event)])
+    return registrations.record_events(ctx, [event for event in events if not calls.is_call_event(event)])
 
 
 def record_record(record: Any) -> registrations.Outcome:

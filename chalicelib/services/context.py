@@ -10,6 +10,7 @@ from datetime import datetime
 from chalicelib.domain.model import utcnow
 from chalicelib.services.ports import (
     AccountRepository,
+    CallStore,
     EmailSender,
     FileStore,
     GroupRepository,
@@ -53,6 +54,7 @@ class Context:
     licences: LicenceCache
     imports: ImportStore
     registrations: RegistrationStore
+    calls: CallStore
     files: FileStore
     tasks: TaskQueue
     licence_upstream: LicenceUpstream

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from chalicelib.domain.calls import CallRecord, Direction
 from chalicelib.domain.import_job import ImportJob
 from chalicelib.domain.licensing import CachedLicence
 from chalicelib.domain.model import (
@@ -282,3 +283,16 @@ class ImportStore(Protocol):
 
     def recent(self, limit: int, now: datetime) -> list[ImportJob]:
         """Newest first, from the month of `now` and the month before (the month index the tables keep)."""
+
+
+class CallStore(Protocol):
+    """Call records (docs/calls.md): one per call attempt, listed per account and direction, newest first."""
+
+    def get(self, call_id: str) -> CallRecord | None: ...
+
+    def put(self, record: CallRecord) -> bool:
+        """Write `record` if the stored one still has version `record.version - 1` (none stored for version 1);
+        False when another writer got there first (the caller reads again and merges again)."""
+
+    def for_account(self, account_id: str, direction: Direction, limit: int, cursor: str | None) -> Page[CallRecord]:
+        """The account's calls placed or received, newest first. Raises ValueError on a malformed cursor."""

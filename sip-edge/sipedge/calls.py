@@ -66,21 +66,11 @@ class Refusal(Enum):
     MEDIA_RELAY_DOWN = (503, "Media Relay Unavailable", Result.FAILED, "media_relay_unavailable")
     ACCOUNT_STORE_DOWN = (503, "Account Store Unavailable", Result.FAILED, "account_store_unavailable")
 
-    @property
-    def code(self) -> int:
-        return int(self.value[0])
-
-    @property
-    def phrase(self) -> str:
-        return str(self.value[1])
-
-    @property
-    def result(self) -> Result:
-        return Result(self.value[2])
-
-    @property
-    def reason(self) -> str:
-        return str(self.value[3])
+    def __init__(self, code: int, phrase: str, result: Result, reason: str) -> None:
+        self.code = code
+        self.phrase = phrase
+        self.result = result
+        self.reason = reason
 
 
 _MEDIA_LINE = re.compile(r"^m=audio\s+\d+\s+(\S+)", re.MULTILINE)
