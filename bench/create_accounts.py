@@ -22,6 +22,7 @@ import boto3
 
 from bench.setup import bench_world
 from chalicelib.adapters.dynamo import _account_to_model
+from chalicelib.adapters.dynamo_models import AccountModel
 from chalicelib.services import accounts
 from chalicelib.settings import Settings
 
@@ -111,7 +112,7 @@ def main() -> None:
     moto, url = _start_moto(args.stock_moto)
     try:
         ours_runner = Ours(url)
-        sample = _account_to_model(ours_runner.create().account).serialize()
+        sample = _account_to_model(AccountModel, ours_runner.create().account).serialize()
         raw_runner = Raw(url, sample)
         raw_seconds = ours_seconds = 0.0
         rounds = max(1, args.accounts // ROUND)

@@ -28,6 +28,7 @@ import boto3
 from bench.create_accounts import _start_moto
 from bench.setup import bench_world
 from chalicelib.adapters.dynamo import _account_to_model
+from chalicelib.adapters.dynamo_models import AccountModel
 from chalicelib.domain.import_job import ImportJob
 from chalicelib.services import imports
 from chalicelib.settings import Settings
@@ -104,7 +105,7 @@ def _sample_item() -> dict[str, Any]:
         status=AccountStatus.CREATED, status_changed_at=now, created_at=now, updated_at=now,
         creation_mode=CreationMode.BATCH, credentials=None,
     )  # fmt: skip
-    item: dict[str, Any] = _account_to_model(account).serialize()
+    item: dict[str, Any] = _account_to_model(AccountModel, account).serialize()
     return item
 
 

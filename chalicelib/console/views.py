@@ -351,11 +351,7 @@ def account_activation_qr(p: Page, account_id: str) -> Response:
 @page(bp, "/outbox")
 def outbox(p: Page) -> Response:
     """Text messages sent lately (to the accounts of the operator's groups), with their delivery state."""
-    visible = {g.id for g in _visible_groups(p)}
-    recent = p.ctx.messages.recent(200)
-    owners = {m.account_id: p.ctx.accounts.get(m.account_id) for m in recent}
-    rows = [(m, owners[m.account_id]) for m in recent if (a := owners[m.account_id]) and a.group_id in visible]
-    return p.render("outbox.html", rows=rows)
+    return p.render("outbox.html", rows=activation.outbox(p.ctx, p.operator, 200))
 
 
 @page(bp, "/accounts/{account_id}/edit", ["GET", "POST"])
@@ -527,14 +523,8 @@ def batch(p: Page) -> Response:
     if upload is None or not upload.content:
         return p.render("batch.html", status=422, groups=writable, profiles=profiles, error="Choose a CSV file.",
                         group_id=text.get("group_id", ""))  # fmt: skip
-    skip = text.get("policy") == imports.Policy.SKIP_INVALID.value
-    options = imports.ImportOptions(
-        profile_id=text.get("profile_id") or None,
-        policy=imports.Policy.SKIP_INVALID if skip else imports.Policy.ALL_OR_NOTHING,
-        dry_run="dry_run" in text,
-        send_installation_sms="send_installation_sms" in text,
-    )
     try:
+        options = imports.options_from(text)
         job = imports.submit_upload(p.ctx, p.operator, text.get("group_id", ""), upload.filename or "upload.csv",
                                     upload.content, options)  # fmt: skip
     except ValidationFailed as exc:

@@ -31,6 +31,7 @@ _parse_lock = threading.Lock()  # ply parsers keep state while parsing
 
 class InvalidQuery(DomainError):
     code = "invalid_query"
+    title = "Invalid query"
 
     def __init__(self, message: str) -> None:
         super().__init__(message, field="q")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from chalicelib.domain.errors import DomainError
+from chalicelib.domain.errors import Unavailable
 from chalicelib.domain.model import Page
 from chalicelib.domain.search import Query
 
@@ -52,8 +52,10 @@ class IndexChange:
     document: SearchDocument | None
 
 
-class SearchUnavailable(DomainError):
+class SearchUnavailable(Unavailable):
     code = "search_unavailable"
+    title = "Search unavailable"
+    default_retry_after = 30
 
 
 class SearchIndex(Protocol):
