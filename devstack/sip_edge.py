@@ -112,6 +112,8 @@ def start_edge(env: Mapping[str, str], run_dir: Path, timeout: float = 20.0) -> 
     udp = int(full.get("SIP_UDP_PORT") or free_port())
     tls = int(full.get("SIP_TLS_PORT") or free_port(socket.SOCK_STREAM))
     full.update(SIP_UDP_PORT=str(udp), SIP_TCP_PORT=str(full.get("SIP_TCP_PORT") or udp), SIP_TLS_PORT=str(tls))
+    # the media relay's control port, a free one unless given (several edges on one machine: SIP_EDGES=2, tests)
+    full.setdefault("SIP_RTPENGINE_NG_PORT", str(free_port()))
     full["SIP_RUN_DIR"] = str(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     log_path = run_dir / "kamailio.log"

@@ -75,7 +75,9 @@ fi
 [ -n "${SIP_RTP_ADVERTISED_ADDRESS:-}" ] && rtp_interface="$rtp_interface!$SIP_RTP_ADVERTISED_ADDRESS"
 pids=()
 if [ "$media_relay" = "rtpengine" ]; then
-  "${RTPENGINE:-rtpengine}" --foreground --log-stderr --table=-1 \
+  # --config-file=none: not Debian's /etc/rtpengine/rtpengine.conf (fixed CLI and HTTP ports: two edges on one
+  # machine would collide)
+  "${RTPENGINE:-rtpengine}" --config-file=none --foreground --log-stderr --table=-1 \
     --interface="$rtp_interface" --listen-ng="127.0.0.1:$ng_port" \
     --port-min="${SIP_RTP_PORT_MIN:-30000}" --port-max="${SIP_RTP_PORT_MAX:-40000}" \
     --num-threads="${SIP_RTPENGINE_THREADS:-2}" --timeout="${SIP_RTP_TIMEOUT_SECONDS:-60}" \
