@@ -36,13 +36,14 @@ from chalicelib.settings import (
 )
 from devstack.events import QueueBridge, S3DropBridge, StreamBridge, create_import_resources, create_queue
 from devstack.licence_upstream import ENV_PRIVATE_KEY, new_keypair
-from devstack.sip_edge import start_edge
+from devstack.sip_edge import FLEET_PORT_STEP, start_fleet
 
 MOTO_PORT = int(os.environ.get("MOTO_PORT", "5000"))
 API_PORT = int(os.environ.get("API_PORT", "8000"))
 LICENCE_PORT = int(os.environ.get("LICENCE_PORT", "5050"))
 SIP_PORT = int(os.environ.get("SIP_PORT", "5060"))  # UDP and TCP; TLS on SIP_TLS_PORT
 SIP_TLS_PORT = int(os.environ.get("SIP_TLS_PORT", "5061"))
+SIP_EDGES = int(os.environ.get("SIP_EDGES", "1"))  # 2: a second edge on the ports + 10, its own edge id
 HOST = "127.0.0.1"
 
 
@@ -118,7 +119,7 @@ def main() -> None:
 
     import app
 
-    edge = start_edge(
+    edges = start_fleet(
         {
             "SIP_LISTEN_ADDRESS": HOST, "SIP_UDP_PORT": str(SIP_PORT), "SIP_TCP_PORT": str(SIP_PORT),
             "SIP_TLS_PORT": str(SIP_TLS_PORT), "SIP_DEFAULT_TRANSPORTS": "udp,tcp,tls", "SIP_EDGE_ID": "local-edge",
@@ -127,6 +128,7 @@ def main() -> None:
             "SIP_EVENTS_QUEUE_URL": sip_events_url,
         },
         Path(tempfile.mkdtemp(prefix="sip-edge-")),
+        SIP_EDGES,
     )  # fmt: skip
     server = LocalDevServer(app.app, Config.create(chalice_stage="local"), HOST, API_PORT)
     threading.Thread(target=server.server.serve_forever, name="api", daemon=True).start()
@@ -151,6 +153,12 @@ def main() -> None:
         + f" (aws --endpoint-url {endpoint} s3 cp staff.csv s3://{settings.imports_bucket}/imports/Sales/)."
         + f"\n  SIP edge: {HOST}:{SIP_PORT} (UDP, TCP), TLS on {HOST}:{SIP_TLS_PORT} (self-signed certificate);"
         + " registrations appear under Registered accounts."
+        + "".join(
+            f"\n  SIP edge {n + 1} ({e.env['SIP_EDGE_ID']}): {HOST}:{SIP_PORT + FLEET_PORT_STEP * n} (UDP, TCP),"
+            f" TLS on {HOST}:{SIP_TLS_PORT + FLEET_PORT_STEP * n}."
+            for n, e in enumerate(edges)
+            if n
+        )
         + "\n  Data lives in moto's memory and is lost when you stop the stack (Ctrl-C).\n",
         flush=True,
     )
@@ -161,7 +169,8 @@ def main() -> None:
         bridge.stop()
         queue_bridge.stop()
         sip_bridge.stop()
-        edge.stop()
+        for edge in edges:
+            edge.stop()
         import_bridge.stop()
         drop_bridge.stop()
         stop()

@@ -127,3 +127,31 @@ def start_edge(env: Mapping[str, str], run_dir: Path, timeout: float = 20.0) -> 
         edge.stop()
         raise EdgeStartError(f"the SIP edge did not start; log:\n{edge.log_text()[-4000:]}")
     return edge
+
+
+FLEET_PORT_STEP = 10  # edge n (from 0) listens on SIP_PORT + 10 n (UDP/TCP) and SIP_TLS_PORT + 10 n (TLS)
+
+
+def fleet_member_env(env: Mapping[str, str], index: int, edge_id: str) -> dict[str, str]:
+    """The settings of edge `index` of a local fleet: the same tables, queue and nonce secret as the others, its
+    own ports (+10 per edge when ports are given, free ones otherwise) and its own SIP_EDGE_ID."""
+    member = {**env, "SIP_EDGE_ID": edge_id if index == 0 else f"{edge_id}-{index + 1}"}
+    for name in ("SIP_UDP_PORT", "SIP_TCP_PORT", "SIP_TLS_PORT"):
+        if env.get(name):
+            member[name] = str(int(env[name]) + FLEET_PORT_STEP * index)
+    return member
+
+
+def start_fleet(env: Mapping[str, str], run_dir: Path, count: int, timeout: float = 20.0) -> list[SipEdge]:
+    """`count` edges (SIP_EDGES) against the same tables and queues, as the NLB's tasks are in AWS."""
+    shared = {**env, "SIP_AUTH_SECRET": env.get("SIP_AUTH_SECRET") or uuid.uuid4().hex}  # nonces valid on any edge
+    edge_id = shared.get("SIP_EDGE_ID") or "edge"
+    edges: list[SipEdge] = []
+    try:
+        for index in range(max(count, 1)):
+            edges.append(start_edge(fleet_member_env(shared, index, edge_id), run_dir / f"edge-{index + 1}", timeout))
+    except EdgeStartError:
+        for edge in edges:
+            edge.stop()
+        raise
+    return edges
