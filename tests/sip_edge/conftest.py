@@ -33,6 +33,7 @@ TLS_HANDSHAKE_SECONDS = 2
 LOCKOUT_SECONDS = 120
 FLOOD_LIMIT = 60
 _numbers = itertools.count(1000000)
+OWN_SETTINGS = ("SIP_UDP_PORT", "SIP_TCP_PORT", "SIP_TLS_PORT", "SIP_RUN_DIR", "SIP_DMQ_PORT")  # per edge
 
 
 class EventLog:

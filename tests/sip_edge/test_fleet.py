@@ -1,5 +1,6 @@
 """Two real edges against the same tables and queue (SIP_EDGES=2 locally, the NLB's tasks in AWS): each reports
-its own edge id, and an edge the phone has left never removes the registration the other one holds."""
+its own edge id, an edge the phone has left never removes the registration the other one holds, and a lockout
+(replicated over the fleet's DMQ bus) holds on every edge."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from chalicelib.api.views import registration_json
 from chalicelib.services import registrations
 from devstack.sip_edge import SipEdge, free_port
 from tests.sip_edge.conftest import EventLog, SipWorld
+from tests.sip_edge.rawsip import SipClient, status_line
 from tests.sip_edge.sipp import Sipp, register_scenario
 
 
@@ -33,3 +35,19 @@ def test_a_phone_moving_to_another_edge_stays_registered_when_the_first_edges_co
     [online] = registrations.online_in_group(sip_world.ctx, sip_world.admin, group.id, 50, None).items
     assert registration_json(online)["edge"] == "edge-test-2"
     assert online.expires_at > datetime.fromisoformat(expired["at"])  # the live one, not the expired copy
+
+
+def test_a_lockout_on_one_edge_holds_on_the_other(
+    edge: SipEdge, second_edge: SipEdge, sip_world: SipWorld, event_log: EventLog
+) -> None:
+    victim = sip_world.account()
+    guesser = SipClient(edge.host, edge.udp_port, local_ip="127.0.0.11")
+    for n in range(10):
+        assert status_line(guesser.login(victim.username, f"guess-{n}")[1]) == "SIP/2.0 403 Forbidden"
+    event_log.wait_for(victim.username, lambda e: e["kind"] == "locked_out")
+    elsewhere = SipClient(second_edge.host, second_edge.udp_port, local_ip="127.0.0.12")
+    assert status_line(elsewhere.login(victim.username, "sip-secret-1")[1]) == "SIP/2.0 403 Forbidden"
+    refusal = event_log.wait_for(victim.username, lambda e: e["edge"] == "edge-test-2")
+    assert (refusal["kind"], refusal["reason"]) == ("refused", "locked_out")
+    guesser.close()
+    elsewhere.close()
