@@ -987,8 +987,8 @@ class DynamoRegistrations:
         if not registration.active and registration.edge:
             holder = RegistrationModel.edge.does_not_exist() | (RegistrationModel.edge == registration.edge)
             newer = newer & (RegistrationModel.online_group_id.does_not_exist() | holder)
-        model = _registration_to_model(self.t.registrations, registration)
-        return _save_if(model, RegistrationModel.account_id.does_not_exist() | newer)
+        condition = RegistrationModel.account_id.does_not_exist() | newer
+        return _save_if(_registration_to_model(self.t.registrations, registration), condition)
 
     def for_account(self, account_id: str) -> list[Registration]:
         return [_registration_from_model(m) for m in self.t.registrations.query(account_id, consistent_read=True)]

@@ -218,6 +218,17 @@ def test_the_search_box_uses_the_manuals_syntax(page: Page, base_url: str, conso
     page.get_by_label("Search").fill("password:secret")
     page.get_by_role("button", name="Show").click()
     expect(page.get_by_role("alert")).to_contain_text("Unknown field 'password'")
+    page.get_by_label("Search").fill('(Marco && "Rossi')
+    page.get_by_role("button", name="Show").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_have_text(
+        'The quotation mark at character 11 is never closed; add a closing ". A search looks like this: '
+        'owner:"Marco Rossi" OR (Bianchi AND -description:sales) OR Marco*'
+    )  # one plain message: what is wrong and how a search looks, no parser text
+    expect(page.get_by_text("No account of this group matches the search")).to_have_count(0)
+    page.get_by_label("Search").fill("Marco && !Rossi")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("td.owner")).to_have_text(["Marco Bianchi"])
 
 
 def test_activation_from_the_console_outbox_and_qr_code(page: Page, base_url: str, console_world: World) -> None:
