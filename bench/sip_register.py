@@ -19,7 +19,9 @@ import subprocess
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import boto3
 
@@ -30,7 +32,7 @@ from chalicelib.services import accounts
 from chalicelib.settings import Settings
 from devstack.events import create_import_resources
 from devstack.moto_server import MotoServer
-from devstack.sip_edge import SipEdge, free_port, start_edge
+from devstack.sip_edge import SipEdge, free_port, start_edge, start_fleet
 
 PASSWORD = "bench-secret-1"
 FIGURE = r"^highest rate with < 0\.1% failures .*full edge \d+/s"
@@ -77,6 +79,7 @@ def _stat(name: str, output: str) -> int:
 
 
 def run_rate(edge: SipEdge, workdir: Path, users: Path, rate: int, seconds: int) -> tuple[int, int]:
+    workdir.mkdir(parents=True, exist_ok=True)
     scenario = workdir / "register.xml"
     scenario.write_text(SCENARIO.replace("{hold}", ""), encoding="utf-8")
     calls = rate * seconds
@@ -97,6 +100,30 @@ def highest_rate(edge: SipEdge, workdir: Path, users: Path, rates: list[int], se
         if share >= 0.001:
             break
         best = rate
+    return best
+
+
+def fleet_rate(env: dict[str, str], sqs: Any, prefix: str, workdir: Path, users: Path, rates: list[int],
+               seconds: int) -> int:  # fmt: skip
+    """The highest total rate two edges (a local SIP_EDGES=2 fleet) hold, each sent half of it at once."""
+    queue = sqs.create_queue(QueueName=f"{prefix}-sip-events-fleet")["QueueUrl"]
+    edges = start_fleet({**env, "SIP_EVENTS_QUEUE_URL": queue}, workdir / "fleet", 2)
+    best = 0
+    try:
+        for rate in rates:
+            with ThreadPoolExecutor(2) as pool:
+                dirs = [workdir / edge.env["SIP_EDGE_ID"] for edge in edges]
+                runs = list(pool.map(run_rate, edges, dirs, [users] * 2, [rate // 2] * 2, [seconds] * 2))
+            ok, failed = sum(r[0] for r in runs), sum(r[1] for r in runs)
+            share = failed / max(ok + failed, 1)
+            print(f"  {'fleet':<8} {rate:>5}/s: {ok} ok, {failed} failed ({share:.2%})", flush=True)
+            if share >= 0.001:
+                break
+            best = rate
+    finally:
+        for edge in edges:
+            edge.stop()
+        sqs.delete_queue(QueueUrl=queue)
     return best
 
 
@@ -174,7 +201,7 @@ def main() -> None:
     table.write_text(json.dumps({"accounts": static}), encoding="utf-8")
     common = {"TABLE_PREFIX": settings.table_prefix, "DYNAMODB_ENDPOINT_URL": moto.url, "AWS_REGION": "eu-west-1",
               "SIP_DEFAULT_TRANSPORTS": "udp,tcp,tls", "SIP_PIKE_DENSITY": "1000000", "SIP_RECHECK_SECONDS": "3600",
-              "SIP_LOG_LEVEL": "1"}  # fmt: skip
+              "SIP_LOG_LEVEL": "1", "SIP_FLOOD_LIMIT": "100000000"}  # fmt: skip
     sqs = boto3.client("sqs", region_name="eu-west-1", endpoint_url=moto.url)
     common["SQS_ENDPOINT_URL"] = moto.url
     print(f"SIP REGISTER benchmark: {args.accounts} accounts, {args.seconds} s per rate, {os.cpu_count()} cores")
@@ -202,6 +229,11 @@ def main() -> None:
     print(f"highest rate with < 0.1% failures ({args.hot} accounts): full edge {full}/s, ", end="")
     print(f"static table {baseline}/s, ratio {ratio:.0%}")
     print(f"full edge with no cache ({args.accounts} accounts, every REGISTER reads moto's DynamoDB): {cold}/s")
+    fleet = fleet_rate({**common, "SIP_ACCOUNT_CACHE_SECONDS": "30"}, sqs, prefix, workdir, hot, rates, args.seconds)
+    print(
+        f"two edges (SIP_EDGES=2, half the rate each, lockouts shared over DMQ): {fleet}/s, "
+        f"static table {baseline}/s, ratio {fleet / baseline if baseline else 0.0:.0%}"
+    )
     # one account per TCP client (one contact per account), in a static table: the same Kamailio either way
     many = [
         {

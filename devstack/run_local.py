@@ -48,13 +48,14 @@ from devstack.events import (
     create_queue,
 )
 from devstack.licence_upstream import ENV_PRIVATE_KEY, new_keypair
-from devstack.sip_edge import start_edge
+from devstack.sip_edge import FLEET_PORT_STEP, start_fleet
 
 MOTO_PORT = int(os.environ.get("MOTO_PORT", "5000"))
 API_PORT = int(os.environ.get("API_PORT", "8000"))
 LICENCE_PORT = int(os.environ.get("LICENCE_PORT", "5050"))
 SIP_PORT = int(os.environ.get("SIP_PORT", "5060"))  # UDP and TCP; TLS on SIP_TLS_PORT
 SIP_TLS_PORT = int(os.environ.get("SIP_TLS_PORT", "5061"))
+SIP_EDGES = int(os.environ.get("SIP_EDGES", "1"))  # 2: a second edge on the ports + 10, its own edge id
 HOST = "127.0.0.1"
 DATA_DIR = Path(os.environ.get("LOCAL_DATA_DIR", ".localdata")).resolve()
 SNAPSHOT_SECONDS = 1.0  # at most this much (plus a snapshot being written) is lost when the stack is killed
@@ -182,7 +183,7 @@ def _serve(env: dict[str, str], running: list[Stoppable]) -> None:
 
     import app
 
-    running.append(start_edge(
+    edges = start_fleet(
         {
             "SIP_LISTEN_ADDRESS": HOST, "SIP_UDP_PORT": str(SIP_PORT), "SIP_TCP_PORT": str(SIP_PORT),
             "SIP_TLS_PORT": str(SIP_TLS_PORT), "SIP_DEFAULT_TRANSPORTS": "udp,tcp,tls", "SIP_EDGE_ID": "local-edge",
@@ -191,7 +192,9 @@ def _serve(env: dict[str, str], running: list[Stoppable]) -> None:
             "SIP_EVENTS_QUEUE_URL": sip_events_url,
         },
         Path(tempfile.mkdtemp(prefix="sip-edge-")),
-    ))  # fmt: skip
+        SIP_EDGES,
+    )  # fmt: skip
+    running.extend(edges)
     server = LocalDevServer(app.app, Config.create(chalice_stage="local"), HOST, API_PORT)
     threading.Thread(target=server.server.serve_forever, name="api", daemon=True).start()
     endpoint = settings.dynamodb_endpoint or ""
@@ -218,6 +221,12 @@ def _serve(env: dict[str, str], running: list[Stoppable]) -> None:
         + f" (aws --endpoint-url {endpoint} s3 cp staff.csv s3://{settings.imports_bucket}/imports/Sales/)."
         + f"\n  SIP edge: {HOST}:{SIP_PORT} (UDP, TCP), TLS on {HOST}:{SIP_TLS_PORT} (self-signed certificate);"
         + " registrations appear under Registered accounts."
+        + "".join(
+            f"\n  SIP edge {n + 1} ({e.env['SIP_EDGE_ID']}): {HOST}:{SIP_PORT + FLEET_PORT_STEP * n} (UDP, TCP),"
+            f" TLS on {HOST}:{SIP_TLS_PORT + FLEET_PORT_STEP * n}."
+            for n, e in enumerate(edges)
+            if n
+        )
         + f"\n  Data: {DATA_DIR} (kept across restarts; `make reset` wipes it).\n",
         flush=True,
     )

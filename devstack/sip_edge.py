@@ -116,6 +116,7 @@ def start_edge(env: Mapping[str, str], run_dir: Path, timeout: float = 20.0) -> 
     # rtpengine without Debian's /etc/rtpengine/rtpengine.conf, whose fixed ports would clash too)
     for name in ("SIP_RTPENGINE_NG_PORT", "SIP_RTPENGINE_CLI_PORT"):
         full[name] = str(full.get(name) or free_port(socket.SOCK_STREAM))
+    full.setdefault("SIP_DMQ_PORT", str(free_port()))  # the fleet's internal bus
     full["SIP_RUN_DIR"] = str(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     log_path = run_dir / "kamailio.log"
@@ -124,10 +125,47 @@ def start_edge(env: Mapping[str, str], run_dir: Path, timeout: float = 20.0) -> 
         ["/bin/bash", str(START_SCRIPT)], env=full, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     chosen = ("SIP_UDP_PORT", "SIP_TCP_PORT", "SIP_TLS_PORT", "SIP_RUN_DIR", "SIP_RTPENGINE_NG_PORT",
-              "SIP_RTPENGINE_CLI_PORT")  # fmt: skip
+              "SIP_RTPENGINE_CLI_PORT", "SIP_DMQ_PORT")  # fmt: skip
     given = {**env, **{k: full[k] for k in chosen}}
     edge = SipEdge(process, host, udp, int(full["SIP_TCP_PORT"]), tls, run_dir, log_path, given, log)
     if not wait_ready(host, udp, process, timeout):
         edge.stop()
         raise EdgeStartError(f"the SIP edge did not start; log:\n{edge.log_text()[-4000:]}")
     return edge
+
+
+def dmq_address(edge: SipEdge) -> str:
+    """The edge's internal DMQ bus, as another edge names it in SIP_DMQ_PEERS."""
+    return f"sip:{edge.host}:{edge.env['SIP_DMQ_PORT']}"
+
+
+FLEET_PORT_STEP = 10  # edge n (from 0) listens on SIP_PORT + 10 n (UDP/TCP) and SIP_TLS_PORT + 10 n (TLS)
+
+
+def fleet_member_env(env: Mapping[str, str], index: int, edge_id: str) -> dict[str, str]:
+    """The settings of edge `index` of a local fleet: the same tables, queue and nonce secret as the others, its
+    own ports (+10 per edge when ports are given, free ones otherwise) and its own SIP_EDGE_ID; `env` names the
+    first edge's DMQ bus in SIP_DMQ_PEERS for the others."""
+    member = {**env, "SIP_EDGE_ID": edge_id if index == 0 else f"{edge_id}-{index + 1}"}
+    if index == 0:
+        member.pop("SIP_DMQ_PEERS", None)
+    for name in ("SIP_UDP_PORT", "SIP_TCP_PORT", "SIP_TLS_PORT"):
+        if env.get(name):
+            member[name] = str(int(env[name]) + FLEET_PORT_STEP * index)
+    return member
+
+
+def start_fleet(env: Mapping[str, str], run_dir: Path, count: int, timeout: float = 20.0) -> list[SipEdge]:
+    """`count` edges (SIP_EDGES) against the same tables and queues, as the NLB's tasks are in AWS."""
+    shared = {**env, "SIP_AUTH_SECRET": env.get("SIP_AUTH_SECRET") or uuid.uuid4().hex}  # nonces valid on any edge
+    edge_id = shared.get("SIP_EDGE_ID") or "edge"
+    edges: list[SipEdge] = []
+    try:
+        for index in range(max(count, 1)):
+            edges.append(start_edge(fleet_member_env(shared, index, edge_id), run_dir / f"edge-{index + 1}", timeout))
+            shared.setdefault("SIP_DMQ_PEERS", dmq_address(edges[0]))
+    except EdgeStartError:
+        for edge in edges:
+            edge.stop()
+        raise
+    return edges

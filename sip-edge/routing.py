@@ -202,6 +202,18 @@ def charge(challenge: bool = False) -> None:
                  "or refused requests)\n")  # fmt: skip
 
 
+def guard_dmq() -> bool:
+    """The fleet's own KDMQ requests (replicated lockouts) on the internal DMQ socket go to the dmq module; on
+    any other socket (the public ones) a KDMQ is a cost and is dropped."""
+    if pv("$rm") != "KDMQ":
+        return True
+    if pv("$Rp") == str(state.config().dmq_port):
+        KSR.dmq.handle_message()
+    else:
+        charge()
+    return False
+
+
 def guard_sanity() -> bool:
     """Malformed requests get the sanity module's error reply and go no further (a cost to their source)."""
     if KSR.sanity.sanity_check_defaults() > 0:
@@ -364,7 +376,7 @@ def route_register() -> None:
 
 
 def route_request() -> int:
-    for guard in (guard_flood, guard_sanity, *calling.GUARDS, guard_method):
+    for guard in (guard_dmq, guard_flood, guard_sanity, *calling.GUARDS, guard_method):
         if not guard():
             return 1
     route_register()

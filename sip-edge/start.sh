@@ -62,6 +62,17 @@ flood_window="${SIP_FLOOD_WINDOW_SECONDS:-10}"
 flood_ban="${SIP_FLOOD_BAN_SECONDS:-60}"
 export SIP_LOCKOUT_WINDOW_SECONDS="$lockout_window" SIP_LOCKOUT_SECONDS="$lockout_seconds"
 export SIP_FLOOD_WINDOW_SECONDS="$flood_window" SIP_FLOOD_BAN_SECONDS="$flood_ban"
+# the fleet's DMQ bus (README, "Fleet"): this task's internal address, and any other task (SIP_DMQ_PEERS: a
+# sip: URI; with SIP_DMQ_MULTI_NOTIFY=1 a DNS name that resolves to every task); alone, the edge is its own peer
+dmq_port="${SIP_DMQ_PORT:-5090}"
+dmq_ip="${SIP_DMQ_ADDRESS:-}"
+if [ -z "$dmq_ip" ]; then
+  dmq_ip="$listen"
+  [ "$dmq_ip" = "0.0.0.0" ] && dmq_ip="$(hostname -i 2>/dev/null | awk '{print $1}')"
+  dmq_ip="${dmq_ip:-127.0.0.1}"
+fi
+dmq_server="sip:$dmq_ip:$dmq_port"
+export SIP_DMQ_PORT="$dmq_port"
 fr_timer_ms="$(awk -v t="$keepalive_timeout" 'BEGIN { t = (t > 30 ? 30 : t); printf "%d", (t < 1 ? 1 : t) * 1000 }')"
 
 export SIP_MIN_EXPIRES="${SIP_MIN_EXPIRES:-60}" SIP_MAX_EXPIRES="${SIP_MAX_EXPIRES:-3600}"
@@ -96,6 +107,8 @@ fi
 cli_port="${SIP_RTPENGINE_CLI_PORT:-$((ng_port + 1))}"
 rtpengine_pid=""
 if [ "$media_relay" = "rtpengine" ]; then
+  # --config-file=none: not Debian's /etc/rtpengine/rtpengine.conf (fixed CLI and HTTP ports: two edges on one
+  # machine would collide)
   "${RTPENGINE:-rtpengine}" --config-file=none --foreground --log-stderr --table=-1 \
     --interface="$rtp_interface" --listen-ng="127.0.0.1:$ng_port" --listen-cli="127.0.0.1:$cli_port" \
     --port-min="${SIP_RTP_PORT_MIN:-30000}" --port-max="${SIP_RTP_PORT_MAX:-40000}" \
@@ -110,7 +123,7 @@ fi
 
 "${KAMAILIO:-kamailio}" -f "$here/kamailio.cfg" -DD -E \
   -m "${SIP_SHM_MB:-256}" -M "${SIP_PKG_MB:-16}" \
-  -l "udp:$listen:$udp_port" -l "tcp:$listen:$tcp_port" -l "tls:$listen:$tls_port" \
+  -l "udp:$listen:$udp_port" -l "tcp:$listen:$tcp_port" -l "tls:$listen:$tls_port" -l "udp:$dmq_ip:$dmq_port" \
   -P "$run_dir/kamailio.pid" \
   -A "LOG_LEVEL=${SIP_LOG_LEVEL:-2}" \
   -A "CHILDREN=${SIP_CHILDREN:-4}" \
@@ -118,7 +131,9 @@ fi
   -A "TCP_IDLE=${SIP_TCP_IDLE_SECONDS:-60}" \
   -A "TLS_HANDSHAKE=${SIP_TLS_HANDSHAKE_SECONDS:-30}" \
   -A "HT_AUTHFAIL=\"authfail=>size=12;autoexpire=$lockout_window;\"" \
-  -A "HT_LOCKOUT=\"lockout=>size=10;autoexpire=$lockout_seconds;\"" \
+  -A "HT_LOCKOUT=\"lockout=>size=10;autoexpire=$lockout_seconds;dmqreplicate=1;\"" \
+  -A "DMQ_SERVER=\"$dmq_server\"" -A "DMQ_NOTIFY=\"${SIP_DMQ_PEERS:-$dmq_server}\"" \
+  -A "DMQ_MULTI_NOTIFY=${SIP_DMQ_MULTI_NOTIFY:-0}" \
   -A "HT_COST=\"cost=>size=12;autoexpire=$((flood_window * 2));\"" \
   -A "HT_BANNED=\"banned=>size=10;autoexpire=$flood_ban;\"" \
   -A "TCP_MAX_CONNECTIONS=${SIP_MAX_CONNECTIONS:-16384}" \

@@ -29,6 +29,7 @@ ENV_LOCKOUT_FAILURES = "SIP_LOCKOUT_FAILURES"
 ENV_LOCKOUT_SECONDS = "SIP_LOCKOUT_SECONDS"
 ENV_FLOOD_LIMIT = "SIP_FLOOD_LIMIT"
 ENV_FLOOD_WINDOW = "SIP_FLOOD_WINDOW_SECONDS"
+ENV_DMQ_PORT = "SIP_DMQ_PORT"
 ENV_MEDIA_RELAY = "SIP_MEDIA_RELAY"
 MEDIA_RELAYS = ("rtpengine", "none")
 
@@ -63,6 +64,7 @@ class EdgeConfig:
     lockout_seconds: int = 900
     flood_limit: int = 60
     flood_window_seconds: int = 10
+    dmq_port: int = 5090  # the fleet's internal DMQ socket (KDMQ requests on any other port are refused)
     media_relay: str = "rtpengine"  # or "none": calls' SDP untouched (the call benchmark's baseline)
 
     def table(self, name: str) -> str:
@@ -117,6 +119,7 @@ def from_env(env: Mapping[str, str] | None = None) -> EdgeConfig:
         lockout_seconds=int(_number(env, ENV_LOCKOUT_SECONDS, 900)),
         flood_limit=max(int(_number(env, ENV_FLOOD_LIMIT, 60)), 1),
         flood_window_seconds=max(int(_number(env, ENV_FLOOD_WINDOW, 10)), 1),
+        dmq_port=int(_number(env, ENV_DMQ_PORT, 5090)),
         media_relay=_choice(env, ENV_MEDIA_RELAY, MEDIA_RELAYS),
     )
 

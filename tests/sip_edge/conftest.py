@@ -17,7 +17,7 @@ import pytest
 
 from chalicelib.services import accounts, groups
 from chalicelib.services.context import Context
-from devstack.sip_edge import SipEdge, start_edge
+from devstack.sip_edge import SipEdge, fleet_member_env, start_edge
 from tests.conftest import World, make_context
 from tests.sip_edge.sipp import Sipp
 
@@ -33,6 +33,7 @@ TLS_HANDSHAKE_SECONDS = 2
 LOCKOUT_SECONDS = 120
 FLOOD_LIMIT = 60
 _numbers = itertools.count(1000000)
+OWN_SETTINGS = ("SIP_UDP_PORT", "SIP_TCP_PORT", "SIP_TLS_PORT", "SIP_RUN_DIR", "SIP_DMQ_PORT")  # per edge
 
 
 class EventLog:
@@ -143,6 +144,17 @@ def edge(
     )  # fmt: skip
     env.update(SIP_TLS_CERT=str(tls_dir / "cert.pem"), SIP_TLS_KEY=str(tls_dir / "key.pem"))
     running = start_edge(env, tmp_path_factory.mktemp("edge"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def second_edge(edge: SipEdge, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SipEdge]:
+    """A second edge task against the same tables and queue (what SIP_EDGES=2 starts): its own ports and id."""
+    env = {
+        k: v for k, v in edge.env.items() if k not in ("SIP_UDP_PORT", "SIP_TCP_PORT", "SIP_TLS_PORT", "SIP_RUN_DIR")
+    }
+    running = start_edge(fleet_member_env(env, 1, env["SIP_EDGE_ID"]), tmp_path_factory.mktemp("edge-2"))
     yield running
     running.stop()
 

@@ -209,3 +209,16 @@ def test_a_wildcard_contact_is_left_to_the_registry_to_report(routing: ModuleTyp
     assert _events(ksr) == []
     [(kind, fact)] = ksr.mqueue.items("edge_facts")
     assert kind == "unregistered" and json.loads(fact)["contact"] == "*"
+
+
+def test_kdmq_is_handled_only_on_the_internal_dmq_socket(
+    routing: ModuleType, ksr: fake_ksr.FakeKSR, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIP_DMQ_PORT", "5090")
+    routing.state.reset()
+    ksr.pvs.update({"$rm": "KDMQ", "$Rp": 5060})
+    routing.route_request()
+    assert "dmq.handle_message" not in ksr.names() and "auth.auth_challenge" not in ksr.names()
+    ksr.pvs["$Rp"] = 5090
+    routing.route_request()
+    assert ksr.args("dmq.handle_message") == [()]
