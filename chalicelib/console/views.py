@@ -125,9 +125,13 @@ def login(p: Page) -> Response:
         result = operators.login(
             p.ctx, data, str(identity.get("sourceIp") or "unknown"), user_agent, idle_seconds=IDLE_SECONDS
         )
-    except (Unauthorized, RateLimited, ValidationFailed) as exc:
-        message = exc.message if isinstance(exc, RateLimited) else "Wrong username or password."
-        return p.render("login.html", status=401, login_csrf=expected, error=message, username=data["username"])
+    except RateLimited as exc:  # the limit and the time left, as the API's 429 says
+        response = p.render("login.html", status=429, login_csrf=expected, error=exc.message, username=data["username"])
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except (Unauthorized, ValidationFailed):
+        error = "Wrong username or password."
+        return p.render("login.html", status=401, login_csrf=expected, error=error, username=data["username"])
     cookies = [
         set_cookie(p.request, SESSION_COOKIE, result.token),
         set_cookie(p.request, LOGIN_CSRF_COOKIE, "", max_age=0),

@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from chalicelib import bootstrap
 from chalicelib.api.http import read_multipart
+from chalicelib.api.security_headers import secured
 from chalicelib.domain.errors import DomainError, Forbidden, Unauthorized
 from chalicelib.domain.model import STATUS_LABELS, Operator, iso
 from chalicelib.services import operators
@@ -189,6 +190,9 @@ def page(
         @functools.wraps(view)
         def wrapper(**params: str) -> Response:
             request = bp.current_request
+            return secured(answer(request, **params), request)
+
+        def answer(request: Request, **params: str) -> Response:
             ctx = bootstrap.context()
             current = Page(request, ctx, None)
             try:

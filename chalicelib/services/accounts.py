@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -15,6 +14,7 @@ from chalicelib.domain.errors import (
     DomainError,
     FieldError,
     Forbidden,
+    InvalidCursor,
     NotFound,
     StaleReference,
     ValidationFailed,
@@ -240,6 +240,9 @@ def _create_account(
         try:
             ctx.accounts.add(result.account, event)
         except Conflict as exc:
+            landed = ctx.accounts.get(result.account.id)
+            if landed is not None:  # a retry whose first attempt was written: it succeeded
+                return AccountResult(landed, result.warnings)
             if exc.field == "username" and not given_username:
                 continue  # a generated username collided: draw another
             raise
@@ -247,10 +250,20 @@ def _create_account(
     raise Conflict("Could not draw a free username; try again.", field="username", code="duplicate")
 
 
-def _prepare(
-    ctx: Context, actor: Operator, data: Mapping[str, Any], batch: bool, account_id: str | None
-) -> tuple[AccountResult, TimelineEvent]:
-    """Validate the input and build the account (with a freshly drawn username unless one is given)."""
+@dataclass
+class _Checked:
+    reader: FieldReader
+    values: _Input
+    mode: CreationMode
+    phone: str | None
+    secondary: str | None
+    warnings: list[str]
+    account_type: AccountType
+    type_fields: _TypeFields
+
+
+def _checked_input(data: Mapping[str, Any], batch: bool) -> _Checked:
+    """Every check of a new account's fields that needs no stored data (types, lengths, characters, formats)."""
     reader, values = _read(data, creating=True)
     mode = _creation_mode(reader, values, batch)
     require(reader, "group_id", values.group_id)
@@ -269,6 +282,28 @@ def _prepare(
         reader.fail("secondary_phone_number", "same_as_primary", "The secondary number must differ from the primary.")
     account_type = values.account_type if isinstance(values.account_type, AccountType) else AccountType.PGSM
     type_fields = _type_fields(reader, values, account_type, None)
+    return _Checked(reader, values, mode, phone, secondary, warnings, account_type, type_fields)
+
+
+def batch_field_problems(data: Mapping[str, Any]) -> list[FieldError]:
+    """What creating this batch account would refuse in its fields: the import's validation (and so its dry run)
+    runs the very checks the creation runs."""
+    return list(_checked_input(data, batch=True).reader.errors)
+
+
+def _prepare(
+    ctx: Context, actor: Operator, data: Mapping[str, Any], batch: bool, account_id: str | None
+) -> tuple[AccountResult, TimelineEvent]:
+    """Validate the input and build the account (with a freshly drawn username unless one is given)."""
+    checked = _checked_input(data, batch)
+    reader, values, mode, phone, secondary = (
+        checked.reader,
+        checked.values,
+        checked.mode,
+        checked.phone,
+        checked.secondary,
+    )
+    warnings, account_type, type_fields = checked.warnings, checked.account_type, checked.type_fields
     group = _load_group(ctx.reference.group, reader, values.group_id) if isinstance(values.group_id, str) else None
     if group is not None:
         _authorize_write(actor, group.id)
@@ -281,7 +316,7 @@ def _prepare(
     now = ctx.clock()
     username = values.username if isinstance(values.username, str) else rules.generate_username()
     account = Account(
-        id=account_id or str(uuid.uuid4()),
+        id=account_id or ctx.new_id(),
         username=username,
         group_id=group.id,
         provisioning_profile_id=profile.id,
@@ -368,7 +403,7 @@ def list_accounts(ctx: Context, actor: Operator, group_id: str, limit: int, curs
     try:
         return ctx.accounts.list_by_group(group_id, limit, cursor)
     except ValueError as exc:
-        raise ValidationFailed([FieldError("cursor", "invalid_cursor", "The cursor is not valid.")]) from exc
+        raise InvalidCursor() from exc
 
 
 def _immutable_number(reader: FieldReader, name: str, given: str | None, current: str | None) -> None:
