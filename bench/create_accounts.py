@@ -20,6 +20,7 @@ from typing import Any
 
 import boto3
 
+from bench import arguments
 from bench.setup import bench_world
 from chalicelib.adapters.dynamo import _account_to_model
 from chalicelib.adapters.dynamo_models import AccountModel
@@ -27,6 +28,8 @@ from chalicelib.services import accounts
 from chalicelib.settings import Settings
 
 GOAL = 0.40
+FIGURE = r"^create_account \(ours\): +[\d.]+ accounts/s"
+BASELINE = r"^raw PutItem: +[\d.]+ items/s"
 ROUND = 100
 
 
@@ -106,7 +109,7 @@ def main() -> None:
     parser.add_argument(
         "--stock-moto", action="store_true", help="moto's own transactions (whole-table copies; slows with size)"
     )
-    args = parser.parse_args()
+    args = arguments(parser, {"accounts": ROUND})
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     moto, url = _start_moto(args.stock_moto)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -37,6 +37,11 @@ class FlakyIndex:
         if self.down:
             raise SearchUnavailable("down for the test")
         return self.inner.search(group_id, query, limit, cursor)
+
+    def rebuild(self, batches: Callable[[], Iterable[Sequence[IndexChange]]]) -> None:
+        if self.down:
+            raise SearchUnavailable("down for the test")
+        self.inner.rebuild(batches)
 
     def clear(self) -> None:
         self.inner.clear()

@@ -13,7 +13,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError
@@ -287,6 +287,8 @@ def _account_to_model(cls: type[AccountModel], a: Account) -> AccountModel:
         ha1b=creds.ha1b if creds else None,
         ha1_sha256=creds.ha1_sha256 if creds else None,
         sms_problem=a.sms_problem or None,
+        sip_locked_until=a.sip_locked_until,
+        sip_lock_lifted_at=a.sip_lock_lifted_at.timestamp() if a.sip_lock_lifted_at else None,
         version=a.version,
     )
 
@@ -321,6 +323,8 @@ def _account_from_model(m: AccountModel) -> Account:
         credentials=creds,
         version=int(m.version),
         sms_problem=m.sms_problem or "",
+        sip_locked_until=m.sip_locked_until,
+        sip_lock_lifted_at=datetime.fromtimestamp(float(m.sip_lock_lifted_at), UTC) if m.sip_lock_lifted_at else None,
     )
 
 
@@ -1053,8 +1057,13 @@ class DynamoRegistrations:
         self.t = tables
 
     def put(self, registration: Registration) -> bool:
-        newer = RegistrationModel.account_id.does_not_exist() | (RegistrationModel.changed_at < registration.changed_at)
-        return _save_if(_registration_to_model(self.t.registrations, registration), newer)
+        # Registration.supersedes as a condition: newer, and an end only from the edge holding the live one
+        newer = RegistrationModel.changed_at < registration.changed_at
+        if not registration.active and registration.edge:
+            holder = RegistrationModel.edge.does_not_exist() | (RegistrationModel.edge == registration.edge)
+            newer = newer & (RegistrationModel.online_group_id.does_not_exist() | holder)
+        condition = RegistrationModel.account_id.does_not_exist() | newer
+        return _save_if(_registration_to_model(self.t.registrations, registration), condition)
 
     def for_account(self, account_id: str) -> list[Registration]:
         return [_registration_from_model(m) for m in self.t.registrations.query(account_id, consistent_read=True)]

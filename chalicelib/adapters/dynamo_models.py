@@ -71,6 +71,8 @@ class AccountModel(Model):
     ha1b = UnicodeAttribute(null=True)
     ha1_sha256 = UnicodeAttribute(null=True)
     sms_problem = UnicodeAttribute(null=True)
+    sip_locked_until = UTCDateTimeAttribute(null=True)
+    sip_lock_lifted_at = NumberAttribute(null=True)  # epoch seconds: the SIP edge reads it (docs/sip-events.md)
     version = NumberAttribute()
     by_group = _ByGroup()
     by_profile = _ByProfile()

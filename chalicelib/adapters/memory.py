@@ -545,7 +545,7 @@ class MemoryRegistrations:
         key = (registration.account_id, registration.contact)
         with self.db.lock:
             stored = self.db.registrations.get(key)
-            if stored is not None and stored.changed_at >= registration.changed_at:
+            if stored is not None and not registration.supersedes(stored):
                 return False
             self.db.registrations[key] = registration
             return True

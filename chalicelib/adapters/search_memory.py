@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from chalicelib.adapters.cursor import decode_cursor, encode_cursor
+from chalicelib.domain.analysis import FieldTokens
 from chalicelib.domain.model import Page
-from chalicelib.domain.search import FIELDS, And, Not, Or, Phrase, Query, Term, Wildcard, glob_to_regex, tokens
+from chalicelib.domain.search import FIELDS, And, Not, Or, Phrase, Query, Term, Wildcard, glob_to_regex
 from chalicelib.services.search_port import IndexChange, SearchDocument
 
 
@@ -34,19 +36,30 @@ def sort_key(document: SearchDocument) -> str:
 class MemorySearchIndex:
     def __init__(self) -> None:
         self._docs: dict[str, Stored] = {}
+        self._tokens: dict[str, dict[str, FieldTokens]] = {}  # the analysis of each live document
         self._lock = threading.Lock()
 
     def apply(self, changes: Sequence[IndexChange]) -> None:
         with self._lock:
-            for change in changes:
-                if accepts(self._docs.get(change.account_id), change):
-                    self._docs[change.account_id] = Stored(change.version, change.document)
+            _apply(self._docs, self._tokens, changes)
+
+    def rebuild(self, batches: Callable[[], Iterable[Sequence[IndexChange]]]) -> None:
+        docs: dict[str, Stored] = {}
+        analysed: dict[str, dict[str, FieldTokens]] = {}
+        for batch in batches():
+            _apply(docs, analysed, batch)
+        with self._lock:
+            self._docs, self._tokens = docs, analysed
 
     def search(self, group_id: str, query: Query | None, limit: int, cursor: str | None) -> Page[SearchDocument]:
         offset = offset_of(cursor)
         with self._lock:
-            live = [s.document for s in self._docs.values() if s.document and s.document.group_id == group_id]
-        hits = sorted((d for d in live if query is None or matches(d, query)), key=sort_key)
+            live = [
+                (s.document, self._tokens[s.document.id])
+                for s in self._docs.values()
+                if s.document and s.document.group_id == group_id
+            ]
+        hits = sorted((d for d, t in live if query is None or matches(t, query)), key=sort_key)
         chunk = hits[offset : offset + limit]
         more = len(hits) > offset + limit
         return Page(chunk, encode_cursor(offset + limit) if more else None)
@@ -54,6 +67,20 @@ class MemorySearchIndex:
     def clear(self) -> None:
         with self._lock:
             self._docs.clear()
+            self._tokens.clear()
+
+
+Analysed = dict[str, dict[str, FieldTokens]]  # account id → field → tokens
+
+
+def _apply(docs: dict[str, Stored], analysed: Analysed, changes: Iterable[IndexChange]) -> None:
+    for change in changes:
+        if accepts(docs.get(change.account_id), change):
+            docs[change.account_id] = Stored(change.version, change.document)
+            if change.document is None:
+                analysed.pop(change.account_id, None)
+            else:
+                analysed[change.account_id] = change.document.analysed()
 
 
 def offset_of(cursor: str | None) -> int:
@@ -65,22 +92,28 @@ def offset_of(cursor: str | None) -> int:
     return value
 
 
-def matches(document: SearchDocument, query: Query) -> bool:
+def matches(analysed: dict[str, FieldTokens], query: Query) -> bool:
+    """The reference semantics of our query form over a document's analysed fields."""
     if isinstance(query, And):
-        return all(matches(document, item) for item in query.items)
+        return all(matches(analysed, item) for item in query.items)
     if isinstance(query, Or):
-        return any(matches(document, item) for item in query.items)
+        return any(matches(analysed, item) for item in query.items)
     if isinstance(query, Not):
-        return not matches(document, query.item)
+        return not matches(analysed, query.item)
     fields = FIELDS if query.field is None else (query.field,)
-    return any(_leaf(tokens(document.field_text(f)), query) for f in fields)
+    return any(_leaf(analysed[f], query) for f in fields)
 
 
-def _leaf(words: list[str], query: Term | Wildcard | Phrase) -> bool:
+def _leaf(found: FieldTokens, query: Term | Wildcard | Phrase) -> bool:
     if isinstance(query, Term):
-        return query.text in words
+        return query.text in found.words
     if isinstance(query, Wildcard):
-        pattern = re.compile(glob_to_regex(query.glob), re.DOTALL)
-        return any(pattern.fullmatch(word) for word in words)
+        pattern = _pattern(query.glob)
+        return any(pattern.fullmatch(token) for token in (found.whole if query.whole else found.words))
     size = len(query.words)
-    return any(tuple(words[i : i + size]) == query.words for i in range(len(words) - size + 1))
+    return any(found.words[i : i + size] == query.words for i in range(len(found.words) - size + 1))
+
+
+@lru_cache(maxsize=256)
+def _pattern(glob: str) -> re.Pattern[str]:
+    return re.compile(glob_to_regex(glob), re.DOTALL)

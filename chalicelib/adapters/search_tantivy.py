@@ -1,15 +1,21 @@
 """The embedded search engine: tantivy, with our query form translated into tantivy query objects.
 
 tantivy's own query parser knows no wildcards, so we never give it text: every query is built from
-term, regex, phrase and boolean queries. The five fields use a white-space tokenizer with lower-casing, so a
-term is a whole word; wildcards become anchored regular expressions over the terms of the field.
+term, regex, phrase and boolean queries. Each searchable field is indexed as the tokens of our analysis
+(domain/analysis.py) joined by spaces, split by tantivy's white-space tokenizer and nothing else, so tantivy
+holds exactly the tokens the in-memory reference compares; `<field>_whole` holds the field's whole pieces.
+Wildcards become anchored regular expressions over the terms of the field. An engine error on a query (e.g.
+a regex tantivy finds too large) is an InvalidQuery, never a cursor error.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 
 import tantivy
@@ -17,10 +23,12 @@ import tantivy
 from chalicelib.adapters.cursor import encode_cursor
 from chalicelib.adapters.search_memory import Stored, accepts, offset_of, sort_key
 from chalicelib.domain.model import Page
-from chalicelib.domain.search import FIELDS, And, Not, Or, Phrase, Query, Term, Wildcard, glob_to_regex
-from chalicelib.services.search_port import IndexChange, SearchDocument
+from chalicelib.domain.search import FIELDS, And, InvalidQuery, Not, Or, Phrase, Query, Term, Wildcard, glob_to_regex
+from chalicelib.services.search_port import IndexChange, SearchDocument, engine_fields, whole_field
 
-TOKENIZER = "ws_lower"
+TOKENIZER = "analysed"  # our tokens, split at the spaces that join them
+TOO_COMPLEX = "The search engine cannot run this search; use fewer wildcards."
+logger = logging.getLogger(__name__)
 _REGEX_META = set("\\.+*?()|[]{}^$#&-~")
 
 
@@ -38,17 +46,29 @@ def _schema() -> tantivy.Schema:
     builder.add_bytes_field("payload", stored=True, indexed=False)
     for field in FIELDS:
         builder.add_text_field(field, tokenizer_name=TOKENIZER, index_option="position")
+        builder.add_text_field(whole_field(field), tokenizer_name=TOKENIZER, index_option="basic")
     return builder.build()
+
+
+def _open(schema: tantivy.Schema, path: str | None) -> tantivy.Index:
+    try:
+        return tantivy.Index(schema, path=path, reuse=True)
+    except ValueError:
+        if path is None:
+            raise
+        # an index of an older schema (the analysis changed): it only holds derived data, start afresh
+        logger.warning("search index at %s has an older schema: recreated empty, run rebuild-search", path)
+        shutil.rmtree(path)
+        return tantivy.Index(schema, path=path, reuse=True)
 
 
 class TantivySearchIndex:
     def __init__(self, path: str | None = None, heap_bytes: int = 64_000_000) -> None:
         self.schema = _schema()
-        self.index = tantivy.Index(self.schema, path=path, reuse=True)
-        analyzer = (
-            tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).filter(tantivy.Filter.lowercase()).build()
-        )
-        self.index.register_tokenizer(TOKENIZER, analyzer)
+        if path is not None:
+            os.makedirs(path, exist_ok=True)
+        self.index = _open(self.schema, path)
+        self.index.register_tokenizer(TOKENIZER, tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build())
         self._writer = self.index.writer(heap_size=heap_bytes, num_threads=1)
         self._lock = threading.Lock()
 
@@ -69,6 +89,21 @@ class TantivySearchIndex:
             if pending:
                 self._writer.commit()
                 self.index.reload()
+
+    def rebuild(self, batches: Callable[[], Iterable[Sequence[IndexChange]]]) -> None:
+        """Replace the whole index in one commit: searches see the old index until the new one is complete."""
+        with self._lock:
+            self._writer.delete_all_documents()
+            latest: dict[str, IndexChange] = {}
+            for batch in batches():
+                for change in batch:
+                    held = latest.get(change.account_id)
+                    if accepts(None if held is None else Stored(held.version, held.document), change):
+                        latest[change.account_id] = change
+            for change in latest.values():
+                self._writer.add_document(self._document(change))
+            self._writer.commit()
+            self.index.reload()
 
     def _stored(self, searcher: tantivy.Searcher, account_id: str) -> Stored | None:
         query = tantivy.Query.term_query(self.schema, "id", account_id)
@@ -92,8 +127,8 @@ class TantivySearchIndex:
         doc.add_text("group_id", document.group_id)
         doc.add_text("sort_key", sort_key(document))
         doc.add_bytes("payload", json.dumps(asdict(document)).encode())
-        for field in FIELDS:
-            doc.add_text(field, document.field_text(field))
+        for field, text in engine_fields(document).items():
+            doc.add_text(field, text)
         return doc
 
     def clear(self) -> None:
@@ -110,17 +145,20 @@ class TantivySearchIndex:
             (tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "group_id", group_id)),
             (tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "live", "1")),
         ]
-        if query is not None:
-            scope.append((tantivy.Occur.Must, self.translate(query)))
         searcher = self.index.searcher()
-        result = searcher.search(
-            tantivy.Query.boolean_query(scope),
-            limit=limit + 1,
-            offset=offset,
-            order_by_field="sort_key",
-            order=tantivy.Order.Asc,
-            count=False,
-        )
+        try:  # tantivy raises ValueError for what it cannot run (e.g. a regex over its size limit)
+            if query is not None:
+                scope.append((tantivy.Occur.Must, self.translate(query)))
+            result = searcher.search(
+                tantivy.Query.boolean_query(scope),
+                limit=limit + 1,
+                offset=offset,
+                order_by_field="sort_key",
+                order=tantivy.Order.Asc,
+                count=False,
+            )
+        except ValueError as exc:
+            raise InvalidQuery(TOO_COMPLEX) from exc
         documents = [
             SearchDocument(**json.loads(searcher.doc(address).get_first("payload") or b"{}"))
             for _, address in result.hits
@@ -158,5 +196,6 @@ class TantivySearchIndex:
         if isinstance(query, Term):
             return tantivy.Query.term_query(self.schema, field, query.text)
         if isinstance(query, Wildcard):
-            return tantivy.Query.regex_query(self.schema, field, glob_to_regex(query.glob, _regex_escape))
+            target = whole_field(field) if query.whole else field
+            return tantivy.Query.regex_query(self.schema, target, glob_to_regex(query.glob, _regex_escape))
         return tantivy.Query.phrase_query(self.schema, field, list(query.words))

@@ -18,6 +18,7 @@ from chalicelib.services.context import Context
 bp = Blueprint(__name__)
 
 _S = {"type": "string"}
+_ID = {"type": "string", "pattern": "^[0-9A-Za-z._-]{1,64}$", "description": "an id the API gave out"}
 _NS = {"type": ["string", "null"]}
 _B = {"type": "boolean"}
 _T = {"type": "string", "format": "date-time"}
@@ -83,7 +84,7 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "ImportPage": _page("ImportJob"),
-    "UploadRequest": _obj({"group_id": _S}, ["group_id"]),
+    "UploadRequest": _obj({"group_id": _ID}, ["group_id"]),
     "UploadForm": _obj(
         {
             "upload_id": _S,
@@ -96,6 +97,7 @@ SCHEMAS: dict[str, Any] = {
     "Registration": _obj(
         {
             **{k: _S for k in ("account_id", "username", "group_id", "contact", "source", "user_agent")},
+            "edge": {"type": "string", "description": "the SIP edge task that holds the contact"},
             "transport": {"enum": ["udp", "tcp", "tls"]},
             "registered_at": _T,
             "expires_at": _T,
@@ -135,7 +137,7 @@ def _op(summary: str, response: str | None, body: str | None = None, status: str
 
 
 def _crud(name: str, schema: str, key: str) -> dict[str, dict[str, Any]]:
-    item_params = [{"name": key, "in": "path", "required": True, "schema": _S}]
+    item_params = [{"name": key, "in": "path", "required": True, "schema": _ID}]
     return {
         f"/{name}": {
             "get": _op(f"List {name}", f"{schema}Page"),
@@ -151,7 +153,7 @@ def _crud(name: str, schema: str, key: str) -> dict[str, dict[str, Any]]:
 
 
 def document() -> dict[str, Any]:
-    account_param = [{"name": "account_id", "in": "path", "required": True, "schema": _S}]
+    account_param = [{"name": "account_id", "in": "path", "required": True, "schema": _ID}]
     paths: dict[str, Any] = {
         "/auth/login": {"post": {**_op("Log in", "Session", "Login"), "security": []}},
         "/auth/logout": {"post": _op("Log out (revokes the token)", None)},
@@ -164,7 +166,7 @@ def document() -> dict[str, Any]:
             "get": {
                 **_op("List a group's accounts", "AccountPage"),
                 "parameters": [
-                    {"name": "group_id", "in": "query", "required": True, "schema": _S},
+                    {"name": "group_id", "in": "query", "required": True, "schema": _ID},
                     {
                         "name": "q",
                         "in": "query",
@@ -186,7 +188,7 @@ def document() -> dict[str, Any]:
         "/accounts/export": {
             "get": {
                 "summary": "A group's PGSM accounts in the batch CSV format (re-imports into an empty group)",
-                "parameters": [{"name": "group_id", "in": "query", "required": True, "schema": _S}],
+                "parameters": [{"name": "group_id", "in": "query", "required": True, "schema": _ID}],
                 "responses": {**_ERRORS, "200": {"description": "CSV", "content": {"text/csv": {"schema": _S}}}},
             }
         },
@@ -219,7 +221,7 @@ def document() -> dict[str, Any]:
             "get": _op("SMS sent to the account, newest first", "MessagePage"),
         },
         "/sms/status/{message_id}": {
-            "parameters": [{"name": "message_id", "in": "path", "required": True, "schema": _S}],
+            "parameters": [{"name": "message_id", "in": "path", "required": True, "schema": _ID}],
             "post": {
                 "summary": "Twilio status callback (X-Twilio-Signature checked)",
                 "security": [],
@@ -241,10 +243,11 @@ def document() -> dict[str, Any]:
                         "multipart/form-data": {
                             "schema": {
                                 "type": "object",
+                                "additionalProperties": False,
                                 "required": ["file", "group_id"],
                                 "properties": {
                                     "file": {"type": "string", "contentMediaType": "text/csv"},
-                                    "group_id": _S,
+                                    "group_id": _ID,
                                     "profile_id": _S,
                                     "policy": {"enum": ["all_or_nothing", "skip_invalid"]},
                                     "dry_run": {"type": "boolean"},
@@ -255,9 +258,9 @@ def document() -> dict[str, Any]:
                         "application/json": {
                             "schema": _obj(
                                 {
-                                    "upload_id": _S,
+                                    "upload_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
                                     "file_name": _S,
-                                    "group_id": _S,
+                                    "group_id": _ID,
                                     "profile_id": _S,
                                     "policy": {"enum": ["all_or_nothing", "skip_invalid"]},
                                     "dry_run": {"type": "boolean"},
@@ -279,11 +282,11 @@ def document() -> dict[str, Any]:
             ),
         },
         "/imports/{job_id}": {
-            "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": _S}],
+            "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": _ID}],
             "get": _op("One import job: status, progress, counts and per-row errors", "ImportJob"),
         },
         "/imports/{job_id}/result": {
-            "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": _S}],
+            "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": _ID}],
             "get": {
                 "summary": "Every record of the file with its outcome and created username",
                 "responses": {**_ERRORS, "200": {"description": "CSV", "content": {"text/csv": {"schema": _S}}}},
@@ -293,11 +296,15 @@ def document() -> dict[str, Any]:
             "get": {
                 **_op("Who is online in a group: registered SIP contacts by username", "RegistrationPage"),
                 "parameters": [
-                    {"name": "group_id", "in": "query", "required": True, "schema": _S},
+                    {"name": "group_id", "in": "query", "required": True, "schema": _ID},
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
                     {"name": "cursor", "in": "query", "schema": _S},
                 ],
             },
+        },
+        "/accounts/{account_id}/sip-lockout": {
+            "parameters": account_param,
+            "delete": _op("Lift the SIP edge's lockout of the account (repeated wrong passwords)", "Account"),
         },
         "/accounts/{account_id}/history": {
             "parameters": account_param,

@@ -49,6 +49,7 @@ from chalicelib.services import (
     licensing,
     operators,
     registrations,
+    sip_lockout,
 )
 from chalicelib.services import search as search_service
 from chalicelib.services.context import Context
@@ -63,6 +64,7 @@ DONE_MESSAGES = {
     "enabled": "The account has been enabled.",
     "disabled": "The account has been disabled.",
     "deleted": "The account has been deleted.",
+    "sip_lockout_lifted": "The SIP lockout has been lifted; the account can register again within seconds.",
     "group_saved": "The group has been saved.",
     "group_deleted": "The group has been deleted.",
     "profile_saved": "The provisioning profile has been saved.",
@@ -275,7 +277,7 @@ def account_details(p: Page, account_id: str) -> Response:
     contacts = registrations.for_account(p.ctx, account)
     return p.render(
         "account.html", account=account, tab=tab, history=history, full=full, profile=profile, group=group,
-        contacts=contacts,
+        contacts=contacts, sip_locked=account.sip_locked(p.ctx.clock()),
         done=_done(p), can_write=p.operator.can_write_group(account.group_id), messages=messages, licence=licence,
         can_activate=account.account_type.value == "PGSM" and account.has_international_number,
         can_email=account.account_type.value == "PGSM" and bool(account.email),
@@ -390,6 +392,12 @@ def _account_action(p: Page, account_id: str, action: str) -> Response:
     except Conflict as exc:
         return p.render("error.html", status=409, message=exc.message)
     return p.go(f"accounts/{account_id}", tab="configuration", done=f"{action}d")
+
+
+@page(bp, "/accounts/{account_id}/sip-lockout-lift", ["POST"])
+def account_sip_lockout_lift(p: Page, account_id: str) -> Response:
+    sip_lockout.lift(p.ctx, p.operator, account_id)
+    return p.go(f"accounts/{account_id}", tab="state", done="sip_lockout_lifted")
 
 
 @page(bp, "/accounts/{account_id}/enable", ["POST"])

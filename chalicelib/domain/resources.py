@@ -40,7 +40,8 @@ ACCOUNT_INPUT = Shape(
         Field("email", max_length=254, nullable=True),
         Field("description", max_length=1000, multiline=True, nullable=True),
     ),
-    read_only=("id", "enabled", "status", "status_changed_at", "created_at", "updated_at", "creation_mode"),
+    read_only=("id", "enabled", "status", "status_changed_at", "created_at", "updated_at", "creation_mode",
+               "sip_locked_until"),
 )  # fmt: skip
 ACCOUNT_CREATE = ACCOUNT_INPUT.extended(
     "AccountInput", Field("mode", max_length=20, description="plain (default) or wizard: disabled until activated")
@@ -56,6 +57,7 @@ ACCOUNT = ACCOUNT_INPUT.response(
     Field("updated_at", T),
     Field("creation_mode", "choice", choices=CreationMode),
     Field("sms_problem", description="why the last text message failed; empty when fine"),
+    Field("sip_locked_until", T, nullable=True, description="the SIP edge refuses the account until then"),
     nullable=("secondary_phone_number", "obfuscation_key"),
 )
 ACCOUNT_RESULT = ACCOUNT.extended("AccountResult", Field("warnings", "strings", required=True))
@@ -157,7 +159,7 @@ REGISTRATION = Shape(
     (
         *(
             Field(name, required=True)
-            for name in ("account_id", "username", "group_id", "contact", "source", "transport", "user_agent")
+            for name in ("account_id", "username", "group_id", "contact", "source", "transport", "user_agent", "edge")
         ),
         Field("registered_at", T, required=True),
         Field("expires_at", T, required=True),

@@ -29,6 +29,7 @@ from chalicelib.services.ports import (
     TaskQueue,
     TokenStore,
 )
+from chalicelib.services.recent_devices import RecentDevices
 from chalicelib.services.reference import ReferenceCache
 from chalicelib.services.search_port import SearchIndex
 from chalicelib.settings import Settings
@@ -61,6 +62,8 @@ class Context:
     # Ids of new items: random, or derived from the request's Idempotency-Key (a resent request finds its own write)
     new_id: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
     reference: ReferenceCache = field(init=False)
+    recent_devices: RecentDevices = field(init=False)
 
     def __post_init__(self) -> None:
         self.reference = ReferenceCache(self.groups, self.profiles, self.clock, self.settings.reference_cache_seconds)
+        self.recent_devices = RecentDevices(self.clock, self.settings.licence_auth_cache_seconds)

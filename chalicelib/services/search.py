@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from chalicelib.domain.errors import Forbidden, InvalidCursor
 from chalicelib.domain.model import Account, Operator, Page, iso
@@ -62,8 +62,22 @@ def search_accounts(
 
 
 def rebuild(ctx: Context, batch: int = 500) -> int:
-    """Re-index every account of every group from the table (after a mapping change or a lost index)."""
-    count = 0
+    """Re-index every account of every group from the table into a new index, served once complete (after an
+    analysis or mapping change, or a lost index). Returns the number of accounts indexed."""
+    counted: list[int] = []
+
+    def batches() -> Iterator[list[IndexChange]]:
+        count = 0
+        for accounts in _table(ctx, batch):
+            count += len(accounts)
+            yield [IndexChange(a.id, a.version, document_of(a)) for a in accounts]
+        counted.append(count)
+
+    ctx.search.rebuild(batches)
+    return counted[0] if counted else 0
+
+
+def _table(ctx: Context, batch: int) -> Iterator[list[Account]]:
     group_cursor: str | None = None
     while True:
         groups = ctx.groups.list(100, group_cursor)
@@ -71,11 +85,10 @@ def rebuild(ctx: Context, batch: int = 500) -> int:
             cursor: str | None = None
             while True:
                 page = ctx.accounts.list_by_group(group.id, batch, cursor)
-                ctx.search.apply([IndexChange(a.id, a.version, document_of(a)) for a in page.items])
-                count += len(page.items)
+                yield page.items
                 cursor = page.next_cursor
                 if not cursor:
                     break
         group_cursor = groups.next_cursor
         if not group_cursor:
-            return count
+            return

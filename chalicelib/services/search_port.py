@@ -3,13 +3,14 @@ with the context)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from chalicelib.domain.analysis import FieldTokens, analyze
 from chalicelib.domain.errors import Unavailable
 from chalicelib.domain.model import Page
-from chalicelib.domain.search import Query
+from chalicelib.domain.search import FIELDS, Query
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,27 @@ class SearchDocument:
         if field == "owner":
             return self.full_name
         if field == "callerid":
-            numbers = [n for n in (self.phone_number, self.secondary_phone_number) if n]
-            # with and without "+": Lucene syntax reads +39... as "required 39...", see domain/search.py
-            return " ".join(numbers + [n[1:] for n in numbers if n.startswith("+")])
+            # the analysis drops the "+", so +39…, 39… and "+39…" all find the number (domain/search.py)
+            return " ".join(n for n in (self.phone_number, self.secondary_phone_number) if n)
         return str(getattr(self, field))
+
+    def analysed(self) -> dict[str, FieldTokens]:
+        return {field: analyze(self.field_text(field)) for field in FIELDS}
+
+
+def whole_field(field: str) -> str:
+    """The engines' field that holds a searchable field's whole pieces (domain/analysis.py)."""
+    return f"{field}_whole"
+
+
+def engine_fields(document: SearchDocument) -> dict[str, str]:
+    """What tantivy and OpenSearch index for a document: each field's words, and its whole pieces, as tokens
+    joined by single spaces (the engines only split at white space, so they hold exactly our tokens)."""
+    out: dict[str, str] = {}
+    for field, found in document.analysed().items():
+        out[field] = " ".join(found.words)
+        out[whole_field(field)] = " ".join(found.whole)
+    return out
 
 
 @dataclass(frozen=True)
@@ -65,5 +83,9 @@ class SearchIndex(Protocol):
     def search(self, group_id: str, query: Query | None, limit: int, cursor: str | None) -> Page[SearchDocument]:
         """Live documents of the group matching the query (all when None), by username. Raises ValueError on a
         malformed cursor and SearchUnavailable when the engine cannot be reached."""
+
+    def rebuild(self, batches: Callable[[], Iterable[Sequence[IndexChange]]]) -> None:
+        """Replace the index with the documents of `batches()` (the whole table, batch by batch), serving the
+        old index until the new one is complete. `batches` may be called more than once (a catch-up pass)."""
 
     def clear(self) -> None: ...

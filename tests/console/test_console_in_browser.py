@@ -218,6 +218,17 @@ def test_the_search_box_uses_the_manuals_syntax(page: Page, base_url: str, conso
     page.get_by_label("Search").fill("password:secret")
     page.get_by_role("button", name="Show").click()
     expect(page.get_by_role("alert")).to_contain_text("Unknown field 'password'")
+    page.get_by_label("Search").fill('(Marco && "Rossi')
+    page.get_by_role("button", name="Show").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_have_text(
+        'The quotation mark at character 11 is never closed; add a closing ". A search looks like this: '
+        'owner:"Marco Rossi" OR (Bianchi AND -description:sales) OR Marco*'
+    )  # one plain message: what is wrong and how a search looks, no parser text
+    expect(page.get_by_text("No account of this group matches the search")).to_have_count(0)
+    page.get_by_label("Search").fill("Marco && !Rossi")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("td.owner")).to_have_text(["Marco Bianchi"])
 
 
 def test_activation_from_the_console_outbox_and_qr_code(page: Page, base_url: str, console_world: World) -> None:
@@ -357,3 +368,24 @@ def test_registered_accounts_page_and_session_history(page: Page, base_url: str,
     expect(sessions.first).to_contain_text("wrong password")
     expect(sessions.first).to_contain_text("203.0.113.5:5060")
     shoot(page, "22-session-history")
+
+
+def test_a_sip_lockout_is_marked_on_the_state_tab_and_lifted_from_there(
+    page: Page, base_url: str, console_world: World
+) -> None:
+    from chalicelib.services import registrations
+    from tests.test_registrations import event
+
+    world = console_world
+    account = accounts.create_account(world.ctx, world.admin, world.account_data(username="4004")).account
+    locked = event(account, "locked_out", world.ctx.clock(), contact="", expires=900, reason="too_many_failures")
+    registrations.record_events(world.ctx, [locked])
+    log_in(page, base_url, "admin", "admin-password-1")
+    page.goto(f"{base_url}/accounts/{account.id}?tab=state")
+    expect(page.locator("dd.sip-locked")).to_contain_text("Locked out after repeated wrong passwords")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Lift SIP lockout").click()
+    expect(page.get_by_role("status")).to_contain_text("The SIP lockout has been lifted")
+    expect(page.locator("dd.sip-locked")).to_have_count(0)
+    stored = world.ctx.accounts.get(account.id)
+    assert stored is not None and stored.sip_lock_lifted_at is not None

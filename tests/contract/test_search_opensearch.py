@@ -3,78 +3,22 @@
 
 from __future__ import annotations
 
-import json
-import threading
+import re
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
 from chalicelib.adapters.search_opensearch import MAPPING, OpenSearchIndex
-from chalicelib.domain.search import parse_query
+from chalicelib.domain.search import FIELDS, parse_query
 from chalicelib.services.search_port import IndexChange, SearchDocument, SearchUnavailable
-
-
-class FakeOpenSearch:
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, str, Any]] = []
-        self.authorizations: list[str] = []
-        self.search_hits: list[dict[str, Any]] = []
-        self.index_exists = False
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _answer(self, status: int, body: Any) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-
-            def _record(self) -> Any:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode() if length else ""
-                if self.path.startswith("/_bulk"):
-                    body: Any = [json.loads(line) for line in raw.splitlines() if line]
-                else:
-                    body = json.loads(raw) if raw else None
-                fake.requests.append((self.command, self.path, body))
-                fake.authorizations.append(self.headers.get("Authorization") or "")
-                return body
-
-            def do_HEAD(self) -> None:
-                self._record()
-                self._answer(200 if fake.index_exists else 404, {})
-
-            def do_PUT(self) -> None:
-                self._record()
-                fake.index_exists = True
-                self._answer(200, {"acknowledged": True})
-
-            def do_POST(self) -> None:
-                body = self._record()
-                if self.path.startswith("/_bulk"):
-                    items = [{"index": {"status": 201}} for _ in body[1::2]]
-                    self._answer(200, {"errors": False, "items": items})
-                else:
-                    self._answer(200, {"hits": {"hits": fake.search_hits}})
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+from tests.contract.fake_opensearch import FakeOpenSearch
 
 
 @pytest.fixture
 def fake() -> Iterator[FakeOpenSearch]:
     server = FakeOpenSearch()
     yield server
-    server.server.shutdown()
+    server.stop()
 
 
 DOC = SearchDocument(
@@ -84,19 +28,24 @@ DOC = SearchDocument(
 )  # fmt: skip
 
 
-def test_creates_the_index_with_the_whitespace_lowercase_mapping_once(fake: FakeOpenSearch) -> None:
+def test_creates_a_concrete_index_behind_the_alias_once(fake: FakeOpenSearch) -> None:
     index = OpenSearchIndex(fake.url, "accounts")
     index.apply([IndexChange("a1", 4, DOC)])
     index.apply([IndexChange("a1", 5, DOC)])
-    creates = [r for r in fake.requests if r[0] == "PUT"]
-    assert creates == [("PUT", "/accounts", MAPPING)]
-    analyzer = MAPPING["settings"]["analysis"]["analyzer"]["ws_lower"]
-    assert analyzer == {"type": "custom", "tokenizer": "whitespace", "filter": ["lowercase"]}
-    assert MAPPING["mappings"]["properties"]["group_id"] == {"type": "keyword"}
+    ((_, path, body),) = [r for r in fake.requests if r[0] == "PUT"]
+    assert re.fullmatch(r"/accounts-\d{8}-\d{6}-\d{6}", path)
+    assert body == {**MAPPING, "aliases": {"accounts": {}}}
+    analyzer = MAPPING["settings"]["analysis"]["analyzer"]["analysed"]
+    assert analyzer == {"type": "custom", "tokenizer": "whitespace"}  # our tokens, ready-made (analysis.py)
+    properties = MAPPING["mappings"]["properties"]
+    assert properties["group_id"] == {"type": "keyword"}
+    assert {f: properties[f]["analyzer"] for f in FIELDS} == dict.fromkeys(FIELDS, "analysed")
+    assert {f: properties[f + "_whole"]["analyzer"] for f in FIELDS} == dict.fromkeys(FIELDS, "analysed")
 
 
 def test_indexes_with_external_versions_and_tombstones(fake: FakeOpenSearch) -> None:
-    fake.index_exists = True
+    fake.aliases["accounts"] = ["accounts-1"]
+    fake.indices["accounts-1"] = {}
     OpenSearchIndex(fake.url, "accounts").apply([IndexChange("a1", 4, DOC), IndexChange("a2", 7, None)])
     (bulk,) = [r for r in fake.requests if r[1].startswith("/_bulk")]
     assert bulk[2] == [
@@ -104,8 +53,10 @@ def test_indexes_with_external_versions_and_tombstones(fake: FakeOpenSearch) -> 
         {
             "id": "a1", "group_id": "g1", "live": True, "sort_key": "1001\u0000a1",
             "payload": {**DOC.__dict__},
-            "owner": "Marco Rossi", "username": "1001", "callerid": "+393471000001 393471000001",
-            "email": "m@example.com", "description": "Sales",
+            "owner": "marco rossi", "username": "1001", "callerid": "393471000001",
+            "email": "m example com", "description": "sales",
+            "owner_whole": "", "username_whole": "", "callerid_whole": "", "email_whole": "m@example.com",
+            "description_whole": "",
         },
         {"index": {"_index": "accounts", "_id": "a2", "version": 7, "version_type": "external_gte"}},
         {"id": "a2", "live": False},
@@ -113,9 +64,9 @@ def test_indexes_with_external_versions_and_tombstones(fake: FakeOpenSearch) -> 
 
 
 def test_translates_the_manuals_queries_into_query_dsl(fake: FakeOpenSearch) -> None:
-    fake.index_exists = True
+    fake.indices["accounts"] = {}
     index = OpenSearchIndex(fake.url, "accounts")
-    index.search("g1", parse_query('Marco* -owner:"Marco Rossi" callerid:\\+39347'), 25, None)
+    index.search("g1", parse_query('Marco* -owner:"Marco Rossi" callerid:\\+39347 *@example.com'), 25, None)
     (_, path, body) = fake.requests[-1]
     assert path == "/accounts/_search"
     any_field = ["owner", "username", "callerid", "email", "description"]
@@ -126,7 +77,9 @@ def test_translates_the_manuals_queries_into_query_dsl(fake: FakeOpenSearch) -> 
                 "must": [
                     {"bool": {"should": [{"wildcard": {f: {"value": "marco*"}}} for f in any_field],
                               "minimum_should_match": 1}},
-                    {"term": {"callerid": "+39347"}},
+                    {"term": {"callerid": "39347"}},
+                    {"bool": {"should": [{"wildcard": {f + "_whole": {"value": "*@example.com"}}} for f in any_field],
+                              "minimum_should_match": 1}},
                 ],
                 "must_not": [{"match_phrase": {"owner": "marco rossi"}}],
             }}],
@@ -138,16 +91,47 @@ def test_translates_the_manuals_queries_into_query_dsl(fake: FakeOpenSearch) -> 
 
 
 def test_pages_with_search_after(fake: FakeOpenSearch) -> None:
-    fake.index_exists = True
-    fake.search_hits = [
-        {"_source": {"payload": {**DOC.__dict__, "id": f"a{i}", "username": f"100{i}"}}, "sort": [f"100{i}\u0000a{i}"]}
-        for i in range(3)
-    ]
     index = OpenSearchIndex(fake.url, "accounts")
+    index.apply([IndexChange(f"a{i}", 1, SearchDocument(**{**DOC.__dict__, "id": f"a{i}", "username": f"100{i}"}))
+                 for i in range(3)])  # fmt: skip
     page = index.search("g1", None, 2, None)
     assert [d.id for d in page.items] == ["a0", "a1"] and page.next_cursor
-    index.search("g1", None, 2, page.next_cursor)
+    last = index.search("g1", None, 2, page.next_cursor)
     assert fake.requests[-1][2]["search_after"] == ["1001\u0000a1"]
+    assert [d.id for d in last.items] == ["a2"] and last.next_cursor is None
+
+
+def test_a_rebuild_fills_a_new_index_and_swaps_the_alias_atomically(fake: FakeOpenSearch) -> None:
+    index = OpenSearchIndex(fake.url, "accounts")
+    index.apply([IndexChange("a1", 4, DOC)])
+    (old,) = fake.aliases["accounts"]
+    seen_during_build: list[list[str]] = []
+
+    def batches() -> list[list[IndexChange]]:
+        # what a reader sees while the new index fills: the old one, complete
+        seen_during_build.append([d.id for d in index.search("g1", parse_query("rossi"), 10, None).items])
+        return [[IndexChange("a2", 1, SearchDocument(**{**DOC.__dict__, "id": "a2", "full_name": "Ada Neri"}))]]
+
+    index.rebuild(batches)
+    assert seen_during_build[0] == ["a1"]
+    (new,) = fake.aliases["accounts"]
+    assert new != old and old not in fake.indices  # swapped, and the old index deleted
+    swap = [r for r in fake.requests if r[1] == "/_aliases"]
+    assert swap == [("POST", "/_aliases", {"actions": [
+        {"remove": {"index": old, "alias": "accounts"}}, {"add": {"index": new, "alias": "accounts"}},
+    ]})]  # fmt: skip
+    assert [d.id for d in index.search("g1", parse_query("neri"), 10, None).items] == ["a2"]
+    assert index.search("g1", parse_query("rossi"), 10, None).items == []
+
+
+def test_a_rebuild_migrates_an_index_that_had_the_alias_name(fake: FakeOpenSearch) -> None:
+    fake.indices["accounts"] = {}  # deployed before aliases: a concrete index called "accounts"
+    index = OpenSearchIndex(fake.url, "accounts")
+    index.rebuild(lambda: [[IndexChange("a1", 4, DOC)]])
+    (new,) = fake.aliases["accounts"]
+    ((_, _, body),) = [r for r in fake.requests if r[1] == "/_aliases"]
+    assert body["actions"] == [{"remove_index": {"index": "accounts"}}, {"add": {"index": new, "alias": "accounts"}}]
+    assert [d.id for d in index.search("g1", parse_query("marco"), 10, None).items] == ["a1"]
 
 
 def test_an_engine_that_is_down_is_reported_not_raised_raw() -> None:
