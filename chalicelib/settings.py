@@ -9,11 +9,14 @@ from dataclasses import dataclass, field
 # Environment variable names (the only place they are spelled out).
 ENV_STORAGE = "STORAGE_BACKEND"  # "dynamodb" (default) or "memory"
 ENV_DYNAMODB_ENDPOINT = "DYNAMODB_ENDPOINT_URL"  # empty in AWS; moto's URL locally
+ENV_DYNAMODB_TIMEOUT = "DYNAMODB_TIMEOUT_SECONDS"  # one call's read timeout; botocore retries after it
+ENV_DYNAMODB_RETRIES = "DYNAMODB_MAX_RETRIES"
 ENV_AWS_REGION = "AWS_REGION"
 ENV_TABLE_PREFIX = "TABLE_PREFIX"
 ENV_SESSION_TTL = "SESSION_TTL_SECONDS"
 ENV_LOGIN_MAX_FAILURES_USER = "LOGIN_MAX_FAILURES_PER_USER"
 ENV_LOGIN_MAX_FAILURES_SOURCE = "LOGIN_MAX_FAILURES_PER_SOURCE"
+ENV_LOGIN_MAX_FAILURES_USER_MINUTE = "LOGIN_MAX_FAILURES_PER_USER_PER_MINUTE"
 ENV_LOGIN_WINDOW = "LOGIN_WINDOW_SECONDS"
 ENV_MAX_BODY_BYTES = "MAX_BODY_BYTES"
 ENV_REFERENCE_CACHE = "REFERENCE_CACHE_SECONDS"
@@ -57,11 +60,14 @@ ENV_MAX_UPLOAD_BYTES = "IMPORT_MAX_UPLOAD_BYTES"  # presigned uploads
 class Settings:
     storage: str = "dynamodb"
     dynamodb_endpoint: str | None = None
+    dynamodb_timeout_seconds: float = 5.0
+    dynamodb_max_retries: int = 3
     region: str = "eu-west-1"
     table_prefix: str = "pgsm"
     session_ttl_seconds: int = 12 * 3600
     login_max_failures_per_user: int = 5
     login_max_failures_per_source: int = 20
+    login_max_failures_per_user_per_minute: int = 10
     login_window_seconds: int = 15 * 60
     max_body_bytes: int = 64 * 1024
     reference_cache_seconds: float = 30.0
@@ -118,12 +124,17 @@ class Settings:
         return cls(
             storage=env.get(ENV_STORAGE, defaults.storage),
             dynamodb_endpoint=env.get(ENV_DYNAMODB_ENDPOINT) or None,
+            dynamodb_timeout_seconds=float(env.get(ENV_DYNAMODB_TIMEOUT, defaults.dynamodb_timeout_seconds)),
+            dynamodb_max_retries=int(env.get(ENV_DYNAMODB_RETRIES, defaults.dynamodb_max_retries)),
             region=env.get(ENV_AWS_REGION) or env.get("AWS_DEFAULT_REGION") or defaults.region,
             table_prefix=env.get(ENV_TABLE_PREFIX, defaults.table_prefix),
             session_ttl_seconds=int(env.get(ENV_SESSION_TTL, defaults.session_ttl_seconds)),
             login_max_failures_per_user=int(env.get(ENV_LOGIN_MAX_FAILURES_USER, defaults.login_max_failures_per_user)),
             login_max_failures_per_source=int(
                 env.get(ENV_LOGIN_MAX_FAILURES_SOURCE, defaults.login_max_failures_per_source)
+            ),
+            login_max_failures_per_user_per_minute=int(
+                env.get(ENV_LOGIN_MAX_FAILURES_USER_MINUTE, defaults.login_max_failures_per_user_per_minute)
             ),
             login_window_seconds=int(env.get(ENV_LOGIN_WINDOW, defaults.login_window_seconds)),
             max_body_bytes=int(env.get(ENV_MAX_BODY_BYTES, defaults.max_body_bytes)),

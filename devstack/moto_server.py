@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -20,18 +21,44 @@ from devstack import moto_transactions
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def serialized_app(journal: bool = True) -> WSGIApp:
+class Freezer:
+    """Holds DynamoDB requests of chosen operations before they run (fault tests: a stall mid-write)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._operations: frozenset[str] = frozenset()
+
+    def wait(self, target: str) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: target.rpartition(".")[2] not in self._operations)
+
+    @contextmanager
+    def frozen(self, operations: Iterable[str]) -> Iterator[None]:
+        with self._changed:
+            self._operations = frozenset(operations)
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._operations = frozenset()
+                self._changed.notify_all()
+
+
+def serialized_app(journal: bool = True, freezer: Freezer | None = None) -> WSGIApp:
     """moto's WSGI app, one DynamoDB request at a time; `journal` swaps moto's whole-table transaction copies for a
-    rollback journal of the touched items (see moto_transactions.py)."""
+    rollback journal of the touched items (see moto_transactions.py); `freezer` can hold requests back."""
     if journal:
         moto_transactions.install()
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
 
     def locked(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB"):
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        if not target.startswith("DynamoDB"):
             body: Iterable[bytes] = app(environ, start_response)  # SQS long polls etc. need no turn-taking
             return body
+        if freezer is not None:
+            freezer.wait(target)
         with lock:
             return list(app(environ, start_response))
 
@@ -47,8 +74,9 @@ class MotoServer:
     """moto in a background thread of this process (tests, benchmarks)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.freezer = Freezer()
         self._server: BaseWSGIServer = make_server(
-            host, port, serialized_app(), threaded=True, request_handler=_QuietHandler
+            host, port, serialized_app(freezer=self.freezer), threaded=True, request_handler=_QuietHandler
         )
         self.url = f"http://{host}:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

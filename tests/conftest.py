@@ -26,6 +26,26 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
 
 FAST_HASHER = Argon2Hasher(time_cost=1, memory_cost=1024)  # real argon2, test-sized cost
 BACKENDS = ["memory", "dynamodb"]
+BACKEND_FIXTURES = ("ctx", "backend_ctx", "setup", "env")  # the fixtures parametrised over BACKENDS
+# The contract classes (tests/contract/) prove the fake a twin of DynamoDB port by port, so service and API tests
+# run on the fake, and only a smoke set marked `both_backends` also runs end to end on moto.
+BOTH_BACKENDS_DIRS = ("tests/contract/",)
+
+
+def _on_moto_only_when_wanted(item: pytest.Item) -> bool:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if all(params.get(name) != "dynamodb" for name in BACKEND_FIXTURES):
+        return True
+    path = str(item.path.relative_to(item.config.rootpath))
+    return path.startswith(BOTH_BACKENDS_DIRS) or item.get_closest_marker("both_backends") is not None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kept = [item for item in items if _on_moto_only_when_wanted(item)]
+    dropped = [item for item in items if item not in kept]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")

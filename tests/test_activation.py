@@ -93,6 +93,7 @@ def kinds(world: World, account_id: str) -> list[str]:
     return [e.kind for e in reversed(world.ctx.accounts.timeline(account_id, 100))]
 
 
+@pytest.mark.both_backends
 def test_the_whole_wizard_flow(setup: tuple[World, Api, Clock, OutboxSender]) -> None:
     world, api, clock, outbox = setup
     account = wizard_account(world, api)

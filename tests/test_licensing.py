@@ -22,6 +22,7 @@ from chalicelib.services import accounts, groups, licensing
 from devstack.licence_upstream import LicenceSimulator, new_keypair
 from tests.conftest import World, make_context
 
+SOURCE = "198.51.100.7"  # the phone's address, for the mobile throttle
 SERVER_TOKEN = "server-credentials"
 
 
@@ -69,13 +70,13 @@ def past_the_memory(world: World, clock: Clock) -> None:
 def test_fresh_cache_then_expiry(env: tuple[World, LicenceSimulator, Clock]) -> None:
     world, simulator, clock = env
     _, token = device(world)
-    first = licensing.licence_for_device(world.ctx, token)
+    first = licensing.licence_for_device(world.ctx, token, SOURCE)
     assert (first.source, first.stale, first.licence.status) == ("upstream", False, "valid")
     assert "secure-calls" in first.licence.features
-    second = licensing.licence_for_device(world.ctx, token)
+    second = licensing.licence_for_device(world.ctx, token, SOURCE)
     assert (second.source, simulator.calls) == ("cache", 1)
     clock.now += timedelta(seconds=3601)  # the cached answer is no longer fresh
-    third = licensing.licence_for_device(world.ctx, token)
+    third = licensing.licence_for_device(world.ctx, token, SOURCE)
     assert (third.source, simulator.calls) == ("upstream", 2)
 
 
@@ -85,21 +86,21 @@ def test_vendor_faults_serve_the_cache_within_grace_then_503(
 ) -> None:
     world, simulator, clock = env
     account, token = device(world)
-    licensing.licence_for_device(world.ctx, token)
+    licensing.licence_for_device(world.ctx, token, SOURCE)
     simulator.fault = fault
     clock.now += timedelta(hours=2)
     started = datetime.now(UTC)
-    stale = licensing.licence_for_device(world.ctx, token)
+    stale = licensing.licence_for_device(world.ctx, token, SOURCE)
     assert (datetime.now(UTC) - started).total_seconds() < 2.5  # bounded by the upstream timeout (1 s)
     assert (stale.source, stale.stale, stale.licence.status) == ("cache", True, "valid")
     cached = world.ctx.licences.get(account.id)
     assert cached is not None and cached.last_error and cached.failures == 1
     calls = simulator.calls
-    licensing.licence_for_device(world.ctx, token)  # inside the back-off: the vendor is not asked again
+    licensing.licence_for_device(world.ctx, token, SOURCE)  # inside the back-off: the vendor is not asked again
     assert simulator.calls == calls
     clock.now += timedelta(days=2)  # past the grace period
     with pytest.raises(LicenceUnavailable) as exc:
-        licensing.licence_for_device(world.ctx, token)
+        licensing.licence_for_device(world.ctx, token, SOURCE)
     assert exc.value.retry_after >= 1
 
 
@@ -108,9 +109,10 @@ def test_no_cache_and_vendor_down_is_503(env: tuple[World, LicenceSimulator, Clo
     _, token = device(world)
     simulator.fault = "error"
     with pytest.raises(LicenceUnavailable):
-        licensing.licence_for_device(world.ctx, token)
+        licensing.licence_for_device(world.ctx, token, SOURCE)
 
 
+@pytest.mark.both_backends
 def test_concurrent_misses_ask_the_vendor_once(env: tuple[World, LicenceSimulator, Clock]) -> None:
     world, simulator, _ = env
     _, token = device(world)
@@ -122,7 +124,7 @@ def test_concurrent_misses_ask_the_vendor_once(env: tuple[World, LicenceSimulato
 
     def ask() -> None:
         barrier.wait()
-        results.append(licensing.licence_for_device(ctx, token).licence.status)
+        results.append(licensing.licence_for_device(ctx, token, SOURCE).licence.status)
 
     threads = [threading.Thread(target=ask) for _ in range(8)]
     for t in threads:
@@ -136,14 +138,14 @@ def test_concurrent_misses_ask_the_vendor_once(env: tuple[World, LicenceSimulato
 def test_a_poisoned_cache_is_not_served(env: tuple[World, LicenceSimulator, Clock]) -> None:
     world, simulator, clock = env
     account, token = device(world)
-    licensing.licence_for_device(world.ctx, token)
+    licensing.licence_for_device(world.ctx, token, SOURCE)
     cached = world.ctx.licences.get(account.id)
     assert cached is not None and cached.licence is not None
     forged = replace(cached.licence, raw=cached.licence.raw.replace('"valid"', '"revoked"'), status="revoked")
     world.ctx.licences.put(replace(cached, licence=forged))
     simulator.status = "revoked"  # the vendor's real answer now
     past_the_memory(world, clock)  # (this instance remembers the genuine answer for that long)
-    served = licensing.licence_for_device(world.ctx, token)
+    served = licensing.licence_for_device(world.ctx, token, SOURCE)
     assert (served.source, served.licence.status) == ("upstream", "revoked")  # refetched, not the edited copy
     assert simulator.calls == 2
 
@@ -152,12 +154,12 @@ def test_wrong_credentials_and_a_disabled_account(env: tuple[World, LicenceSimul
     world, _, clock = env
     account, token = device(world)
     with pytest.raises(Unauthorized):
-        licensing.licence_for_device(world.ctx, "x" * 22)
-    licensing.licence_for_device(world.ctx, token)
+        licensing.licence_for_device(world.ctx, "x" * 22, SOURCE)
+    licensing.licence_for_device(world.ctx, token, SOURCE)
     accounts.set_enabled(world.ctx, world.admin, account.id, False)  # disabled mid-way
     past_the_memory(world, clock)
     with pytest.raises(Forbidden) as exc:
-        licensing.licence_for_device(world.ctx, token)
+        licensing.licence_for_device(world.ctx, token, SOURCE)
     assert exc.value.code == "account_disabled"
 
 
@@ -180,10 +182,10 @@ def test_the_mobile_endpoint(env: tuple[World, LicenceSimulator, Clock]) -> None
 def test_a_renamed_account_does_not_get_the_old_usernames_licence(env: tuple[World, LicenceSimulator, Clock]) -> None:
     world, simulator, clock = env
     account, token = device(world, username="5001")
-    assert licensing.licence_for_device(world.ctx, token).licence.account == "5001"
+    assert licensing.licence_for_device(world.ctx, token, SOURCE).licence.account == "5001"
     accounts.update_account(world.ctx, world.admin, account.id, {"username": "5002", "password": "new-secret-1"})
     past_the_memory(world, clock)
-    served = licensing.licence_for_device(world.ctx, token)
+    served = licensing.licence_for_device(world.ctx, token, SOURCE)
     assert (served.licence.account, served.source, simulator.calls) == ("5002", "upstream", 2)
 
 
@@ -222,15 +224,15 @@ def test_a_change_stops_the_validations_within_the_stated_bound(
 ) -> None:
     world, simulator, clock = env
     account, token = device(world)
-    assert licensing.licence_for_device(world.ctx, token).source == "upstream"
+    assert licensing.licence_for_device(world.ctx, token, SOURCE).source == "upstream"
     change(world, account)
     # within LICENCE_AUTH_CACHE_SECONDS this instance may still answer from its memory of the last validation...
     clock.now += timedelta(seconds=world.ctx.settings.licence_auth_cache_seconds - 0.5)
-    assert licensing.licence_for_device(world.ctx, token).source == "cache"
+    assert licensing.licence_for_device(world.ctx, token, SOURCE).source == "cache"
     past_the_memory(world, clock)  # ...and past it, the change holds (the memory was remembered 0.5 s after)
     clock.now += timedelta(seconds=0.5)
     with pytest.raises((Forbidden, Unauthorized)):
-        licensing.licence_for_device(world.ctx, token)
+        licensing.licence_for_device(world.ctx, token, SOURCE)
     assert simulator.calls == 1
 
 
@@ -239,13 +241,13 @@ def test_the_memory_is_per_instance_and_can_be_turned_off(env: tuple[World, Lice
     account, token = device(world)
     switched_off = replace(world.ctx, settings=replace(world.ctx.settings, licence_auth_cache_seconds=0))
     for ctx in (world.ctx, switched_off):
-        licensing.licence_for_device(ctx, token)
+        licensing.licence_for_device(ctx, token, SOURCE)
     _disable_account(world, account)
-    assert licensing.licence_for_device(world.ctx, token).licence.status == "valid"  # this instance remembers
+    assert licensing.licence_for_device(world.ctx, token, SOURCE).licence.status == "valid"  # this instance remembers
     another_instance = replace(world.ctx)  # a new Lambda instance: its own, empty memory
     for ctx in (another_instance, switched_off):
         with pytest.raises(Forbidden):
-            licensing.licence_for_device(ctx, token)
+            licensing.licence_for_device(ctx, token, SOURCE)
     assert simulator.calls == 1
 
 
@@ -254,10 +256,10 @@ def test_a_stale_licence_served_while_the_vendor_is_down_is_not_remembered(
 ) -> None:
     world, simulator, clock = env
     account, token = device(world)
-    licensing.licence_for_device(world.ctx, token)
+    licensing.licence_for_device(world.ctx, token, SOURCE)
     clock.now += timedelta(seconds=3601)  # no longer fresh; the vendor is down
     simulator.fault = "down"
-    assert licensing.licence_for_device(world.ctx, token).stale
+    assert licensing.licence_for_device(world.ctx, token, SOURCE).stale
     _disable_account(world, account)
     with pytest.raises(Forbidden):  # at once: nothing was remembered from the stale answer
-        licensing.licence_for_device(world.ctx, token)
+        licensing.licence_for_device(world.ctx, token, SOURCE)

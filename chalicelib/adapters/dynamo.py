@@ -11,11 +11,13 @@ from __future__ import annotations
 import functools
 import json
 import secrets
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from botocore.exceptions import BotoCoreError
 from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
@@ -44,6 +46,7 @@ from chalicelib.domain.errors import (
     Conflict,
     DomainError,
     NotFound,
+    OutcomeUnknown,
     StaleReference,
     StorageBusy,
     StorageUnavailable,
@@ -72,6 +75,7 @@ from chalicelib.domain.model import (
 from chalicelib.domain.provisioning import MessageStatus, ProvisioningToken, Purpose, SmsMessage
 from chalicelib.domain.registration import Registration
 from chalicelib.services import guards
+from chalicelib.services.ports import StoredResponse
 
 M = TypeVar("M", bound=Model)
 _PROFILE_MISSING = NotFound(
@@ -136,8 +140,9 @@ class _Tx:
     PynamoDB sends condition checks, then deletes, puts and updates; cancellation reasons come back in that
     order, so the failures are kept in the same order."""
 
-    def __init__(self, tables: Tables) -> None:
+    def __init__(self, tables: Tables, token: str | None = None) -> None:
         self.t = tables
+        self.token = token  # ClientRequestToken: botocore's retry of a call that landed succeeds without writing
         self.ops: list[tuple[str, Callable[[TransactWrite], None], DomainError | None]] = []
 
     def put(self, item: Model, condition: Condition | None, on_fail: DomainError | None = None) -> None:
@@ -168,10 +173,12 @@ class _Tx:
     def commit(self) -> None:
         ordered = sorted(self.ops, key=lambda op: _KIND_ORDER[op[0]])
         try:
-            with TransactWrite(connection=self.t.connection) as tx:
+            with TransactWrite(connection=self.t.connection, client_request_token=self.token) as tx:
                 for _, apply, _ in ordered:
                     apply(tx)
         except TransactWriteError as exc:
+            if isinstance(exc.cause, BotoCoreError):  # no answer (timeouts, connection): the outcome is unknown
+                raise OutcomeUnknown() from exc
             reasons = exc.cancellation_reasons or []
             for reason, (_, _, failure) in zip(reasons, ordered, strict=False):
                 if reason is not None and reason.code == "ConditionalCheckFailed" and failure is not None:
@@ -181,6 +188,11 @@ class _Tx:
             if any(r is not None and r.code in _THROTTLED for r in reasons):
                 raise StorageBusy("The database is busy; try again in a moment.", retry_after=2) from exc
             raise storage_error(exc) from exc
+
+
+def _request_token(*parts: str) -> str:
+    """A transaction's ClientRequestToken (36 characters at most), the same for the same write only."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "|".join(parts)))
 
 
 def _version_is(model: type[Model], version: int) -> Condition:
@@ -193,13 +205,25 @@ def _page(iterator: Any, convert: Callable[[Any], Any]) -> Page[Any]:
     return Page(items, encode_cursor(last) if last else None)
 
 
-def _start_key(cursor: str | None) -> dict[str, Any] | None:
+def _start_key(cursor: str | None, names: frozenset[str], **fixed: str) -> dict[str, Any] | None:
+    """The ExclusiveStartKey a cursor holds, checked: exactly the key attributes `names` of the table or index,
+    each a short string (`fixed` ones equal to the query's own value), so a crafted cursor is refused as malformed
+    instead of reaching DynamoDB."""
     if not cursor:
         return None
     key = decode_cursor(cursor)
-    if not isinstance(key, dict):
+    if not isinstance(key, dict) or set(key) != names:
         raise ValueError("malformed cursor")
+    for name, value in key.items():
+        text = value.get("S") if isinstance(value, dict) and len(value) == 1 else None
+        if not isinstance(text, str) or not 0 < len(text) <= 1024 or fixed.get(name, text) != text:
+            raise ValueError("malformed cursor")
     return key
+
+
+_ID_KEY = frozenset({"id"})
+_BY_GROUP_KEY = frozenset({"id", "group_id", "username"})
+_ONLINE_KEY = frozenset({"account_id", "contact", "online_group_id", "sort_key"})
 
 
 def _save_if(item: Model, condition: Condition) -> bool:
@@ -213,7 +237,20 @@ def _save_if(item: Model, condition: Condition) -> bool:
     return True
 
 
+def _update_if(item: Model, actions: list[Any], condition: Condition) -> bool:
+    """Update `item` if `condition` holds; False (nothing written) when it does not."""
+    try:
+        item.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 def _get(model: type[M], key: str) -> M | None:
+    if not key:
+        return None  # DynamoDB refuses an empty key: no item has one
     try:
         return model.get(key, consistent_read=True)
     except DoesNotExist:
@@ -341,7 +378,7 @@ class DynamoAccounts:
         self.t = tables
 
     def add(self, account: Account, event: TimelineEvent) -> None:
-        tx = _Tx(self.t)
+        tx = _Tx(self.t, _request_token(account.id, account.username, account.created_at.isoformat()))
         # Ids are fresh uuid4s, or derived from an import job and record (a resumed import must not write twice).
         tx.put(_account_to_model(self.t.accounts, account), AccountModel.id.does_not_exist(), _ID_TAKEN)
         for entry in guards.account_guards(account):
@@ -389,7 +426,9 @@ class DynamoAccounts:
         return self.get(guard.owner_id) if guard else None
 
     def list_by_group(self, group_id: str, limit: int, cursor: str | None) -> Page[Account]:
-        iterator = self.t.accounts.by_group.query(group_id, limit=limit, last_evaluated_key=_start_key(cursor))
+        iterator = self.t.accounts.by_group.query(
+            group_id, limit=limit, last_evaluated_key=_start_key(cursor, _BY_GROUP_KEY, group_id=group_id)
+        )
         return _page(iterator, _account_from_model)
 
     def replace(self, previous: Account, updated: Account, event: TimelineEvent) -> None:
@@ -466,7 +505,7 @@ class DynamoGroups:
         self.t = tables
 
     def add(self, group: Group) -> None:
-        tx = _Tx(self.t)
+        tx = _Tx(self.t, _request_token(group.id, group.created_at.isoformat()))
         tx.put(_group_to_model(self.t.groups, group), GroupModel.id.does_not_exist(), guards.id_taken("a group"))
         tx.claim(guards.group_name_guard(group))
         tx.check(self.t.profiles, group.provisioning_profile_id, ProfileModel.id.exists(), _PROFILE_MISSING)
@@ -477,7 +516,7 @@ class DynamoGroups:
         return _group_from_model(model) if model else None
 
     def list(self, limit: int, cursor: str | None) -> Page[Group]:
-        return _page(self.t.groups.scan(limit=limit, last_evaluated_key=_start_key(cursor)), _group_from_model)
+        return _page(self.t.groups.scan(limit=limit, last_evaluated_key=_start_key(cursor, _ID_KEY)), _group_from_model)
 
     def replace(self, previous: Group, updated: Group) -> None:
         tx = _Tx(self.t)
@@ -571,7 +610,7 @@ class DynamoProfiles:
         self.t = tables
 
     def add(self, profile: ProvisioningProfile) -> None:
-        tx = _Tx(self.t)
+        tx = _Tx(self.t, _request_token(profile.id, profile.created_at.isoformat()))
         tx.put(
             _profile_to_model(self.t.profiles, profile), ProfileModel.id.does_not_exist(), guards.id_taken("a profile")
         )
@@ -583,7 +622,7 @@ class DynamoProfiles:
         return _profile_from_model(model) if model else None
 
     def list(self, limit: int, cursor: str | None) -> Page[ProvisioningProfile]:
-        scan = self.t.profiles.scan(limit=limit, last_evaluated_key=_start_key(cursor))
+        scan = self.t.profiles.scan(limit=limit, last_evaluated_key=_start_key(cursor, _ID_KEY))
         return _page(scan, _profile_from_model)
 
     def replace(self, previous: ProvisioningProfile, updated: ProvisioningProfile) -> None:
@@ -641,7 +680,7 @@ class DynamoOperators:
         self.t = tables
 
     def add(self, operator: Operator) -> None:
-        tx = _Tx(self.t)
+        tx = _Tx(self.t, _request_token(operator.id, operator.created_at.isoformat()))
         tx.put(
             _operator_to_model(self.t.operators, operator),
             OperatorModel.id.does_not_exist(),
@@ -659,7 +698,7 @@ class DynamoOperators:
         return self.get(guard.owner_id) if guard else None
 
     def list(self, limit: int, cursor: str | None) -> Page[Operator]:
-        scan = self.t.operators.scan(limit=limit, last_evaluated_key=_start_key(cursor))
+        scan = self.t.operators.scan(limit=limit, last_evaluated_key=_start_key(cursor, _ID_KEY))
         return _page(scan, _operator_from_model)
 
     def replace(self, previous: Operator, updated: Operator) -> None:
@@ -717,15 +756,51 @@ class DynamoSessions:
         window = int(now.timestamp()) // window_seconds
         return f"rate#{key}#{window}", (window + 2) * window_seconds
 
-    def hit(self, key: str, window_seconds: int, now: datetime) -> int:
+    def take(self, key: str, window_seconds: int, now: datetime, limit: int) -> bool:
         pk, expires = self._slot(key, window_seconds, now)
-        item = self.t.auth(pk)
-        item.update(actions=[AuthModel.hits.add(1), AuthModel.ttl.set(expires)])
-        return int(item.hits or 0)
+        below = AuthModel.hits.does_not_exist() | (AuthModel.hits < limit)
+        return _update_if(self.t.auth(pk), [AuthModel.hits.add(1), AuthModel.ttl.set(expires)], below)
 
-    def hits(self, key: str, window_seconds: int, now: datetime) -> int:
-        model = _get(self.t.auth, self._slot(key, window_seconds, now)[0])
-        return int(model.hits or 0) if model else 0
+    def give_back(self, key: str, window_seconds: int, now: datetime) -> None:
+        pk, _ = self._slot(key, window_seconds, now)
+        _update_if(self.t.auth(pk), [AuthModel.hits.add(-1)], AuthModel.hits > 0)
+
+
+@_translated
+class DynamoIdempotency:
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
+
+    def claim(
+        self, key: str, fingerprint: str, now: datetime, lease_until: datetime, expires: datetime
+    ) -> StoredResponse | None:
+        item = self.t.auth(
+            f"idem#{key}", fingerprint=fingerprint, status=0, lease_until=int(lease_until.timestamp()),
+            ttl=int(expires.timestamp()),
+        )  # fmt: skip
+        at = int(now.timestamp())
+        free = (
+            AuthModel.pk.does_not_exist()
+            | (AuthModel.ttl <= at)
+            | ((AuthModel.status == 0) & (AuthModel.lease_until <= at))
+        )
+        if _save_if(item, free):
+            return None
+        stored = _get(self.t.auth, f"idem#{key}")
+        if stored is None:
+            return StoredResponse(fingerprint)  # released meanwhile: report it as running, the client retries
+        return StoredResponse(
+            stored.fingerprint or "", int(stored.status or 0), stored.content_type or "", stored.body or ""
+        )
+
+    def complete(self, key: str, response: StoredResponse, expires: datetime) -> None:
+        self.t.auth(
+            f"idem#{key}", fingerprint=response.fingerprint, status=response.status,
+            content_type=response.content_type, body=response.body, ttl=int(expires.timestamp()),
+        ).save()  # fmt: skip
+
+    def release(self, key: str) -> None:
+        self.t.auth(f"idem#{key}").delete()
 
 
 @_translated
@@ -997,7 +1072,9 @@ class DynamoRegistrations:
         return [_registration_from_model(m) for m in self.t.registrations.query(account_id, consistent_read=True)]
 
     def online_in_group(self, group_id: str, limit: int, cursor: str | None) -> Page[Registration]:
-        query = self.t.registrations.online_by_group.query(group_id, limit=limit, last_evaluated_key=_start_key(cursor))
+        query = self.t.registrations.online_by_group.query(
+            group_id, limit=limit, last_evaluated_key=_start_key(cursor, _ONLINE_KEY, online_group_id=group_id)
+        )
         return _page(query, _registration_from_model)
 
 
@@ -1045,8 +1122,11 @@ class DynamoCalls:
         return _save_if(_call_to_model(self.t.calls, record), expected)
 
     def for_account(self, account_id: str, direction: Direction, limit: int, cursor: str | None) -> Page[CallRecord]:
-        index = self.t.calls.placed if direction is Direction.PLACED else self.t.calls.received
-        query = index.query(account_id, limit=limit, scan_index_forward=False, last_evaluated_key=_start_key(cursor))
+        placed = direction is Direction.PLACED
+        index = self.t.calls.placed if placed else self.t.calls.received
+        party = "caller_account_id" if placed else "callee_account_id"
+        start = _start_key(cursor, frozenset({"call_id", "started_key", party}), **{party: account_id})
+        query = index.query(account_id, limit=limit, scan_index_forward=False, last_evaluated_key=start)
         return _page(query, _call_from_model)
 
 

@@ -172,6 +172,12 @@ class AuthModel(Model):
     hits = NumberAttribute(null=True, attr_name="count")
     idle_seconds = NumberAttribute(null=True)
     ttl = NumberAttribute(null=True)
+    # Idempotency-Key records (`idem#…`): the request's fingerprint, the answer (status 0 while running)
+    fingerprint = UnicodeAttribute(null=True)
+    status = NumberAttribute(null=True)
+    content_type = UnicodeAttribute(null=True)
+    body = UnicodeAttribute(null=True)
+    lease_until = NumberAttribute(null=True)
 
 
 class AuditModel(Model):
@@ -438,7 +444,11 @@ def bind(settings: Settings) -> Tables:
     otherwise build a session and load the DynamoDB service model once per table (about 0.1 s each), which a
     cold Lambda would pay on its first request. That shared connection is the one transactions use too."""
     shared = Connection(
-        region=settings.region, host=settings.dynamodb_endpoint, connect_timeout_seconds=2, read_timeout_seconds=5
+        region=settings.region,
+        host=settings.dynamodb_endpoint,
+        connect_timeout_seconds=2,
+        read_timeout_seconds=settings.dynamodb_timeout_seconds,
+        max_retry_attempts=settings.dynamodb_max_retries,
     )
     bound = {name: _bound(template, settings, name, shared) for name, template in ALL_MODELS.items()}
     return Tables(connection=shared, **bound)  # type: ignore[arg-type]

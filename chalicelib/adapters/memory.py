@@ -32,7 +32,7 @@ from chalicelib.domain.model import (
 from chalicelib.domain.provisioning import MessageStatus, ProvisioningToken, Purpose, QueuedSms, SmsMessage
 from chalicelib.domain.registration import Registration
 from chalicelib.services import guards
-from chalicelib.services.ports import StoredFile
+from chalicelib.services.ports import StoredFile, StoredResponse
 
 T = TypeVar("T")
 
@@ -48,6 +48,7 @@ class MemoryDatabase:
     timeline: dict[str, list[TimelineEvent]] = field(default_factory=dict)
     sessions: dict[str, Session] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    idempotency: dict[str, tuple[StoredResponse, datetime, datetime]] = field(default_factory=dict)
     logins: list[LoginAttempt] = field(default_factory=list)
     tokens: dict[str, ProvisioningToken] = field(default_factory=dict)
     latest_tokens: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -68,15 +69,18 @@ class MemoryDatabase:
 
 
 def _page(items: list[T], key: Callable[[T], str], limit: int, cursor: str | None) -> Page[T]:
+    """A page after the cursor's position; cursors are `{"after": key}`, anything else is malformed (as a crafted
+    cursor is on DynamoDB)."""
     ordered = sorted(items, key=key)
     if cursor:
-        after = decode_cursor(cursor)
-        if not isinstance(after, str):
+        position = decode_cursor(cursor)
+        after = position.get("after") if isinstance(position, dict) and set(position) == {"after"} else None
+        if not isinstance(after, str) or not after:
             raise ValueError("malformed cursor")
         ordered = [item for item in ordered if key(item) > after]
     chunk = ordered[:limit]
     more = len(ordered) > limit
-    return Page(chunk, encode_cursor(key(chunk[-1])) if more and chunk else None)
+    return Page(chunk, encode_cursor({"after": key(chunk[-1])}) if more and chunk else None)
 
 
 def _recent(items: list[T], at: Callable[[T], datetime], limit: int, now: datetime) -> list[T]:
@@ -359,14 +363,42 @@ class MemorySessions:
             if session is not None:
                 self.db.sessions[token_hash] = replace(session, expires_at=expires_at)
 
-    def hit(self, key: str, window_seconds: int, now: datetime) -> int:
+    def take(self, key: str, window_seconds: int, now: datetime, limit: int) -> bool:
         slot = f"{key}#{int(now.timestamp()) // window_seconds}"
         with self.db.lock:
+            if self.db.counters.get(slot, 0) >= limit:
+                return False
             self.db.counters[slot] = self.db.counters.get(slot, 0) + 1
-            return self.db.counters[slot]
+            return True
 
-    def hits(self, key: str, window_seconds: int, now: datetime) -> int:
-        return self.db.counters.get(f"{key}#{int(now.timestamp()) // window_seconds}", 0)
+    def give_back(self, key: str, window_seconds: int, now: datetime) -> None:
+        slot = f"{key}#{int(now.timestamp()) // window_seconds}"
+        with self.db.lock:
+            if self.db.counters.get(slot, 0) > 0:
+                self.db.counters[slot] -= 1
+
+
+class MemoryIdempotency:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db = db
+
+    def claim(
+        self, key: str, fingerprint: str, now: datetime, lease_until: datetime, expires: datetime
+    ) -> StoredResponse | None:
+        with self.db.lock:
+            stored = self.db.idempotency.get(key)
+            if stored is not None and stored[2] > now and (stored[0].status or stored[1] > now):
+                return stored[0]
+            self.db.idempotency[key] = (StoredResponse(fingerprint), lease_until, expires)
+            return None
+
+    def complete(self, key: str, response: StoredResponse, expires: datetime) -> None:
+        with self.db.lock:
+            self.db.idempotency[key] = (response, expires, expires)
+
+    def release(self, key: str) -> None:
+        with self.db.lock:
+            self.db.idempotency.pop(key, None)
 
 
 class MemoryLoginAudit:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice.app import Blueprint, Request, Response
 
-from chalicelib.api.http import json_response, query_limit, query_param, read_json, route
+from chalicelib.api.http import bearer_token, json_response, query_limit, query_param, read_json, route
 from chalicelib.api.views import group_json, operator_json, page_json, profile_json
 from chalicelib.domain.model import Operator
 from chalicelib.services import groups, operators
@@ -86,7 +86,8 @@ def get_operator(ctx: Context, request: Request, actor: Operator, operator_id: s
 
 @route(bp, "/operators/{operator_id}", ["PATCH"])
 def patch_operator(ctx: Context, request: Request, actor: Operator, operator_id: str) -> Response:
-    updated = operators.update_operator(ctx, actor, operator_id, read_json(request, ctx))
+    body = read_json(request, ctx)
+    updated = operators.update_operator(ctx, actor, operator_id, body, current_token=bearer_token(request))
     return json_response(operator_json(updated))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from chalice.app import Blueprint, Request, Response
 
 from chalicelib import bootstrap
+from chalicelib.api import idempotency, json_reader, security_headers
 from chalicelib.domain.errors import DomainError, FieldError, Unauthorized, ValidationFailed
 from chalicelib.domain.model import Operator
 from chalicelib.services import operators
@@ -95,13 +96,9 @@ def read_json(request: Request, ctx: Context) -> dict[str, Any]:
     if not data.strip():
         raise BadRequest("The body is empty; send a JSON object.", code="invalid_json")
     try:
-        value = json.loads(data)
-    except UnicodeDecodeError as exc:
-        raise BadRequest("The body is not UTF-8.", code="invalid_json") from exc
-    except json.JSONDecodeError as exc:
-        raise BadRequest(
-            f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.", code="invalid_json"
-        ) from exc
+        value = json_reader.parse(data)
+    except json_reader.JsonRefused as exc:
+        raise BadRequest(str(exc), code="invalid_json") from exc
     if not isinstance(value, dict):
         raise BadRequest("The body must be a JSON object.", code="invalid_body")
     return value
@@ -185,12 +182,22 @@ def route(bp: Blueprint, path: str, methods: list[str], *, public: bool = False)
         @functools.wraps(view)
         def wrapper(**params: str) -> Response:
             request = bp.current_request
+            return security_headers.secured(answer(request, **params), request)
+
+        def answer(request: Request, **params: str) -> Response:
             try:
                 ctx = bootstrap.context()
                 actor: Operator | None = None
                 if not public:
                     actor = operators.authenticate(ctx, bearer_token(request))
-                return view(ctx, request, actor, **params)
+
+                def respond(run_ctx: Context) -> Response:
+                    try:
+                        return view(run_ctx, request, actor, **params)
+                    except DomainError as exc:  # an answer like any other: the same key gets it again
+                        return problem_for(exc)
+
+                return idempotency.run(ctx, request, actor, respond)
             except DomainError as exc:
                 return problem_for(exc)
             except Exception:

@@ -72,7 +72,7 @@ def redeem(ctx: Context, request: Request, actor: None) -> Response:
 @route(bp, "/m/licence", ["GET"], public=True)
 def licence(ctx: Context, request: Request, actor: None) -> Response:
     """The licence service URL that activation hands to the app: `Authorization: Bearer <licence_token>`."""
-    served = licensing.licence_for_device(ctx, bearer_token(request))
+    served = licensing.licence_for_device(ctx, bearer_token(request), source_ip(request))
     body = {
         "licence": json.loads(served.licence.raw),
         "signature": served.licence.signature,

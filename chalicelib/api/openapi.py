@@ -1,4 +1,9 @@
-"""The OpenAPI 3.1 document of /api/v1 (a test checks it lists exactly the routes the app serves)."""
+"""The OpenAPI 3.1 document of /api/v1 (a test checks it lists exactly the routes the app serves).
+
+The resources' schemas are generated from their declarations (domain/resources.py `SHAPES`): lengths, formats,
+enums and nullability come from there, and the API tests validate every response against this document.
+A new resource: declare its shapes in domain/resources.py, add them to `SHAPES`, and name them in its paths
+here (`_op(summary, response_schema, body_schema)` or `_crud`)."""
 
 from __future__ import annotations
 
@@ -8,88 +13,18 @@ from chalice.app import Blueprint, Request, Response
 
 from chalicelib.api import calls as calls_api
 from chalicelib.api.http import json_response, route
+from chalicelib.domain import resources
 from chalicelib.services.context import Context
 
 bp = Blueprint(__name__)
 
 _S = {"type": "string"}
+_ID = {"type": "string", "pattern": "^[0-9A-Za-z._-]{1,64}$", "description": "an id the API gave out"}
 _NS = {"type": ["string", "null"]}
 _B = {"type": "boolean"}
 _T = {"type": "string", "format": "date-time"}
 _SL = {"type": "array", "items": _S}
 _PORT = {"type": ["integer", "null"], "minimum": 1, "maximum": 65535}
-
-_ACCOUNT_INPUT = {
-    "username": _S,
-    "password": {"type": "string", "writeOnly": True, "minLength": 8},
-    "group_id": _S,
-    "provisioning_profile_id": _NS,
-    "phone_number": {"type": "string", "description": "E.164 (+...) or digits for test numbers"},
-    "secondary_phone_number": _NS,
-    "account_type": {"enum": ["PGSM", "SNOM"]},
-    "security_model": {"enum": ["SDES", "ZRTP"]},
-    "obfuscation_enabled": _B,
-    "obfuscation_key": _S,
-    "keep_alive": _B,
-    "permit": _SL,
-    "deny": _SL,
-    "full_name": _NS,
-    "email": _NS,
-    "description": _NS,
-}
-_ACCOUNT = {
-    **{k: v for k, v in _ACCOUNT_INPUT.items() if k != "password"},
-    "id": _S,
-    "enabled": _B,
-    "status": {
-        "enum": ["created", "installation_sms_sent", "installed", "activation_sms_sent", "activated", "connected"]
-    },
-    "status_changed_at": _T,
-    "created_at": _T,
-    "updated_at": _T,
-    "creation_mode": {"enum": ["plain", "wizard", "batch"]},
-    "sms_problem": {"type": "string", "description": "why the last text message failed; empty when fine"},
-    "sip_locked_until": {
-        **_NS,
-        "format": "date-time",
-        "description": "the SIP edge refuses the account until then (wrong passwords)",
-    },
-}
-_GROUP_INPUT = {"name": _S, "it_email": _S, "provisioning_profile_id": _S, "enabled": _B}
-_GROUP = {**_GROUP_INPUT, "id": _S, "account_count": {"type": "integer"}, "created_at": _T, "updated_at": _T}
-_PROFILE_INPUT = {
-    "name": _S,
-    "sip_domain": _S,
-    "sip_host": _S,
-    "tls_port": _PORT,
-    "tcp_port": _PORT,
-    "udp_port": _PORT,
-    "default_transport": {"enum": ["tls", "tcp", "udp"]},
-    "android_url": _S,
-    "ios_url": _S,
-    "other_url": _S,
-    "installation_sms_template": {"type": "string", "description": "must contain {link}; {owner} optional"},
-    "activation_sms_template": {"type": "string", "description": "must contain {link}; {owner} optional"},
-    "transports": {
-        "type": "array",
-        "items": {"enum": ["tls", "tcp", "udp"]},
-        "description": "transports the SIP edge accepts registrations over; empty: the edge's default (TLS)",
-    },
-}
-_PROFILE = {**_PROFILE_INPUT, "id": _S, "created_at": _T, "updated_at": _T}
-_OPERATOR_INPUT = {
-    "username": _S,
-    "password": {"type": "string", "writeOnly": True, "minLength": 10},
-    "role": {"enum": ["admin", "operator", "viewer"]},
-    "group_ids": _SL,
-    "enabled": _B,
-}
-_OPERATOR = {
-    **{k: v for k, v in _OPERATOR_INPUT.items() if k != "password"},
-    "id": _S,
-    "created_at": _T,
-    "updated_at": _T,
-}
 
 
 def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
@@ -108,6 +43,7 @@ def _page(name: str) -> dict[str, Any]:
 
 
 SCHEMAS: dict[str, Any] = {
+    **{shape.name: shape.schema() for shape in resources.SHAPES},  # every declared resource, generated
     "Problem": {
         "type": "object",
         "properties": {
@@ -121,61 +57,14 @@ SCHEMAS: dict[str, Any] = {
         },
         "required": ["title", "status", "code", "detail"],
     },
-    "AccountInput": _obj({**_ACCOUNT_INPUT, "mode": {"enum": ["plain", "wizard"]}}, ["group_id", "phone_number"]),
-    "AccountPatch": _obj(_ACCOUNT_INPUT),
-    "Account": _obj(_ACCOUNT),
-    "AccountResult": {"allOf": [_ref("Account")], "properties": {"warnings": _SL}},
     "AccountPage": {
         "type": "object",
         "properties": {
             "items": {"type": "array", "items": {"anyOf": [_ref("Account"), _ref("AccountRow")]}},
             "next_cursor": _NS,
         },
+        "required": ["items", "next_cursor"],
     },
-    "AccountRow": _obj(
-        {
-            **{k: _ACCOUNT[k] for k in ("id", "username", "group_id", "full_name", "phone_number")},
-            **{k: _ACCOUNT[k] for k in ("secondary_phone_number", "email", "description", "account_type")},
-            **{k: _ACCOUNT[k] for k in ("enabled", "status", "status_changed_at", "sms_problem")},
-        }
-    ),
-    "History": _obj(
-        {
-            "timeline": {
-                "type": "array",
-                "items": _obj({"at": _T, "kind": _S, "actor": _S, "detail": {"type": "object"}}),
-            },
-            "sessions": {"type": "array"},
-            "calls": {"type": "array"},
-        }
-    ),
-    "GroupInput": _obj(_GROUP_INPUT, ["name", "it_email", "provisioning_profile_id"]),
-    "GroupPatch": _obj(_GROUP_INPUT),
-    "Group": _obj(_GROUP),
-    "GroupPage": _page("Group"),
-    "ProfileInput": _obj(_PROFILE_INPUT, ["name", "sip_domain", "sip_host"]),
-    "ProfilePatch": _obj(_PROFILE_INPUT),
-    "Profile": _obj(_PROFILE),
-    "ProfilePage": _page("Profile"),
-    "OperatorInput": _obj(_OPERATOR_INPUT, ["username", "password", "role"]),
-    "OperatorPatch": _obj({k: v for k, v in _OPERATOR_INPUT.items() if k != "username"}),
-    "Operator": _obj(_OPERATOR),
-    "OperatorPage": _page("Operator"),
-    "Message": _obj(
-        {
-            **{k: _S for k in ("id", "account_id", "to", "provider_id", "error_code", "error_message")},
-            "purpose": {"enum": ["install", "activate"]},
-            "channel": {"enum": ["sms", "email"]},
-            "status": {"enum": ["queued", "sent", "delivered", "undelivered", "failed"]},
-            "attempts": {"type": "integer"},
-            "created_at": _T,
-            "updated_at": _T,
-            "encoding": {"enum": ["GSM-7", "UCS-2"]},
-            "segments": {"type": "integer"},
-        }
-    ),
-    "MessagePage": _page("Message"),
-    "SmsSent": _obj({"message": _ref("Message"), "account": _ref("Account")}),
     "ImportJob": {
         "type": "object",
         "properties": {
@@ -196,7 +85,7 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "ImportPage": _page("ImportJob"),
-    "UploadRequest": _obj({"group_id": _S}, ["group_id"]),
+    "UploadRequest": _obj({"group_id": _ID}, ["group_id"]),
     "UploadForm": _obj(
         {
             "upload_id": _S,
@@ -216,9 +105,7 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "RegistrationPage": _page("Registration"),
-    "Login": _obj({"username": _S, "password": _S}, ["username", "password"]),
     "Session": _obj({"token": _S, "expires_at": _T, "operator": _ref("Operator")}),
-    "LoginAttemptPage": _obj({"items": {"type": "array", "items": {"type": "object"}}, "next_cursor": _NS}),
 }
 
 _ERRORS = {
@@ -238,6 +125,14 @@ _ERRORS = {
 }
 
 
+def _with_errors(paths: dict[str, Any]) -> dict[str, Any]:
+    """Paths declared elsewhere (chalicelib/api/calls.py) with the common error responses added to their GETs."""
+    return {
+        path: {**item, "get": {**item["get"], "responses": {**_ERRORS, **item["get"]["responses"]}}}
+        for path, item in paths.items()
+    }
+
+
 def _op(summary: str, response: str | None, body: str | None = None, status: str = "200") -> dict[str, Any]:
     responses: dict[str, Any] = dict(_ERRORS)
     if response is None:
@@ -251,7 +146,7 @@ def _op(summary: str, response: str | None, body: str | None = None, status: str
 
 
 def _crud(name: str, schema: str, key: str) -> dict[str, dict[str, Any]]:
-    item_params = [{"name": key, "in": "path", "required": True, "schema": _S}]
+    item_params = [{"name": key, "in": "path", "required": True, "schema": _ID}]
     return {
         f"/{name}": {
             "get": _op(f"List {name}", f"{schema}Page"),
@@ -267,7 +162,7 @@ def _crud(name: str, schema: str, key: str) -> dict[str, dict[str, Any]]:
 
 
 def document() -> dict[str, Any]:
-    account_param = [{"name": "account_id", "in": "path", "required": True, "schema": _S}]
+    account_param = [{"name": "account_id", "in": "path", "required": True, "schema": _ID}]
     paths: dict[str, Any] = {
         "/auth/login": {"post": {**_op("Log in", "Session", "Login"), "security": []}},
         "/auth/logout": {"post": _op("Log out (revokes the token)", None)},
@@ -280,7 +175,7 @@ def document() -> dict[str, Any]:
             "get": {
                 **_op("List a group's accounts", "AccountPage"),
                 "parameters": [
-                    {"name": "group_id", "in": "query", "required": True, "schema": _S},
+                    {"name": "group_id", "in": "query", "required": True, "schema": _ID},
                     {
                         "name": "q",
                         "in": "query",
@@ -302,7 +197,7 @@ def document() -> dict[str, Any]:
         "/accounts/export": {
             "get": {
                 "summary": "A group's PGSM accounts in the batch CSV format (re-imports into an empty group)",
-                "parameters": [{"name": "group_id", "in": "query", "required": True, "schema": _S}],
+                "parameters": [{"name": "group_id", "in": "query", "required": True, "schema": _ID}],
                 "responses": {**_ERRORS, "200": {"description": "CSV", "content": {"text/csv": {"schema": _S}}}},
             }
         },
@@ -335,7 +230,7 @@ def document() -> dict[str, Any]:
             "get": _op("SMS sent to the account, newest first", "MessagePage"),
         },
         "/sms/status/{message_id}": {
-            "parameters": [{"name": "message_id", "in": "path", "required": True, "schema": _S}],
+            "parameters": [{"name": "message_id", "in": "path", "required": True, "schema": _ID}],
             "post": {
                 "summary": "Twilio status callback (X-Twilio-Signature checked)",
                 "security": [],
@@ -357,10 +252,11 @@ def document() -> dict[str, Any]:
                         "multipart/form-data": {
                             "schema": {
                                 "type": "object",
+                                "additionalProperties": False,
                                 "required": ["file", "group_id"],
                                 "properties": {
                                     "file": {"type": "string", "contentMediaType": "text/csv"},
-                                    "group_id": _S,
+                                    "group_id": _ID,
                                     "profile_id": _S,
                                     "policy": {"enum": ["all_or_nothing", "skip_invalid"]},
                                     "dry_run": {"type": "boolean"},
@@ -371,9 +267,9 @@ def document() -> dict[str, Any]:
                         "application/json": {
                             "schema": _obj(
                                 {
-                                    "upload_id": _S,
+                                    "upload_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
                                     "file_name": _S,
-                                    "group_id": _S,
+                                    "group_id": _ID,
                                     "profile_id": _S,
                                     "policy": {"enum": ["all_or_nothing", "skip_invalid"]},
                                     "dry_run": {"type": "boolean"},
@@ -395,11 +291,11 @@ def document() -> dict[str, Any]:
             ),
         },
         "/imports/{job_id}": {
-            "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": _S}],
+            "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": _ID}],
             "get": _op("One import job: status, progress, counts and per-row errors", "ImportJob"),
         },
         "/imports/{job_id}/result": {
-            "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": _S}],
+            "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": _ID}],
             "get": {
                 "summary": "Every record of the file with its outcome and created username",
                 "responses": {**_ERRORS, "200": {"description": "CSV", "content": {"text/csv": {"schema": _S}}}},
@@ -409,7 +305,7 @@ def document() -> dict[str, Any]:
             "get": {
                 **_op("Who is online in a group: registered SIP contacts by username", "RegistrationPage"),
                 "parameters": [
-                    {"name": "group_id", "in": "query", "required": True, "schema": _S},
+                    {"name": "group_id", "in": "query", "required": True, "schema": _ID},
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
                     {"name": "cursor", "in": "query", "schema": _S},
                 ],
@@ -423,7 +319,7 @@ def document() -> dict[str, Any]:
             "parameters": account_param,
             "get": _op("Timeline, sessions, calls", "History"),
         },
-        **calls_api.OPENAPI_PATHS,
+        **_with_errors(calls_api.OPENAPI_PATHS),
         **_crud("groups", "Group", "group_id"),
         **_crud("provisioning-profiles", "Profile", "profile_id"),
         **_crud("operators", "Operator", "operator_id"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -19,9 +18,7 @@ from chalicelib.console.web import (
     LOGIN_CSRF_COOKIE,
     SECURITY_HEADERS,
     SESSION_COOKIE,
-    CsrfFailure,
     Page,
-    check_csrf,
     cookie,
     first,
     form,
@@ -115,7 +112,7 @@ def login_form(p: Page) -> Response:
     return response
 
 
-@page(bp, "/login", ["POST"], public=True)
+@page(bp, "/login", ["POST"], public=True, csrf_exempt="no session yet: checked against the login form's own cookie")
 def login(p: Page) -> Response:
     fields = form(p.request)
     sent, expected = first(fields, "login_csrf"), cookie(p.request, LOGIN_CSRF_COOKIE)
@@ -128,9 +125,13 @@ def login(p: Page) -> Response:
         result = operators.login(
             p.ctx, data, str(identity.get("sourceIp") or "unknown"), user_agent, idle_seconds=IDLE_SECONDS
         )
-    except (Unauthorized, RateLimited, ValidationFailed) as exc:
-        message = exc.message if isinstance(exc, RateLimited) else "Wrong username or password."
-        return p.render("login.html", status=401, login_csrf=expected, error=message, username=data["username"])
+    except RateLimited as exc:  # the limit and the time left, as the API's 429 says
+        response = p.render("login.html", status=429, login_csrf=expected, error=exc.message, username=data["username"])
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except (Unauthorized, ValidationFailed):
+        error = "Wrong username or password."
+        return p.render("login.html", status=401, login_csrf=expected, error=error, username=data["username"])
     cookies = [
         set_cookie(p.request, SESSION_COOKIE, result.token),
         set_cookie(p.request, LOGIN_CSRF_COOKIE, "", max_age=0),
@@ -140,7 +141,6 @@ def login(p: Page) -> Response:
 
 @page(bp, "/logout", ["POST"])
 def logout(p: Page) -> Response:
-    check_csrf(p.request, form(p.request))
     operators.logout(p.ctx, cookie(p.request, SESSION_COOKIE))
     return redirect(p.root + "login", {"Set-Cookie": set_cookie(p.request, SESSION_COOKIE, "", max_age=0)})
 
@@ -240,7 +240,6 @@ def _new_account(p: Page, wizard: bool) -> Response:
         }
         return _account_form(p, wizard=wizard, values=defaults, errors={})
     fields = form(p.request)
-    check_csrf(p.request, fields)
     values: dict[str, Any] = {name: first(fields, name) for name in fields}
     values["obfuscation_enabled"] = "obfuscation_enabled" in fields
     values["keep_alive"] = "keep_alive" in fields
@@ -286,7 +285,6 @@ def account_details(p: Page, account_id: str) -> Response:
 
 
 def _send(p: Page, account_id: str, purpose: Purpose, channel: str = activation.SMS) -> Response:
-    check_csrf(p.request, form(p.request))
     try:
         sent = activation.send_link(p.ctx, p.operator, account_id, purpose, channel)
     except Conflict as exc:
@@ -308,7 +306,6 @@ def account_activation_email(p: Page, account_id: str) -> Response:
 
 @page(bp, "/accounts/{account_id}/licence-refresh", ["POST"])
 def account_licence_refresh(p: Page, account_id: str) -> Response:
-    check_csrf(p.request, form(p.request))
     try:
         served = licensing.refresh_for_operator(p.ctx, p.operator, account_id)
         done = "licence_refreshed" if served.source == "upstream" else "licence_unavailable"
@@ -339,7 +336,6 @@ def account_activation_sms(p: Page, account_id: str) -> Response:
 def account_activation_qr(p: Page, account_id: str) -> Response:
     """For devices without SMS (tablets): a fresh activation link as a QR code, shown once. Issuing it
     invalidates earlier activation links, exactly like sending a new activation SMS (which it also queues)."""
-    check_csrf(p.request, form(p.request))
     try:
         sent = activation.send_link(p.ctx, p.operator, account_id, Purpose.ACTIVATE)
     except Conflict as exc:
@@ -366,7 +362,6 @@ def account_edit(p: Page, account_id: str) -> Response:
     status = 200
     if p.request.method == "POST":
         fields = form(p.request)
-        check_csrf(p.request, fields)
         values.update({name: first(fields, name) for name in fields})
         values["obfuscation_enabled"] = "obfuscation_enabled" in fields
         values["keep_alive"] = "keep_alive" in fields
@@ -388,7 +383,6 @@ def account_edit(p: Page, account_id: str) -> Response:
 
 
 def _account_action(p: Page, account_id: str, action: str) -> Response:
-    check_csrf(p.request, form(p.request))
     if action == "delete":
         group_id = accounts.get_account(p.ctx, p.operator, account_id).group_id
         accounts.delete_account(p.ctx, p.operator, account_id)
@@ -402,7 +396,6 @@ def _account_action(p: Page, account_id: str, action: str) -> Response:
 
 @page(bp, "/accounts/{account_id}/sip-lockout-lift", ["POST"])
 def account_sip_lockout_lift(p: Page, account_id: str) -> Response:
-    check_csrf(p.request, form(p.request))
     sip_lockout.lift(p.ctx, p.operator, account_id)
     return p.go(f"accounts/{account_id}", tab="state", done="sip_lockout_lifted")
 
@@ -450,7 +443,6 @@ def _admin_create(p: Page, template: str, data: dict[str, Any], create: Creator,
 
 
 def _admin_delete(p: Page, remove: Remover, item_id: str, target: str) -> Response:
-    check_csrf(p.request, form(p.request))
     try:
         remove(p.ctx, p.operator, item_id)
     except Conflict as exc:
@@ -463,7 +455,6 @@ def group_list(p: Page) -> Response:
     if p.request.method == "GET":
         return _admin_list(p, "groups.html", {}, {})
     fields = form(p.request)
-    check_csrf(p.request, fields)
     data = forms.simple(fields, GROUP_FIELDS, booleans=("enabled",))
     return _admin_create(p, "groups.html", data, groups.create_group, "groups")
 
@@ -478,7 +469,6 @@ def profile_list(p: Page) -> Response:
     if p.request.method == "GET":
         return _admin_list(p, "profiles.html", {}, {"tls_port": 5061, "tcp_port": 5060, "udp_port": 5060})
     fields = form(p.request)
-    check_csrf(p.request, fields)
     data = forms.simple(fields, PROFILE_FIELDS, ints=PORTS)
     data["transports"] = fields.get("transports", [])
     return _admin_create(p, "profiles.html", data, groups.create_profile, "profiles")
@@ -495,7 +485,6 @@ def operator_list(p: Page) -> Response:
     if p.request.method == "GET":
         return _admin_list(p, "operators.html", {}, {"role": "operator"})
     fields = form(p.request)
-    check_csrf(p.request, fields)
     data: dict[str, Any] = forms.simple(fields, ("username", "password", "role"))
     data["group_ids"] = fields.get("group_ids", [])
     return _admin_create(p, "operators.html", data, operators.create_operator, "operators")
@@ -516,9 +505,7 @@ def batch(p: Page) -> Response:
             "batch.html", groups=writable, profiles=profiles, error="", group_id=query(p.request, "group_id")
         )
     parts = read_multipart(p.request)
-    text = {k: v.content.decode("utf-8", "replace") for k, v in parts.items() if k != "file"}
-    if not hmac.compare_digest(text.get("csrf_token", ""), p.csrf):
-        raise CsrfFailure("The form was not sent from this console (missing or wrong CSRF token).")
+    text = {k: v.content.decode("utf-8", "replace") for k, v in parts.items() if k not in ("file", "csrf_token")}
     upload = parts.get("file")
     if upload is None or not upload.content:
         return p.render("batch.html", status=422, groups=writable, profiles=profiles, error="Choose a CSV file.",

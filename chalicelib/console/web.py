@@ -21,6 +21,8 @@ from chalice.app import Blueprint, Request, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from chalicelib import bootstrap
+from chalicelib.api.http import read_multipart
+from chalicelib.api.security_headers import secured
 from chalicelib.domain.errors import DomainError, Forbidden, Unauthorized
 from chalicelib.domain.model import STATUS_LABELS, Operator, iso
 from chalicelib.services import operators
@@ -110,9 +112,15 @@ def first(fields: dict[str, list[str]], name: str) -> str:
     return values[0]
 
 
-def check_csrf(request: Request, fields: dict[str, list[str]]) -> None:
-    expected = csrf_for(cookie(request, SESSION_COOKIE))
-    if not hmac.compare_digest(first(fields, "csrf_token"), expected):
+def check_csrf(request: Request) -> None:
+    """The POST carries the session's form token (url-encoded forms and multipart uploads alike)."""
+    content_type = (request.headers.get("content-type") or "").lower()
+    if content_type.startswith("multipart/form-data"):
+        part = read_multipart(request).get("csrf_token")
+        sent = part.content.decode("utf-8", "replace") if part else ""
+    else:
+        sent = first(form(request), "csrf_token")
+    if not hmac.compare_digest(sent, csrf_for(cookie(request, SESSION_COOKIE))):
         raise CsrfFailure("The form was not sent from this console (missing or wrong CSRF token).")
 
 
@@ -171,19 +179,27 @@ class Page:
 View = Callable[..., Response]
 
 
-def page(bp: Blueprint, path: str, methods: list[str] | None = None, *, public: bool = False) -> Callable[[View], View]:
+def page(
+    bp: Blueprint, path: str, methods: list[str] | None = None, *, public: bool = False, csrf_exempt: str = ""
+) -> Callable[[View], View]:
     """Register a console page. Non-public pages need the session cookie (else: to the login page); every
-    POST needs the CSRF token; domain errors become error pages."""
+    POST needs the session's CSRF token, checked here before the view runs, unless the route says in
+    `csrf_exempt` why not; domain errors become error pages."""
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
         def wrapper(**params: str) -> Response:
             request = bp.current_request
+            return secured(answer(request, **params), request)
+
+        def answer(request: Request, **params: str) -> Response:
             ctx = bootstrap.context()
             current = Page(request, ctx, None)
             try:
                 if not public:
                     current = Page(request, ctx, operators.authenticate(ctx, cookie(request, SESSION_COOKIE)))
+                if request.method == "POST" and not csrf_exempt:
+                    check_csrf(request)
                 return view(current, **params)
             except Unauthorized:
                 return current.go("login")

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from chalicelib.domain import rules
+from chalicelib.domain import csv_safe, rules
 from chalicelib.domain.errors import FieldError
 from chalicelib.domain.model import SecurityModel
 
@@ -31,6 +31,7 @@ OPTIONAL = ("username", "secondaryNumber", "keepAlive")
 SECURITY_MODELS = {"end-to-site": SecurityModel.SDES, "end-to-end": SecurityModel.ZRTP}
 _SCIENTIFIC = re.compile(r"^\s*\d+(?:[.,]\d+)?[eE][+-]?\d+\s*$")
 _LOST_PLUS = re.compile(r"^\d{11,15}$")
+UNREADABLE = "_unreadable"  # the one value of a record the csv module could not read (with the reason)
 BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False, "": False}
 
 
@@ -120,11 +121,21 @@ def read_records(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
     if unknown:
         raise BadFile(f"Unknown columns: {', '.join(unknown)}. Known: {', '.join(REQUIRED + OPTIONAL)}.")
     record = 1
-    for values in reader:
+    while True:
         record += 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a field over csv's limit: this record is an error, the rest goes on
+            yield record, {UNREADABLE: f"The record cannot be read: {exc}."}
+            continue
         if not any(value.strip() for value in values):
             continue
-        yield record, {name: (values[i].strip() if i < len(values) else "") for i, name in enumerate(columns)}
+        yield (
+            record,
+            {name: (csv_safe.restored(values[i].strip()) if i < len(values) else "") for i, name in enumerate(columns)},
+        )
 
 
 def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
@@ -176,6 +187,9 @@ def _number(problems: RowProblems, column: str, field_name: str, raw: str) -> st
 def parse_row(record: int, values: dict[str, str]) -> tuple[Row | None, RowProblems]:
     """Check one record; a Row when it is valid, and its problems (empty when valid)."""
     problems = RowProblems(record)
+    if UNREADABLE in values:
+        problems.errors.append(FieldError("record", "unreadable", values[UNREADABLE]))
+        return None, problems
     phone = _number(problems, "gsmNumber", "phone_number", values.get("gsmNumber", ""))
     if not values.get("gsmNumber"):
         problems.errors.append(FieldError("gsmNumber", "required", "The virtual (GSM) number is required."))
@@ -205,9 +219,6 @@ def parse_row(record: int, values: dict[str, str]) -> tuple[Row | None, RowProbl
     keep_alive = BOOLEANS.get(values.get("keepAlive", "").lower())
     if keep_alive is None:
         problems.errors.append(FieldError("keepAlive", "invalid_type", "keepAlive is true or false."))
-    for column, limit in (("fullName", 200), ("description", 1000)):
-        if len(values.get(column, "")) > limit:
-            problems.errors.append(FieldError(column, "too_long", f"{column} is longer than {limit} characters."))
     if problems.errors or phone is None or model is None:
         return None, problems
     row = Row(
@@ -244,11 +255,11 @@ def export_record(
 
 
 def write_csv(records: Iterable[list[str]], header: Iterable[str] = EXPORT_COLUMNS) -> Iterator[str]:
-    """The header and the records as CSV text, a line at a time (CRLF, quoted where needed)."""
+    """The header and the records as CSV text, a line at a time (CRLF, quoted where needed, formulas neutralised)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     for record in itertools.chain([list(header)], records):
-        writer.writerow(record)
+        writer.writerow([csv_safe.neutralised(cell) for cell in record])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

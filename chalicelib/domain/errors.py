@@ -172,5 +172,31 @@ class QueueUnavailable(Unavailable):
     title = "Queue unavailable"
 
 
+class OutcomeUnknown(StorageUnavailable):
+    """The database did not answer a write in time: it may or may not have happened. 503; a retry is safe (the
+    same request, above all with the same Idempotency-Key, finds its own write and reports success)."""
+
+    code = "outcome_unknown"
+    title = "Outcome unknown"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database did not answer in time; the change may or may not have been made. Send the same request "
+            "again (with the same Idempotency-Key) to find out.",
+            retry_after=2,
+        )
+
+
+class InvalidCursor(DomainError):
+    """A page cursor we did not hand out (crafted, cut or from another list): 400."""
+
+    code = "invalid_cursor"
+    status = 400
+    title = "Bad request"
+
+    def __init__(self) -> None:
+        super().__init__("The cursor is not valid: pass back a next_cursor as it came.", field="cursor")
+
+
 class FileMissing(NotFound):
     code = "file_missing"

@@ -127,6 +127,9 @@ class FieldReader:
         if any(len(v) > max_length for v in value):
             self.fail(name, "too_long", f"Each entry of '{name}' must be at most {max_length} characters.")
             return MISSING
+        if any(not v.strip() for v in value):
+            self.fail(name, "blank_entry", f"The entries of '{name}' must not be empty.")
+            return MISSING
         return [v.strip() for v in value]
 
     def choice(self, name: str, choices: type[T]) -> T | _Missing:

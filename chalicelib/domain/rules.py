@@ -11,7 +11,9 @@ import phonenumbers
 
 from chalicelib.domain.errors import FieldError
 
-_SHORT_NUMBER = re.compile(r"[0-9]{2,15}")
+SHORT_NUMBER_DIGITS = 6
+_SHORT_NUMBER = re.compile(rf"[0-9]{{2,{SHORT_NUMBER_DIGITS}}}")
+_NUMBER_CHARACTERS = re.compile(r"\+?[0-9]+")
 _NUMBER_PUNCTUATION = re.compile(r"[\s\-().]")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+")
 _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,63}")
@@ -36,35 +38,59 @@ class InvalidField(Exception):
 
 
 def normalize_phone_number(field: str, raw: str) -> PhoneNumber:
-    """International numbers (leading +) become E.164; short local test numbers stay digits."""
+    """One spelling per number, so that uniqueness holds: international numbers become E.164 (`+`, or the `00`
+    international prefix, spaces and punctuation dropped; digits without either that only make sense as an
+    international number get their `+`, with a warning); short test numbers (manual: "a three character number
+    such as 111") are up to six digits; letters are refused (no `+1 800 FLOWERS`)."""
     text = raw.strip()
-    if text.startswith("+"):
-        try:
-            parsed = phonenumbers.parse(text, None)
-        except phonenumbers.NumberParseException as exc:
-            raise InvalidField(
-                FieldError(field, "invalid_phone_number", f"'{raw}' is not a phone number: {exc}.")
-            ) from exc
-        if not phonenumbers.is_possible_number(parsed):
-            raise InvalidField(
-                FieldError(field, "invalid_phone_number", f"'{raw}' is not a possible international number.")
-            )
-        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-        warning = None
-        if not phonenumbers.is_valid_number(parsed):
-            warning = f"{field}: {e164} is a possible number but not a valid one for its country; check it."
-        return PhoneNumber(e164, warning)
     compact = _NUMBER_PUNCTUATION.sub("", text)
-    if not _SHORT_NUMBER.fullmatch(compact):
+    if not _NUMBER_CHARACTERS.fullmatch(compact):
         raise InvalidField(
             FieldError(
                 field,
                 "invalid_phone_number",
-                f"'{raw}' must be an international number with + and country code (e.g. +391234567890), "
-                "or digits only for a test number (e.g. 111).",
+                f"'{raw}' holds letters or other signs: give an international number with + and country code, "
+                "or digits only for a test number.",
             )
         )
-    return PhoneNumber(compact)
+    if compact.startswith("00"):
+        return _international(field, raw, "+" + compact[2:])
+    if compact.startswith("+"):
+        return _international(field, raw, compact)
+    if _SHORT_NUMBER.fullmatch(compact):
+        return PhoneNumber(compact)
+    as_international = _parsed("+" + compact)
+    if as_international is not None and phonenumbers.is_valid_number(as_international):
+        e164 = phonenumbers.format_number(as_international, phonenumbers.PhoneNumberFormat.E164)
+        return PhoneNumber(e164, f"{field}: '{raw}' was read as the international number {e164}.")
+    raise InvalidField(
+        FieldError(
+            field,
+            "invalid_phone_number",
+            f"'{raw}' must be an international number with + and country code (e.g. +391234567890), "
+            f"or up to {SHORT_NUMBER_DIGITS} digits for a test number (e.g. 111).",
+        )
+    )
+
+
+def _parsed(text: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def _international(field: str, raw: str, text: str) -> PhoneNumber:
+    parsed = _parsed(text)
+    if parsed is None or not phonenumbers.is_possible_number(parsed):
+        raise InvalidField(
+            FieldError(field, "invalid_phone_number", f"'{raw}' is not a possible international number.")
+        )
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    warning = None
+    if not phonenumbers.is_valid_number(parsed):
+        warning = f"{field}: {e164} is a possible number but not a valid one for its country; check it."
+    return PhoneNumber(e164, warning)
 
 
 def check_email(field: str, value: str) -> None:

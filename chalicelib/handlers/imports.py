@@ -14,6 +14,7 @@ from urllib.parse import unquote_plus
 
 from chalicelib import bootstrap
 from chalicelib.services import imports
+from chalicelib.services.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,25 @@ def run_records(records: Iterable[Any]) -> None:
         except ValueError:
             log.warning("dropped an import task that is not JSON")
             continue
-        imports.process(ctx, task)
+        try:
+            imports.process(ctx, task)
+        except Exception as exc:
+            if _receives(record) >= imports.MAX_RECEIVES:  # the last try: SQS moves the step to the dead letters
+                _give_up(ctx, task, exc)
+            raise
+
+
+def _give_up(ctx: Context, task: dict[str, Any], exc: Exception) -> None:
+    try:
+        imports.give_up(ctx, task, exc)
+    except Exception:
+        log.exception("could not mark the import job of %s failed", task)
+
+
+def _receives(record: Any) -> int:
+    attributes = record.to_dict().get("attributes") or {}
+    count = str(attributes.get("ApproximateReceiveCount", "1"))
+    return int(count) if count.isdigit() else 1
 
 
 def object_created(event: dict[str, Any]) -> list[str]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chalicelib.domain import rules
+from chalicelib.domain import resources, rules
 from chalicelib.domain.digest import sip_credentials
 from chalicelib.domain.errors import (
     ConcurrentModification,
@@ -15,6 +14,7 @@ from chalicelib.domain.errors import (
     DomainError,
     FieldError,
     Forbidden,
+    InvalidCursor,
     NotFound,
     StaleReference,
     ValidationFailed,
@@ -37,26 +37,11 @@ from chalicelib.domain.model import (
 from chalicelib.domain.provisioning import Purpose
 from chalicelib.services.context import Context
 
-EDITABLE_FIELDS = (
-    "username",
-    "password",
-    "group_id",
-    "provisioning_profile_id",
-    "phone_number",
-    "secondary_phone_number",
-    "account_type",
-    "security_model",
-    "obfuscation_enabled",
-    "obfuscation_key",
-    "keep_alive",
-    "permit",
-    "deny",
-    "full_name",
-    "email",
-    "description",
-)
-CREATE_FIELDS = (*EDITABLE_FIELDS, "mode")
-READ_ONLY_FIELDS = ("id", "enabled", "status", "status_changed_at", "created_at", "updated_at", "creation_mode")
+# The request shapes are declared once (domain/resources.py); required fields are checked in _prepare, after the
+# creation mode is known, so the reader reads every field as optional.
+_CREATE = resources.ACCOUNT_CREATE.optional("AccountInput")
+_PATCH = resources.ACCOUNT_PATCH
+EDITABLE_FIELDS = _PATCH.names()
 SNOM_ONLY = ("permit", "deny")
 PGSM_ONLY = ("obfuscation_enabled", "obfuscation_key")
 GENERATED_USERNAME_ATTEMPTS = 5
@@ -92,32 +77,10 @@ class _Input:
 
 
 def _read(data: Mapping[str, Any], creating: bool) -> tuple[FieldReader, _Input]:
-    allowed = CREATE_FIELDS if creating else EDITABLE_FIELDS
-    reader = FieldReader({k: v for k, v in data.items() if k not in READ_ONLY_FIELDS}, allowed)
-    for name in READ_ONLY_FIELDS:
-        if name in data:
-            hint = " Use the enable/disable actions." if name == "enabled" else ""
-            reader.fail(name, "read_only", f"'{name}' cannot be set.{hint}")
-    values = _Input(
-        username=reader.string("username", max_length=64, min_length=1),
-        password=reader.string("password", max_length=128, min_length=1, strip=False),
-        group_id=reader.string("group_id", max_length=64, min_length=1),
-        provisioning_profile_id=reader.string("provisioning_profile_id", max_length=64, nullable=True),
-        phone_number=reader.string("phone_number", max_length=32, min_length=1),
-        secondary_phone_number=reader.string("secondary_phone_number", max_length=32, nullable=True),
-        account_type=reader.choice("account_type", AccountType),
-        security_model=reader.choice("security_model", SecurityModel),
-        obfuscation_enabled=reader.boolean("obfuscation_enabled"),
-        obfuscation_key=reader.string("obfuscation_key", max_length=64, min_length=1),
-        keep_alive=reader.boolean("keep_alive"),
-        permit=reader.string_list("permit", max_items=50, max_length=50),
-        deny=reader.string_list("deny", max_items=50, max_length=50),
-        full_name=reader.string("full_name", max_length=200, nullable=True),
-        email=reader.string("email", max_length=254, nullable=True),
-        description=reader.string("description", max_length=1000, multiline=True, nullable=True),
-        mode=reader.string("mode", max_length=20) if creating else MISSING,
-    )
-    return reader, values
+    shape = _CREATE if creating else _PATCH
+    reader = shape.reader(data)
+    values = shape.read_into(reader)
+    return reader, _Input(**{"mode": MISSING, **values})
 
 
 def _opt(value: str | _Missing) -> str | None:
@@ -277,6 +240,9 @@ def _create_account(
         try:
             ctx.accounts.add(result.account, event)
         except Conflict as exc:
+            landed = ctx.accounts.get(result.account.id)
+            if landed is not None:  # a retry whose first attempt was written: it succeeded
+                return AccountResult(landed, result.warnings)
             if exc.field == "username" and not given_username:
                 continue  # a generated username collided: draw another
             raise
@@ -284,10 +250,20 @@ def _create_account(
     raise Conflict("Could not draw a free username; try again.", field="username", code="duplicate")
 
 
-def _prepare(
-    ctx: Context, actor: Operator, data: Mapping[str, Any], batch: bool, account_id: str | None
-) -> tuple[AccountResult, TimelineEvent]:
-    """Validate the input and build the account (with a freshly drawn username unless one is given)."""
+@dataclass
+class _Checked:
+    reader: FieldReader
+    values: _Input
+    mode: CreationMode
+    phone: str | None
+    secondary: str | None
+    warnings: list[str]
+    account_type: AccountType
+    type_fields: _TypeFields
+
+
+def _checked_input(data: Mapping[str, Any], batch: bool) -> _Checked:
+    """Every check of a new account's fields that needs no stored data (types, lengths, characters, formats)."""
     reader, values = _read(data, creating=True)
     mode = _creation_mode(reader, values, batch)
     require(reader, "group_id", values.group_id)
@@ -306,6 +282,28 @@ def _prepare(
         reader.fail("secondary_phone_number", "same_as_primary", "The secondary number must differ from the primary.")
     account_type = values.account_type if isinstance(values.account_type, AccountType) else AccountType.PGSM
     type_fields = _type_fields(reader, values, account_type, None)
+    return _Checked(reader, values, mode, phone, secondary, warnings, account_type, type_fields)
+
+
+def batch_field_problems(data: Mapping[str, Any]) -> list[FieldError]:
+    """What creating this batch account would refuse in its fields: the import's validation (and so its dry run)
+    runs the very checks the creation runs."""
+    return list(_checked_input(data, batch=True).reader.errors)
+
+
+def _prepare(
+    ctx: Context, actor: Operator, data: Mapping[str, Any], batch: bool, account_id: str | None
+) -> tuple[AccountResult, TimelineEvent]:
+    """Validate the input and build the account (with a freshly drawn username unless one is given)."""
+    checked = _checked_input(data, batch)
+    reader, values, mode, phone, secondary = (
+        checked.reader,
+        checked.values,
+        checked.mode,
+        checked.phone,
+        checked.secondary,
+    )
+    warnings, account_type, type_fields = checked.warnings, checked.account_type, checked.type_fields
     group = _load_group(ctx.reference.group, reader, values.group_id) if isinstance(values.group_id, str) else None
     if group is not None:
         _authorize_write(actor, group.id)
@@ -318,7 +316,7 @@ def _prepare(
     now = ctx.clock()
     username = values.username if isinstance(values.username, str) else rules.generate_username()
     account = Account(
-        id=account_id or str(uuid.uuid4()),
+        id=account_id or ctx.new_id(),
         username=username,
         group_id=group.id,
         provisioning_profile_id=profile.id,
@@ -405,7 +403,7 @@ def list_accounts(ctx: Context, actor: Operator, group_id: str, limit: int, curs
     try:
         return ctx.accounts.list_by_group(group_id, limit, cursor)
     except ValueError as exc:
-        raise ValidationFailed([FieldError("cursor", "invalid_cursor", "The cursor is not valid.")]) from exc
+        raise InvalidCursor() from exc
 
 
 def _immutable_number(reader: FieldReader, name: str, given: str | None, current: str | None) -> None:

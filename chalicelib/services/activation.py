@@ -23,7 +23,6 @@ from chalicelib.domain.errors import (
     InvalidLink,
     NotFound,
     ProviderError,
-    RateLimited,
 )
 from chalicelib.domain.model import (
     Account,
@@ -47,6 +46,7 @@ from chalicelib.domain.provisioning import (
     token_hash,
 )
 from chalicelib.services import accounts as account_service
+from chalicelib.services import limits
 from chalicelib.services.context import Context
 
 LINK_PATHS = {Purpose.INSTALL: "m/i", Purpose.ACTIVATE: "m/a"}
@@ -54,7 +54,6 @@ SENT_STATUS = {
     Purpose.INSTALL: AccountStatus.INSTALLATION_SMS_SENT,
     Purpose.ACTIVATE: AccountStatus.ACTIVATION_SMS_SENT,
 }
-MOBILE_WINDOW_SECONDS = 600
 DEVICE_TOKEN_LIFETIME = timedelta(days=3650)  # until the next activation replaces it
 SMS, EMAIL = "sms", "email"
 SUBJECTS = {Purpose.INSTALL: "Install PrivateGSM", Purpose.ACTIVATE: "Configure PrivateGSM"}
@@ -248,14 +247,13 @@ def record_delivery_status(ctx: Context, message_id: str, status: str, error_cod
 # --- the phone's side -------------------------------------------------------------------------------------
 
 
-def _throttle(ctx: Context, source: str) -> None:
-    now = ctx.clock()
-    if ctx.sessions.hit(f"mobile:{source}", MOBILE_WINDOW_SECONDS, now) > ctx.settings.mobile_max_attempts_per_source:
-        raise RateLimited("Too many attempts from this address; wait a few minutes.", retry_after=MOBILE_WINDOW_SECONDS)
-
-
 def _valid(ctx: Context, token: str, purpose: Purpose, source: str) -> tuple[ProvisioningToken, Account]:
-    _throttle(ctx, source)
+    """The link's token and account, within the per-source limit of invalid links."""
+    with limits.counting_failures(ctx, limits.mobile(ctx, source), (InvalidLink,)):
+        return _lookup(ctx, token, purpose)
+
+
+def _lookup(ctx: Context, token: str, purpose: Purpose) -> tuple[ProvisioningToken, Account]:
     found = ctx.tokens.get(token_hash(token)) if 10 <= len(token) <= 64 else None
     if found is None:
         raise InvalidLink()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,6 +14,7 @@ from chalicelib.services.ports import (
     EmailSender,
     FileStore,
     GroupRepository,
+    IdempotencyStore,
     ImportStore,
     LicenceCache,
     LicenceUpstream,
@@ -41,6 +43,7 @@ class Context:
     profiles: ProfileRepository
     operators: OperatorRepository
     sessions: SessionStore
+    idempotency: IdempotencyStore
     login_audit: LoginAudit
     search: SearchIndex
     tokens: TokenStore
@@ -58,6 +61,8 @@ class Context:
     hasher: PasswordHasher
     settings: Settings
     clock: Callable[[], datetime] = field(default=utcnow)
+    # Ids of new items: random, or derived from the request's Idempotency-Key (a resent request finds its own write)
+    new_id: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
     reference: ReferenceCache = field(init=False)
     recent_devices: RecentDevices = field(init=False)
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from chalicelib.domain import rules
-from chalicelib.domain.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from chalicelib.domain.errors import Conflict, Forbidden, InvalidCursor, NotFound
 from chalicelib.domain.fields import MISSING, FieldReader, _Missing, require
 from chalicelib.domain.model import Group, Operator, Page, ProvisioningProfile, Role, Transport
 from chalicelib.domain.provisioning import DEFAULT_ACTIVATION_TEMPLATE, DEFAULT_INSTALLATION_TEMPLATE
+from chalicelib.services import retries
 from chalicelib.services.context import Context
 
 GROUP_FIELDS = ("name", "it_email", "provisioning_profile_id", "enabled")
@@ -46,8 +46,8 @@ def _check(reader: FieldReader, name: str, check: Any, value: str | _Missing) ->
             reader.errors.append(exc.error)
 
 
-def _cursor_error(exc: ValueError) -> ValidationFailed:
-    return ValidationFailed([FieldError("cursor", "invalid_cursor", "The cursor is not valid.")])
+def _cursor_error(exc: ValueError) -> InvalidCursor:
+    return InvalidCursor()
 
 
 # --- groups --------------------------------------------------------------------------------------------------
@@ -77,7 +77,7 @@ def create_group(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> Grou
     _, values = _read_group(ctx, data, creating=True)
     now = ctx.clock()
     group = Group(
-        id=str(uuid.uuid4()),
+        id=ctx.new_id(),
         name=values["name"],
         it_email=values["it_email"],
         provisioning_profile_id=values["provisioning_profile_id"],
@@ -86,8 +86,7 @@ def create_group(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> Grou
         created_at=now,
         updated_at=now,
     )
-    ctx.groups.add(group)
-    return group
+    return retries.add_once(ctx.groups.add, ctx.groups.get, group)
 
 
 def get_group(ctx: Context, actor: Operator, group_id: str) -> Group:
@@ -194,23 +193,31 @@ def create_profile(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> Pr
     values = _defaults() | _read_profile(data, None)
     now = ctx.clock()
     profile = ProvisioningProfile(
-        id=str(uuid.uuid4()),
+        id=ctx.new_id(),
         created_at=now,
         updated_at=now,
         **{**values, "default_transport": Transport(values["default_transport"])},
     )
-    ctx.profiles.add(profile)
-    return profile
+    return retries.add_once(ctx.profiles.add, ctx.profiles.get, profile)
+
+
+def _readable_profile_ids(ctx: Context, actor: Operator) -> set[str]:
+    """The profiles an operator who is no administrator may see: those of the groups it may read."""
+    groups = (ctx.groups.get(group_id) for group_id in sorted(actor.group_ids))
+    return {g.provisioning_profile_id for g in groups if g is not None}
 
 
 def get_profile(ctx: Context, actor: Operator, profile_id: str) -> ProvisioningProfile:
     profile = ctx.profiles.get(profile_id)
-    if profile is None:
-        raise NotFound("Provisioning profile not found.")
+    if profile is None or (actor.role is not Role.ADMIN and profile_id not in _readable_profile_ids(ctx, actor)):
+        raise NotFound("Provisioning profile not found.")  # the same answer: nobody learns other groups' profiles
     return profile
 
 
 def list_profiles(ctx: Context, actor: Operator, limit: int, cursor: str | None) -> Page[ProvisioningProfile]:
+    if actor.role is not Role.ADMIN:  # a handful (one per group): one page, in name order
+        profiles = (ctx.profiles.get(pid) for pid in _readable_profile_ids(ctx, actor))
+        return Page(sorted((p for p in profiles if p is not None), key=lambda p: p.name.lower()), None)
     try:
         return ctx.profiles.list(limit, cursor)
     except ValueError as exc:

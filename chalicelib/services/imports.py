@@ -63,12 +63,18 @@ RESULT_SUFFIX = ".result.csv"
 RESULT_HEADER = ("record", "outcome", "created_username", "problems", *EXPORT_COLUMNS)
 _IDS = uuid.UUID("6d1f6c2e-8a61-4a4c-9d0e-3f3b5d0c2a71")  # namespace of account ids derived from job+record
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
-_TRUE = {"true", "1", "yes", "on"}
+_YES_NO = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
 
-def is_true(value: object) -> bool:
-    """A yes/no option as forms, JSON and S3 metadata give it (`true`, `1`, `yes`, `on`, or JSON true)."""
-    return value is True or (isinstance(value, str) and value.strip().lower() in _TRUE)
+def _yes_no(errors: list[FieldError], name: str, value: object) -> bool:
+    """A yes/no option as forms, JSON and S3 metadata give it: JSON true/false, or true/false, 1/0, yes/no,
+    on/off (a checkbox), absent or empty being no. Anything else is an error, never a guess."""
+    if value is None or value == "" or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _YES_NO:
+        return _YES_NO[value.strip().lower()]
+    errors.append(FieldError(name, "invalid_boolean", f"'{name}' is true or false."))
+    return False
 
 
 class Policy(StrEnum):
@@ -96,14 +102,36 @@ def parse_policy(text: str | None) -> Policy:
         ) from exc
 
 
-def options_from(values: Mapping[str, object]) -> ImportOptions:
-    """The import options of a request as the API's JSON, its multipart form or the console's form give them
-    (an unknown policy is refused with 422, never read as the default)."""
+OPTION_NAMES = {"profile_id": "profile_id", "policy": "policy", "dry_run": "dry_run",
+                "send_installation_sms": "send_installation_sms"}  # fmt: skip
+METADATA_NAMES = {
+    "profile_id": "profile",
+    "policy": "policy",
+    "dry_run": "dry-run",
+    "send_installation_sms": "send-installation-sms",
+}  # fmt: skip  (x-amz-meta-…)
+
+
+def options_from(values: Mapping[str, object], names: Mapping[str, str] = OPTION_NAMES) -> ImportOptions:
+    """The import options of a request as the API's JSON, its multipart form, the console's form or an S3 object's
+    metadata (`names`) give them: an unknown policy, a yes/no that is neither or a profile that is no text is
+    refused with 422, never read as the default."""
+    errors: list[FieldError] = []
+    profile = values.get(names["profile_id"])
+    if profile is not None and not isinstance(profile, str):
+        errors.append(FieldError(names["profile_id"], "invalid_type", "The profile is given by its id (text)."))
+    policy = values.get(names["policy"])
+    dry_run = _yes_no(errors, names["dry_run"], values.get(names["dry_run"]))
+    send = _yes_no(errors, names["send_installation_sms"], values.get(names["send_installation_sms"]))
+    if policy is not None and not isinstance(policy, str):
+        errors.append(FieldError(names["policy"], "invalid_choice", "'policy' is all_or_nothing or skip_invalid."))
+    if errors:
+        raise ValidationFailed(errors)
     return ImportOptions(
-        profile_id=str(values.get("profile_id") or "") or None,
-        policy=parse_policy(str(values.get("policy") or "") or None),
-        dry_run=is_true(values.get("dry_run")),
-        send_installation_sms=is_true(values.get("send_installation_sms")),
+        profile_id=profile if isinstance(profile, str) and profile else None,
+        policy=parse_policy(policy if isinstance(policy, str) else None),
+        dry_run=dry_run,
+        send_installation_sms=send,
     )
 
 
@@ -170,8 +198,11 @@ def submit_uploaded(
     key = f"{UPLOAD_PREFIX}{upload_id}.csv"
     if not _UPLOAD_ID.match(upload_id) or ctx.files.info(key) is None:
         raise ValidationFailed([FieldError("upload_id", "not_found", "No uploaded file has this id.")])
-    job = _new_job(ctx, upload_id, group_id, file_name or "upload.csv", actor.username, options, file_key=key)
-    return _start(ctx, job)
+    job = _start(ctx, _new_job(ctx, upload_id, group_id, file_name or "upload.csv", actor.username, options,
+                               file_key=key))  # fmt: skip
+    if job.group_id != group_id or not actor.can_read_group(job.group_id):  # someone else's upload: not to be seen
+        raise ValidationFailed([FieldError("upload_id", "not_found", "No uploaded file has this id.")])
+    return job
 
 
 def submit_dropped(ctx: Context, bucket: str, key: str, etag: str, version: str) -> ImportJob | None:
@@ -196,12 +227,7 @@ def submit_dropped(ctx: Context, bucket: str, key: str, etag: str, version: str)
     result_key = key[: -len(".csv")] + RESULT_SUFFIX
     group = _group_named(ctx, parts[1])
     try:
-        options = ImportOptions(
-            profile_id=meta.get("profile") or None,
-            policy=parse_policy(meta.get("policy")),
-            dry_run=is_true(meta.get("dry-run")),
-            send_installation_sms=is_true(meta.get("send-installation-sms")),
-        )
+        options = options_from(meta, METADATA_NAMES)
     except ValidationFailed as exc:
         return _failed_at_once(ctx, job_id, group, key, exc.errors[0].message, result_key)
     if group is None:
@@ -237,6 +263,8 @@ def _group_named(ctx: Context, ref: str) -> Group | None:
         if not cursor:
             return None
 
+
+MAX_RECEIVES = 5  # deliveries of a step before SQS moves it to the dead-letter queue (infra/messaging.py)
 
 # --- the steps -------------------------------------------------------------------------------------------------
 
@@ -332,11 +360,26 @@ def _check_file(ctx: Context, job: ImportJob, tally: _Tally, staged: _PartWriter
     window: list[tuple[int, dict[str, str], Row | None, list[FieldError]]] = []
     for record, values in read_records(decode_lines(ctx.files.read(job.file_key))):
         row, problems = parse_row(record, values)
-        window.append((record, values, row, list(problems.errors)))
+        errors = list(problems.errors)
+        if row is not None:
+            errors = _creation_problems(row, job)
+            row = None if errors else row
+        window.append((record, values, row, errors))
         if len(window) >= LOOKUP_BATCH:
             _check_window(ctx, window, seen, tally, staged, invalid)
             window = []
     _check_window(ctx, window, seen, tally, staged, invalid)
+
+
+_COLUMNS = {"phone_number": "gsmNumber", "secondary_phone_number": "secondaryNumber", "full_name": "fullName",
+            "security_model": "securityModel", "keep_alive": "keepAlive"}  # fmt: skip
+
+
+def _creation_problems(row: Row, job: ImportJob) -> list[FieldError]:
+    """What account creation would refuse in this record, by the file's column names: the dry run and the apply
+    step judge a record alike."""
+    problems = accounts.batch_field_problems(_account_data(row, job.group_id, job.profile_id or None))
+    return [FieldError(_COLUMNS.get(p.field, p.field), p.code, p.message) for p in problems]
 
 
 def _keys(row: Row) -> list[tuple[str, str, str]]:
@@ -539,6 +582,18 @@ def _finish(
     )  # fmt: skip
     if ctx.imports.replace(job, final):
         ctx.files.delete_prefix(_work(job))
+
+
+def give_up(ctx: Context, task: Mapping[str, Any], error: Exception) -> None:
+    """A step failed its last delivery (the queue moves it to the dead letters): the job is failed with the reason
+    instead of staying "running" forever."""
+    job = ctx.imports.get(str(task.get("job", "")))
+    if job is None or job.phase is Phase.DONE:
+        return
+    reason = error.message if isinstance(error, DomainError) else f"an internal error ({type(error).__name__})"
+    message = f"The import stopped: its {task.get('step', '')} step failed {MAX_RECEIVES} times: {reason}."
+    log.error("import %s gave up: %s", job.id, message)
+    _finish(ctx, job, None, status="failed", message=message)
 
 
 def _merged_results(ctx: Context, job: ImportJob) -> Iterator[list[str]]:

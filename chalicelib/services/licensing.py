@@ -23,6 +23,7 @@ from chalicelib.domain.licensing import BadLicence, CachedLicence, Licence, pars
 from chalicelib.domain.model import Account, AccountStatus, Operator
 from chalicelib.domain.provisioning import Purpose, token_hash
 from chalicelib.services import accounts as account_service
+from chalicelib.services import limits
 from chalicelib.services.context import Context
 
 LEASE = timedelta(seconds=5)
@@ -65,14 +66,16 @@ def authenticate_device(ctx: Context, device_token: str) -> Account:
     return account
 
 
-def licence_for_device(ctx: Context, device_token: str) -> Served:
+def licence_for_device(ctx: Context, device_token: str, source: str) -> Served:
     """The phone's validation. A token that validated less than LICENCE_AUTH_CACHE_SECONDS ago on this instance,
-    with its licence still fresh, is answered from memory (services/recent_devices.py states the bound)."""
+    with its licence still fresh, is answered from memory (services/recent_devices.py states the bound).
+    Failed authentications count against the source's mobile throttle."""
     hashed = _hash_of(device_token)
     recent = ctx.recent_devices.get(hashed) if hashed else None
     if recent is not None and recent.licence is not None and _fresh(ctx, recent, ctx.clock()):
         return Served(recent.licence, "cache", False, recent.validated_at)
-    account = authenticate_device(ctx, device_token)
+    with limits.counting_failures(ctx, limits.mobile(ctx, source), (Unauthorized,)):
+        account = authenticate_device(ctx, device_token)
     served = current_licence(ctx, account)
     if hashed and not served.stale:
         ctx.recent_devices.remember(hashed, CachedLicence(account.id, served.licence, served.validated_at))

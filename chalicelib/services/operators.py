@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.domain import rules
+from chalicelib.domain import resources, rules
 from chalicelib.domain.errors import Conflict, NotFound, RateLimited, Unauthorized
 from chalicelib.domain.fields import MISSING, FieldReader, _Missing, require
 from chalicelib.domain.model import LoginAttempt, Operator, Page, Role, Session
+from chalicelib.services import limits, retries
 from chalicelib.services.context import Context
 from chalicelib.services.groups import _cursor_error, require_admin
 
@@ -21,6 +21,7 @@ OPERATOR_CREATE_FIELDS = ("username", "password", "role", "group_ids", "enabled"
 OPERATOR_PATCH_FIELDS = ("password", "role", "group_ids", "enabled")
 BOOTSTRAP_ADMIN = "admin"
 OPERATOR_PASSWORD_MIN = 10
+LOGIN_SLOWDOWN_SECONDS = 60
 
 
 def _read_operator(ctx: Context, data: Mapping[str, Any], creating: bool) -> dict[str, Any]:
@@ -71,7 +72,7 @@ def _add_operator(
 ) -> Operator:
     now = ctx.clock()
     operator = Operator(
-        id=str(uuid.uuid4()),
+        id=ctx.new_id(),
         username=username,
         role=role,
         group_ids=frozenset(group_ids),
@@ -80,8 +81,7 @@ def _add_operator(
         created_at=now,
         updated_at=now,
     )
-    ctx.operators.add(operator)
-    return operator
+    return retries.add_once(ctx.operators.add, ctx.operators.get, operator)
 
 
 def get_operator(ctx: Context, actor: Operator, operator_id: str) -> Operator:
@@ -101,25 +101,38 @@ def list_operators(ctx: Context, actor: Operator, limit: int, cursor: str | None
         raise _cursor_error(exc) from exc
 
 
-def update_operator(ctx: Context, actor: Operator, operator_id: str, data: Mapping[str, Any]) -> Operator:
+def update_operator(
+    ctx: Context, actor: Operator, operator_id: str, data: Mapping[str, Any], *, current_token: str = ""
+) -> Operator:
+    """Change an operator. A new password ends the operator's sessions; changing your own keeps the session
+    of `current_token` (the request's own login), which is renewed as of the change."""
     require_admin(actor)
     current = get_operator(ctx, actor, operator_id)
     values = _read_operator(ctx, data, creating=False)
     if current.id == actor.id and (values.get("role", Role.ADMIN) is not Role.ADMIN or values.get("enabled") is False):
         raise Conflict("You cannot demote or disable yourself.", code="self_lockout")
     changes: dict[str, Any] = {}
+    now = ctx.clock()
     if "password" in values:
         changes["password_hash"] = ctx.hasher.hash(values["password"])
-        changes["sessions_valid_after"] = ctx.clock()  # a new password ends the operator's other sessions
+        changes["sessions_valid_after"] = now  # a new password ends the operator's sessions, but for this one:
     if "role" in values:
         changes["role"] = values["role"]
     if "group_ids" in values:
         changes["group_ids"] = frozenset(values["group_ids"])
     if "enabled" in values:
         changes["enabled"] = values["enabled"]
-    updated = replace(current, **changes, updated_at=ctx.clock(), version=current.version + 1)
+    updated = replace(current, **changes, updated_at=now, version=current.version + 1)
     ctx.operators.replace(current, updated)
+    if "password" in values and current.id == actor.id and current_token:
+        _renew_session(ctx, current_token, now)
     return updated
+
+
+def _renew_session(ctx: Context, token: str, at: datetime) -> None:
+    session = ctx.sessions.get(_token_hash(token))
+    if session is not None:
+        ctx.sessions.add(replace(session, created_at=at))  # not older than the new password: still valid
 
 
 def delete_operator(ctx: Context, actor: Operator, operator_id: str) -> None:
@@ -171,25 +184,44 @@ def login(
 ) -> LoginResult:
     """Check credentials (rate-limited, audited) and open a session. With `idle_seconds` (the console) the
     session ends after that much inactivity, and in any case after the absolute session lifetime."""
-    reader = FieldReader(data, ("username", "password"))
-    username = require(reader, "username", reader.string("username", max_length=64, min_length=1))
-    password = require(reader, "password", reader.string("password", max_length=256, min_length=1, strip=False))
-    reader.raise_if_errors()
+    values = resources.LOGIN.read(data)
+    username, password = values["username"], values["password"]
     assert isinstance(username, str) and isinstance(password, str)
     now = ctx.clock()
-    s = ctx.settings
-    user_key, source_key = f"login-user:{username.lower()}", f"login-source:{source_ip}"
 
     def attempt(outcome: str) -> None:
         ctx.login_audit.record(LoginAttempt(now, username, source_ip, outcome, user_agent[:300]))
 
-    if (
-        ctx.sessions.hits(user_key, s.login_window_seconds, now) >= s.login_max_failures_per_user
-        or ctx.sessions.hits(source_key, s.login_window_seconds, now) >= s.login_max_failures_per_source
-    ):
+    try:
+        with limits.counting_failures(ctx, _login_limits(ctx, username, source_ip), (Unauthorized,)):
+            operator = _check_credentials(ctx, username, password, attempt)
+    except RateLimited:
         attempt("rate_limited")
-        retry = s.login_window_seconds - int(now.timestamp()) % s.login_window_seconds
-        raise RateLimited("Too many failed logins; wait before trying again.", retry_after=retry)
+        raise
+    s = ctx.settings
+    token = secrets.token_urlsafe(32)
+    lifetime = min(idle_seconds, s.session_ttl_seconds) if idle_seconds else s.session_ttl_seconds
+    expires = now + timedelta(seconds=lifetime)
+    ctx.sessions.add(Session(_token_hash(token), operator.id, now, expires, idle_seconds))
+    attempt("success")
+    return LoginResult(token, expires, operator)
+
+
+def _login_limits(ctx: Context, username: str, source_ip: str) -> list[limits.Limit]:
+    """Failures per username from one source (the lock-out an attacker elsewhere cannot cause), per source (one
+    client trying many usernames) and per username from anywhere in a short window (a slow-down of distributed
+    guessing that the real user waits out in seconds)."""
+    s = ctx.settings
+    user = username.lower()
+    wait = "Too many failed logins; wait before trying again."
+    return [
+        limits.Limit(f"login-pair:{user}|{source_ip}", s.login_window_seconds, s.login_max_failures_per_user, wait),
+        limits.Limit(f"login-source:{source_ip}", s.login_window_seconds, s.login_max_failures_per_source, wait),
+        limits.Limit(f"login-user:{user}", LOGIN_SLOWDOWN_SECONDS, s.login_max_failures_per_user_per_minute, wait),
+    ]
+
+
+def _check_credentials(ctx: Context, username: str, password: str, attempt: Callable[[str], None]) -> Operator:
     operator = ctx.operators.get_by_username(username)
     if operator is None:
         # Spend the same time as a real check so that response times do not reveal usernames.
@@ -198,16 +230,9 @@ def login(
     else:
         valid = ctx.hasher.verify(operator.password_hash, password)
     if operator is None or not valid or not operator.enabled:
-        ctx.sessions.hit(user_key, s.login_window_seconds, now)
-        ctx.sessions.hit(source_key, s.login_window_seconds, now)
         attempt("disabled" if operator is not None and valid else "bad_credentials")
         raise Unauthorized("Invalid username or password.", code="invalid_credentials")
-    token = secrets.token_urlsafe(32)
-    lifetime = min(idle_seconds, s.session_ttl_seconds) if idle_seconds else s.session_ttl_seconds
-    expires = now + timedelta(seconds=lifetime)
-    ctx.sessions.add(Session(_token_hash(token), operator.id, now, expires, idle_seconds))
-    attempt("success")
-    return LoginResult(token, expires, operator)
+    return operator
 
 
 def _dummy_hash(ctx: Context) -> str:

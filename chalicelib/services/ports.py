@@ -132,10 +132,35 @@ class SessionStore(Protocol):
     def extend(self, token_hash: str, expires_at: datetime) -> None:
         """Move a session's expiry, only if the session still exists (a logout is never undone)."""
 
-    def hit(self, key: str, window_seconds: int, now: datetime) -> int:
-        """Count one event for `key` in the current fixed window; returns the count so far."""
+    def take(self, key: str, window_seconds: int, now: datetime, limit: int) -> bool:
+        """Count one event for `key` in the current fixed window if fewer than `limit` are counted there, in one
+        atomic step (a conditional update): concurrent callers never pass the limit. False when it is reached."""
 
-    def hits(self, key: str, window_seconds: int, now: datetime) -> int: ...
+    def give_back(self, key: str, window_seconds: int, now: datetime) -> None:
+        """Uncount one event taken in this window (an attempt that turned out to be legitimate)."""
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """What a POST with an Idempotency-Key answered (status 0: still running), with its request's fingerprint."""
+
+    fingerprint: str
+    status: int = 0
+    content_type: str = ""
+    body: str = ""
+
+
+class IdempotencyStore(Protocol):
+    def claim(
+        self, key: str, fingerprint: str, now: datetime, lease_until: datetime, expires: datetime
+    ) -> StoredResponse | None:
+        """Start the request of this key: None when this caller may run it (the key is new, or an earlier run's
+        lease ran out without an answer), else what is stored (an answer, or a run in progress)."""
+
+    def complete(self, key: str, response: StoredResponse, expires: datetime) -> None: ...
+
+    def release(self, key: str) -> None:
+        """Forget the key (its run failed with no answer worth repeating): the next request runs again."""
 
 
 class LoginAudit(Protocol):

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.domain.errors import ConcurrentModification, FieldError, ValidationFailed
+from chalicelib.domain.errors import ConcurrentModification, InvalidCursor
 from chalicelib.domain.model import Account, AccountStatus, Operator, Page, TimelineEvent
 from chalicelib.domain.registration import (
     CONTACTLESS_KINDS,
@@ -108,7 +108,7 @@ def online_in_group(ctx: Context, actor: Operator, group_id: str, limit: int, cu
     try:
         page = ctx.registrations.online_in_group(group_id, limit, cursor)
     except ValueError as exc:
-        raise ValidationFailed([FieldError("cursor", "invalid_cursor", "The cursor is not valid.")]) from exc
+        raise InvalidCursor() from exc
     now = ctx.clock()
     return Page([r for r in page.items if r.online(now)], page.next_cursor)
 

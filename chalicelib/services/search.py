@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from chalicelib.domain.errors import FieldError, Forbidden, ValidationFailed
+from chalicelib.domain.errors import Forbidden, InvalidCursor
 from chalicelib.domain.model import Account, Operator, Page, iso
 from chalicelib.domain.search import parse_query
 from chalicelib.services.context import Context
@@ -58,7 +58,7 @@ def search_accounts(
     try:
         return ctx.search.search(group_id, query, limit, cursor)
     except ValueError as exc:
-        raise ValidationFailed([FieldError("cursor", "invalid_cursor", "The cursor is not valid.")]) from exc
+        raise InvalidCursor() from exc
 
 
 def rebuild(ctx: Context, batch: int = 500) -> int:

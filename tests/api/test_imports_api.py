@@ -6,6 +6,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.api.helpers import Api, as_problem
 from tests.conftest import World, drain_imports
 
@@ -38,6 +40,7 @@ def imported(api: Api, world: World, fields: dict[str, str], file: bytes, name: 
     return api.call("GET", f"/imports/{accepted.json_body['id']}").json_body
 
 
+@pytest.mark.both_backends
 def test_the_manuals_file_through_the_api(api: Api, http_world: World) -> None:
     dry = imported(api, http_world, {"group_id": http_world.group_a.id, "dry_run": "true"}, MANUAL_CSV.read_bytes())
     assert (dry["rows"], dry["valid"], dry["created"], dry["progress"]) == (4, 4, 0, 100)
@@ -122,6 +125,7 @@ def test_an_export_reimports_into_an_empty_group(api: Api, http_world: World) ->
     as_problem(api.call("GET", "/accounts/export"), 400, "missing_parameter")
 
 
+@pytest.mark.both_backends
 def test_a_large_file_goes_to_s3_through_a_presigned_form(api: Api, http_world: World) -> None:
     import requests
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from chalicelib.services import accounts, registrations
 from tests.api.helpers import Api, as_problem
 from tests.conftest import World
 from tests.test_registrations import event
 
 
+@pytest.mark.both_backends
 def test_the_registrations_endpoint_lists_who_is_online(api: Api, http_world: World) -> None:
     created = accounts.create_account(
         http_world.ctx, http_world.admin, http_world.account_data(username="2002")

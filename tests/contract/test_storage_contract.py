@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -127,13 +128,27 @@ def test_sessions_store_and_forget(ctx: Context) -> None:
     assert ctx.sessions.get("h" * 64) is None
 
 
-def test_rate_counters_count_per_window(ctx: Context) -> None:
+def test_rate_counters_stop_at_the_limit_per_window(ctx: Context) -> None:
     now = datetime(2026, 11, 25, 12, 0, 1, tzinfo=UTC)
-    assert ctx.sessions.hits("k", 60, now) == 0
-    assert [ctx.sessions.hit("k", 60, now) for _ in range(3)] == [1, 2, 3]
-    assert ctx.sessions.hits("k", 60, now) == 3
-    assert ctx.sessions.hits("k", 60, now + timedelta(seconds=60)) == 0
-    assert ctx.sessions.hits("other", 60, now) == 0
+    assert [ctx.sessions.take("k", 60, now, 3) for _ in range(4)] == [True, True, True, False]
+    ctx.sessions.give_back("k", 60, now)
+    assert ctx.sessions.take("k", 60, now, 3) is True
+    assert ctx.sessions.take("k", 60, now, 3) is False
+    assert ctx.sessions.take("k", 60, now + timedelta(seconds=60), 3) is True  # the next window
+    assert ctx.sessions.take("other", 60, now, 3) is True
+
+
+def test_rate_counters_never_pass_the_limit_under_concurrency(ctx: Context) -> None:
+    now = datetime(2026, 11, 25, 12, 0, 1, tzinfo=UTC)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        taken = list(pool.map(lambda _: ctx.sessions.take("race", 900, now, 5), range(16)))
+    assert taken.count(True) == 5
+
+
+def test_giving_back_never_goes_below_zero(ctx: Context) -> None:
+    now = datetime(2026, 11, 25, 12, 0, 1, tzinfo=UTC)
+    ctx.sessions.give_back("fresh", 60, now)
+    assert [ctx.sessions.take("fresh", 60, now, 1) for _ in range(2)] == [True, False]
 
 
 def test_login_audit_lists_newest_first(ctx: Context) -> None:

@@ -121,6 +121,7 @@ def test_unreadable_files_fail_the_job_and_foreign_groups_are_refused(world: Wor
         imports.submit_upload(world.ctx, world.admin, world.group_a.id, "f.csv", b"x", ImportOptions(profile_id="no"))
 
 
+@pytest.mark.both_backends
 def test_a_crash_in_the_middle_of_a_chunk_resumes_without_duplicates(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -169,6 +170,7 @@ def test_a_number_taken_between_validation_and_creation_fails_only_its_row(world
     assert len(listed(world)) == 4
 
 
+@pytest.mark.both_backends
 def test_a_step_delivered_twice_changes_nothing_the_second_time(world: World) -> None:
     world.ctx.settings = replace(world.ctx.settings, import_chunk_rows=2)
     job = run(world, MANUAL_CSV.read_bytes())

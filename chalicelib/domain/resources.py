@@ -1,0 +1,203 @@
+"""The API's resources, each declared once (see declare.py for what is derived from a declaration).
+
+Adding a field to an account: add its `Field` to `ACCOUNT_FIELDS` (request and response, with its limits), its
+attribute to the `Account` dataclass and `AccountModel`, and use it where it matters. The service's reader,
+the JSON rendering, the OpenAPI document and the response validation of the tests follow from the declaration.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from chalicelib.domain import rules
+from chalicelib.domain.declare import Field, Shape, page_of
+from chalicelib.domain.model import AccountStatus, AccountType, CreationMode, Role, SecurityModel, Transport
+from chalicelib.domain.provisioning import MessageStatus, Purpose
+
+ID = 64
+NUMBER = 32
+T: Final = "datetime"
+
+ACCOUNT_INPUT = Shape(
+    "AccountInput",
+    (
+        Field("username", max_length=64, min_length=1, description="generated from the number when left out"),
+        Field("password", max_length=128, min_length=1, rule_min_length=rules.PASSWORD_MIN_LENGTH, strip=False,
+              write_only=True),
+        Field("group_id", max_length=ID, min_length=1, required=True),
+        Field("provisioning_profile_id", max_length=ID, nullable=True),
+        Field("phone_number", max_length=NUMBER, min_length=1, required=True,
+              description="E.164 (+...) or digits for test numbers"),
+        Field("secondary_phone_number", max_length=NUMBER, nullable=True),
+        Field("account_type", "choice", choices=AccountType),
+        Field("security_model", "choice", choices=SecurityModel),
+        Field("obfuscation_enabled", "boolean"),
+        Field("obfuscation_key", max_length=64, min_length=1, description="PGSM only"),
+        Field("keep_alive", "boolean"),
+        Field("permit", "strings", max_items=50, max_length=50, description="CIDRs, SNOM only"),
+        Field("deny", "strings", max_items=50, max_length=50, description="CIDRs, SNOM only"),
+        Field("full_name", max_length=200, nullable=True),
+        Field("email", max_length=254, nullable=True),
+        Field("description", max_length=1000, multiline=True, nullable=True),
+    ),
+    read_only=("id", "enabled", "status", "status_changed_at", "created_at", "updated_at", "creation_mode",
+               "sip_locked_until"),
+)  # fmt: skip
+ACCOUNT_CREATE = ACCOUNT_INPUT.extended(
+    "AccountInput", Field("mode", max_length=20, description="plain (default) or wizard: disabled until activated")
+)
+ACCOUNT_PATCH = ACCOUNT_INPUT.optional("AccountPatch")
+ACCOUNT = ACCOUNT_INPUT.response(
+    "Account",
+    Field("id"),
+    Field("enabled", "boolean"),
+    Field("status", "choice", choices=AccountStatus),
+    Field("status_changed_at", T),
+    Field("created_at", T),
+    Field("updated_at", T),
+    Field("creation_mode", "choice", choices=CreationMode),
+    Field("sms_problem", description="why the last text message failed; empty when fine"),
+    Field("sip_locked_until", T, nullable=True, description="the SIP edge refuses the account until then"),
+    nullable=("secondary_phone_number", "obfuscation_key"),
+)
+ACCOUNT_RESULT = ACCOUNT.extended("AccountResult", Field("warnings", "strings", required=True))
+ACCOUNT_ROW = ACCOUNT.only(
+    "AccountRow",
+    ("id", "username", "group_id", "full_name", "phone_number", "secondary_phone_number", "email", "description",
+     "account_type", "enabled", "status", "status_changed_at", "sms_problem"),
+)  # fmt: skip
+
+GROUP_INPUT = Shape(
+    "GroupInput",
+    (
+        Field("name", max_length=100, min_length=1, required=True),
+        Field("it_email", max_length=254, min_length=1, required=True),
+        Field("provisioning_profile_id", max_length=ID, min_length=1, required=True),
+        Field("enabled", "boolean"),
+    ),
+)
+GROUP_PATCH = GROUP_INPUT.optional("GroupPatch")
+GROUP = GROUP_INPUT.response(
+    "Group", Field("id"), Field("account_count", "integer", minimum=0), Field("created_at", T), Field("updated_at", T)
+)
+
+_PORT = {"kind": "integer", "minimum": 1, "maximum": 65535, "nullable": True}
+PROFILE_INPUT = Shape(
+    "ProfileInput",
+    (
+        Field("name", max_length=100, min_length=1, required=True),
+        Field("sip_domain", max_length=253, min_length=1, required=True),
+        Field("sip_host", max_length=253, min_length=1, required=True),
+        Field("tls_port", **_PORT),  # type: ignore[arg-type]
+        Field("tcp_port", **_PORT),  # type: ignore[arg-type]
+        Field("udp_port", **_PORT),  # type: ignore[arg-type]
+        Field("default_transport", "choice", choices=Transport),
+        Field("android_url", max_length=2000, nullable=True),
+        Field("ios_url", max_length=2000, nullable=True),
+        Field("other_url", max_length=2000, nullable=True),
+        Field("installation_sms_template", max_length=480, min_length=1, description="must contain {link}"),
+        Field("activation_sms_template", max_length=480, min_length=1, description="must contain {link}"),
+        Field("transports", "strings", choices=Transport, max_items=3,
+              description="transports the SIP edge accepts registrations over; empty: the edge's default (TLS)"),
+    ),
+)  # fmt: skip
+PROFILE_PATCH = PROFILE_INPUT.optional("ProfilePatch")
+PROFILE = PROFILE_INPUT.response(
+    "Profile",
+    Field("id"),
+    Field("created_at", T),
+    Field("updated_at", T),
+    nullable=("tls_port", "tcp_port", "udp_port"),
+)
+
+OPERATOR_PASSWORD_MIN = 10
+OPERATOR_INPUT = Shape(
+    "OperatorInput",
+    (
+        Field("username", max_length=64, min_length=1, required=True),
+        Field("password", max_length=256, min_length=1, rule_min_length=OPERATOR_PASSWORD_MIN, strip=False,
+              write_only=True, required=True),
+        Field("role", "choice", choices=Role, required=True),
+        Field("group_ids", "strings", max_items=200, max_length=ID),
+        Field("enabled", "boolean"),
+    ),
+)  # fmt: skip
+OPERATOR_PATCH = OPERATOR_INPUT.optional("OperatorPatch", without=("username",))
+OPERATOR = OPERATOR_INPUT.response("Operator", Field("id"), Field("created_at", T), Field("updated_at", T))
+
+MESSAGE = Shape(
+    "Message",
+    (
+        Field("id", required=True),
+        Field("account_id", required=True),
+        Field("to", required=True),
+        Field("channel", required=True, description="sms or email"),
+        Field("purpose", "choice", choices=Purpose, required=True),
+        Field("status", "choice", choices=MessageStatus, required=True),
+        Field("provider_id", required=True),
+        Field("error_code", required=True),
+        Field("error_message", required=True),
+        Field("attempts", "integer", minimum=0, required=True),
+        Field("created_at", T, required=True),
+        Field("updated_at", T, required=True),
+    ),
+)
+SENT_MESSAGE = MESSAGE.extended(
+    "SentMessage",
+    Field("encoding", required=True, description="GSM-7 or UCS-2"),
+    Field("segments", "integer", minimum=1, required=True, description="SMS segments the text takes"),
+)
+SMS_SENT = Shape(
+    "SmsSent",
+    (
+        Field("message", "shape", shape=SENT_MESSAGE, required=True),
+        Field("account", "shape", shape=ACCOUNT, required=True),
+    ),
+)
+REGISTRATION = Shape(
+    "Registration",
+    (
+        *(
+            Field(name, required=True)
+            for name in ("account_id", "username", "group_id", "contact", "source", "transport", "user_agent", "edge")
+        ),
+        Field("registered_at", T, required=True),
+        Field("expires_at", T, required=True),
+    ),
+)
+EVENT = Shape(
+    "TimelineEvent",
+    (Field("at", T, required=True), Field("kind", required=True), Field("actor", required=True),
+     Field("detail", "object", required=True)),
+)  # fmt: skip
+HISTORY = Shape(
+    "History",
+    (Field("timeline", "shapes", shape=EVENT, required=True), Field("sessions", "any", required=True),
+     Field("calls", "any", required=True)),
+)  # fmt: skip
+LOGIN_ATTEMPT = Shape(
+    "LoginAttempt",
+    (
+        Field("at", T, required=True),
+        *(Field(name, required=True) for name in ("username", "source_ip", "outcome", "user_agent")),
+    ),
+)
+
+LOGIN = Shape(
+    "Login",
+    (
+        Field("username", max_length=64, min_length=1, required=True),
+        Field("password", max_length=256, min_length=1, strip=False, required=True, write_only=True),
+    ),
+)
+
+PAGES = {s.name: page_of(s) for s in (GROUP, PROFILE, OPERATOR, MESSAGE, REGISTRATION, LOGIN_ATTEMPT)}
+ACCOUNT_PAGE = page_of(ACCOUNT)
+ROW_PAGE = page_of(ACCOUNT_ROW)
+
+SHAPES: tuple[Shape, ...] = (
+    ACCOUNT_CREATE, ACCOUNT_PATCH, ACCOUNT, ACCOUNT_RESULT, ACCOUNT_ROW, GROUP_INPUT, GROUP_PATCH, GROUP,
+    PROFILE_INPUT, PROFILE_PATCH, PROFILE, OPERATOR_INPUT, OPERATOR_PATCH, OPERATOR, MESSAGE, REGISTRATION, EVENT,
+    HISTORY, LOGIN_ATTEMPT, LOGIN, SENT_MESSAGE, SMS_SENT, *PAGES.values(),
+)  # fmt: skip
+"""Every declared shape: the OpenAPI document's components come from this tuple (add a new resource here)."""
