@@ -224,8 +224,6 @@ def _start_key(cursor: str | None, names: frozenset[str], **fixed: str) -> dict[
 _ID_KEY = frozenset({"id"})
 _BY_GROUP_KEY = frozenset({"id", "group_id", "username"})
 _ONLINE_KEY = frozenset({"account_id", "contact", "online_group_id", "sort_key"})
-_PLACED_KEY = frozenset({"call_id", "started_key", "caller_account_id"})
-_RECEIVED_KEY = frozenset({"call_id", "started_key", "callee_account_id"})
 
 
 def _save_if(item: Model, condition: Condition) -> bool:
@@ -1124,16 +1122,11 @@ class DynamoCalls:
         return _save_if(_call_to_model(self.t.calls, record), expected)
 
     def for_account(self, account_id: str, direction: Direction, limit: int, cursor: str | None) -> Page[CallRecord]:
-        if direction is Direction.PLACED:
-            start = _start_key(cursor, _PLACED_KEY, caller_account_id=account_id)
-            query = self.t.calls.placed.query(
-                account_id, limit=limit, scan_index_forward=False, last_evaluated_key=start
-            )
-        else:
-            start = _start_key(cursor, _RECEIVED_KEY, callee_account_id=account_id)
-            query = self.t.calls.received.query(
-                account_id, limit=limit, scan_index_forward=False, last_evaluated_key=start
-            )
+        placed = direction is Direction.PLACED
+        index = self.t.calls.placed if placed else self.t.calls.received
+        party = "caller_account_id" if placed else "callee_account_id"
+        start = _start_key(cursor, frozenset({"call_id", "started_key", party}), **{party: account_id})
+        query = index.query(account_id, limit=limit, scan_index_forward=False, last_evaluated_key=start)
         return _page(query, _call_from_model)
 
 

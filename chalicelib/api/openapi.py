@@ -125,6 +125,14 @@ _ERRORS = {
 }
 
 
+def _with_errors(paths: dict[str, Any]) -> dict[str, Any]:
+    """Paths declared elsewhere (chalicelib/api/calls.py) with the common error responses added to their GETs."""
+    return {
+        path: {**item, "get": {**item["get"], "responses": {**_ERRORS, **item["get"]["responses"]}}}
+        for path, item in paths.items()
+    }
+
+
 def _op(summary: str, response: str | None, body: str | None = None, status: str = "200") -> dict[str, Any]:
     responses: dict[str, Any] = dict(_ERRORS)
     if response is None:
@@ -311,7 +319,7 @@ def document() -> dict[str, Any]:
             "parameters": account_param,
             "get": _op("Timeline, sessions, calls", "History"),
         },
-        **calls_api.OPENAPI_PATHS,
+        **_with_errors(calls_api.OPENAPI_PATHS),
         **_crud("groups", "Group", "group_id"),
         **_crud("provisioning-profiles", "Profile", "profile_id"),
         **_crud("operators", "Operator", "operator_id"),

@@ -3,9 +3,7 @@ and the pure parts (SDP reading, media plan, dialled numbers, results)."""
 
 from __future__ import annotations
 
-import importlib
 import re
-import sys
 from types import ModuleType
 
 import pytest
@@ -14,21 +12,12 @@ from sipedge.directory import Account
 
 from tests.sip_edge import fake_ksr
 from tests.sip_edge.conftest import SIP_EDGE_DIR
-from tests.sip_edge.test_routing_unit import ksr  # noqa: F401  (its fixture)
-from tests.sip_edge.test_routing_unit import routing as edge_routing  # noqa: F401
-
-
-@pytest.fixture
-def routing(edge_routing: ModuleType) -> ModuleType:  # noqa: F811
-    """routing.py with calling.py reloaded too, so that both use this test's KSR mock."""
-    importlib.reload(sys.modules["calling"])
-    return edge_routing
-
+from tests.sip_edge.test_routing_unit import ksr, routing  # noqa: F401  (their fixtures)
 
 SDES_OFFER = "v=0\r\nm=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:abc\r\n"
 
 
-def test_every_transaction_and_dialog_callback_the_calls_name_exists(routing: ModuleType) -> None:
+def test_every_transaction_and_dialog_callback_the_calls_name_exists(routing: ModuleType) -> None:  # noqa: F811
     source = (SIP_EDGE_DIR / "calling.py").read_text()
     named = set(re.findall(r't_on_(?:reply|failure)\("(\w+)"\)', source))
     cfg = (SIP_EDGE_DIR / "kamailio.cfg").read_text()
@@ -41,7 +30,7 @@ def test_every_transaction_and_dialog_callback_the_calls_name_exists(routing: Mo
 
 
 def test_an_invite_without_credentials_is_challenged_407_style(
-    routing: ModuleType,
+    routing: ModuleType,  # noqa: F811
     ksr: fake_ksr.FakeKSR,  # noqa: F811
 ) -> None:
     ksr.method = "INVITE"
@@ -52,7 +41,7 @@ def test_an_invite_without_credentials_is_challenged_407_style(
 
 
 def test_a_call_to_a_disabled_callee_is_480_with_its_event(
-    routing: ModuleType,
+    routing: ModuleType,  # noqa: F811
     ksr: fake_ksr.FakeKSR,  # noqa: F811
 ) -> None:
     ksr.method = "INVITE"
