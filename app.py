@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice.app import Chalice, DynamoDBEvent, SQSEvent
 
-from chalicelib.api import accounts, activation, admin, auth, imports, mobile, openapi
+from chalicelib.api import accounts, activation, admin, auth, imports, mobile, openapi, sip_lockout
 from chalicelib.console import views as console
 from chalicelib.handlers import imports as import_handlers
 from chalicelib.handlers import sip_events, sms, streams
@@ -20,7 +20,7 @@ for noisy in ("botocore", "boto3", "urllib3", "pynamodb", "opensearch", "twilio"
 API_PREFIX = "/api/v1"
 
 app.api.binary_types.append("multipart/form-data")  # uploads reach the handler as raw bytes
-for blueprint in (auth.bp, accounts.bp, activation.bp, admin.bp, imports.bp, openapi.bp):
+for blueprint in (auth.bp, accounts.bp, activation.bp, admin.bp, imports.bp, openapi.bp, sip_lockout.bp):
     app.register_blueprint(blueprint, url_prefix=API_PREFIX)
 app.register_blueprint(console.bp)
 app.register_blueprint(mobile.bp)  # /m/...: the links phones receive, kept short for SMS

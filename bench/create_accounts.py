@@ -20,12 +20,16 @@ from typing import Any
 
 import boto3
 
+from bench import arguments
 from bench.setup import bench_world
 from chalicelib.adapters.dynamo import _account_to_model
+from chalicelib.adapters.dynamo_models import AccountModel
 from chalicelib.services import accounts
 from chalicelib.settings import Settings
 
 GOAL = 0.40
+FIGURE = r"^create_account \(ours\): +[\d.]+ accounts/s"
+BASELINE = r"^raw PutItem: +[\d.]+ items/s"
 ROUND = 100
 
 
@@ -105,13 +109,13 @@ def main() -> None:
     parser.add_argument(
         "--stock-moto", action="store_true", help="moto's own transactions (whole-table copies; slows with size)"
     )
-    args = parser.parse_args()
+    args = arguments(parser, {"accounts": ROUND})
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     moto, url = _start_moto(args.stock_moto)
     try:
         ours_runner = Ours(url)
-        sample = _account_to_model(ours_runner.create().account).serialize()
+        sample = _account_to_model(AccountModel, ours_runner.create().account).serialize()
         raw_runner = Raw(url, sample)
         raw_seconds = ours_seconds = 0.0
         rounds = max(1, args.accounts // ROUND)

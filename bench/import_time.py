@@ -29,10 +29,13 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from bench import arguments
 from infra.lambda_package import RUNTIME_PROVIDED, build_package
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_MS = 400.0
+FIGURE = r"\(site-packages off, runtime libraries only, no bytecode writing\):\nimport app: median \d+ ms"
+BASELINE = r"^from the repository \(project venv\):\nimport app: median \d+ ms"
 # What the deployment sets (infra/stack.py), with placeholder values: the import must not use them.
 PRODUCTION_ENV = {
     "STORAGE_BACKEND": "dynamodb",
@@ -144,7 +147,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--package", type=Path, help="a deployment.zip to time instead of building one")
     parser.add_argument("--only", choices=("venv", "package"), help="time one place instead of both")
-    args = parser.parse_args()
+    args = arguments(parser, {"runs": 1, "top": 3})
     if args.only != "package":
         print("from the repository (project venv):")
         report(Target(), args.runs, args.top)

@@ -25,15 +25,19 @@ from typing import Any
 
 import boto3
 
+from bench import arguments
 from bench.create_accounts import _start_moto
 from bench.setup import bench_world
 from chalicelib.adapters.dynamo import _account_to_model
+from chalicelib.adapters.dynamo_models import AccountModel
 from chalicelib.domain.import_job import ImportJob
 from chalicelib.services import imports
 from chalicelib.settings import Settings
 from devstack.events import create_import_resources
 
 GOAL = 0.20
+FIGURE = r"^pipeline: \d+ rows in [\d.]+ s = [\d.]+ rows/s"
+BASELINE = r"^raw BatchWriteItem: \d+ items in [\d.]+ s = [\d.]+ items/s"
 HEADER = "fullName,gsmNumber,email,securityModel,description\n"
 
 
@@ -104,7 +108,7 @@ def _sample_item() -> dict[str, Any]:
         status=AccountStatus.CREATED, status_changed_at=now, created_at=now, updated_at=now,
         creation_mode=CreationMode.BATCH, credentials=None,
     )  # fmt: skip
-    item: dict[str, Any] = _account_to_model(account).serialize()
+    item: dict[str, Any] = _account_to_model(AccountModel, account).serialize()
     return item
 
 
@@ -112,7 +116,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--chunk-rows", type=int, default=1000)
-    args = parser.parse_args()
+    args = arguments(parser, {"rows": 200, "chunk_rows": 50})
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     moto, url = _start_moto(stock=False)

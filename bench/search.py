@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 import tantivy
 
+from bench import arguments
 from chalicelib.adapters.search_tantivy import TantivySearchIndex
 from chalicelib.domain.search import InvalidQuery, parse_query
 from chalicelib.services.search_port import IndexChange, SearchDocument
@@ -35,6 +36,8 @@ RAW = {"rossi": ("term", "rossi"), "mar*": ("regex", "mar.*"), "*arc*": ("regex"
 FIELDS = ("owner", "username", "callerid", "email", "description")
 GROUP = "g1"
 LIMIT = 25
+FIGURE = r"^plain word 'rossi' +[\d.]+ms +[\d.]+ms"
+BASELINE = r"^plain word 'rossi'( +[\d.]+ms){4}"
 GOAL_MS = 100.0
 ADVERSARIAL = [
     "*?" * 8,  # issue 18: *? 16 times took 3 s on every backend before the runs were normalised
@@ -92,10 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--smoke", action="store_true", help="2,000 accounts, 20 runs")
-    args = parser.parse_args()
-    if args.smoke:
-        args.accounts, args.runs = 2_000, 20
+    args = arguments(parser, {"accounts": 2000, "runs": 20})
 
     index = TantivySearchIndex()
     docs = documents(args.accounts)

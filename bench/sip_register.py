@@ -23,6 +23,7 @@ from pathlib import Path
 
 import boto3
 
+from bench import arguments
 from bench.setup import bench_world
 from chalicelib.domain.digest import sip_credentials
 from chalicelib.services import accounts
@@ -32,6 +33,8 @@ from devstack.moto_server import MotoServer
 from devstack.sip_edge import SipEdge, free_port, start_edge
 
 PASSWORD = "bench-secret-1"
+FIGURE = r"^highest rate with < 0\.1% failures .*full edge \d+/s"
+BASELINE = r"static table \d+/s, ratio"
 SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="register">
   <send retrans="500"><![CDATA[
@@ -113,7 +116,7 @@ def kamailio_memory_kib(edge: SipEdge) -> int:
     return total
 
 
-def tcp_memory(edge: SipEdge, workdir: Path, users: Path, clients: int) -> tuple[int, int]:
+def tcp_memory(edge: SipEdge, workdir: Path, users: Path, clients: int, settle: float) -> tuple[int, int]:
     """Registers `clients` TCP clients (one connection each) and keeps them open; returns (registered, bytes each)."""
     before = kamailio_memory_kib(edge)
     scenario = workdir / "register-hold.xml"
@@ -123,7 +126,7 @@ def tcp_memory(edge: SipEdge, workdir: Path, users: Path, clients: int) -> tuple
                "-r", "250", "-m", str(clients), "-l", str(clients), "-p", str(free_port()), "-nostdin",
                "-max_socket", str(clients + 100), "-timeout", "200s"]  # fmt: skip
     sipp = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    time.sleep(clients / 250 + 15)  # all have registered and are holding their connections
+    time.sleep(clients / 250 + settle)  # all have registered and are holding their connections
     after = kamailio_memory_kib(edge)
     connections = 0
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
@@ -142,7 +145,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--hot", type=int, default=100, help="accounts registering again and again (cache warm)")
     parser.add_argument("--tcp-clients", type=int, default=5000)
-    args = parser.parse_args()
+    parser.add_argument("--settle", type=float, default=15.0, help="seconds the TCP clients get to register")
+    args = arguments(parser, {"accounts": 20, "hot": 10, "rates": "25", "seconds": 2, "tcp_clients": 20, "settle": 2.0})
     rates = [int(r) for r in args.rates.split(",")]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, args.tcp_clients * 2 + 1000)), hard))
@@ -218,7 +222,7 @@ def main() -> None:
     edge = start_edge({**common, "SIP_DIRECTORY": f"static:{workdir / 'tcp.json'}",
                        "SIP_MAX_CONNECTIONS": str(args.tcp_clients * 2)}, workdir / "tcp")  # fmt: skip
     try:
-        held, per = tcp_memory(edge, workdir, tcp_users, args.tcp_clients)
+        held, per = tcp_memory(edge, workdir, tcp_users, args.tcp_clients, args.settle)
     finally:
         edge.stop()
     print(f"open TCP registrations held: {held}; Kamailio memory per registration: {per / 1024:.1f} KiB")

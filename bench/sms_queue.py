@@ -19,12 +19,16 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from bench import arguments
 from bench.create_accounts import _start_moto
 from bench.setup import bench_world
 from chalicelib.domain.provisioning import Purpose
 from chalicelib.services import accounts, activation
 from chalicelib.settings import Settings
 from devstack.events import QueueBridge, create_queue
+
+FIGURE = r"^sent: +\d+ through SQS .*\([\d,.]+ messages/s\)"
+BASELINE = r"configured limit [\d.]+/s"
 
 
 class FakeProvider:
@@ -58,7 +62,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=100.0, help="SMS_RATE_PER_SECOND")
     parser.add_argument("--accounts", type=int, default=100)
-    args = parser.parse_args()
+    args = arguments(parser, {"messages": 20, "rate": 100.0, "accounts": 5})
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     provider = FakeProvider()

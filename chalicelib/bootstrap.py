@@ -137,23 +137,23 @@ def build(settings: Settings) -> Context:
         raise ValueError(f"unknown storage backend {settings.storage!r} (expected 'dynamodb' or 'memory')")
     from chalicelib.adapters import dynamo, dynamo_models
 
-    connection = dynamo_models.bind(settings)
+    tables = dynamo_models.bind(settings)
     return Context(
-        accounts=dynamo.DynamoAccounts(connection),
-        groups=dynamo.DynamoGroups(connection),
-        profiles=dynamo.DynamoProfiles(connection),
-        operators=dynamo.DynamoOperators(connection),
-        sessions=dynamo.DynamoSessions(),
-        login_audit=dynamo.DynamoLoginAudit(),
+        accounts=dynamo.DynamoAccounts(tables),
+        groups=dynamo.DynamoGroups(tables),
+        profiles=dynamo.DynamoProfiles(tables),
+        operators=dynamo.DynamoOperators(tables),
+        sessions=dynamo.DynamoSessions(tables),
+        login_audit=dynamo.DynamoLoginAudit(tables),
         search=search_index(settings),
-        tokens=dynamo.DynamoTokens(connection),
-        messages=dynamo.DynamoMessages(connection),
+        tokens=dynamo.DynamoTokens(tables),
+        messages=dynamo.DynamoMessages(tables),
         sms_queue=sms_queue(settings),
         sms=sms_sender(settings),
         email=email_sender(settings),
-        licences=dynamo.DynamoLicences(),
-        imports=dynamo.DynamoImports(),
-        registrations=dynamo.DynamoRegistrations(),
+        licences=dynamo.DynamoLicences(tables),
+        imports=dynamo.DynamoImports(tables),
+        registrations=dynamo.DynamoRegistrations(tables),
         files=import_files(settings),
         tasks=task_queue(settings),
         licence_upstream=licence_upstream(settings),

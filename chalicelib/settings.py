@@ -40,6 +40,7 @@ ENV_LICENCE_URL = "LICENCE_UPSTREAM_URL"
 ENV_LICENCE_TOKEN = "LICENCE_UPSTREAM_TOKEN"  # noqa: S105 (a variable name)
 ENV_LICENCE_PUBLIC_KEY = "LICENCE_UPSTREAM_PUBLIC_KEY"
 ENV_LICENCE_CACHE = "LICENCE_CACHE_SECONDS"
+ENV_LICENCE_AUTH_CACHE = "LICENCE_AUTH_CACHE_SECONDS"
 ENV_LICENCE_GRACE = "LICENCE_GRACE_SECONDS"
 ENV_LICENCE_TIMEOUT = "LICENCE_UPSTREAM_TIMEOUT_SECONDS"
 ENV_TWILIO_SECRET_ARN = "TWILIO_SECRET_ARN"  # noqa: S105 (a variable name; JSON: account_sid, auth_token, ...)
@@ -87,6 +88,7 @@ class Settings:
     licence_upstream_token: str = field(default="", repr=False)
     licence_upstream_public_key: str = ""
     licence_cache_seconds: int = 3600
+    licence_auth_cache_seconds: float = 5.0  # services/recent_devices.py
     licence_grace_seconds: int = 3 * 86400
     licence_upstream_timeout: float = 2.0
     twilio_secret_arn: str = ""
@@ -148,6 +150,7 @@ class Settings:
             licence_upstream_token=env.get(ENV_LICENCE_TOKEN, ""),
             licence_upstream_public_key=env.get(ENV_LICENCE_PUBLIC_KEY, ""),
             licence_cache_seconds=int(env.get(ENV_LICENCE_CACHE, defaults.licence_cache_seconds)),
+            licence_auth_cache_seconds=float(env.get(ENV_LICENCE_AUTH_CACHE, defaults.licence_auth_cache_seconds)),
             licence_grace_seconds=int(env.get(ENV_LICENCE_GRACE, defaults.licence_grace_seconds)),
             licence_upstream_timeout=float(env.get(ENV_LICENCE_TIMEOUT, defaults.licence_upstream_timeout)),
             twilio_secret_arn=env.get(ENV_TWILIO_SECRET_ARN, ""),

@@ -25,7 +25,7 @@ from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
 from constructs import Construct
 
-from infra.lambda_package import PackageStats, optimize_chalice_output, packaging_region
+from infra.lambda_package import PackageStats, optimize_chalice_output, packaging_region, require_runtime_python
 from infra.storage import IMPORTS_PREFIX, IMPORTS_SUFFIX
 
 API_HANDLER = "APIHandler"
@@ -109,6 +109,7 @@ class ChaliceApp(Construct):
         api_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
+        require_runtime_python()
         self.role = role
         # Only literal values go through `chalice package`: it sets them in this process's environment and
         # imports app.py, whose module then stays cached here, so a CDK token would outlive its app (a second

@@ -33,6 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# The functions' runtime: the newest Python that Lambda runs and the project's dependencies install on. Chalice
+# takes the runtime from the Python that packages the app, so the synthesis must run on this version (the
+# Makefile's PYTHON_VERSION builds the venv with it; `require_runtime_python` checks).
+LAMBDA_RUNTIME = "python3.13"
 # What Lambda's Python runtime provides beyond the standard library, and the package therefore leaves out
 # (import names, which are also the distributions' normalized names).
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath")
@@ -67,11 +71,21 @@ def top_level(entry: str) -> str:
 
 
 def runtime_version(runtime: str) -> tuple[int, int]:
-    """`python3.11` → (3, 11)."""
+    """`python3.13` → (3, 13)."""
     match = _RUNTIME.match(runtime)
     if match is None:
         raise ValueError(f"not a Python Lambda runtime: {runtime!r}")
     return int(match.group(1)), int(match.group(2))
+
+
+def require_runtime_python(runtime: str = LAMBDA_RUNTIME) -> None:
+    """Fails unless this is the runtime's Python: Chalice would package for this interpreter's version instead."""
+    if sys.version_info[:2] != runtime_version(runtime):
+        raise RuntimeError(
+            f"the functions run {runtime} but this is Python {sys.version_info[0]}.{sys.version_info[1]}: "
+            "synthesize with the runtime's Python version (the repository's venv: `make .venv/.installed`), "
+            "or Chalice would package for this one and the bytecode compiled here would be ignored there"
+        )
 
 
 def unchecked_hash_pyc(source: bytes, filename: str) -> bytes:
@@ -95,11 +109,7 @@ def default_precompile(entry: str) -> bool:
 
 def optimize(package: Path, *, runtime: str, precompile: Callable[[str], bool] = default_precompile) -> PackageStats:
     """Rewrites the zip at `package` in place. `precompile(entry)` says which `.py` entries get bytecode."""
-    if sys.version_info[:2] != runtime_version(runtime):
-        raise RuntimeError(
-            f"the functions run {runtime} but this is Python {sys.version_info[0]}.{sys.version_info[1]}: "
-            "bytecode compiled here would be ignored there (synthesize with the runtime's Python version)"
-        )
+    require_runtime_python(runtime)
     dropped = compiled = 0
     output = package.with_suffix(".optimized.zip")
     with zipfile.ZipFile(package) as source, zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target:

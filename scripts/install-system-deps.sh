@@ -8,6 +8,7 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v stunnel4 >/dev/null 2>&1 || missing+=(stunnel4)
+command -v baresip >/dev/null 2>&1 || missing+=(baresip-core)
 while read -r pkg; do
   case "$pkg" in ''|'#'*) continue ;; esac
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")

@@ -12,15 +12,19 @@ SQS, `ksr_timer_registry` keeps the registry: keep-alive pings, expiry reports, 
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
+import calling
 import KSR  # type: ignore[import-not-found]  # provided by app_python3 inside Kamailio; a mock in the tests
 from sipedge import config as edge_config
 from sipedge import directory as edge_directory
 from sipedge.client import SidecarQueue
 from sipedge.directory import Account, Directory, DirectoryUnavailable
 from sipedge.events import EventSender, encode, make_event
+from sipedge.limits import Limits
+from sipedge.limits import Settings as LimitSettings
 from sipedge.policy import Refusal, refusal_after_auth
 from sipedge.registry import Registration, Registry
 from sipedge.sipmsg import contact_uri, first_contact, host_port, register_expires
@@ -36,6 +40,11 @@ FACTS_QUEUE = "edge_facts"
 DRAIN_LIMIT = 2000
 RETRY_AFTER_SECONDS = 5
 HANDOVER_BATCH = 100
+METRICS = "metrics"  # htable of counters (kamcmd htable.dump metrics)
+TCP_LIFETIME_MARGIN = 60  # a registered phone's connection outlives its longest registration by this
+# the digest of an unknown or never-activated user is checked against this (never matches): the same code path,
+# the same answers (a stale nonce is challenged again for everybody) as a known user with a wrong password
+DECOY_HA1 = secrets.token_hex(16)
 
 CALLBACKS = (
     "ksr_request_route",
@@ -44,6 +53,7 @@ CALLBACKS = (
     "ksr_timer_registry",
     "ksr_registrar_event",
     "ksr_uac_event",
+    *calling.CALLBACKS,
 )
 
 
@@ -55,6 +65,7 @@ class _State:
         self._directory: Directory | None = None
         self._sender: EventSender | None = None
         self._registry: Registry | None = None
+        self._limits: Limits | None = None
 
     def config(self) -> edge_config.EdgeConfig:
         if self._config is None:
@@ -80,6 +91,13 @@ class _State:
         if self._registry is None:
             self._registry = Registry(self.config(), self.directory(), KemiActions())
         return self._registry
+
+    def limits(self) -> Limits:
+        if self._limits is None:
+            config = self.config()
+            settings = LimitSettings(config.lockout_failures, config.flood_limit, config.flood_window_seconds)
+            self._limits = Limits(HtableStore(), settings)
+        return self._limits
 
     def reset(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -127,6 +145,29 @@ class Request:
         )
 
 
+class HtableStore:
+    """sipedge.limits' counters in Kamailio's htables (shared memory of every SIP worker)."""
+
+    def get(self, table: str, key: str) -> int:
+        value = KSR.pv.get(f"$sht({table}=>{key})")
+        return value if isinstance(value, int) else 0
+
+    def add(self, table: str, key: str, amount: int) -> int:
+        KSR.htable.sht_lock(table, key)  # the slot's lock: get and set as one step for every worker
+        try:
+            value = self.get(table, key) + amount
+            KSR.htable.sht_seti(table, key, value)
+        finally:
+            KSR.htable.sht_unlock(table, key)
+        return value
+
+    def put(self, table: str, key: str, value: int) -> None:
+        KSR.htable.sht_seti(table, key, value)
+
+    def remove(self, table: str, key: str) -> None:
+        KSR.htable.sht_rm(table, key)
+
+
 def queue(name: str, key: str, payload: dict[str, Any]) -> None:
     if KSR.mqueue.mq_add(name, key, encode(payload)) < 0:
         KSR.warn(f"edge: queue {name} full, {key} dropped\n")
@@ -149,9 +190,23 @@ def emit(kind: str, request: Request, account: Account | None, **fields: Any) ->
 # ----- the request pipeline ------------------------------------------------------------------------------------
 
 
+def charge(challenge: bool = False) -> None:
+    """A costly request from this source (sipedge/limits.py); past the limit the source is cut off."""
+    ip = pv("$si")
+    if state.limits().charge(ip, challenge):
+        config = state.config()
+        HtableStore().add(METRICS, "flood_cutoffs", 1)
+        KSR.warn(f"edge: flood from {ip} cut off: more than {config.flood_limit} costly requests in "
+                 f"{config.flood_window_seconds} s (challenges without a valid digest, failed digests, malformed "
+                 "or refused requests)\n")  # fmt: skip
+
+
 def guard_sanity() -> bool:
-    """Malformed requests get the sanity module's error reply and go no further."""
-    return bool(KSR.sanity.sanity_check_defaults() > 0)
+    """Malformed requests get the sanity module's error reply and go no further (a cost to their source)."""
+    if KSR.sanity.sanity_check_defaults() > 0:
+        return True
+    charge()
+    return False
 
 
 def guard_method() -> bool:
@@ -161,13 +216,17 @@ def guard_method() -> bool:
     if KSR.is_OPTIONS():
         KSR.sl.sl_send_reply(200, "OK")
     elif not KSR.is_ACK():
-        KSR.hdr.append_to_reply("Allow: REGISTER, OPTIONS\r\n")
+        charge()
+        KSR.hdr.append_to_reply(f"Allow: REGISTER, OPTIONS, {calling.ALLOW}\r\n")
         KSR.sl.sl_send_reply(405, "Method Not Allowed")
     return False
 
 
 def guard_flood() -> bool:
-    """pike: a source sending REGISTERs faster than PIKE_DENSITY per 2 s is dropped silently for a while."""
+    """A banned source (too many costly requests, sipedge/limits.py) is dropped silently until its ban expires;
+    pike is the raw-rate backstop (PIKE_DENSITY per 2 s, high enough for many phones behind one NAT)."""
+    if state.limits().banned(pv("$si")):
+        return False
     return bool(KSR.pike.pike_check_req() >= 0)
 
 
@@ -190,9 +249,11 @@ def lookup(request: Request) -> tuple[bool, Account | None]:
 
 
 def guard_credentials(realm: str) -> bool:
-    """No digest for this realm yet: challenge (401). Every refusal comes after the challenge."""
+    """No digest for this realm yet: challenge (401, a cost until a valid digest refunds it). Every refusal comes
+    after the challenge."""
     if KSR.auth.has_credentials(realm) > 0:
         return True
+    charge(challenge=True)
     KSR.auth.auth_challenge(realm, QOP_AUTH)
     return False
 
@@ -203,24 +264,45 @@ def refuse(request: Request, account: Account | None, refusal: Refusal) -> bool:
     return False
 
 
-def guard_known(request: Request, account: Account | None) -> bool:
+def lock_out(request: Request, account: Account) -> None:
+    """The failure that locked the account: the event (the control plane shows it) and a log line."""
+    config = state.config()
+    HtableStore().add(METRICS, "lockouts", 1)
+    KSR.warn(f"edge: account {account.id} locked out for {config.lockout_seconds} s after "
+             f"{config.lockout_failures} wrong digests (last from {request.source_ip})\n")  # fmt: skip
+    emit("locked_out", request, account, expires=config.lockout_seconds, reason="too_many_failures")
+
+
+def failed_digest(request: Request, account: Account | None) -> bool:
+    """A digest that does not match (or an account that cannot match): one answer for every case."""
+    charge()
     if account is None:
         return refuse(request, None, Refusal.UNKNOWN_USER)
     if not account.ha1:
         return refuse(request, account, Refusal.NOT_ACTIVATED)
-    return True
+    refuse(request, account, Refusal.WRONG_PASSWORD)
+    if state.limits().failed(account.id):
+        lock_out(request, account)
+    return False
 
 
-def guard_digest(request: Request, account: Account) -> bool:
-    """The digest against the stored HA1 (never a password); a stale or reused nonce is challenged again."""
-    code = KSR.auth.pv_auth_check(account.realm, account.ha1 or "", AUTH_HA1, AUTH_CHECK_TO_USER)
-    if code > 0:
-        KSR.auth.consume_credentials()
-        return True
+def guard_digest(request: Request, account: Account | None, realm: str) -> bool:
+    """The digest against the stored HA1 (never a password); unknown and never-activated users are checked
+    against a decoy, so every answer is the one a wrong password gets. A stale or reused nonce is challenged
+    again; a locked-out account is refused even with the right password."""
+    ha1 = account.ha1 if account is not None and account.ha1 else DECOY_HA1
+    code = KSR.auth.pv_auth_check(realm, ha1, AUTH_HA1, AUTH_CHECK_TO_USER)
     if code in AUTH_RECHALLENGE:
-        KSR.auth.auth_challenge(account.realm, QOP_AUTH)
+        KSR.auth.auth_challenge(realm, QOP_AUTH)
         return False
-    return refuse(request, account, Refusal.WRONG_PASSWORD)
+    if account is not None and account.ha1 and state.limits().locked(account.id, account.lock_lifted_at):
+        charge()
+        return refuse(request, account, Refusal.LOCKED_OUT)
+    if code <= 0 or account is None or not account.ha1:
+        return failed_digest(request, account)
+    KSR.auth.consume_credentials()
+    state.limits().refund(request.source_ip)
+    return True
 
 
 def guard_policy(request: Request, account: Account) -> bool:
@@ -235,9 +317,11 @@ def save(request: Request, account: Account) -> None:
     if KSR.registrar.save(LOCATION, SAVE_SINGLE_CONTACT) < 0:
         KSR.warn(f"edge: save failed for {request.to_user}\n")  # registrar has answered with the error
         return
+    config = state.config()
+    if request.transport in ("tcp", "tls"):  # a registered phone's connection stays open (the edge pings over it)
+        KSR.tcpops.tcp_set_connection_lifetime(config.max_expires + TCP_LIFETIME_MARGIN)
     if not request.contact:
         return  # a query of the current bindings: nothing changed
-    config = state.config()
     expires = register_expires(
         request.contact, request.expires, config.min_expires, config.max_expires, config.default_expires
     )
@@ -268,16 +352,18 @@ def route_register() -> None:
     answered, account = lookup(request)
     if answered:
         return
-    realm = account.realm if account and account.realm else request.to_domain
-    if not guard_credentials(realm) or not guard_known(request, account):
+    # one realm for everybody, known or not: the To domain (an account's HA1 is made with its SIP domain, which
+    # is the domain its phone registers to; any other domain cannot match its digest)
+    realm = request.to_domain
+    if not guard_credentials(realm) or not guard_digest(request, account, realm):
         return
-    assert account is not None  # guard_known refused the unknown user
-    if guard_digest(request, account) and guard_policy(request, account):
+    assert account is not None  # guard_digest refused the unknown user
+    if guard_policy(request, account):
         save(request, account)
 
 
 def route_request() -> int:
-    for guard in (guard_flood, guard_sanity, guard_method):
+    for guard in (guard_flood, guard_sanity, *calling.GUARDS, guard_method):
         if not guard():
             return 1
     route_register()
@@ -389,6 +475,19 @@ class kamailio:  # the class name app_python3 expects
     def ksr_uac_event(self, msg: Any, evname: str = "") -> int:
         if evname == "uac:reply":
             on_uac_reply()
+        return 1
+
+    # calls (calling.py)
+    def ksr_call_reply(self, msg: Any) -> int:
+        calling.on_reply()
+        return 1
+
+    def ksr_call_failure(self, msg: Any) -> int:
+        calling.on_failure()
+        return 1
+
+    def ksr_dialog_event(self, msg: Any, evname: str = "") -> int:
+        calling.on_dialog_event(evname)
         return 1
 
 

@@ -34,6 +34,13 @@ if [ -z "$auth_secret" ]; then
 fi
 
 keepalive_timeout="${SIP_KEEPALIVE_TIMEOUT_SECONDS:-10}"
+# limits (README, "Limits"): per-account lockout and per-source cost, kept in Kamailio's htables
+lockout_window="${SIP_LOCKOUT_WINDOW_SECONDS:-600}"
+lockout_seconds="${SIP_LOCKOUT_SECONDS:-900}"
+flood_window="${SIP_FLOOD_WINDOW_SECONDS:-10}"
+flood_ban="${SIP_FLOOD_BAN_SECONDS:-60}"
+export SIP_LOCKOUT_WINDOW_SECONDS="$lockout_window" SIP_LOCKOUT_SECONDS="$lockout_seconds"
+export SIP_FLOOD_WINDOW_SECONDS="$flood_window" SIP_FLOOD_BAN_SECONDS="$flood_ban"
 fr_timer_ms="$(awk -v t="$keepalive_timeout" 'BEGIN { t = (t > 30 ? 30 : t); printf "%d", (t < 1 ? 1 : t) * 1000 }')"
 
 # Kamailio's embedded interpreter is Debian's /usr/bin/python3: the edge's package and its own dependencies
@@ -55,6 +62,31 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+# rtpengine: the media relay (userspace, no kernel module), controlled by Kamailio's rtpengine module over the ng
+# protocol on a loopback UDP port; SIP_MEDIA_RELAY=none runs the edge without it (the benchmark's baseline)
+media_relay="${SIP_MEDIA_RELAY:-rtpengine}"
+ng_port="${SIP_RTPENGINE_NG_PORT:-2223}"
+rtp_interface="${SIP_RTP_INTERFACE:-}"
+if [ -z "$rtp_interface" ]; then
+  rtp_interface="$listen"
+  [ "$rtp_interface" = "0.0.0.0" ] && rtp_interface="$(hostname -I 2>/dev/null | awk '{print $1}')"
+  [ -n "$rtp_interface" ] || rtp_interface="127.0.0.1"
+fi
+[ -n "${SIP_RTP_ADVERTISED_ADDRESS:-}" ] && rtp_interface="$rtp_interface!$SIP_RTP_ADVERTISED_ADDRESS"
+pids=()
+if [ "$media_relay" = "rtpengine" ]; then
+  "${RTPENGINE:-rtpengine}" --foreground --log-stderr --table=-1 \
+    --interface="$rtp_interface" --listen-ng="127.0.0.1:$ng_port" \
+    --port-min="${SIP_RTP_PORT_MIN:-30000}" --port-max="${SIP_RTP_PORT_MAX:-40000}" \
+    --num-threads="${SIP_RTPENGINE_THREADS:-2}" --timeout="${SIP_RTP_TIMEOUT_SECONDS:-60}" \
+    --silent-timeout=3600 --final-timeout="${SIP_MAX_CALL_SECONDS:-14400}" --delete-delay=0 \
+    --log-level="${SIP_RTPENGINE_LOG_LEVEL:-5}" --pidfile="$run_dir/rtpengine.pid" &
+  pids+=($!)
+elif [ "$media_relay" != "none" ]; then
+  echo "sip-edge: SIP_MEDIA_RELAY must be rtpengine or none (got $media_relay)" >&2
+  exit 1
+fi
+
 "${KAMAILIO:-kamailio}" -f "$here/kamailio.cfg" -DD -E \
   -m "${SIP_SHM_MB:-256}" -M "${SIP_PKG_MB:-16}" \
   -l "udp:$listen:$udp_port" -l "tcp:$listen:$tcp_port" -l "tls:$listen:$tls_port" \
@@ -62,11 +94,16 @@ done
   -A "LOG_LEVEL=${SIP_LOG_LEVEL:-2}" \
   -A "CHILDREN=${SIP_CHILDREN:-4}" \
   -A "TCP_CHILDREN=${SIP_TCP_CHILDREN:-4}" \
-  -A "TCP_LIFETIME=$((SIP_MAX_EXPIRES + 60))" \
+  -A "TCP_IDLE=${SIP_TCP_IDLE_SECONDS:-60}" \
+  -A "TLS_HANDSHAKE=${SIP_TLS_HANDSHAKE_SECONDS:-30}" \
+  -A "HT_AUTHFAIL=\"authfail=>size=12;autoexpire=$lockout_window;\"" \
+  -A "HT_LOCKOUT=\"lockout=>size=10;autoexpire=$lockout_seconds;\"" \
+  -A "HT_COST=\"cost=>size=12;autoexpire=$((flood_window * 2));\"" \
+  -A "HT_BANNED=\"banned=>size=10;autoexpire=$flood_ban;\"" \
   -A "TCP_MAX_CONNECTIONS=${SIP_MAX_CONNECTIONS:-16384}" \
   -A "CTL_SOCKET=\"unix:$run_dir/kamailio.ctl\"" \
   -A "FR_TIMER_MS=$fr_timer_ms" \
-  -A "PIKE_DENSITY=${SIP_PIKE_DENSITY:-60}" \
+  -A "PIKE_DENSITY=${SIP_PIKE_DENSITY:-1000}" \
   -A "AUTH_SECRET=\"$auth_secret\"" \
   -A "USRLOC_TIMER=${SIP_USRLOC_TIMER_SECONDS:-10}" \
   -A "MIN_EXPIRES=$SIP_MIN_EXPIRES" \
@@ -74,15 +111,18 @@ done
   -A "DEFAULT_EXPIRES=$SIP_DEFAULT_EXPIRES" \
   -A "TLS_CERT=\"$cert\"" \
   -A "TLS_KEY=\"$key\"" \
+  -A "RTPENGINE_SOCKET=\"udp:127.0.0.1:$ng_port\"" \
+  -A "NO_ANSWER_MS=$(( ${SIP_NO_ANSWER_SECONDS:-60} * 1000 ))" \
+  -A "DIALOG_TIMEOUT=${SIP_MAX_CALL_SECONDS:-14400}" \
   "$@" &
 kamailio=$!
+pids+=("$kamailio" "$sidecar")
 
-# one stops, both stop; TERM/INT (docker stop, Ctrl-C, the test launcher) are passed on to both
-stop() { kill -TERM "$kamailio" "$sidecar" 2>/dev/null || true; }
+# one stops, all stop; TERM/INT (docker stop, Ctrl-C, the test launcher) are passed on to all
+stop() { kill -TERM "${pids[@]}" 2>/dev/null || true; }
 trap 'stop' TERM INT
 status=0
-wait -n "$kamailio" "$sidecar" || status=$?
+wait -n "${pids[@]}" || status=$?
 stop
-wait "$kamailio" 2>/dev/null || true
-wait "$sidecar" 2>/dev/null || true
+for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 exit "$status"

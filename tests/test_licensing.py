@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +18,7 @@ from chalicelib.adapters.licence_upstream import HttpLicenceUpstream
 from chalicelib.domain.errors import Forbidden, LicenceUnavailable, Unauthorized
 from chalicelib.domain.model import Account
 from chalicelib.domain.provisioning import ProvisioningToken, Purpose, new_token
-from chalicelib.services import accounts, licensing
+from chalicelib.services import accounts, groups, licensing
 from devstack.licence_upstream import LicenceSimulator, new_keypair
 from tests.conftest import World, make_context
 
@@ -59,6 +59,11 @@ def device(world: World, **fields: Any) -> tuple[Account, str]:
     now = world.ctx.clock()
     world.ctx.tokens.issue(ProvisioningToken(hashed, account.id, Purpose.DEVICE, now, now + timedelta(days=3650)))
     return account, token
+
+
+def past_the_memory(world: World, clock: Clock) -> None:
+    """Time goes past the bound of this instance's memory of recent validations (LICENCE_AUTH_CACHE_SECONDS)."""
+    clock.now += timedelta(seconds=world.ctx.settings.licence_auth_cache_seconds, milliseconds=1)
 
 
 def test_fresh_cache_then_expiry(env: tuple[World, LicenceSimulator, Clock]) -> None:
@@ -129,7 +134,7 @@ def test_concurrent_misses_ask_the_vendor_once(env: tuple[World, LicenceSimulato
 
 
 def test_a_poisoned_cache_is_not_served(env: tuple[World, LicenceSimulator, Clock]) -> None:
-    world, simulator, _ = env
+    world, simulator, clock = env
     account, token = device(world)
     licensing.licence_for_device(world.ctx, token)
     cached = world.ctx.licences.get(account.id)
@@ -137,18 +142,20 @@ def test_a_poisoned_cache_is_not_served(env: tuple[World, LicenceSimulator, Cloc
     forged = replace(cached.licence, raw=cached.licence.raw.replace('"valid"', '"revoked"'), status="revoked")
     world.ctx.licences.put(replace(cached, licence=forged))
     simulator.status = "revoked"  # the vendor's real answer now
+    past_the_memory(world, clock)  # (this instance remembers the genuine answer for that long)
     served = licensing.licence_for_device(world.ctx, token)
     assert (served.source, served.licence.status) == ("upstream", "revoked")  # refetched, not the edited copy
     assert simulator.calls == 2
 
 
 def test_wrong_credentials_and_a_disabled_account(env: tuple[World, LicenceSimulator, Clock]) -> None:
-    world, _, _ = env
+    world, _, clock = env
     account, token = device(world)
     with pytest.raises(Unauthorized):
         licensing.licence_for_device(world.ctx, "x" * 22)
     licensing.licence_for_device(world.ctx, token)
     accounts.set_enabled(world.ctx, world.admin, account.id, False)  # disabled mid-way
+    past_the_memory(world, clock)
     with pytest.raises(Forbidden) as exc:
         licensing.licence_for_device(world.ctx, token)
     assert exc.value.code == "account_disabled"
@@ -171,9 +178,86 @@ def test_the_mobile_endpoint(env: tuple[World, LicenceSimulator, Clock]) -> None
 
 
 def test_a_renamed_account_does_not_get_the_old_usernames_licence(env: tuple[World, LicenceSimulator, Clock]) -> None:
-    world, simulator, _ = env
+    world, simulator, clock = env
     account, token = device(world, username="5001")
     assert licensing.licence_for_device(world.ctx, token).licence.account == "5001"
     accounts.update_account(world.ctx, world.admin, account.id, {"username": "5002", "password": "new-secret-1"})
+    past_the_memory(world, clock)
     served = licensing.licence_for_device(world.ctx, token)
     assert (served.licence.account, served.source, simulator.calls) == ("5002", "upstream", 2)
+
+
+def _disable_account(world: World, account: Account) -> None:
+    accounts.set_enabled(world.ctx, world.admin, account.id, False)
+
+
+def _revoke_device_token(world: World, account: Account) -> None:
+    world.ctx.tokens.revoke(account.id, [Purpose.DEVICE])
+
+
+def _supersede_device_token(world: World, account: Account) -> None:
+    token, hashed = new_token()  # activating again hands out a new token; the old one stops working
+    now = world.ctx.clock()
+    world.ctx.tokens.issue(ProvisioningToken(hashed, account.id, Purpose.DEVICE, now, now + timedelta(days=1)))
+
+
+def _disable_group(world: World, account: Account) -> None:
+    groups.update_group(world.ctx, world.admin, account.group_id, {"enabled": False})
+
+
+def _move_to_a_disabled_group(world: World, account: Account) -> None:
+    other = groups.create_group(world.ctx, world.admin, {"name": "Closed", "it_email": "it@example.com",
+                                                         "provisioning_profile_id": account.provisioning_profile_id,
+                                                         "enabled": False})  # fmt: skip
+    accounts.update_account(world.ctx, world.admin, account.id, {"group_id": other.id})
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_disable_account, _revoke_device_token, _supersede_device_token, _disable_group, _move_to_a_disabled_group],
+    ids=lambda change: change.__name__.strip("_"),
+)
+def test_a_change_stops_the_validations_within_the_stated_bound(
+    env: tuple[World, LicenceSimulator, Clock], change: Callable[[World, Account], None]
+) -> None:
+    world, simulator, clock = env
+    account, token = device(world)
+    assert licensing.licence_for_device(world.ctx, token).source == "upstream"
+    change(world, account)
+    # within LICENCE_AUTH_CACHE_SECONDS this instance may still answer from its memory of the last validation...
+    clock.now += timedelta(seconds=world.ctx.settings.licence_auth_cache_seconds - 0.5)
+    assert licensing.licence_for_device(world.ctx, token).source == "cache"
+    past_the_memory(world, clock)  # ...and past it, the change holds (the memory was remembered 0.5 s after)
+    clock.now += timedelta(seconds=0.5)
+    with pytest.raises((Forbidden, Unauthorized)):
+        licensing.licence_for_device(world.ctx, token)
+    assert simulator.calls == 1
+
+
+def test_the_memory_is_per_instance_and_can_be_turned_off(env: tuple[World, LicenceSimulator, Clock]) -> None:
+    world, simulator, _ = env
+    account, token = device(world)
+    switched_off = replace(world.ctx, settings=replace(world.ctx.settings, licence_auth_cache_seconds=0))
+    for ctx in (world.ctx, switched_off):
+        licensing.licence_for_device(ctx, token)
+    _disable_account(world, account)
+    assert licensing.licence_for_device(world.ctx, token).licence.status == "valid"  # this instance remembers
+    another_instance = replace(world.ctx)  # a new Lambda instance: its own, empty memory
+    for ctx in (another_instance, switched_off):
+        with pytest.raises(Forbidden):
+            licensing.licence_for_device(ctx, token)
+    assert simulator.calls == 1
+
+
+def test_a_stale_licence_served_while_the_vendor_is_down_is_not_remembered(
+    env: tuple[World, LicenceSimulator, Clock],
+) -> None:
+    world, simulator, clock = env
+    account, token = device(world)
+    licensing.licence_for_device(world.ctx, token)
+    clock.now += timedelta(seconds=3601)  # no longer fresh; the vendor is down
+    simulator.fault = "down"
+    assert licensing.licence_for_device(world.ctx, token).stale
+    _disable_account(world, account)
+    with pytest.raises(Forbidden):  # at once: nothing was remembered from the stale answer
+        licensing.licence_for_device(world.ctx, token)

@@ -102,6 +102,7 @@ def _record(name: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -
 
 def test_the_handler_ignores_redelivered_and_reordered_records(moto_url: str) -> None:
     from chalicelib.adapters.dynamo import _account_to_model
+    from chalicelib.adapters.dynamo_models import AccountModel
 
     ctx = make_context("dynamodb", moto_url)
     bootstrap.use(ctx)
@@ -109,7 +110,7 @@ def test_the_handler_ignores_redelivered_and_reordered_records(moto_url: str) ->
         world = World(ctx)
         v1 = accounts.create_account(ctx, world.admin, world.account_data(full_name="First Name")).account
         v2 = replace(v1, full_name="Second Name", version=2)
-        image1, image2 = (_account_to_model(a).serialize() for a in (v1, v2))
+        image1, image2 = (_account_to_model(AccountModel, a).serialize() for a in (v1, v2))
         insert, modify = _record("INSERT", None, image1), _record("MODIFY", image1, image2)
         remove = _record("REMOVE", image2, None)
         app.index_accounts({"Records": [insert, modify]}, None)

@@ -1,20 +1,21 @@
 """DynamoDB repositories through PynamoDB. Every invariant-keeping write is one TransactWriteItems call.
 
 Vendor errors stop here: conditional-check failures become our Conflict / NotFound /
-ConcurrentModification, so nothing above this module sees a PynamoDB or botocore exception.
+ConcurrentModification, throttling StorageBusy and any other PynamoDB failure StorageUnavailable (both 503),
+so nothing above this module sees a PynamoDB or botocore exception. Every repository class is wrapped by
+`@_translated`, which does this for each public method, transactional or not.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -22,7 +23,6 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.adapters.cursor import decode_cursor, encode_cursor
 from chalicelib.adapters.dynamo_models import (
     AccountModel,
-    AuditModel,
     AuthModel,
     GroupModel,
     ImportModel,
@@ -31,6 +31,7 @@ from chalicelib.adapters.dynamo_models import (
     OperatorModel,
     ProfileModel,
     RegistrationModel,
+    Tables,
     TimelineModel,
     TokenModel,
     UniqueModel,
@@ -42,6 +43,8 @@ from chalicelib.domain.errors import (
     NotFound,
     StaleReference,
     StorageBusy,
+    StorageUnavailable,
+    Unavailable,
 )
 from chalicelib.domain.import_job import ImportJob, job_from_dict, job_to_dict
 from chalicelib.domain.licensing import BadLicence, CachedLicence, Licence, canonical
@@ -62,7 +65,6 @@ from chalicelib.domain.model import (
     TimelineEvent,
     Transport,
     iso,
-    utcnow,
 )
 from chalicelib.domain.provisioning import MessageStatus, ProvisioningToken, Purpose, SmsMessage
 from chalicelib.domain.registration import Registration
@@ -77,8 +79,49 @@ _PROFILE_CHANGED = StaleReference(
     "The provisioning profile was deleted or its SIP domain changed meanwhile.",
     field="provisioning_profile_id",
 )
-_ID_TAKEN = Conflict("An account with this id exists already.", field="id", code="duplicate")
+
+
+_ID_TAKEN = guards.id_taken("an account")
 _STALE = ConcurrentModification("The item changed since it was read; reload and retry.")
+
+
+_THROTTLED = {
+    "ThrottlingError",
+    "ThrottlingException",
+    "ProvisionedThroughputExceeded",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+}
+
+
+def storage_error(exc: PynamoDBException) -> Unavailable:
+    """What a PynamoDB failure that is not a refused condition means to the caller: try again later."""
+    if exc.cause_response_code in _THROTTLED:
+        return StorageBusy("The database is busy; try again in a moment.", retry_after=2)
+    return StorageUnavailable("The database cannot be reached; try again in a moment.")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C", bound=type)
+
+
+def _translating(method: F) -> F:
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except PynamoDBException as exc:
+            raise storage_error(exc) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _translated(cls: C) -> C:
+    """Wrap every public method of a repository so that no PynamoDB exception leaves it."""
+    for name, member in list(vars(cls).items()):
+        if not name.startswith("_") and callable(member):
+            setattr(cls, name, _translating(member))
+    return cls
 
 
 _KIND_ORDER = {"check": 0, "delete": 1, "put": 2, "update": 3}  # the order PynamoDB sends items in
@@ -90,8 +133,8 @@ class _Tx:
     PynamoDB sends condition checks, then deletes, puts and updates; cancellation reasons come back in that
     order, so the failures are kept in the same order."""
 
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
         self.ops: list[tuple[str, Callable[[TransactWrite], None], DomainError | None]] = []
 
     def put(self, item: Model, condition: Condition | None, on_fail: DomainError | None = None) -> None:
@@ -113,16 +156,16 @@ class _Tx:
         condition = UniqueModel.key.does_not_exist()
         if not new_owner:
             condition = condition | (UniqueModel.owner_id == owner)
-        self.put(UniqueModel(key, owner_id=owner), condition, conflict)
+        self.put(self.t.uniques(key, owner_id=owner), condition, conflict)
 
     def release(self, entry: guards.Guard) -> None:
         key, owner, _ = entry
-        self.delete(UniqueModel(key, owner_id=owner), None)
+        self.delete(self.t.uniques(key, owner_id=owner), None)
 
     def commit(self) -> None:
         ordered = sorted(self.ops, key=lambda op: _KIND_ORDER[op[0]])
         try:
-            with TransactWrite(connection=self.connection) as tx:
+            with TransactWrite(connection=self.t.connection) as tx:
                 for _, apply, _ in ordered:
                     apply(tx)
         except TransactWriteError as exc:
@@ -132,10 +175,9 @@ class _Tx:
                     raise failure from exc
             if any(r is not None and r.code == "TransactionConflict" for r in reasons):
                 raise _STALE from exc
-            throttled = {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
-            if exc.cause_response_code in throttled or any(r is not None and r.code in throttled for r in reasons):
+            if any(r is not None and r.code in _THROTTLED for r in reasons):
                 raise StorageBusy("The database is busy; try again in a moment.", retry_after=2) from exc
-            raise
+            raise storage_error(exc) from exc
 
 
 def _version_is(model: type[Model], version: int) -> Condition:
@@ -178,9 +220,9 @@ def _get(model: type[M], key: str) -> M | None:
 # --- accounts ----------------------------------------------------------------------------------------------
 
 
-def _account_to_model(a: Account) -> AccountModel:
+def _account_to_model(cls: type[AccountModel], a: Account) -> AccountModel:
     creds = a.credentials
-    return AccountModel(
+    return cls(
         a.id,
         username=a.username,
         group_id=a.group_id,
@@ -208,6 +250,8 @@ def _account_to_model(a: Account) -> AccountModel:
         ha1b=creds.ha1b if creds else None,
         ha1_sha256=creds.ha1_sha256 if creds else None,
         sms_problem=a.sms_problem or None,
+        sip_locked_until=a.sip_locked_until,
+        sip_lock_lifted_at=a.sip_lock_lifted_at.timestamp() if a.sip_lock_lifted_at else None,
         version=a.version,
     )
 
@@ -242,6 +286,8 @@ def _account_from_model(m: AccountModel) -> Account:
         credentials=creds,
         version=int(m.version),
         sms_problem=m.sms_problem or "",
+        sip_locked_until=m.sip_locked_until,
+        sip_lock_lifted_at=datetime.fromtimestamp(float(m.sip_lock_lifted_at), UTC) if m.sip_lock_lifted_at else None,
     )
 
 
@@ -252,8 +298,8 @@ def account_from_image(image: dict[str, Any] | None) -> Account | None:
     return _account_from_model(AccountModel.from_raw_data(image))
 
 
-def _event_to_model(e: TimelineEvent) -> TimelineModel:
-    return TimelineModel(
+def _event_to_model(cls: type[TimelineModel], e: TimelineEvent) -> TimelineModel:
+    return cls(
         e.account_id,
         f"{iso(e.at)}#{e.event_id or secrets.token_hex(4)}",  # an event with an id is stored once
         kind=e.kind,
@@ -271,7 +317,7 @@ def _event_from_model(m: TimelineModel) -> TimelineEvent:
 
 def _count_delta(tx: _Tx, group_id: str, delta: int) -> None:
     tx.update(
-        GroupModel(group_id),
+        tx.t.groups(group_id),
         [GroupModel.account_count.add(delta)],
         GroupModel.id.exists(),
         _GROUP_MISSING,
@@ -283,33 +329,34 @@ def _check_profile(tx: _Tx, account: Account) -> None:
     condition = ProfileModel.id.exists()
     if account.credentials is not None:
         condition = condition & (ProfileModel.sip_domain == account.credentials.realm)
-    tx.check(ProfileModel, account.provisioning_profile_id, condition, _PROFILE_CHANGED)
+    tx.check(tx.t.profiles, account.provisioning_profile_id, condition, _PROFILE_CHANGED)
 
 
+@_translated
 class DynamoAccounts:
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
 
     def add(self, account: Account, event: TimelineEvent) -> None:
-        tx = _Tx(self.connection)
+        tx = _Tx(self.t)
         # Ids are fresh uuid4s, or derived from an import job and record (a resumed import must not write twice).
-        tx.put(_account_to_model(account), AccountModel.id.does_not_exist(), _ID_TAKEN)
+        tx.put(_account_to_model(self.t.accounts, account), AccountModel.id.does_not_exist(), _ID_TAKEN)
         for entry in guards.account_guards(account):
             tx.claim(entry, new_owner=True)
         _count_delta(tx, account.group_id, +1)
         _check_profile(tx, account)
-        tx.put(_event_to_model(event), None)
+        tx.put(_event_to_model(self.t.timeline, event), None)
         tx.commit()
 
     def add_many(self, accounts: Sequence[Account], events: Sequence[TimelineEvent]) -> None:
-        tx = _Tx(self.connection)
+        tx = _Tx(self.t)
         counts: dict[str, int] = {}
         profiles: dict[str, Account] = {}
         for account, event in zip(accounts, events, strict=True):
-            tx.put(_account_to_model(account), AccountModel.id.does_not_exist(), _ID_TAKEN)
+            tx.put(_account_to_model(self.t.accounts, account), AccountModel.id.does_not_exist(), _ID_TAKEN)
             for entry in guards.account_guards(account):
                 tx.claim(entry, new_owner=True)
-            tx.put(_event_to_model(event), None)
+            tx.put(_event_to_model(self.t.timeline, event), None)
             counts[account.group_id] = counts.get(account.group_id, 0) + 1
             profiles.setdefault(account.provisioning_profile_id, account)
         for group_id, delta in counts.items():  # one operation per item: DynamoDB refuses two on the same one
@@ -319,32 +366,32 @@ class DynamoAccounts:
         tx.commit()
 
     def get(self, account_id: str) -> Account | None:
-        model = _get(AccountModel, account_id)
+        model = _get(self.t.accounts, account_id)
         return _account_from_model(model) if model else None
 
     def taken_keys(self, keys: Sequence[str]) -> set[str]:
         unique = list(dict.fromkeys(keys))
-        return {m.key for m in UniqueModel.batch_get(unique, attributes_to_get=["key"])} if unique else set()
+        return {m.key for m in self.t.uniques.batch_get(unique, attributes_to_get=["key"])} if unique else set()
 
     def get_many(self, account_ids: Sequence[str]) -> dict[str, Account]:
         unique = list(dict.fromkeys(account_ids))
-        return {m.id: _account_from_model(m) for m in AccountModel.batch_get(unique)} if unique else {}
+        return {m.id: _account_from_model(m) for m in self.t.accounts.batch_get(unique)} if unique else {}
 
     def get_by_username(self, username: str) -> Account | None:
-        guard = _get(UniqueModel, guards.username_key(username))
+        guard = _get(self.t.uniques, guards.username_key(username))
         return self.get(guard.owner_id) if guard else None
 
     def get_by_number(self, number: str) -> Account | None:
-        guard = _get(UniqueModel, guards.number_key(number))
+        guard = _get(self.t.uniques, guards.number_key(number))
         return self.get(guard.owner_id) if guard else None
 
     def list_by_group(self, group_id: str, limit: int, cursor: str | None) -> Page[Account]:
-        iterator = AccountModel.by_group.query(group_id, limit=limit, last_evaluated_key=_start_key(cursor))
+        iterator = self.t.accounts.by_group.query(group_id, limit=limit, last_evaluated_key=_start_key(cursor))
         return _page(iterator, _account_from_model)
 
     def replace(self, previous: Account, updated: Account, event: TimelineEvent) -> None:
-        tx = _Tx(self.connection)
-        tx.put(_account_to_model(updated), _version_is(AccountModel, previous.version), _STALE)
+        tx = _Tx(self.t)
+        tx.put(_account_to_model(self.t.accounts, updated), _version_is(AccountModel, previous.version), _STALE)
         old_entries = guards.account_guards(previous)
         new_entries = guards.account_guards(updated)
         for entry in new_entries:
@@ -357,33 +404,33 @@ class DynamoAccounts:
             _count_delta(tx, previous.group_id, -1)
             _count_delta(tx, updated.group_id, +1)
         _check_profile(tx, updated)
-        tx.put(_event_to_model(event), None)
+        tx.put(_event_to_model(self.t.timeline, event), None)
         tx.commit()
 
     def remove(self, account: Account, event: TimelineEvent) -> None:
-        tx = _Tx(self.connection)
-        tx.delete(AccountModel(account.id), _version_is(AccountModel, account.version), _STALE)
+        tx = _Tx(self.t)
+        tx.delete(self.t.accounts(account.id), _version_is(AccountModel, account.version), _STALE)
         for entry in guards.account_guards(account):
             tx.release(entry)
         _count_delta(tx, account.group_id, -1)
-        tx.put(_event_to_model(event), None)
+        tx.put(_event_to_model(self.t.timeline, event), None)
         tx.commit()
 
     def append_event(self, event: TimelineEvent) -> None:
-        _event_to_model(event).save()
+        _event_to_model(self.t.timeline, event).save()
 
     def timeline(self, account_id: str, limit: int) -> list[TimelineEvent]:
-        return [_event_from_model(m) for m in TimelineModel.query(account_id, scan_index_forward=False, limit=limit)]
+        return [_event_from_model(m) for m in self.t.timeline.query(account_id, scan_index_forward=False, limit=limit)]
 
     def profile_in_use(self, profile_id: str) -> bool:
-        return any(True for _ in AccountModel.by_profile.query(profile_id, limit=1))
+        return any(True for _ in self.t.accounts.by_profile.query(profile_id, limit=1))
 
 
 # --- groups ------------------------------------------------------------------------------------------------
 
 
-def _group_to_model(g: Group) -> GroupModel:
-    return GroupModel(
+def _group_to_model(cls: type[GroupModel], g: Group) -> GroupModel:
+    return cls(
         g.id,
         name=g.name,
         it_email=g.it_email,
@@ -410,26 +457,27 @@ def _group_from_model(m: GroupModel) -> Group:
     )
 
 
+@_translated
 class DynamoGroups:
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
 
     def add(self, group: Group) -> None:
-        tx = _Tx(self.connection)
-        tx.put(_group_to_model(group), GroupModel.id.does_not_exist(), Conflict("Group id exists."))
+        tx = _Tx(self.t)
+        tx.put(_group_to_model(self.t.groups, group), GroupModel.id.does_not_exist(), guards.id_taken("a group"))
         tx.claim(guards.group_name_guard(group))
-        tx.check(ProfileModel, group.provisioning_profile_id, ProfileModel.id.exists(), _PROFILE_MISSING)
+        tx.check(self.t.profiles, group.provisioning_profile_id, ProfileModel.id.exists(), _PROFILE_MISSING)
         tx.commit()
 
     def get(self, group_id: str) -> Group | None:
-        model = _get(GroupModel, group_id)
+        model = _get(self.t.groups, group_id)
         return _group_from_model(model) if model else None
 
     def list(self, limit: int, cursor: str | None) -> Page[Group]:
-        return _page(GroupModel.scan(limit=limit, last_evaluated_key=_start_key(cursor)), _group_from_model)
+        return _page(self.t.groups.scan(limit=limit, last_evaluated_key=_start_key(cursor)), _group_from_model)
 
     def replace(self, previous: Group, updated: Group) -> None:
-        tx = _Tx(self.connection)
+        tx = _Tx(self.t)
         actions = [
             GroupModel.name.set(updated.name),
             GroupModel.it_email.set(updated.it_email),
@@ -439,31 +487,36 @@ class DynamoGroups:
             GroupModel.version.set(updated.version),
         ]
         # An update, not a put: the account counter belongs to account writes.
-        tx.update(GroupModel(updated.id), actions, _version_is(GroupModel, previous.version), _STALE)
+        tx.update(self.t.groups(updated.id), actions, _version_is(GroupModel, previous.version), _STALE)
         old, new = guards.group_name_guard(previous), guards.group_name_guard(updated)
         if old[0] != new[0]:
             tx.claim(new)
             tx.release(old)
-        tx.check(ProfileModel, updated.provisioning_profile_id, ProfileModel.id.exists(), _PROFILE_MISSING)
+        tx.check(self.t.profiles, updated.provisioning_profile_id, ProfileModel.id.exists(), _PROFILE_MISSING)
         tx.commit()
 
     def remove(self, group: Group) -> None:
-        tx = _Tx(self.connection)
+        tx = _Tx(self.t)
         not_empty = Conflict("The group still has accounts; delete or move them first.", code="group_not_empty")
-        tx.delete(GroupModel(group.id), GroupModel.account_count == 0, not_empty)
+        tx.delete(self.t.groups(group.id), GroupModel.account_count == 0, not_empty)
         tx.release(guards.group_name_guard(group))
-        tx.commit()
+        try:
+            tx.commit()
+        except Conflict as exc:  # the condition fails on a missing group too: tell the two apart
+            if _get(self.t.groups, group.id) is None:
+                raise NotFound("Group not found.") from exc
+            raise
 
     def profile_in_use(self, profile_id: str) -> bool:
-        scan = GroupModel.scan(GroupModel.provisioning_profile_id == profile_id)
+        scan = self.t.groups.scan(GroupModel.provisioning_profile_id == profile_id)
         return any(True for _ in scan)
 
 
 # --- provisioning profiles -------------------------------------------------------------------------------
 
 
-def _profile_to_model(p: ProvisioningProfile) -> ProfileModel:
-    return ProfileModel(
+def _profile_to_model(cls: type[ProfileModel], p: ProvisioningProfile) -> ProfileModel:
+    return cls(
         p.id,
         name=p.name,
         sip_domain=p.sip_domain,
@@ -509,27 +562,30 @@ def _profile_from_model(m: ProfileModel) -> ProvisioningProfile:
     )
 
 
+@_translated
 class DynamoProfiles:
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
 
     def add(self, profile: ProvisioningProfile) -> None:
-        tx = _Tx(self.connection)
-        tx.put(_profile_to_model(profile), ProfileModel.id.does_not_exist(), Conflict("Profile id exists."))
+        tx = _Tx(self.t)
+        tx.put(
+            _profile_to_model(self.t.profiles, profile), ProfileModel.id.does_not_exist(), guards.id_taken("a profile")
+        )
         tx.claim(guards.profile_name_guard(profile))
         tx.commit()
 
     def get(self, profile_id: str) -> ProvisioningProfile | None:
-        model = _get(ProfileModel, profile_id)
+        model = _get(self.t.profiles, profile_id)
         return _profile_from_model(model) if model else None
 
     def list(self, limit: int, cursor: str | None) -> Page[ProvisioningProfile]:
-        scan = ProfileModel.scan(limit=limit, last_evaluated_key=_start_key(cursor))
+        scan = self.t.profiles.scan(limit=limit, last_evaluated_key=_start_key(cursor))
         return _page(scan, _profile_from_model)
 
     def replace(self, previous: ProvisioningProfile, updated: ProvisioningProfile) -> None:
-        tx = _Tx(self.connection)
-        tx.put(_profile_to_model(updated), _version_is(ProfileModel, previous.version), _STALE)
+        tx = _Tx(self.t)
+        tx.put(_profile_to_model(self.t.profiles, updated), _version_is(ProfileModel, previous.version), _STALE)
         old, new = guards.profile_name_guard(previous), guards.profile_name_guard(updated)
         if old[0] != new[0]:
             tx.claim(new)
@@ -537,8 +593,8 @@ class DynamoProfiles:
         tx.commit()
 
     def remove(self, profile: ProvisioningProfile) -> None:
-        tx = _Tx(self.connection)
-        tx.delete(ProfileModel(profile.id), _version_is(ProfileModel, profile.version), _STALE)
+        tx = _Tx(self.t)
+        tx.delete(self.t.profiles(profile.id), _version_is(ProfileModel, profile.version), _STALE)
         tx.release(guards.profile_name_guard(profile))
         tx.commit()
 
@@ -546,8 +602,8 @@ class DynamoProfiles:
 # --- operators ---------------------------------------------------------------------------------------------
 
 
-def _operator_to_model(o: Operator) -> OperatorModel:
-    return OperatorModel(
+def _operator_to_model(cls: type[OperatorModel], o: Operator) -> OperatorModel:
+    return cls(
         o.id,
         username=o.username,
         role=o.role.value,
@@ -576,36 +632,41 @@ def _operator_from_model(m: OperatorModel) -> Operator:
     )
 
 
+@_translated
 class DynamoOperators:
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
 
     def add(self, operator: Operator) -> None:
-        tx = _Tx(self.connection)
-        tx.put(_operator_to_model(operator), OperatorModel.id.does_not_exist(), Conflict("Operator id exists."))
+        tx = _Tx(self.t)
+        tx.put(
+            _operator_to_model(self.t.operators, operator),
+            OperatorModel.id.does_not_exist(),
+            guards.id_taken("an operator"),
+        )
         tx.claim(guards.operator_guard(operator))
         tx.commit()
 
     def get(self, operator_id: str) -> Operator | None:
-        model = _get(OperatorModel, operator_id)
+        model = _get(self.t.operators, operator_id)
         return _operator_from_model(model) if model else None
 
     def get_by_username(self, username: str) -> Operator | None:
-        guard = _get(UniqueModel, guards.operator_key(username))
+        guard = _get(self.t.uniques, guards.operator_key(username))
         return self.get(guard.owner_id) if guard else None
 
     def list(self, limit: int, cursor: str | None) -> Page[Operator]:
-        scan = OperatorModel.scan(limit=limit, last_evaluated_key=_start_key(cursor))
+        scan = self.t.operators.scan(limit=limit, last_evaluated_key=_start_key(cursor))
         return _page(scan, _operator_from_model)
 
     def replace(self, previous: Operator, updated: Operator) -> None:
-        tx = _Tx(self.connection)
-        tx.put(_operator_to_model(updated), _version_is(OperatorModel, previous.version), _STALE)
+        tx = _Tx(self.t)
+        tx.put(_operator_to_model(self.t.operators, updated), _version_is(OperatorModel, previous.version), _STALE)
         tx.commit()
 
     def remove(self, operator: Operator) -> None:
-        tx = _Tx(self.connection)
-        tx.delete(OperatorModel(operator.id), _version_is(OperatorModel, operator.version), _STALE)
+        tx = _Tx(self.t)
+        tx.delete(self.t.operators(operator.id), _version_is(OperatorModel, operator.version), _STALE)
         tx.release(guards.operator_guard(operator))
         tx.commit()
 
@@ -613,9 +674,13 @@ class DynamoOperators:
 # --- sessions, counters, audit -----------------------------------------------------------------------------
 
 
+@_translated
 class DynamoSessions:
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
+
     def add(self, session: Session) -> None:
-        AuthModel(
+        self.t.auth(
             f"session#{session.token_hash}",
             operator_id=session.operator_id,
             created_at=session.created_at,
@@ -625,18 +690,18 @@ class DynamoSessions:
         ).save()
 
     def get(self, token_hash: str) -> Session | None:
-        model = _get(AuthModel, f"session#{token_hash}")
+        model = _get(self.t.auth, f"session#{token_hash}")
         if model is None or model.operator_id is None or model.created_at is None or model.expires_at is None:
             return None
         idle = int(model.idle_seconds or 0)
         return Session(token_hash, model.operator_id, model.created_at, model.expires_at, idle)
 
     def remove(self, token_hash: str) -> None:
-        AuthModel(f"session#{token_hash}").delete()
+        self.t.auth(f"session#{token_hash}").delete()
 
     def extend(self, token_hash: str, expires_at: datetime) -> None:
         try:
-            AuthModel(f"session#{token_hash}").update(
+            self.t.auth(f"session#{token_hash}").update(
                 actions=[AuthModel.expires_at.set(expires_at), AuthModel.ttl.set(int(expires_at.timestamp()))],
                 condition=AuthModel.pk.exists(),
             )
@@ -651,21 +716,24 @@ class DynamoSessions:
 
     def hit(self, key: str, window_seconds: int, now: datetime) -> int:
         pk, expires = self._slot(key, window_seconds, now)
-        item = AuthModel(pk)
+        item = self.t.auth(pk)
         item.update(actions=[AuthModel.hits.add(1), AuthModel.ttl.set(expires)])
         return int(item.hits or 0)
 
     def hits(self, key: str, window_seconds: int, now: datetime) -> int:
-        model = _get(AuthModel, self._slot(key, window_seconds, now)[0])
+        model = _get(self.t.auth, self._slot(key, window_seconds, now)[0])
         return int(model.hits or 0) if model else 0
 
 
-@dataclass(frozen=True)
+@_translated
 class DynamoLoginAudit:
-    months_back: int = 2
+    months_back = 2
+
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
 
     def record(self, attempt: LoginAttempt) -> None:
-        AuditModel(
+        self.t.audit(
             f"login#{attempt.at:%Y-%m}",
             f"{iso(attempt.at)}#{secrets.token_hex(4)}",
             username=attempt.username,
@@ -674,10 +742,10 @@ class DynamoLoginAudit:
             user_agent=attempt.user_agent,
         ).save()
 
-    def recent(self, limit: int) -> list[LoginAttempt]:
+    def recent(self, limit: int, now: datetime) -> list[LoginAttempt]:
         found: list[LoginAttempt] = []
-        for month in _months_back(self.months_back):
-            for m in AuditModel.query(f"login#{month}", scan_index_forward=False, limit=limit - len(found)):
+        for month in _months_back(self.months_back, now):
+            for m in self.t.audit.query(f"login#{month}", scan_index_forward=False, limit=limit - len(found)):
                 at = datetime.fromisoformat(m.sk.split("#", 1)[0].replace("Z", "+00:00"))
                 found.append(LoginAttempt(at, m.username, m.source_ip, m.outcome, m.user_agent or ""))
             if len(found) >= limit:
@@ -685,46 +753,49 @@ class DynamoLoginAudit:
         return found
 
 
+@_translated
 class DynamoTokens:
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
 
     def issue(self, token: ProvisioningToken) -> None:
-        tx = _Tx(self.connection)
+        tx = _Tx(self.t)
         ttl = int(token.expires_at.timestamp()) + 86400
         tx.put(
-            TokenModel(
+            self.t.tokens(
                 token.token_hash, account_id=token.account_id, purpose=token.purpose.value,
                 created_at=token.created_at, expires_at=token.expires_at, ttl=ttl,
             ),
             TokenModel.pk.does_not_exist(),
             Conflict("Token exists."),
         )  # fmt: skip
-        tx.put(TokenModel(f"latest#{token.account_id}#{token.purpose.value}", points_to=token.token_hash), None)
+        tx.put(self.t.tokens(f"latest#{token.account_id}#{token.purpose.value}", points_to=token.token_hash), None)
         tx.commit()
 
     def get(self, token_hash: str) -> tuple[ProvisioningToken, bool] | None:
-        model = _get(TokenModel, token_hash)
+        model = _get(self.t.tokens, token_hash)
         if model is None or not model.account_id or not model.purpose or not model.created_at or not model.expires_at:
             return None
         token = ProvisioningToken(
             token_hash, model.account_id, Purpose(model.purpose), model.created_at, model.expires_at, model.used_at
         )
-        pointer = _get(TokenModel, f"latest#{token.account_id}#{token.purpose.value}")
+        pointer = _get(self.t.tokens, f"latest#{token.account_id}#{token.purpose.value}")
         return token, pointer is not None and pointer.points_to == token_hash
 
     def consume(self, token_hash: str, at: datetime) -> None:
         try:
-            TokenModel(token_hash).update(
+            self.t.tokens(token_hash).update(
                 actions=[TokenModel.used_at.set(at)],
                 condition=TokenModel.pk.exists() & TokenModel.used_at.does_not_exist(),
             )
         except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
             raise Conflict("This link was used already.", code="link_used") from exc
 
     def revoke(self, account_id: str, purposes: Sequence[Purpose]) -> None:
         for purpose in purposes:
-            TokenModel(f"latest#{account_id}#{purpose.value}").delete()
+            self.t.tokens(f"latest#{account_id}#{purpose.value}").delete()
 
 
 def _message_from_model(m: MessageModel) -> SmsMessage:
@@ -736,8 +807,8 @@ def _message_from_model(m: MessageModel) -> SmsMessage:
     )  # fmt: skip
 
 
-def _message_to_model(m: SmsMessage) -> MessageModel:
-    return MessageModel(
+def _message_to_model(cls: type[MessageModel], m: SmsMessage) -> MessageModel:
+    return cls(
         m.id, account_id=m.account_id, month=f"{m.created_at:%Y-%m}", to=m.to, body=m.body,
         purpose=m.purpose.value, status=m.status.value, created_at=m.created_at, updated_at=m.updated_at,
         provider_id=m.provider_id or None, error_code=m.error_code or None, error_message=m.error_message or None,
@@ -745,31 +816,33 @@ def _message_to_model(m: SmsMessage) -> MessageModel:
     )  # fmt: skip
 
 
+@_translated
 class DynamoMessages:
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
 
     def add(self, message: SmsMessage) -> None:
-        _message_to_model(message).save(condition=MessageModel.id.does_not_exist())
+        if not _save_if(_message_to_model(self.t.messages, message), MessageModel.id.does_not_exist()):
+            raise guards.id_taken("a message")
 
     def get(self, message_id: str) -> SmsMessage | None:
-        model = _get(MessageModel, message_id)
+        model = _get(self.t.messages, message_id)
         return _message_from_model(model) if model else None
 
     def update(self, message: SmsMessage, expected: MessageStatus) -> bool:
-        return _save_if(_message_to_model(message), MessageModel.status == expected.value)
+        return _save_if(_message_to_model(self.t.messages, message), MessageModel.status == expected.value)
 
-    def recent(self, limit: int) -> list[SmsMessage]:
+    def recent(self, limit: int, now: datetime) -> list[SmsMessage]:
         found: list[SmsMessage] = []
-        for month in _months_back(2):
-            query = MessageModel.by_month.query(month, scan_index_forward=False, limit=limit - len(found))
+        for month in _months_back(2, now):
+            query = self.t.messages.by_month.query(month, scan_index_forward=False, limit=limit - len(found))
             found += [_message_from_model(m) for m in query]
             if len(found) >= limit:
                 break
         return found
 
     def for_account(self, account_id: str, limit: int) -> list[SmsMessage]:
-        query = MessageModel.by_account.query(account_id, scan_index_forward=False, limit=limit)
+        query = self.t.messages.by_account.query(account_id, scan_index_forward=False, limit=limit)
         return [_message_from_model(m) for m in query]
 
 
@@ -789,9 +862,13 @@ def _licence_from(raw: str | None, signature: str | None) -> Licence | None:
         raise BadLicence("the cached licence cannot be read") from None
 
 
+@_translated
 class DynamoLicences:
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
+
     def get(self, account_id: str) -> CachedLicence | None:
-        model = _get(LicenceModel, account_id)
+        model = _get(self.t.licences, account_id)
         if model is None:
             return None
         try:
@@ -806,22 +883,22 @@ class DynamoLicences:
 
     def put(self, cached: CachedLicence) -> None:
         licence = cached.licence
-        LicenceModel(
+        self.t.licences(
             cached.account_id, raw=licence.raw if licence else None, signature=licence.signature if licence else None,
             validated_at=cached.validated_at, last_error=cached.last_error or None, last_error_at=cached.last_error_at,
             failures=cached.failures, retry_after=cached.retry_after,
         ).save()  # fmt: skip
 
     def acquire_lease(self, account_id: str, until: datetime, now: datetime) -> bool:
-        lease = LicenceModel(f"lease#{account_id}", lease_until=until, ttl=int(until.timestamp()) + 3600)
+        lease = self.t.licences(f"lease#{account_id}", lease_until=until, ttl=int(until.timestamp()) + 3600)
         return _save_if(lease, LicenceModel.pk.does_not_exist() | (LicenceModel.lease_until < now))
 
     def release_lease(self, account_id: str) -> None:
-        LicenceModel(f"lease#{account_id}").delete()
+        self.t.licences(f"lease#{account_id}").delete()
 
 
-def _job_model(job: ImportJob) -> ImportModel:
-    return ImportModel(
+def _job_model(cls: type[ImportModel], job: ImportJob) -> ImportModel:
+    return cls(
         job.id,
         month=f"{job.created_at:%Y-%m}",
         created_at=job.created_at,
@@ -834,21 +911,25 @@ def _job_from(text: str) -> ImportJob:
     return job_from_dict(json.loads(text))
 
 
+@_translated
 class DynamoImports:
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
+
     def add(self, job: ImportJob) -> bool:
-        return _save_if(_job_model(job), ImportModel.id.does_not_exist())
+        return _save_if(_job_model(self.t.imports, job), ImportModel.id.does_not_exist())
 
     def replace(self, previous: ImportJob, updated: ImportJob) -> bool:
-        return _save_if(_job_model(updated), ImportModel.version == previous.version)
+        return _save_if(_job_model(self.t.imports, updated), ImportModel.version == previous.version)
 
     def get(self, job_id: str) -> ImportJob | None:
-        model = _get(ImportModel, job_id)
+        model = _get(self.t.imports, job_id)
         return _job_from(model.job) if model else None
 
-    def recent(self, limit: int) -> list[ImportJob]:
+    def recent(self, limit: int, now: datetime) -> list[ImportJob]:
         found: list[ImportJob] = []
-        for month in _months_back(2):
-            query = ImportModel.by_month.query(month, scan_index_forward=False, limit=limit - len(found))
+        for month in _months_back(2, now):
+            query = self.t.imports.by_month.query(month, scan_index_forward=False, limit=limit - len(found))
             found += [_job_from(m.job) for m in query]
             if len(found) >= limit:
                 break
@@ -858,9 +939,9 @@ class DynamoImports:
 _REGISTRATION_KEPT = timedelta(days=1)  # how long an item outlives its registration (late events, history)
 
 
-def _registration_to_model(r: Registration) -> RegistrationModel:
+def _registration_to_model(cls: type[RegistrationModel], r: Registration) -> RegistrationModel:
     ends = max(r.expires_at, r.changed_at) if r.active else r.changed_at
-    return RegistrationModel(
+    return cls(
         r.account_id,
         r.contact,
         username=r.username,
@@ -895,22 +976,30 @@ def _registration_from_model(m: RegistrationModel) -> Registration:
     )
 
 
+@_translated
 class DynamoRegistrations:
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
+
     def put(self, registration: Registration) -> bool:
-        newer = RegistrationModel.account_id.does_not_exist() | (RegistrationModel.changed_at < registration.changed_at)
-        return _save_if(_registration_to_model(registration), newer)
+        # Registration.supersedes as a condition: newer, and an end only from the edge holding the live one
+        newer = RegistrationModel.changed_at < registration.changed_at
+        if not registration.active and registration.edge:
+            holder = RegistrationModel.edge.does_not_exist() | (RegistrationModel.edge == registration.edge)
+            newer = newer & (RegistrationModel.online_group_id.does_not_exist() | holder)
+        condition = RegistrationModel.account_id.does_not_exist() | newer
+        return _save_if(_registration_to_model(self.t.registrations, registration), condition)
 
     def for_account(self, account_id: str) -> list[Registration]:
-        return [_registration_from_model(m) for m in RegistrationModel.query(account_id, consistent_read=True)]
+        return [_registration_from_model(m) for m in self.t.registrations.query(account_id, consistent_read=True)]
 
     def online_in_group(self, group_id: str, limit: int, cursor: str | None) -> Page[Registration]:
-        query = RegistrationModel.online_by_group.query(group_id, limit=limit, last_evaluated_key=_start_key(cursor))
+        query = self.t.registrations.online_by_group.query(group_id, limit=limit, last_evaluated_key=_start_key(cursor))
         return _page(query, _registration_from_model)
 
 
-def _months_back(count: int) -> Iterator[str]:
-    today = utcnow()
-    year, month = today.year, today.month
+def _months_back(count: int, now: datetime) -> Iterator[str]:
+    year, month = now.year, now.month
     for _ in range(count):
         yield f"{year:04d}-{month:02d}"
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)

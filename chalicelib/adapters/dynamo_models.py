@@ -1,8 +1,11 @@
-"""PynamoDB models of every table. Names, endpoint and region are bound at start-up by `bind`."""
+"""PynamoDB models of every table. The classes here are unbound templates (the tables' schemas, which
+infra/ builds the tables from); `bind` derives one set of subclasses per context, each with its own table
+names, endpoint and connection, so building a second context never changes the first one's storage."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -68,6 +71,8 @@ class AccountModel(Model):
     ha1b = UnicodeAttribute(null=True)
     ha1_sha256 = UnicodeAttribute(null=True)
     sms_problem = UnicodeAttribute(null=True)
+    sip_locked_until = UTCDateTimeAttribute(null=True)
+    sip_lock_lifted_at = NumberAttribute(null=True)  # epoch seconds: the SIP edge reads it (docs/sip-events.md)
     version = NumberAttribute()
     by_group = _ByGroup()
     by_profile = _ByProfile()
@@ -341,30 +346,62 @@ ALL_MODELS: dict[str, type[Model]] = {
 }
 
 
-def bind(settings: Settings) -> Connection:
-    """Point every model at the configured tables and endpoint (the composition root calls this).
+M = TypeVar("M", bound=Model)
 
-    All models share one botocore client: PynamoDB would otherwise build a session and load the DynamoDB
-    service model once per table (about 0.1 s each), which a cold Lambda would pay on its first request.
-    Returns that shared connection, which transactions use too."""
+
+@dataclass(frozen=True)
+class Tables:
+    """One context's models: subclasses of the templates bound to its table names, endpoint and connection."""
+
+    connection: Connection
+    accounts: type[AccountModel]
+    groups: type[GroupModel]
+    profiles: type[ProfileModel]
+    operators: type[OperatorModel]
+    uniques: type[UniqueModel]
+    timeline: type[TimelineModel]
+    auth: type[AuthModel]
+    audit: type[AuditModel]
+    tokens: type[TokenModel]
+    messages: type[MessageModel]
+    licences: type[LicenceModel]
+    imports: type[ImportModel]
+    registrations: type[RegistrationModel]
+
+    def models(self) -> list[type[Model]]:
+        return [getattr(self, f.name) for f in fields(self) if f.name != "connection"]
+
+
+def _bound(template: type[M], settings: Settings, base_name: str, shared: Connection) -> type[M]:
+    template_meta: Any = template.Meta
+    names = {
+        "table_name": settings.table_name(base_name),
+        "region": settings.region,
+        "host": settings.dynamodb_endpoint,
+    }
+    meta = type("Meta", (template_meta,), names)
+    model: type[M] = type(template.__name__, (template,), {"Meta": meta, "__module__": template.__module__})
+    table_connection = model._get_connection()  # no I/O: the schema comes from the model
+    shared.add_meta_table(table_connection.get_meta_table())
+    table_connection.connection = shared
+    return model
+
+
+def bind(settings: Settings) -> Tables:
+    """This context's models, bound to the configured tables and endpoint (the composition root calls this).
+
+    The templates are left untouched. All of one context's models share one botocore client: PynamoDB would
+    otherwise build a session and load the DynamoDB service model once per table (about 0.1 s each), which a
+    cold Lambda would pay on its first request. That shared connection is the one transactions use too."""
     shared = Connection(
         region=settings.region, host=settings.dynamodb_endpoint, connect_timeout_seconds=2, read_timeout_seconds=5
     )
-    for base_name, model in ALL_MODELS.items():
-        meta: Any = model.Meta
-        meta.table_name = settings.table_name(base_name)
-        meta.region = settings.region
-        meta.host = settings.dynamodb_endpoint
-        model._connection = None
-        table_connection = model._get_connection()  # no I/O: the schema comes from the model
-        shared.add_meta_table(table_connection.get_meta_table())
-        table_connection.connection = shared
-    return shared
+    bound = {name: _bound(template, settings, name, shared) for name, template in ALL_MODELS.items()}
+    return Tables(connection=shared, **bound)  # type: ignore[arg-type]
 
 
 def create_tables(settings: Settings) -> None:
     """Create missing tables (local stack and tests; production tables come from infra/)."""
-    bind(settings)
-    for model in ALL_MODELS.values():
+    for model in bind(settings).models():
         if not model.exists():
             model.create_table(wait=True)

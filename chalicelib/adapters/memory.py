@@ -77,6 +77,14 @@ def _page(items: list[T], key: Callable[[T], str], limit: int, cursor: str | Non
     return Page(chunk, encode_cursor(key(chunk[-1])) if more and chunk else None)
 
 
+def _recent(items: list[T], at: Callable[[T], datetime], limit: int, now: datetime) -> list[T]:
+    """Newest first, from the month of `now` and the one before: what DynamoDB's month indexes return."""
+    previous = (now.year, now.month - 1) if now.month > 1 else (now.year - 1, 12)
+    months = {(now.year, now.month), previous}
+    kept = [item for item in items if (at(item).year, at(item).month) in months]
+    return sorted(kept, key=at, reverse=True)[:limit]
+
+
 def _check_version(stored: Account | Group | ProvisioningProfile | Operator | None, expected_version: int) -> None:
     if stored is None or stored.version != expected_version:
         raise ConcurrentModification("The item changed since it was read; reload and retry.")
@@ -93,7 +101,7 @@ class MemoryAccounts:
                 raise NotFound("Group not found.", field="group_id", code="group_not_found")
             self._check_profile(account)
             if account.id in self.db.accounts:
-                raise Conflict("Account id already exists.", field="id")
+                raise guards.id_taken("an account")
             entries = guards.account_guards(account)
             self.db.claim(entries)
             for key, owner, _ in entries:
@@ -208,6 +216,8 @@ class MemoryGroups:
                 raise NotFound(
                     "Provisioning profile not found.", field="provisioning_profile_id", code="profile_not_found"
                 )
+            if group.id in self.db.groups:
+                raise guards.id_taken("a group")
             entries = [guards.group_name_guard(group)]
             self.db.claim(entries)
             self.db.uniques[entries[0][0]] = group.id
@@ -258,6 +268,8 @@ class MemoryProfiles:
 
     def add(self, profile: ProvisioningProfile) -> None:
         with self.db.lock:
+            if profile.id in self.db.profiles:
+                raise guards.id_taken("a profile")
             entry = guards.profile_name_guard(profile)
             self.db.claim([entry])
             self.db.uniques[entry[0]] = profile.id
@@ -293,6 +305,8 @@ class MemoryOperators:
 
     def add(self, operator: Operator) -> None:
         with self.db.lock:
+            if operator.id in self.db.operators:
+                raise guards.id_taken("an operator")
             entry = guards.operator_guard(operator)
             self.db.claim([entry])
             self.db.uniques[entry[0]] = operator.id
@@ -361,8 +375,8 @@ class MemoryLoginAudit:
         with self.db.lock:
             self.db.logins.append(attempt)
 
-    def recent(self, limit: int) -> list[LoginAttempt]:
-        return sorted(self.db.logins, key=lambda a: a.at, reverse=True)[:limit]
+    def recent(self, limit: int, now: datetime) -> list[LoginAttempt]:
+        return _recent(self.db.logins, lambda a: a.at, limit, now)
 
 
 class MemoryTokens:
@@ -399,6 +413,8 @@ class MemoryMessages:
 
     def add(self, message: SmsMessage) -> None:
         with self.db.lock:
+            if message.id in self.db.messages:
+                raise guards.id_taken("a message")
             self.db.messages[message.id] = message
 
     def get(self, message_id: str) -> SmsMessage | None:
@@ -412,11 +428,12 @@ class MemoryMessages:
             self.db.messages[message.id] = message
             return True
 
-    def recent(self, limit: int) -> list[SmsMessage]:
-        return sorted(self.db.messages.values(), key=lambda m: m.created_at, reverse=True)[:limit]
+    def recent(self, limit: int, now: datetime) -> list[SmsMessage]:
+        return _recent(list(self.db.messages.values()), lambda m: m.created_at, limit, now)
 
     def for_account(self, account_id: str, limit: int) -> list[SmsMessage]:
-        return [m for m in self.recent(len(self.db.messages)) if m.account_id == account_id][:limit]
+        mine = [m for m in self.db.messages.values() if m.account_id == account_id]
+        return sorted(mine, key=lambda m: m.created_at, reverse=True)[:limit]
 
 
 class MemoryQueue:
@@ -484,8 +501,8 @@ class MemoryImports:
     def get(self, job_id: str) -> ImportJob | None:
         return self.db.imports.get(job_id)
 
-    def recent(self, limit: int) -> list[ImportJob]:
-        return sorted(self.db.imports.values(), key=lambda j: j.created_at, reverse=True)[:limit]
+    def recent(self, limit: int, now: datetime) -> list[ImportJob]:
+        return _recent(list(self.db.imports.values()), lambda j: j.created_at, limit, now)
 
 
 class MemoryRegistrations:
@@ -496,7 +513,7 @@ class MemoryRegistrations:
         key = (registration.account_id, registration.contact)
         with self.db.lock:
             stored = self.db.registrations.get(key)
-            if stored is not None and stored.changed_at >= registration.changed_at:
+            if stored is not None and not registration.supersedes(stored):
                 return False
             self.db.registrations[key] = registration
             return True

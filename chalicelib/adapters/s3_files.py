@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.domain.errors import FileMissing
+from chalicelib.domain.errors import FileMissing, StorageUnavailable
 from chalicelib.services.ports import StoredFile
 
 READ_CHUNK = 256 * 1024
 PART_SIZE = 8 * 1024 * 1024  # S3 multipart parts must be at least 5 MiB (but the last)
+
+
+@contextmanager
+def _unavailable() -> Iterator[None]:
+    """No botocore error leaves the adapter: what is not a missing object means the store is unavailable."""
+    try:
+        yield
+    except (BotoCoreError, ClientError) as exc:
+        raise StorageUnavailable("The file store cannot be reached; try again in a moment.") from exc
 
 
 class S3Files:
@@ -23,19 +33,24 @@ class S3Files:
         self._client: Any = boto3.client("s3", region_name=region, endpoint_url=endpoint, config=config)
 
     def read(self, key: str) -> Iterator[bytes]:
-        try:
-            body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
-                raise FileMissing(f"No file {key}.") from exc
-            raise
-        try:
-            yield from body.iter_chunks(READ_CHUNK)
-        finally:
-            body.close()
+        with _unavailable():
+            try:
+                body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                    raise FileMissing(f"No file {key}.") from exc
+                raise
+            try:
+                yield from body.iter_chunks(READ_CHUNK)
+            finally:
+                body.close()
 
     def write(self, key: str, chunks: Iterable[bytes], content_type: str = "text/csv") -> None:
         """Small files in one PUT; larger ones as a multipart upload, so memory stays at one part."""
+        with _unavailable():
+            self._write(key, chunks, content_type)
+
+    def _write(self, key: str, chunks: Iterable[bytes], content_type: str) -> None:
         buffer = bytearray()
         upload_id = ""
         parts: list[dict[str, Any]] = []
@@ -67,12 +82,13 @@ class S3Files:
         return {"ETag": answer["ETag"], "PartNumber": number}
 
     def info(self, key: str) -> StoredFile | None:
-        try:
-            head = self._client.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("NoSuchKey", "404", "NotFound"):
-                return None
-            raise
+        with _unavailable():
+            try:
+                head = self._client.head_object(Bucket=self.bucket, Key=key)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] in ("NoSuchKey", "404", "NotFound"):
+                    return None
+                raise
         return StoredFile(
             key=key,
             size=int(head.get("ContentLength", 0)),
@@ -82,17 +98,19 @@ class S3Files:
         )
 
     def upload_form(self, key: str, max_bytes: int, expires_seconds: int) -> dict[str, Any]:
-        form: dict[str, Any] = self._client.generate_presigned_post(
-            Bucket=self.bucket,
-            Key=key,
-            Conditions=[["content-length-range", 1, max_bytes]],
-            ExpiresIn=expires_seconds,
-        )
+        with _unavailable():
+            form: dict[str, Any] = self._client.generate_presigned_post(
+                Bucket=self.bucket,
+                Key=key,
+                Conditions=[["content-length-range", 1, max_bytes]],
+                ExpiresIn=expires_seconds,
+            )
         return form
 
     def delete_prefix(self, prefix: str) -> None:
-        paginator = self._client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-            if keys:
-                self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+        with _unavailable():
+            paginator = self._client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                if keys:
+                    self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})

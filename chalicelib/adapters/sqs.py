@@ -9,12 +9,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.domain.errors import DomainError
+from chalicelib.domain.errors import QueueUnavailable
 from chalicelib.domain.provisioning import QueuedSms
-
-
-class QueueUnavailable(DomainError):
-    code = "queue_unavailable"
 
 
 class SqsQueue:

@@ -14,46 +14,16 @@ from typing import Any
 from chalice.app import Blueprint, Request, Response
 
 from chalicelib import bootstrap
-from chalicelib.domain.errors import (
-    ConcurrentModification,
-    Conflict,
-    DomainError,
-    FieldError,
-    Forbidden,
-    InvalidLink,
-    LicenceUnavailable,
-    NotFound,
-    RateLimited,
-    StorageBusy,
-    Unauthorized,
-    ValidationFailed,
-)
+from chalicelib.domain.errors import DomainError, FieldError, Unauthorized, ValidationFailed
 from chalicelib.domain.model import Operator
-from chalicelib.domain.search import InvalidQuery
 from chalicelib.services import operators
 from chalicelib.services.context import Context
-from chalicelib.services.search_port import SearchUnavailable
 
 log = logging.getLogger(__name__)
 PROBLEM_TYPE = "application/problem+json"
 ANY_CONTENT = ["*/*"]  # we check content types ourselves, so that every refusal is a problem document
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-
-_STATUS = {
-    ValidationFailed: (422, "Invalid fields"),
-    NotFound: (404, "Not found"),
-    Conflict: (409, "Conflict"),
-    ConcurrentModification: (409, "Concurrent modification"),
-    Unauthorized: (401, "Unauthorized"),
-    Forbidden: (403, "Forbidden"),
-    RateLimited: (429, "Too many requests"),
-    SearchUnavailable: (503, "Search unavailable"),
-    InvalidLink: (404, "Invalid link"),
-    LicenceUnavailable: (503, "Licence unavailable"),
-    StorageBusy: (503, "Busy"),
-    InvalidQuery: (400, "Invalid query"),
-}
 
 
 class BadRequest(DomainError):
@@ -86,21 +56,26 @@ def problem(
     )
 
 
-def problem_for(exc: DomainError) -> Response:
-    if isinstance(exc, BadRequest):
-        return problem(exc.status, exc.code, "Bad request", exc.message, field=exc.field)
-    status, title = next((value for cls, value in _STATUS.items() if isinstance(exc, cls)), (400, "Bad request"))
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
-    if isinstance(exc, SearchUnavailable):
-        headers = {"Retry-After": "30"}
-    if isinstance(exc, LicenceUnavailable | StorageBusy):
-        headers = {"Retry-After": str(exc.retry_after)}
+def error_headers(exc: DomainError) -> dict[str, str]:
+    """The headers an error answers with: Retry-After when it says when to come back, the auth challenge."""
+    headers: dict[str, str] = {}
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, Unauthorized):
-        headers = {"WWW-Authenticate": 'Bearer realm="api"'}
+        headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    return headers
+
+
+def problem_for(exc: DomainError) -> Response:
+    """The problem document of a domain error: status, title and code come from the error's class."""
+    if isinstance(exc, BadRequest):
+        return problem(exc.status, exc.code, exc.title, exc.message, field=exc.field)
     errors = exc.errors if isinstance(exc, ValidationFailed) else None
     if errors is None and exc.field is not None:
         errors = [FieldError(exc.field, exc.code, exc.message)]
-    return problem(status, exc.code, title, exc.message, field=exc.field, errors=errors, headers=headers)
+    return problem(
+        exc.status, exc.code, exc.title, exc.message, field=exc.field, errors=errors, headers=error_headers(exc)
+    )
 
 
 def json_response(body: Any, status: int = 200) -> Response:

@@ -29,15 +29,6 @@ def job_json(job: ImportJob) -> dict[str, Any]:
     }
 
 
-def _options(values: dict[str, Any]) -> imports.ImportOptions:
-    return imports.ImportOptions(
-        profile_id=str(values.get("profile_id") or "") or None,
-        policy=imports.parse_policy(str(values.get("policy") or "") or None),
-        dry_run=imports.is_true(values.get("dry_run")),
-        send_installation_sms=imports.is_true(values.get("send_installation_sms")),
-    )
-
-
 def _unknown(names: set[str]) -> None:
     if names:
         raise BadRequest(f"Unknown fields: {', '.join(sorted(names))}.", code="unknown_field", field=sorted(names)[0])
@@ -53,7 +44,7 @@ def create(ctx: Context, request: Request, actor: Operator) -> Response:
             raise BadRequest("Name the 'upload_id' of a presigned upload.", code="missing_parameter", field="upload_id")
         group_id = str(body.get("group_id") or "")
         name = str(body.get("file_name") or "")
-        job = imports.submit_uploaded(ctx, actor, group_id, upload_id, name, _options(body))
+        job = imports.submit_uploaded(ctx, actor, group_id, upload_id, name, imports.options_from(body))
         return json_response(job_json(job), 202)
     parts = read_multipart(request)
     _unknown(set(parts) - FIELDS - {"file"})
@@ -62,7 +53,12 @@ def create(ctx: Context, request: Request, actor: Operator) -> Response:
         raise BadRequest("Send the CSV as the 'file' part.", code="missing_parameter", field="file")
     text = {name: parts[name].content.decode(errors="replace").strip() for name in parts if name != "file"}
     job = imports.submit_upload(
-        ctx, actor, text.get("group_id", ""), upload.filename or "upload.csv", upload.content, _options(text)
+        ctx,
+        actor,
+        text.get("group_id", ""),
+        upload.filename or "upload.csv",
+        upload.content,
+        imports.options_from(text),
     )
     return json_response(job_json(job), 202)
 

@@ -48,6 +48,11 @@ _ACCOUNT = {
     "updated_at": _T,
     "creation_mode": {"enum": ["plain", "wizard", "batch"]},
     "sms_problem": {"type": "string", "description": "why the last text message failed; empty when fine"},
+    "sip_locked_until": {
+        **_NS,
+        "format": "date-time",
+        "description": "the SIP edge refuses the account until then (wrong passwords)",
+    },
 }
 _GROUP_INPUT = {"name": _S, "it_email": _S, "provisioning_profile_id": _S, "enabled": _B}
 _GROUP = {**_GROUP_INPUT, "id": _S, "account_count": {"type": "integer"}, "created_at": _T, "updated_at": _T}
@@ -203,6 +208,7 @@ SCHEMAS: dict[str, Any] = {
     "Registration": _obj(
         {
             **{k: _S for k in ("account_id", "username", "group_id", "contact", "source", "user_agent")},
+            "edge": {"type": "string", "description": "the SIP edge task that holds the contact"},
             "transport": {"enum": ["udp", "tcp", "tls"]},
             "registered_at": _T,
             "expires_at": _T,
@@ -407,6 +413,10 @@ def document() -> dict[str, Any]:
                     {"name": "cursor", "in": "query", "schema": _S},
                 ],
             },
+        },
+        "/accounts/{account_id}/sip-lockout": {
+            "parameters": account_param,
+            "delete": _op("Lift the SIP edge's lockout of the account (repeated wrong passwords)", "Account"),
         },
         "/accounts/{account_id}/history": {
             "parameters": account_param,

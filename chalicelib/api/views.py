@@ -45,6 +45,7 @@ def account_json(a: Account) -> dict[str, Any]:
         "updated_at": iso(a.updated_at),
         "creation_mode": a.creation_mode.value,
         "sms_problem": a.sms_problem,
+        "sip_locked_until": iso(a.sip_locked_until) if a.sip_locked_until else None,
     }
 
 
@@ -163,4 +164,5 @@ def registration_json(r: Registration) -> dict[str, Any]:
         "user_agent": r.user_agent,
         "registered_at": iso(r.registered_at),
         "expires_at": iso(r.expires_at),
+        "edge": r.edge,
     }

@@ -52,6 +52,7 @@ from chalicelib.services import (
     licensing,
     operators,
     registrations,
+    sip_lockout,
 )
 from chalicelib.services import search as search_service
 from chalicelib.services.context import Context
@@ -66,6 +67,7 @@ DONE_MESSAGES = {
     "enabled": "The account has been enabled.",
     "disabled": "The account has been disabled.",
     "deleted": "The account has been deleted.",
+    "sip_lockout_lifted": "The SIP lockout has been lifted; the account can register again within seconds.",
     "group_saved": "The group has been saved.",
     "group_deleted": "The group has been deleted.",
     "profile_saved": "The provisioning profile has been saved.",
@@ -276,7 +278,7 @@ def account_details(p: Page, account_id: str) -> Response:
     contacts = registrations.for_account(p.ctx, account)
     return p.render(
         "account.html", account=account, tab=tab, history=history, full=full, profile=profile, group=group,
-        contacts=contacts,
+        contacts=contacts, sip_locked=account.sip_locked(p.ctx.clock()),
         done=_done(p), can_write=p.operator.can_write_group(account.group_id), messages=messages, licence=licence,
         can_activate=account.account_type.value == "PGSM" and account.has_international_number,
         can_email=account.account_type.value == "PGSM" and bool(account.email),
@@ -349,11 +351,7 @@ def account_activation_qr(p: Page, account_id: str) -> Response:
 @page(bp, "/outbox")
 def outbox(p: Page) -> Response:
     """Text messages sent lately (to the accounts of the operator's groups), with their delivery state."""
-    visible = {g.id for g in _visible_groups(p)}
-    recent = p.ctx.messages.recent(200)
-    owners = {m.account_id: p.ctx.accounts.get(m.account_id) for m in recent}
-    rows = [(m, owners[m.account_id]) for m in recent if (a := owners[m.account_id]) and a.group_id in visible]
-    return p.render("outbox.html", rows=rows)
+    return p.render("outbox.html", rows=activation.outbox(p.ctx, p.operator, 200))
 
 
 @page(bp, "/accounts/{account_id}/edit", ["GET", "POST"])
@@ -400,6 +398,13 @@ def _account_action(p: Page, account_id: str, action: str) -> Response:
     except Conflict as exc:
         return p.render("error.html", status=409, message=exc.message)
     return p.go(f"accounts/{account_id}", tab="configuration", done=f"{action}d")
+
+
+@page(bp, "/accounts/{account_id}/sip-lockout-lift", ["POST"])
+def account_sip_lockout_lift(p: Page, account_id: str) -> Response:
+    check_csrf(p.request, form(p.request))
+    sip_lockout.lift(p.ctx, p.operator, account_id)
+    return p.go(f"accounts/{account_id}", tab="state", done="sip_lockout_lifted")
 
 
 @page(bp, "/accounts/{account_id}/enable", ["POST"])
@@ -518,14 +523,8 @@ def batch(p: Page) -> Response:
     if upload is None or not upload.content:
         return p.render("batch.html", status=422, groups=writable, profiles=profiles, error="Choose a CSV file.",
                         group_id=text.get("group_id", ""))  # fmt: skip
-    skip = text.get("policy") == imports.Policy.SKIP_INVALID.value
-    options = imports.ImportOptions(
-        profile_id=text.get("profile_id") or None,
-        policy=imports.Policy.SKIP_INVALID if skip else imports.Policy.ALL_OR_NOTHING,
-        dry_run="dry_run" in text,
-        send_installation_sms="send_installation_sms" in text,
-    )
     try:
+        options = imports.options_from(text)
         job = imports.submit_upload(p.ctx, p.operator, text.get("group_id", ""), upload.filename or "upload.csv",
                                     upload.content, options)  # fmt: skip
     except ValidationFailed as exc:

@@ -21,7 +21,7 @@ from chalice.app import Blueprint, Request, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from chalicelib import bootstrap
-from chalicelib.domain.errors import DomainError, Forbidden, NotFound, Unauthorized
+from chalicelib.domain.errors import DomainError, Forbidden, Unauthorized
 from chalicelib.domain.model import STATUS_LABELS, Operator, iso
 from chalicelib.services import operators
 from chalicelib.services.context import Context
@@ -54,6 +54,12 @@ _env.globals["status_labels"] = {s.value: label for s, label in STATUS_LABELS.it
 
 class CsrfFailure(Forbidden):
     code = "csrf_failed"
+
+
+class FormTooLarge(DomainError):
+    code = "body_too_large"
+    status = 413
+    title = "Form too large"
 
 
 def root_of(request: Request) -> str:
@@ -95,7 +101,7 @@ def form(request: Request) -> dict[str, list[str]]:
     raw = request.raw_body or b""
     data = raw if isinstance(raw, bytes) else raw.encode()
     if len(data) > MAX_FORM_BYTES:
-        raise DomainError("The form is too large.", code="body_too_large")
+        raise FormTooLarge("The form is too large.")
     return parse_qs(data.decode("utf-8", errors="replace"), keep_blank_values=True)
 
 
@@ -152,9 +158,11 @@ class Page:
         assert self.actor is not None
         return self.actor
 
-    def render(self, template: str, status: int = 200, **values: Any) -> Response:
+    def render(
+        self, template: str, status: int = 200, headers: dict[str, Any] | None = None, **values: Any
+    ) -> Response:
         page = _env.get_template(template).render(root=self.root, csrf=self.csrf, me=self.actor, **values)
-        return html(page, status)
+        return html(page, status, headers)
 
     def go(self, path: str, **params: str | None) -> Response:
         return redirect(link(self.root + path, **params))
@@ -179,11 +187,8 @@ def page(bp: Blueprint, path: str, methods: list[str] | None = None, *, public: 
                 return view(current, **params)
             except Unauthorized:
                 return current.go("login")
-            except (Forbidden, NotFound) as exc:
-                status = 404 if isinstance(exc, NotFound) else 403
-                return current.render("error.html", status=status, message=exc.message)
             except DomainError as exc:
-                return current.render("error.html", status=400, message=exc.message)
+                return error_page(current, exc)
             except Exception:
                 log.exception("console error on %s %s", request.method, request.path)
                 return current.render("error.html", status=500, message="An unexpected error occurred.")
@@ -192,6 +197,12 @@ def page(bp: Blueprint, path: str, methods: list[str] | None = None, *, public: 
         return wrapper
 
     return decorate
+
+
+def error_page(current: Page, exc: DomainError) -> Response:
+    """A domain error as a page, with the status (and Retry-After) its class declares, as the API answers."""
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return current.render("error.html", status=exc.status, headers=headers, message=exc.message)
 
 
 def new_login_csrf() -> str:

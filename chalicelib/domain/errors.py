@@ -1,4 +1,9 @@
-"""Domain errors: small exception classes that the HTTP layer maps to problem documents."""
+"""Domain errors: small exception classes, each declaring the HTTP status and title it answers with.
+
+The API (`api/http.problem_for`) and the console (`console/web.page`) read `status`, `title`, `code` and
+`retry_after` from the error itself; there is no table elsewhere. Errors that mean a dependency is down
+derive from `Unavailable` (503 with Retry-After), so an outage never reads as a bad request.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,9 @@ class DomainError(Exception):
     """Base of every error the services raise on purpose."""
 
     code = "error"
+    status = 400
+    title = "Bad request"
+    retry_after: int | None = None  # seconds; sent as Retry-After when set
 
     def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
         super().__init__(message)
@@ -28,8 +36,26 @@ class DomainError(Exception):
         self.field = field
 
 
+class Unavailable(DomainError):
+    """A dependency (database, queue, file store, search engine, vendor) cannot serve the request now: 503 with
+    Retry-After. Adapters raise a subclass of this instead of letting a vendor exception escape."""
+
+    code = "unavailable"
+    status = 503
+    title = "Service unavailable"
+    default_retry_after = 5
+
+    def __init__(
+        self, message: str, retry_after: int | None = None, *, code: str | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(message, code=code, field=field)
+        self.retry_after = retry_after if retry_after is not None else self.default_retry_after
+
+
 class ValidationFailed(DomainError):
     code = "validation_failed"
+    status = 422
+    title = "Invalid fields"
 
     def __init__(self, errors: list[FieldError], message: str = "The request has invalid fields.") -> None:
         super().__init__(message, field=errors[0].field if errors else None)
@@ -38,24 +64,34 @@ class ValidationFailed(DomainError):
 
 class NotFound(DomainError):
     code = "not_found"
+    status = 404
+    title = "Not found"
 
 
 class Conflict(DomainError):
     """A uniqueness or state conflict (duplicate username or number, group still in use...)."""
 
     code = "conflict"
+    status = 409
+    title = "Conflict"
 
 
 class Unauthorized(DomainError):
     code = "unauthorized"
+    status = 401
+    title = "Unauthorized"
 
 
 class Forbidden(DomainError):
     code = "forbidden"
+    status = 403
+    title = "Forbidden"
 
 
 class RateLimited(DomainError):
     code = "rate_limited"
+    status = 429
+    title = "Too many requests"
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
@@ -66,6 +102,8 @@ class ConcurrentModification(DomainError):
     """The stored item changed between read and write; the caller may retry."""
 
     code = "concurrent_modification"
+    status = 409
+    title = "Concurrent modification"
 
 
 class StaleReference(ConcurrentModification):
@@ -74,10 +112,13 @@ class StaleReference(ConcurrentModification):
     code = "stale_reference"
 
 
-class ProviderError(DomainError):
-    """The SMS provider refused or failed. `retryable`: worth trying again later (throttling, 5xx, network)."""
+class ProviderError(Unavailable):
+    """The SMS or e-mail provider refused or failed. `retryable`: worth trying again later (throttling, 5xx,
+    network). Should one reach a request, it is the provider's failure, not the client's: 503."""
 
     code = "provider_error"
+    title = "Provider unavailable"
+    default_retry_after = 30
 
     def __init__(self, message: str, *, provider_code: str = "", retryable: bool = False) -> None:
         super().__init__(message)
@@ -85,37 +126,50 @@ class ProviderError(DomainError):
         self.retryable = retryable
 
 
-class UpstreamUnavailable(DomainError):
+class UpstreamUnavailable(Unavailable):
     code = "upstream_unavailable"
+    title = "Upstream unavailable"
+    default_retry_after = 30
 
 
-class LicenceUnavailable(DomainError):
+class LicenceUnavailable(Unavailable):
     """No licence can be served: the vendor cannot be reached and the cache is empty or past its grace."""
 
     code = "licence_unavailable"
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+    title = "Licence unavailable"
 
 
 class InvalidLink(DomainError):
     """Unknown, expired, used or superseded provisioning link: one answer for all, so none can be told apart."""
 
     code = "invalid_link"
+    status = 404
+    title = "Invalid link"
 
     def __init__(self) -> None:
         super().__init__("This link is not valid any more. Ask your operator to send a new one.")
 
 
-class StorageBusy(DomainError):
+class StorageBusy(Unavailable):
     """The database throttled a write even after the client's retries: 503 with Retry-After."""
 
     code = "busy"
+    title = "Busy"
+    default_retry_after = 2
 
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+
+class StorageUnavailable(Unavailable):
+    """The database or the file store failed or cannot be reached (anything but a refused condition)."""
+
+    code = "storage_unavailable"
+    title = "Storage unavailable"
+
+
+class QueueUnavailable(Unavailable):
+    """A queue (SMS, imports) cannot be reached."""
+
+    code = "queue_unavailable"
+    title = "Queue unavailable"
 
 
 class FileMissing(NotFound):

@@ -113,6 +113,13 @@ class Account:
     credentials: SipCredentials | None
     version: int = 1
     sms_problem: str = ""  # the last text message's failure, until a later one gets through
+    # the SIP edge's per-account lockout (docs/sip-events.md): until when it said the account is locked out, and
+    # when an operator last lifted a lockout (the edge reads this and ignores locks that began before it)
+    sip_locked_until: datetime | None = None
+    sip_lock_lifted_at: datetime | None = None
+
+    def sip_locked(self, now: datetime) -> bool:
+        return self.sip_locked_until is not None and self.sip_locked_until > now
 
     @property
     def numbers(self) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ class SipEventKind(StrEnum):
     KEEPALIVE_FAILED = "keepalive_failed"
     REMOVED = "removed"
     REFUSED = "refused"
+    LOCKED_OUT = "locked_out"
 
 
 # The History tab's wording for each event, and for each refusal reason the edge reports.
@@ -28,6 +29,7 @@ SIP_EVENT_LABELS = {
     SipEventKind.KEEPALIVE_FAILED: "Keep-alive failed, registration dropped",
     SipEventKind.REMOVED: "Registration removed by the edge",
     SipEventKind.REFUSED: "Registration refused",
+    SipEventKind.LOCKED_OUT: "SIP login locked out after repeated wrong passwords",
 }
 REFUSAL_REASONS = {
     "unknown_user": "unknown user",
@@ -39,7 +41,11 @@ REFUSAL_REASONS = {
     "denied": "address in the Deny list",
     "transport_not_allowed": "transport not allowed by the profile",
     "not_activated": "account not activated yet",
+    "locked_out": "locked out after repeated wrong passwords",
+    "too_many_failures": "too many wrong passwords",
 }
+# events that describe no contact: they never touch the registrations
+CONTACTLESS_KINDS = frozenset({SipEventKind.REFUSED, SipEventKind.LOCKED_OUT})
 TRANSPORTS = frozenset(t.value for t in Transport)
 _MAX_TEXT = 512
 
@@ -83,6 +89,14 @@ class Registration:
 
     def online(self, now: datetime) -> bool:
         return self.active and self.expires_at > now
+
+    def supersedes(self, stored: Registration) -> bool:
+        """Whether this state replaces the stored one: it is newer, and an end (unregistered, expired, ...)
+        comes from the edge that holds the live registration (an edge the phone has left may report its old
+        copy's expiry later: that never removes the registration another edge holds now)."""
+        if self.changed_at <= stored.changed_at:
+            return False
+        return self.active or not stored.active or not (self.edge and stored.edge) or self.edge == stored.edge
 
 
 def _text(data: Mapping[str, Any], name: str, required: bool = False) -> str:
@@ -166,6 +180,6 @@ def history_detail(event: SipEvent) -> dict[str, str]:
         detail["reason"] = REFUSAL_REASONS.get(event.reason, event.reason)
     if event.user_agent:
         detail["user_agent"] = event.user_agent
-    if event.kind is SipEventKind.REGISTERED:
+    if event.kind in (SipEventKind.REGISTERED, SipEventKind.LOCKED_OUT):
         detail["expires"] = f"{event.expires} s"
     return {k: v for k, v in detail.items() if v}

@@ -44,6 +44,7 @@ EXAMPLE = 'owner:"Marco Rossi" OR (Bianchi AND -description:sales) OR Marco*'
 
 class InvalidQuery(DomainError):
     code = "invalid_query"
+    title = "Invalid query"
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"{reason} A search looks like this: {EXAMPLE}", field="q")

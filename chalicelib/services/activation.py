@@ -362,3 +362,17 @@ def redeem_activation(ctx: Context, token: str, source: str) -> dict[str, Any]:
 def messages_of(ctx: Context, actor: Operator, account_id: str, limit: int = 20) -> list[SmsMessage]:
     account = account_service.get_account(ctx, actor, account_id)
     return ctx.messages.for_account(account.id, limit)
+
+
+def outbox(ctx: Context, actor: Operator, limit: int) -> list[tuple[SmsMessage, Account]]:
+    """Messages of the last weeks, newest first, with their accounts: only those of accounts in groups the
+    operator may read (a message of a deleted account is left out)."""
+    found: list[tuple[SmsMessage, Account]] = []
+    owners: dict[str, Account | None] = {}
+    for message in ctx.messages.recent(limit, ctx.clock()):
+        if message.account_id not in owners:
+            owners[message.account_id] = ctx.accounts.get(message.account_id)
+        owner = owners[message.account_id]
+        if owner is not None and actor.can_read_group(owner.group_id):
+            found.append((message, owner))
+    return found

@@ -27,6 +27,7 @@ from chalicelib.services.ports import (
     TaskQueue,
     TokenStore,
 )
+from chalicelib.services.recent_devices import RecentDevices
 from chalicelib.services.reference import ReferenceCache
 from chalicelib.services.search_port import SearchIndex
 from chalicelib.settings import Settings
@@ -56,6 +57,8 @@ class Context:
     settings: Settings
     clock: Callable[[], datetime] = field(default=utcnow)
     reference: ReferenceCache = field(init=False)
+    recent_devices: RecentDevices = field(init=False)
 
     def __post_init__(self) -> None:
         self.reference = ReferenceCache(self.groups, self.profiles, self.clock, self.settings.reference_cache_seconds)
+        self.recent_devices = RecentDevices(self.clock, self.settings.licence_auth_cache_seconds)

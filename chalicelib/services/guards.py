@@ -5,6 +5,7 @@ Both storage adapters use these keys, so a username or number is unique whicheve
 
 from __future__ import annotations
 
+from chalicelib.domain.errors import Conflict
 from chalicelib.domain.model import Account, Group, Operator, ProvisioningProfile
 
 Guard = tuple[str, str, str]  # (key, owner id, field that conflicts)
@@ -54,3 +55,8 @@ _MESSAGES = {
 
 def conflict_message(field: str) -> str:
     return _MESSAGES.get(field, "This value is already taken.")
+
+
+def id_taken(what: str) -> Conflict:
+    """The error of a write that would overwrite an existing item ("a group", "an account", ...)."""
+    return Conflict(f"{what[0].upper()}{what[1:]} with this id exists already.", field="id", code="duplicate")

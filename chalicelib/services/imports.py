@@ -96,6 +96,17 @@ def parse_policy(text: str | None) -> Policy:
         ) from exc
 
 
+def options_from(values: Mapping[str, object]) -> ImportOptions:
+    """The import options of a request as the API's JSON, its multipart form or the console's form give them
+    (an unknown policy is refused with 422, never read as the default)."""
+    return ImportOptions(
+        profile_id=str(values.get("profile_id") or "") or None,
+        policy=parse_policy(str(values.get("policy") or "") or None),
+        dry_run=is_true(values.get("dry_run")),
+        send_installation_sms=is_true(values.get("send_installation_sms")),
+    )
+
+
 # --- entry points ----------------------------------------------------------------------------------------------
 
 
@@ -568,7 +579,7 @@ def result_file(ctx: Context, actor: Operator, job_id: str) -> Iterator[bytes]:
 
 
 def recent_jobs(ctx: Context, actor: Operator, limit: int) -> list[ImportJob]:
-    return [job for job in ctx.imports.recent(limit) if actor.can_read_group(job.group_id)]
+    return [job for job in ctx.imports.recent(limit, ctx.clock()) if actor.can_read_group(job.group_id)]
 
 
 def export_group(ctx: Context, actor: Operator, group_id: str) -> Iterator[str]:

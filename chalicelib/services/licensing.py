@@ -45,9 +45,14 @@ def _lock(account_id: str) -> threading.Lock:
         return _locks.setdefault(account_id, threading.Lock())
 
 
+def _hash_of(device_token: str) -> str | None:
+    return token_hash(device_token) if 10 <= len(device_token) <= 64 else None
+
+
 def authenticate_device(ctx: Context, device_token: str) -> Account:
     """The activated app's bearer token (issued at activation, replaced by the next one)."""
-    found = ctx.tokens.get(token_hash(device_token)) if 10 <= len(device_token) <= 64 else None
+    hashed = _hash_of(device_token)
+    found = ctx.tokens.get(hashed) if hashed else None
     unusable = found is None or not found[1] or found[0].purpose is not Purpose.DEVICE
     if found is None or unusable or found[0].expires_at <= ctx.clock():
         raise Unauthorized("Unknown device credentials; activate the app again.", code="invalid_device_token")
@@ -61,7 +66,17 @@ def authenticate_device(ctx: Context, device_token: str) -> Account:
 
 
 def licence_for_device(ctx: Context, device_token: str) -> Served:
-    return current_licence(ctx, authenticate_device(ctx, device_token))
+    """The phone's validation. A token that validated less than LICENCE_AUTH_CACHE_SECONDS ago on this instance,
+    with its licence still fresh, is answered from memory (services/recent_devices.py states the bound)."""
+    hashed = _hash_of(device_token)
+    recent = ctx.recent_devices.get(hashed) if hashed else None
+    if recent is not None and recent.licence is not None and _fresh(ctx, recent, ctx.clock()):
+        return Served(recent.licence, "cache", False, recent.validated_at)
+    account = authenticate_device(ctx, device_token)
+    served = current_licence(ctx, account)
+    if hashed and not served.stale:
+        ctx.recent_devices.remember(hashed, CachedLicence(account.id, served.licence, served.validated_at))
+    return served
 
 
 def _trusted(ctx: Context, cached: CachedLicence | None, account: Account) -> CachedLicence | None:

@@ -244,4 +244,4 @@ def logout(ctx: Context, token: str) -> None:
 
 def recent_logins(ctx: Context, actor: Operator, limit: int) -> list[LoginAttempt]:
     require_admin(actor)
-    return ctx.login_audit.recent(limit)
+    return ctx.login_audit.recent(limit, ctx.clock())

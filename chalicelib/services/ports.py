@@ -38,8 +38,10 @@ class StoredFile:
 
 class AccountRepository(Protocol):
     def add(self, account: Account, event: TimelineEvent) -> None:
-        """Store a new account with its guards. Raises Conflict(field=...) on a taken username or number,
-        NotFound(field="group_id" | "provisioning_profile_id") when either is missing."""
+        """Store a new account with its guards. Raises Conflict(field="username" | "phone_number" |
+        "secondary_phone_number") on a taken value, Conflict(field="id") on an existing id,
+        NotFound(field="group_id") on a missing group, StaleReference(field="provisioning_profile_id") when the
+        profile is missing or its SIP domain is not the one the digests were made for."""
 
     def add_many(self, accounts: Sequence[Account], events: Sequence[TimelineEvent]) -> None:
         """Store new accounts (batch accounts without SIP credentials) all together or none: one transaction.
@@ -78,7 +80,7 @@ class AccountRepository(Protocol):
 
 class GroupRepository(Protocol):
     def add(self, group: Group) -> None:
-        """Raises Conflict(field="name"), NotFound(field="provisioning_profile_id")."""
+        """Raises Conflict(field="name" | "id"), NotFound(field="provisioning_profile_id")."""
 
     def get(self, group_id: str) -> Group | None: ...
 
@@ -87,7 +89,7 @@ class GroupRepository(Protocol):
     def replace(self, previous: Group, updated: Group) -> None: ...
 
     def remove(self, group: Group) -> None:
-        """Raises Conflict(code="group_not_empty") while the group has accounts."""
+        """Raises Conflict(code="group_not_empty") while the group has accounts, NotFound when it is gone."""
 
     def profile_in_use(self, profile_id: str) -> bool: ...
 
@@ -138,8 +140,8 @@ class SessionStore(Protocol):
 class LoginAudit(Protocol):
     def record(self, attempt: LoginAttempt) -> None: ...
 
-    def recent(self, limit: int) -> list[LoginAttempt]:
-        """Newest first."""
+    def recent(self, limit: int, now: datetime) -> list[LoginAttempt]:
+        """Newest first, from the month of `now` and the month before (the month index the tables keep)."""
 
 
 class PasswordHasher(Protocol):
@@ -163,15 +165,16 @@ class TokenStore(Protocol):
 
 
 class MessageStore(Protocol):
-    def add(self, message: SmsMessage) -> None: ...
+    def add(self, message: SmsMessage) -> None:
+        """Raises Conflict(field="id") when a message with this id is stored already."""
 
     def get(self, message_id: str) -> SmsMessage | None: ...
 
     def update(self, message: SmsMessage, expected: MessageStatus) -> bool:
         """Write `message` if the stored status is still `expected`; False when another delivery won."""
 
-    def recent(self, limit: int) -> list[SmsMessage]:
-        """Newest first (the console's Outbox page)."""
+    def recent(self, limit: int, now: datetime) -> list[SmsMessage]:
+        """Newest first, from the month of `now` and the month before (the console's Outbox page)."""
 
     def for_account(self, account_id: str, limit: int) -> list[SmsMessage]: ...
 
@@ -252,5 +255,5 @@ class ImportStore(Protocol):
 
     def get(self, job_id: str) -> ImportJob | None: ...
 
-    def recent(self, limit: int) -> list[ImportJob]:
-        """Newest first."""
+    def recent(self, limit: int, now: datetime) -> list[ImportJob]:
+        """Newest first, from the month of `now` and the month before (the month index the tables keep)."""

@@ -15,6 +15,7 @@ from typing import Any
 from chalicelib.domain.errors import ConcurrentModification, FieldError, ValidationFailed
 from chalicelib.domain.model import Account, AccountStatus, Operator, Page, TimelineEvent
 from chalicelib.domain.registration import (
+    CONTACTLESS_KINDS,
     InvalidSipEvent,
     Registration,
     SipEvent,
@@ -23,6 +24,7 @@ from chalicelib.domain.registration import (
     parse_sip_event,
     registration_from,
 )
+from chalicelib.services import sip_lockout
 from chalicelib.services.accounts import check_group_readable
 from chalicelib.services.context import Context
 
@@ -58,14 +60,14 @@ def _record(ctx: Context, event: SipEvent) -> None:
         # An unknown user has no history to write to; the edge's log has the attempt too.
         log.info("SIP %s for unknown user %r from %s (%s)", event.kind, event.username, event.source, event.reason)
         return
-    if event.kind is not SipEventKind.REFUSED and event.contact:
+    if event.kind not in CONTACTLESS_KINDS and event.contact:
         ctx.registrations.put(registration_from(event, account.group_id))
     entry = TimelineEvent(
         account.id, event.at, f"sip_{event.kind.value}", EDGE_ACTOR, history_detail(event), event_id=event.id
     )
     for _ in range(_ATTEMPTS):
         try:
-            _settle_status(ctx, account, entry)
+            _settle_status(ctx, account, entry, event)
             return
         except ConcurrentModification:
             fresh = ctx.accounts.get(account.id)
@@ -81,9 +83,9 @@ def _account_of(ctx: Context, event: SipEvent) -> Account | None:
     return ctx.accounts.get_by_username(event.username) if event.username else None
 
 
-def _settle_status(ctx: Context, account: Account, entry: TimelineEvent) -> None:
-    """Connected while any contact is online, back to Activated when the last one goes; the History entry is
-    written with the status change, in one write."""
+def _settle_status(ctx: Context, account: Account, entry: TimelineEvent, event: SipEvent) -> None:
+    """Connected while any contact is online, back to Activated when the last one goes (and the lockout marker
+    a `locked_out` event sets); the History entry is written with the change, in one write."""
     now = ctx.clock()
     online = any(r.online(now) for r in ctx.registrations.for_account(account.id))
     if online:
@@ -92,6 +94,8 @@ def _settle_status(ctx: Context, account: Account, entry: TimelineEvent) -> None
         updated = account.with_status(AccountStatus.ACTIVATED, now)
     else:
         updated = account
+    if event.kind is SipEventKind.LOCKED_OUT:
+        updated = sip_lockout.locked(updated, event)
     if updated is account:
         ctx.accounts.append_event(entry)
     else:

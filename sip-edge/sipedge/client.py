@@ -85,6 +85,9 @@ class SidecarDirectory:
     def by_id(self, account_id: str) -> Account | None:
         return self._ask("by_id", account_id)
 
+    def find_number(self, number: str) -> Account | None:
+        return self._ask("number", number)
+
 
 class SidecarQueue:
     """Looks like the part of an SQS client EventSender uses; hands each batch to the sidecar, which sends it."""

@@ -25,6 +25,12 @@ ENV_MAX_EXPIRES = "SIP_MAX_EXPIRES"
 ENV_MIN_EXPIRES = "SIP_MIN_EXPIRES"
 ENV_DEFAULT_EXPIRES = "SIP_DEFAULT_EXPIRES"
 ENV_SIDECAR_SOCKET = "SIP_SIDECAR_SOCKET"
+ENV_LOCKOUT_FAILURES = "SIP_LOCKOUT_FAILURES"
+ENV_LOCKOUT_SECONDS = "SIP_LOCKOUT_SECONDS"
+ENV_FLOOD_LIMIT = "SIP_FLOOD_LIMIT"
+ENV_FLOOD_WINDOW = "SIP_FLOOD_WINDOW_SECONDS"
+ENV_MEDIA_RELAY = "SIP_MEDIA_RELAY"
+MEDIA_RELAYS = ("rtpengine", "none")
 
 MAX_CACHE_SECONDS = 30.0  # the contract: a disabled account stops registering within 30 s
 
@@ -53,6 +59,11 @@ class EdgeConfig:
     max_expires: int = 3600
     default_expires: int = 3600
     sidecar_socket: str = ""
+    lockout_failures: int = 10
+    lockout_seconds: int = 900
+    flood_limit: int = 60
+    flood_window_seconds: int = 10
+    media_relay: str = "rtpengine"  # or "none": calls' SDP untouched (the call benchmark's baseline)
 
     def table(self, name: str) -> str:
         return f"{self.table_prefix}-{name}"
@@ -102,4 +113,16 @@ def from_env(env: Mapping[str, str] | None = None) -> EdgeConfig:
         max_expires=int(_number(env, ENV_MAX_EXPIRES, 3600)),
         default_expires=int(_number(env, ENV_DEFAULT_EXPIRES, 3600)),
         sidecar_socket=env.get(ENV_SIDECAR_SOCKET) or "",
+        lockout_failures=max(int(_number(env, ENV_LOCKOUT_FAILURES, 10)), 1),
+        lockout_seconds=int(_number(env, ENV_LOCKOUT_SECONDS, 900)),
+        flood_limit=max(int(_number(env, ENV_FLOOD_LIMIT, 60)), 1),
+        flood_window_seconds=max(int(_number(env, ENV_FLOOD_WINDOW, 10)), 1),
+        media_relay=_choice(env, ENV_MEDIA_RELAY, MEDIA_RELAYS),
     )
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    value = (env.get(name) or allowed[0]).strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)} (got {value!r})")
+    return value

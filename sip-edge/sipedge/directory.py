@@ -37,6 +37,17 @@ class Account:
     permit: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
     transports: tuple[str, ...] = ()  # the profile's list; empty means the edge's default
+    lock_lifted_at: float = 0.0  # epoch seconds an operator last lifted a lockout (sipedge/limits.py)
+    phone_number: str = ""  # the primary virtual number: how the account is shown to the callee
+    security_model: str = "SDES"  # SDES (end-to-site SRTP, re-keyed by the edge) or ZRTP (end-to-end)
+    language: str = ""  # the announcement's language (the group's or profile's), empty for the default
+
+    @property
+    def media_security(self) -> str:
+        """sdes or zrtp: every SNOM account is SDES (docs/calls.md)."""
+        if self.account_type.lower() == "snom":
+            return "sdes"
+        return "zrtp" if self.security_model.upper() == "ZRTP" else "sdes"
 
 
 class Directory(Protocol):
@@ -45,6 +56,10 @@ class Directory(Protocol):
 
     def by_id(self, account_id: str) -> Account | None:
         """The account with this id, read fresh (the re-check of registered accounts). Raises DirectoryUnavailable."""
+
+    def find_number(self, number: str) -> Account | None:
+        """The account with this primary or secondary virtual number (exactly as stored). Raises
+        DirectoryUnavailable."""
 
 
 def _value(attr: Mapping[str, Any] | None) -> Any:
@@ -113,14 +128,21 @@ class DynamoDirectory:
                 self._references[key] = (now + self._reference_ttl, item)
         return item
 
-    def find(self, username: str) -> Account | None:
+    def _owned(self, unique_key: str) -> Account | None:
+        """The account owning a uniques guard item (its username or one of its numbers)."""
         deadline = self._clock() + self._budget
-        guard = self._get("uniques", {"key": {"S": f"account-username#{username.lower()}"}}, deadline)
+        guard = self._get("uniques", {"key": {"S": unique_key}}, deadline)
         owner = _value(guard.get("owner_id")) if guard else None
         return self._account(str(owner), deadline, fresh=False) if owner else None
 
+    def find(self, username: str) -> Account | None:
+        return self._owned(f"account-username#{username.lower()}")
+
     def by_id(self, account_id: str) -> Account | None:
         return self._account(account_id, self._clock() + self._budget, fresh=True)
+
+    def find_number(self, number: str) -> Account | None:
+        return self._owned(f"number#{number}")
 
     def _account(self, account_id: str, deadline: float, fresh: bool) -> Account | None:
         item = self._get("accounts", {"id": {"S": account_id}}, deadline)
@@ -144,6 +166,10 @@ class DynamoDirectory:
             permit=_text_list(item.get("permit")),
             deny=_text_list(item.get("deny")),
             transports=_text_list(profile.get("transports")) if profile else (),
+            lock_lifted_at=float(_value(item.get("sip_lock_lifted_at")) or 0),
+            phone_number=str(_value(item.get("phone_number")) or ""),
+            security_model=str(_value(item.get("security_model")) or "SDES"),
+            language=str(_value(group.get("language")) or "") if group else "",
         )
 
 
@@ -168,6 +194,7 @@ class StaticDirectory:
     def __init__(self, accounts: list[Account]) -> None:
         self._by_name = {account.username.lower(): account for account in accounts}
         self._by_id = {account.id: account for account in accounts}
+        self._by_number = {account.phone_number: account for account in accounts if account.phone_number}
 
     @classmethod
     def load(cls, path: str) -> StaticDirectory:
@@ -186,6 +213,9 @@ class StaticDirectory:
     def by_id(self, account_id: str) -> Account | None:
         return self._by_id.get(account_id)
 
+    def find_number(self, number: str) -> Account | None:
+        return self._by_number.get(number)
+
 
 class CachedDirectory:
     """Per-process cache in front of a directory. Answers (including "no such user") live `ttl` seconds at most,
@@ -201,12 +231,17 @@ class CachedDirectory:
         self._lock = threading.Lock()  # the sidecar answers from several threads; misses are not serialised
 
     def find(self, username: str) -> Account | None:
-        key = username.lower()
+        return self._cached(username.lower(), lambda: self._inner.find(username))
+
+    def find_number(self, number: str) -> Account | None:
+        return self._cached(f"number#{number}", lambda: self._inner.find_number(number))
+
+    def _cached(self, key: str, read: Callable[[], Account | None]) -> Account | None:
         with self._lock:
             hit = self._entries.get(key)
         if hit is not None and hit[0] > self._clock():
             return hit[1]
-        account = self._inner.find(username)
+        account = read()
         if self._ttl > 0:
             self._store(key, account)
         return account

@@ -11,7 +11,7 @@ from typing import Any
 
 from sipedge.config import EdgeConfig
 
-KINDS = ("registered", "unregistered", "expired", "keepalive_failed", "removed", "refused")
+KINDS = ("registered", "unregistered", "expired", "keepalive_failed", "removed", "refused", "locked_out")
 BATCH = 10  # SendMessageBatch's limit
 
 

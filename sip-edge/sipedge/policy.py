@@ -7,13 +7,19 @@ from enum import Enum
 
 from sipedge.directory import Account
 
+# No enumeration: an unknown user, a wrong password, an account never activated and a locked-out account get
+# the same answer (the precise reason goes only to the event and the account's History)
+NOT_AUTHORISED = "Forbidden"
+
 
 class Refusal(Enum):
-    """A refused REGISTER: the event's `reason` and the 403 reason phrase (distinct for each)."""
+    """A refused REGISTER: the event's `reason` and the 403 reason phrase. The refusals before a valid digest
+    share one phrase; the ones after it (the caller knows the password) say what is wrong."""
 
-    UNKNOWN_USER = ("unknown_user", "Unknown user")
-    NOT_ACTIVATED = ("not_activated", "Not activated")
-    WRONG_PASSWORD = ("wrong_password", "Wrong password")
+    UNKNOWN_USER = ("unknown_user", NOT_AUTHORISED)
+    NOT_ACTIVATED = ("not_activated", NOT_AUTHORISED)
+    WRONG_PASSWORD = ("wrong_password", NOT_AUTHORISED)
+    LOCKED_OUT = ("locked_out", NOT_AUTHORISED)
     ACCOUNT_DISABLED = ("account_disabled", "Account disabled")
     GROUP_DISABLED = ("group_disabled", "Group disabled")
     TRANSPORT_NOT_ALLOWED = ("transport_not_allowed", "Transport not allowed")

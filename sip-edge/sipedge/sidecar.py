@@ -24,7 +24,7 @@ from dataclasses import asdict
 from typing import Any
 
 from sipedge.config import from_env
-from sipedge.directory import CachedDirectory, Directory, DirectoryUnavailable, DynamoDirectory
+from sipedge.directory import Account, CachedDirectory, Directory, DirectoryUnavailable, DynamoDirectory
 from sipedge.events import EventSender, sqs_client
 
 MAX_DATAGRAM = 1 << 20  # event hand-overs carry up to ~100 events
@@ -79,7 +79,7 @@ class Sidecar:
             with self._lock:
                 self._inbox.extend(str(body) for body in request.get("bodies", []))
             self._wake.set()
-        elif op in ("find", "by_id") and peer:
+        elif op in ("find", "by_id", "number") and peer:
             self._ask(str(op), str(request.get("key", "")), (peer, request.get("n"), request.get("until")))
 
     def _ask(self, op: str, key: str, waiter: tuple[Any, Any, Any]) -> None:
@@ -101,7 +101,7 @@ class Sidecar:
             answer["error"] = "asked too long ago"  # nobody waits any more: spare the backend under overload
         else:
             try:
-                account = self._directory.find(key) if op == "find" else self._directory.by_id(key)
+                account = self._read(op, key)
                 answer["account"] = asdict(account) if account else None
             except DirectoryUnavailable as exc:
                 answer["error"] = str(exc)
@@ -110,6 +110,13 @@ class Sidecar:
         for peer, number, _ in waiters:
             with contextlib.suppress(OSError):  # the worker may have given up waiting already
                 self.sock.sendto(json.dumps({**answer, "n": number}).encode(), peer)
+
+    def _read(self, op: str, key: str) -> Account | None:
+        if op == "find":
+            return self._directory.find(key)
+        if op == "number":
+            return self._directory.find_number(key)
+        return self._directory.by_id(key)
 
     def _send_loop(self) -> None:
         while not self._stopping:

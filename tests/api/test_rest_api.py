@@ -96,7 +96,7 @@ def test_account_lifecycle_over_http(api: Api, http_world: World) -> None:
         "id", "username", "group_id", "provisioning_profile_id", "phone_number", "secondary_phone_number",
         "account_type", "security_model", "obfuscation_enabled", "obfuscation_key", "keep_alive", "permit", "deny",
         "full_name", "email", "description", "enabled", "status", "status_changed_at", "created_at", "updated_at",
-        "creation_mode", "sms_problem", "warnings",
+        "creation_mode", "sms_problem", "sip_locked_until", "warnings",
     }  # fmt: skip
     assert set(account) == expected_keys
     path = f"/accounts/{account['id']}"

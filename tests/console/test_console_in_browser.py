@@ -368,3 +368,24 @@ def test_registered_accounts_page_and_session_history(page: Page, base_url: str,
     expect(sessions.first).to_contain_text("wrong password")
     expect(sessions.first).to_contain_text("203.0.113.5:5060")
     shoot(page, "22-session-history")
+
+
+def test_a_sip_lockout_is_marked_on_the_state_tab_and_lifted_from_there(
+    page: Page, base_url: str, console_world: World
+) -> None:
+    from chalicelib.services import registrations
+    from tests.test_registrations import event
+
+    world = console_world
+    account = accounts.create_account(world.ctx, world.admin, world.account_data(username="4004")).account
+    locked = event(account, "locked_out", world.ctx.clock(), contact="", expires=900, reason="too_many_failures")
+    registrations.record_events(world.ctx, [locked])
+    log_in(page, base_url, "admin", "admin-password-1")
+    page.goto(f"{base_url}/accounts/{account.id}?tab=state")
+    expect(page.locator("dd.sip-locked")).to_contain_text("Locked out after repeated wrong passwords")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Lift SIP lockout").click()
+    expect(page.get_by_role("status")).to_contain_text("The SIP lockout has been lifted")
+    expect(page.locator("dd.sip-locked")).to_have_count(0)
+    stored = world.ctx.accounts.get(account.id)
+    assert stored is not None and stored.sip_lock_lifted_at is not None

@@ -140,7 +140,7 @@ def test_login_audit_lists_newest_first(ctx: Context) -> None:
     base = datetime.now(UTC).replace(microsecond=0)
     for i in range(3):
         ctx.login_audit.record(LoginAttempt(base + timedelta(seconds=i), f"user{i}", "10.0.0.1", "success", "ua"))
-    assert [a.username for a in ctx.login_audit.recent(2)] == ["user2", "user1"]
+    assert [a.username for a in ctx.login_audit.recent(2, base)] == ["user2", "user1"]
 
 
 def test_timeline_is_newest_first_and_append_only(world: World) -> None:
@@ -264,7 +264,7 @@ def test_import_jobs_are_created_once_and_advance_by_version(ctx: Context) -> No
     assert ctx.imports.replace(job, running) is True
     assert ctx.imports.replace(job, job.bump(now, status="failed")) is False  # a stale writer loses
     assert ctx.imports.get("job-1") == running
-    assert [j.id for j in ctx.imports.recent(5)] == ["job-1"]
+    assert [j.id for j in ctx.imports.recent(5, now)] == ["job-1"]
 
 
 def test_import_files_stream_and_delete_by_prefix(ctx: Context) -> None:

@@ -28,6 +28,10 @@ if str(SIP_EDGE_DIR) not in sys.path:
 KEEPALIVE_SECONDS = 2
 RECHECK_SECONDS = 3
 CACHE_SECONDS = 2
+TCP_IDLE_SECONDS = 3  # the tests shorten the edge's connection limits (60 s and 30 s by default)
+TLS_HANDSHAKE_SECONDS = 2
+LOCKOUT_SECONDS = 120
+FLOOD_LIMIT = 60
 _numbers = itertools.count(1000000)
 
 
@@ -125,7 +129,11 @@ def edge(
         "SIP_USRLOC_TIMER_SECONDS": "1",
         "SIP_CHILDREN": "2",
         "SIP_TCP_CHILDREN": "2",
-        "SIP_PIKE_DENSITY": "40",
+        "SIP_TCP_IDLE_SECONDS": str(TCP_IDLE_SECONDS),
+        "SIP_TLS_HANDSHAKE_SECONDS": str(TLS_HANDSHAKE_SECONDS),
+        "SIP_LOCKOUT_SECONDS": str(LOCKOUT_SECONDS),
+        "SIP_FLOOD_LIMIT": str(FLOOD_LIMIT),
+        "SIP_FLOOD_BAN_SECONDS": "30",
     }
     tls_dir = tmp_path_factory.mktemp("tls")
     subprocess.run(

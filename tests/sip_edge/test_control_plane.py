@@ -43,7 +43,7 @@ def test_a_refusal_is_on_the_accounts_history(
     edge: SipEdge, sipp: Sipp, sip_world: SipWorld, event_log: EventLog
 ) -> None:
     account = sip_world.account()
-    result = sipp.run(register_scenario(account.username, "wrong", expect=403, phrase="Wrong password"), edge.udp_port)
+    result = sipp.run(register_scenario(account.username, "wrong", expect=403, phrase="Forbidden"), edge.udp_port)
     assert result.returncode == 0, result.errors + result.output
     _deliver(sip_world, event_log, account.username, "refused")
     timeline = accounts.history(sip_world.ctx, sip_world.admin, account.id, 50).timeline

@@ -32,7 +32,7 @@ def test_registers_over_udp_and_reports_the_contact(
 def test_refuses_an_unknown_user_after_the_challenge(
     edge: SipEdge, sipp: Sipp, sip_world: SipWorld, event_log: EventLog
 ) -> None:
-    result = sipp.run(register_scenario("nobody77", "x", expect=403, phrase="Unknown user"), edge.udp_port)
+    result = sipp.run(register_scenario("nobody77", "x", expect=403, phrase="Forbidden"), edge.udp_port)
     assert result.returncode == 0, result.errors + result.output
     event = event_log.wait_for("nobody77", lambda e: e["kind"] == "refused")
     assert event["reason"] == "unknown_user"
@@ -50,7 +50,7 @@ def _refused(edge: SipEdge, sipp: Sipp, event_log: EventLog, username: str, pass
 
 def test_refuses_a_wrong_password(edge: SipEdge, sipp: Sipp, sip_world: SipWorld, event_log: EventLog) -> None:
     account = sip_world.account()
-    event = _refused(edge, sipp, event_log, account.username, "not-the-password", "Wrong password")
+    event = _refused(edge, sipp, event_log, account.username, "not-the-password", "Forbidden")
     assert (event["reason"], event["account_id"]) == ("wrong_password", account.id)
 
 
@@ -109,7 +109,7 @@ def test_refuses_an_account_never_activated(
     edge: SipEdge, sipp: Sipp, sip_world: SipWorld, event_log: EventLog
 ) -> None:
     account = sip_world.account(password=None, mode="wizard")
-    event = _refused(edge, sipp, event_log, account.username, "anything", "Not activated")
+    event = _refused(edge, sipp, event_log, account.username, "anything", "Forbidden")
     assert (event["reason"], event["account_id"]) == ("not_activated", account.id)
 
 

@@ -103,9 +103,9 @@ def test_the_ha1_never_reaches_events_or_logs(routing: ModuleType, ksr: fake_ksr
 @pytest.mark.parametrize(
     ("user", "auth_code", "phrase", "reason"),
     [
-        ("nobody", 1, "Unknown user", "unknown_user"),
-        ("1002", 1, "Not activated", "not_activated"),
-        ("1001", -2, "Wrong password", "wrong_password"),
+        ("nobody", 1, "Forbidden", "unknown_user"),
+        ("1002", 1, "Forbidden", "not_activated"),
+        ("1001", -2, "Forbidden", "wrong_password"),
         ("1003", 1, "Account disabled", "account_disabled"),
     ],
 )
@@ -118,6 +118,29 @@ def test_refusals_answer_403_with_their_phrase_and_an_event(
     assert ksr.args("sl.sl_send_reply") == [(403, phrase)]
     assert [(e["kind"], e["reason"]) for e in _events(ksr)] == [("refused", reason)]
     assert ksr.args("registrar.save") == []
+
+
+@pytest.mark.parametrize("user", ["1001", "1002", "nobody"])
+def test_known_unknown_and_inactive_users_get_the_same_challenge_and_digest_check(
+    routing: ModuleType, ksr: fake_ksr.FakeKSR, user: str
+) -> None:
+    ksr.pvs.update({"$tU": user, "$td": "other.example.net"})
+    ksr.returns["auth.has_credentials"] = -1
+    routing.route_request()
+    assert ksr.args("auth.auth_challenge") == [("other.example.net", routing.QOP_AUTH)]
+    ksr.returns["auth.has_credentials"] = 1
+    ksr.returns["auth.pv_auth_check"] = -4  # a stale nonce: challenged again, whoever it is
+    routing.route_request()
+    assert ksr.args("auth.auth_challenge")[1] == ("other.example.net", routing.QOP_AUTH)
+    [(realm, ha1, _, _)] = ksr.args("auth.pv_auth_check")
+    assert realm == "other.example.net" and ha1 == (HA1 if user == "1001" else routing.DECOY_HA1)
+    assert _events(ksr) == []
+
+
+def test_a_registration_over_tcp_keeps_its_connection_open(routing: ModuleType, ksr: fake_ksr.FakeKSR) -> None:
+    ksr.pvs["$pr"] = "tcp"
+    routing.route_request()
+    assert ksr.args("tcpops.tcp_set_connection_lifetime") == [(3600 + routing.TCP_LIFETIME_MARGIN,)]
 
 
 def test_a_stale_nonce_is_challenged_again_not_refused(routing: ModuleType, ksr: fake_ksr.FakeKSR) -> None:

@@ -150,7 +150,7 @@ def test_a_crash_in_the_middle_of_a_chunk_resumes_without_duplicates(
     assert listed(world) == [f"Person {n:02d}" for n in range(12)]
     created = accounts.list_accounts(world.ctx, world.admin, world.group_a.id, 20, None).items
     assert {a.status for a in created} == {AccountStatus.INSTALLATION_SMS_SENT}  # each got its SMS once
-    assert len(world.ctx.messages.recent(50)) == 12
+    assert len(world.ctx.messages.recent(50, world.ctx.clock())) == 12
     group = world.ctx.groups.get(world.group_a.id)
     assert group is not None and group.account_count == 12
 
