@@ -33,6 +33,7 @@ from chalicelib.services.search_port import (
     IndexChange,
     SearchDocument,
     SearchUnavailable,
+    domains_field,
     engine_fields,
     lengths_field,
     prefixes_field,
@@ -55,6 +56,7 @@ MAPPING: dict[str, Any] = {
             **{whole_field(f): {"type": "text", "analyzer": ANALYZER, "index_options": "docs"} for f in FIELDS},
             **{lengths_field(f): {"type": "text", "analyzer": ANALYZER, "index_options": "docs"} for f in FIELDS},
             **{prefixes_field(f): {"type": "text", "analyzer": ANALYZER, "index_options": "docs"} for f in FIELDS},
+            **{domains_field(f): {"type": "text", "analyzer": ANALYZER, "index_options": "docs"} for f in FIELDS},
         },
     },
 }

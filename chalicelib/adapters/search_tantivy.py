@@ -27,6 +27,7 @@ from chalicelib.domain.search import FIELDS, And, InvalidQuery, Not, Or, Phrase,
 from chalicelib.services.search_port import (
     IndexChange,
     SearchDocument,
+    domains_field,
     engine_fields,
     lengths_field,
     prefixes_field,
@@ -57,6 +58,7 @@ def _schema() -> tantivy.Schema:
         builder.add_text_field(whole_field(field), tokenizer_name=TOKENIZER, index_option="basic")
         builder.add_text_field(lengths_field(field), tokenizer_name=TOKENIZER, index_option="basic")
         builder.add_text_field(prefixes_field(field), tokenizer_name=TOKENIZER, index_option="basic")
+        builder.add_text_field(domains_field(field), tokenizer_name=TOKENIZER, index_option="basic")
     return builder.build()
 
 

@@ -77,6 +77,14 @@ def prefix_matching(glob: str) -> str | None:
     return None
 
 
+def domain_matching(glob: str) -> str | None:
+    """For `*@` followed by literal characters without `@` (`*@example.net`): the domain token it stands for."""
+    rest = glob[2:]
+    if glob.startswith("*@") and rest and not set(rest) & set("*?\\@"):
+        return "@" + rest
+    return None
+
+
 @dataclass(frozen=True)
 class FieldTokens:
     words: tuple[str, ...]
@@ -84,6 +92,10 @@ class FieldTokens:
 
     def lengths(self) -> tuple[str, ...]:
         return tuple(sorted({length_token(len(word)) for word in self.words}))
+
+    def domains(self) -> tuple[str, ...]:
+        """`@` and what follows the last `@` of each whole piece (`@example.net`), for `*@example.net`."""
+        return tuple(sorted({"@" + piece.rsplit("@", 1)[1] for piece in self.whole if "@" in piece}))
 
     def prefixes(self) -> tuple[str, ...]:
         found = {word[:n] for word in self.words for n in range(1, min(len(word), PREFIX_CHARACTERS) + 1)}

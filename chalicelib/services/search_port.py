@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from chalicelib.domain.analysis import FieldTokens, analyze, lengths_matching, prefix_matching
+from chalicelib.domain.analysis import FieldTokens, analyze, domain_matching, lengths_matching, prefix_matching
 from chalicelib.domain.errors import Unavailable
 from chalicelib.domain.model import Page
 from chalicelib.domain.search import FIELDS, Query, Wildcard
@@ -73,22 +73,31 @@ def wildcard_lookup(field: str, query: Wildcard) -> WildcardLookup:
     lengths = lengths_matching(query.glob)
     if lengths is not None:  # wildcards only (`*`, `????`): a few word-length terms
         return WildcardLookup(lengths_field(field), tuple(lengths), query.glob)
+    domain = domain_matching(query.glob) if query.whole else None
+    if domain is not None:  # `*@example.net`: one term of the e-mail domains
+        return WildcardLookup(domains_field(field), (domain,), query.glob)
     prefix = None if query.whole else prefix_matching(query.glob)
     if prefix is not None:  # `marco*`: one term of the words' beginnings
         return WildcardLookup(prefixes_field(field), (prefix,), query.glob)
     return WildcardLookup(whole_field(field) if query.whole else field, None, query.glob)
 
 
+def domains_field(field: str) -> str:
+    """The engines' field that holds the e-mail domains of a searchable field's whole pieces (`@example.net`)."""
+    return f"{field}_domains"
+
+
 def engine_fields(document: SearchDocument) -> dict[str, str]:
-    """What tantivy and OpenSearch index for a document: each field's words, its whole pieces, its word lengths
-    and its words' beginnings, as tokens joined by single spaces (the engines only split at white space, so
-    they hold exactly our tokens)."""
+    """What tantivy and OpenSearch index for a document: each field's words, its whole pieces, its word lengths,
+    its words' beginnings and its e-mail domains, as tokens joined by single spaces (the engines only split at
+    white space, so they hold exactly our tokens)."""
     out: dict[str, str] = {}
     for field, found in document.analysed().items():
         out[field] = " ".join(found.words)
         out[whole_field(field)] = " ".join(found.whole)
         out[lengths_field(field)] = " ".join(found.lengths())
         out[prefixes_field(field)] = " ".join(found.prefixes())
+        out[domains_field(field)] = " ".join(found.domains())
     return out
 
 
