@@ -85,14 +85,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
-_LINE = r"[^\x00-\x1f\x7f]"  # what FieldReader lets through on one line (no control characters)
-_TEXT = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # and in multi-line text (tabs and line breaks too)
+# the commonest format characters (FieldReader refuses all of Unicode's category Cf, invisible and bidi
+# controls, in everything but secrets, which are kept as typed)
+_FORMAT = r"\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
+_LINE = r"\x00-\x1f\x7f"  # what FieldReader refuses on one line (control characters)
+_TEXT = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"  # and in multi-line text (tabs and line breaks are fine there)
 
 
 def _pattern(f: Field) -> str:
-    allowed = _TEXT if f.multiline else _LINE
+    refused = (_TEXT if f.multiline else _LINE) + (_FORMAT if f.strip else "")
+    allowed = f"[^{refused}]"
     if f.strip and f.min_length:  # stripped, then not empty: at least one character that is not white space
-        return f"^{allowed}*[^\\s\\x00-\\x1f\\x7f]{allowed}*$"
+        return f"^{allowed}*[^\\s{refused}]{allowed}*$"
     return f"^{allowed}*$"
 
 

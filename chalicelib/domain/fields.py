@@ -8,6 +8,7 @@ shape. Unknown fields are errors too. `reader.raise_if_errors()` ends the parse.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Final, TypeVar
 
@@ -34,6 +35,12 @@ T = TypeVar("T")
 
 _CONTROL_MULTILINE_OK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def invisible(text: str) -> bool:
+    """Whether `text` holds a format character (Unicode category Cf: zero-width spaces and joiners, bidi
+    overrides and isolates, soft hyphens, byte-order marks...): a name with one looks like another name."""
+    return any(unicodedata.category(c) == "Cf" for c in text)
 
 
 class FieldReader:
@@ -75,10 +82,13 @@ class FieldReader:
         if not isinstance(value, str):
             self.fail(name, "invalid_type", f"'{name}' must be a string.")
             return MISSING
-        value = value.strip() if strip else value
+        value = unicodedata.normalize("NFKC", value).strip() if strip else value  # (not secrets: kept as typed)
         pattern = _CONTROL_MULTILINE_OK if multiline else _CONTROL_SINGLE_LINE
         if pattern.search(value):
             self.fail(name, "invalid_characters", f"'{name}' contains control characters.")
+            return MISSING
+        if strip and invisible(value):
+            self.fail(name, "invalid_characters", f"'{name}' contains invisible or text-direction characters.")
             return MISSING
         if len(value) > max_length:
             self.fail(name, "too_long", f"'{name}' must be at most {max_length} characters.")

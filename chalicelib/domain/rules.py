@@ -128,8 +128,11 @@ def check_url(field: str, value: str) -> None:
 
 
 def normalize_cidr(field: str, value: str) -> str:
-    """An IPv4 or IPv6 network (a bare address means that one host), in canonical form."""
+    """An IPv4 or IPv6 network (a bare address means that one host), in canonical form; no IPv6 zone id
+    (`fe80::1%eth0`: an interface name of the machine that typed it, meaningless to the edge)."""
     try:
+        if "%" in value:
+            raise ValueError("zone id")
         return str(ipaddress.ip_network(value, strict=False))
     except ValueError as exc:
         raise InvalidField(
