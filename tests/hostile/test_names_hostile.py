@@ -22,7 +22,8 @@ def test_invisible_and_direction_characters_are_refused(api: Api, http_world: Wo
 
 
 def test_full_width_names_are_the_plain_name(api: Api, http_world: World) -> None:
-    created = api.call("POST", "/groups", _group(http_world, "Ｓａｌｅｓ　Ｔｅａｍ"))
+    full_width = "\uff33\uff41\uff4c\uff45\uff53\u3000\uff34\uff45\uff41\uff4d"  # "Sales Team", full width
+    created = api.call("POST", "/groups", _group(http_world, full_width))
     assert created.status_code == 201, created.body
     assert created.json_body["name"] == "Sales Team"  # what is stored and shown: the normalised form
     again = api.call("POST", "/groups", _group(http_world, "sales team"))
@@ -37,7 +38,7 @@ def test_an_owner_typed_with_a_ligature_is_stored_normalised(api: Api, http_worl
 
 
 def test_passwords_are_kept_as_typed(api: Api, http_world: World) -> None:
-    password = "Ｐａｓｓ\u200bword-1"  # a secret is never rewritten: it must match what the phone sends
+    password = "\uff30\uff41\uff53\uff53\u200bword-1"  # a secret is never rewritten: it must match what the phone sends
     created = api.call("POST", "/accounts", http_world.account_data(password=password))
     assert created.status_code == 201, created.body
 
