@@ -138,6 +138,8 @@ def read_multipart(request: Request) -> dict[str, Part]:
         if part.is_multipart():
             continue
         name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str) and name in parts:
+            raise BadRequest(f"The form has two '{name}' parts; send each once.", code="duplicate_part", field=name)
         if isinstance(name, str):
             payload = part.get_payload(decode=True)
             parts[name] = Part(part.get_filename(), payload if isinstance(payload, bytes) else b"")

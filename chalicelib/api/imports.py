@@ -36,7 +36,7 @@ def _unknown(names: set[str]) -> None:
 
 @route(bp, "/imports", ["POST"])
 def create(ctx: Context, request: Request, actor: Operator) -> Response:
-    if (request.headers.get("content-type") or "").startswith("application/json"):
+    if (request.headers.get("content-type") or "").lower().startswith("application/json"):
         body = read_json(request, ctx)
         _unknown(set(body) - FIELDS - {"upload_id", "file_name"})
         upload_id = str(body.get("upload_id") or "")

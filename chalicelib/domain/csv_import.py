@@ -1,7 +1,8 @@
 """Reading batch files (manual: "batch way"): the header `fullName,gsmNumber,email,securityModel,description`,
 one account a record, as people really make them.
 
-- UTF-8 with or without BOM, else Windows-1252; `,` or `;` as delimiter (from the header); CRLF; quoted fields
+- UTF-8 with or without BOM, UTF-16 (BOM, or told by its zero bytes), else Windows-1252 (spreadsheet files are
+  refused by name); `,` or `;` as delimiter (from the header); CRLF; quoted fields
   with commas and line breaks; empty records (e.g. trailing empty lines) are skipped.
 - Records are numbered as in the file, the header being record 1 (a record may span several lines).
 - Numbers a spreadsheet damaged are reported, never guessed: scientific notation (`3.9123E+11`) and
@@ -70,12 +71,7 @@ def decode_lines(chunks: Iterable[bytes]) -> Iterator[str]:
         head += chunk
         if len(head) >= SNIFF_BYTES:
             break
-    encoding = "utf-8-sig"
-    try:
-        head[:SNIFF_BYTES].decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        if exc.start < min(len(head), SNIFF_BYTES) - 3:  # not just a character cut at the sniffing limit
-            encoding = "cp1252"
+    encoding = _encoding(head[:SNIFF_BYTES])
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     pending = ""
     try:
@@ -84,9 +80,31 @@ def decode_lines(chunks: Iterable[bytes]) -> Iterator[str]:
             yield from lines
         pending += decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:
-        raise BadFile(f"The file is neither UTF-8 nor Windows-1252 text ({exc.reason}).") from exc
+        raise BadFile(f"The file is not UTF-8, UTF-16 or Windows-1252 text ({exc.reason}).") from exc
     if pending:
         yield pending
+
+
+def _encoding(head: bytes) -> str:
+    """The text encoding of a file from its first bytes: UTF-16 (by its byte-order mark, or by the zero bytes of
+    ASCII text in it), UTF-8, else Windows-1252; a spreadsheet or other binary file is refused by name."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise BadFile("This is a spreadsheet file, not a CSV: save it as CSV (UTF-8) and upload that.")
+    if b"\x00" in head:
+        pairs = len(head) // 2 or 1
+        if head[1::2].count(0) > pairs * 0.4:
+            return "utf-16-le"
+        if head[0::2].count(0) > pairs * 0.4:
+            return "utf-16-be"
+        raise BadFile("This is not a CSV text file (it holds binary data).")
+    try:
+        head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not just a character cut at the sniffing limit
+            return "cp1252"
+    return "utf-8-sig"
 
 
 def _complete_lines(text: str) -> tuple[list[str], str]:
@@ -114,6 +132,9 @@ def read_records(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
     header = [name.strip() for name in next(reader)]
     lookup = {name.lower(): name for name in REQUIRED + OPTIONAL}
     columns = [lookup.get(name.lower(), "") for name in header]
+    twice = sorted({name for name in columns if name and columns.count(name) > 1})
+    if twice:
+        raise BadFile(f"The header names {', '.join(twice)} more than once; each column may appear once.")
     missing = [name for name in REQUIRED if name not in columns]
     if missing:
         raise BadFile(f"The header lacks {', '.join(missing)}; expected {','.join(REQUIRED)}.")

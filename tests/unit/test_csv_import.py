@@ -86,7 +86,7 @@ def test_optional_columns() -> None:
         (b"", "empty"),
         (b"name,number\nA,1\n", "lacks fullName"),
         (b"fullName,gsmNumber,email,securityModel,description,colour\n", "Unknown columns: colour"),
-        (b"fullName,gsmNumber\n\x81\x8d\x8f\x90\x9d\n" * 2, "neither UTF-8 nor Windows-1252"),
+        (b"fullName,gsmNumber\n\x81\x8d\x8f\x90\x9d\n" * 2, "not UTF-8, UTF-16 or Windows-1252"),
     ],
 )
 def test_unreadable_files_say_why(data: bytes, message: str) -> None:
