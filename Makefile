@@ -4,9 +4,9 @@
 PYTHON_VERSION := 3.13
 PYTHON ?= $(shell bash scripts/python.sh $(PYTHON_VERSION))
 VENV := .venv
-# where `make run` keeps its data (devstack/run_local.py); `make reset` wipes it
+# where `make run` keeps its data (devstack/run_local.py); `make reset` wipes it. Not exported: the tests'
+# local stacks each keep theirs in a directory of their own.
 LOCAL_DATA_DIR ?= .localdata
-export LOCAL_DATA_DIR
 PY := $(VENV)/bin/python
 
 .PHONY: run reset test check bench bench-smoke clean system-deps
@@ -24,7 +24,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-infra.txt
 	touch $@
 
 run: $(VENV)/.installed system-deps
-	$(PY) -m devstack.run_local
+	LOCAL_DATA_DIR="$(LOCAL_DATA_DIR)" $(PY) -m devstack.run_local
 
 reset:
 	rm -rf -- "$(LOCAL_DATA_DIR)"

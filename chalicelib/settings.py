@@ -17,6 +17,7 @@ ENV_SESSION_TTL = "SESSION_TTL_SECONDS"
 ENV_LOGIN_MAX_FAILURES_USER = "LOGIN_MAX_FAILURES_PER_USER"
 ENV_LOGIN_MAX_FAILURES_SOURCE = "LOGIN_MAX_FAILURES_PER_SOURCE"
 ENV_LOGIN_MAX_FAILURES_USER_MINUTE = "LOGIN_MAX_FAILURES_PER_USER_PER_MINUTE"
+ENV_REQUIRE_IF_MATCH = "REQUIRE_IF_MATCH"
 ENV_LOGIN_WINDOW = "LOGIN_WINDOW_SECONDS"
 ENV_MAX_BODY_BYTES = "MAX_BODY_BYTES"
 ENV_REFERENCE_CACHE = "REFERENCE_CACHE_SECONDS"
@@ -70,6 +71,7 @@ class Settings:
     login_max_failures_per_user_per_minute: int = 10
     login_window_seconds: int = 15 * 60
     max_body_bytes: int = 64 * 1024
+    require_if_match: bool = False  # PATCH/DELETE without If-Match: 428 instead of last writer wins
     reference_cache_seconds: float = 30.0
     search: str = ""  # empty: "memory" with memory storage, else "opensearch" when a URL is set, else "tantivy"
     search_index_path: str | None = None
@@ -138,6 +140,7 @@ class Settings:
             ),
             login_window_seconds=int(env.get(ENV_LOGIN_WINDOW, defaults.login_window_seconds)),
             max_body_bytes=int(env.get(ENV_MAX_BODY_BYTES, defaults.max_body_bytes)),
+            require_if_match=env.get(ENV_REQUIRE_IF_MATCH, "").strip().lower() in ("1", "true", "yes"),
             reference_cache_seconds=float(env.get(ENV_REFERENCE_CACHE, defaults.reference_cache_seconds)),
             search=env.get(ENV_SEARCH, ""),
             search_index_path=env.get(ENV_SEARCH_INDEX_PATH) or None,

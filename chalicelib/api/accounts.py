@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Request, Response
 
-from chalicelib.api.http import json_response, query_limit, query_param, read_json, route
+from chalicelib.api.http import if_match, json_response, query_limit, query_param, read_json, route
 from chalicelib.api.views import account_json, history_json, page_json, registration_json, row_json
 from chalicelib.domain.model import Operator
 from chalicelib.services import accounts, imports, registrations, search
@@ -19,7 +19,7 @@ HISTORY_LIMIT = 100
 def _result(result: accounts.AccountResult, status: int = 200) -> Response:
     body: dict[str, Any] = account_json(result.account)
     body["warnings"] = result.warnings
-    return json_response(body, status)
+    return json_response(body, status, version=result.account.version)
 
 
 @route(bp, "/accounts", ["POST"])
@@ -52,28 +52,32 @@ def export(ctx: Context, request: Request, actor: Operator) -> Response:
 
 @route(bp, "/accounts/{account_id}", ["GET"])
 def get(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
-    return json_response(account_json(accounts.get_account(ctx, actor, account_id)))
+    account = accounts.get_account(ctx, actor, account_id)
+    return json_response(account_json(account), version=account.version)
 
 
 @route(bp, "/accounts/{account_id}", ["PATCH"])
 def patch(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
-    return _result(accounts.update_account(ctx, actor, account_id, read_json(request, ctx)))
+    expected = if_match(request, ctx)
+    return _result(accounts.update_account(ctx, actor, account_id, read_json(request, ctx), expected))
 
 
 @route(bp, "/accounts/{account_id}", ["DELETE"])
 def delete(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
-    accounts.delete_account(ctx, actor, account_id)
+    accounts.delete_account(ctx, actor, account_id, if_match(request, ctx))
     return Response(body="", status_code=204)
 
 
 @route(bp, "/accounts/{account_id}/enable", ["POST"])
 def enable(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
-    return json_response(account_json(accounts.set_enabled(ctx, actor, account_id, True)))
+    account = accounts.set_enabled(ctx, actor, account_id, True)
+    return json_response(account_json(account), version=account.version)
 
 
 @route(bp, "/accounts/{account_id}/disable", ["POST"])
 def disable(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
-    return json_response(account_json(accounts.set_enabled(ctx, actor, account_id, False)))
+    account = accounts.set_enabled(ctx, actor, account_id, False)
+    return json_response(account_json(account), version=account.version)
 
 
 @route(bp, "/accounts/{account_id}/history", ["GET"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice.app import Blueprint, Request, Response
 
-from chalicelib.api.http import bearer_token, json_response, query_limit, query_param, read_json, route
+from chalicelib.api.http import bearer_token, if_match, json_response, query_limit, query_param, read_json, route
 from chalicelib.api.views import group_json, operator_json, page_json, profile_json
 from chalicelib.domain.model import Operator
 from chalicelib.services import groups, operators
@@ -22,22 +22,26 @@ def list_groups(ctx: Context, request: Request, actor: Operator) -> Response:
 
 @route(bp, "/groups", ["POST"])
 def create_group(ctx: Context, request: Request, actor: Operator) -> Response:
-    return json_response(group_json(groups.create_group(ctx, actor, read_json(request, ctx))), 201)
+    group = groups.create_group(ctx, actor, read_json(request, ctx))
+    return json_response(group_json(group), 201, version=group.version)
 
 
 @route(bp, "/groups/{group_id}", ["GET"])
 def get_group(ctx: Context, request: Request, actor: Operator, group_id: str) -> Response:
-    return json_response(group_json(groups.get_group(ctx, actor, group_id)))
+    group = groups.get_group(ctx, actor, group_id)
+    return json_response(group_json(group), version=group.version)
 
 
 @route(bp, "/groups/{group_id}", ["PATCH"])
 def patch_group(ctx: Context, request: Request, actor: Operator, group_id: str) -> Response:
-    return json_response(group_json(groups.update_group(ctx, actor, group_id, read_json(request, ctx))))
+    expected = if_match(request, ctx)
+    group = groups.update_group(ctx, actor, group_id, read_json(request, ctx), expected)
+    return json_response(group_json(group), version=group.version)
 
 
 @route(bp, "/groups/{group_id}", ["DELETE"])
 def delete_group(ctx: Context, request: Request, actor: Operator, group_id: str) -> Response:
-    groups.delete_group(ctx, actor, group_id)
+    groups.delete_group(ctx, actor, group_id, if_match(request, ctx))
     return Response(body="", status_code=NO_CONTENT)
 
 
@@ -49,22 +53,26 @@ def list_profiles(ctx: Context, request: Request, actor: Operator) -> Response:
 
 @route(bp, "/provisioning-profiles", ["POST"])
 def create_profile(ctx: Context, request: Request, actor: Operator) -> Response:
-    return json_response(profile_json(groups.create_profile(ctx, actor, read_json(request, ctx))), 201)
+    profile = groups.create_profile(ctx, actor, read_json(request, ctx))
+    return json_response(profile_json(profile), 201, version=profile.version)
 
 
 @route(bp, "/provisioning-profiles/{profile_id}", ["GET"])
 def get_profile(ctx: Context, request: Request, actor: Operator, profile_id: str) -> Response:
-    return json_response(profile_json(groups.get_profile(ctx, actor, profile_id)))
+    profile = groups.get_profile(ctx, actor, profile_id)
+    return json_response(profile_json(profile), version=profile.version)
 
 
 @route(bp, "/provisioning-profiles/{profile_id}", ["PATCH"])
 def patch_profile(ctx: Context, request: Request, actor: Operator, profile_id: str) -> Response:
-    return json_response(profile_json(groups.update_profile(ctx, actor, profile_id, read_json(request, ctx))))
+    expected = if_match(request, ctx)
+    profile = groups.update_profile(ctx, actor, profile_id, read_json(request, ctx), expected)
+    return json_response(profile_json(profile), version=profile.version)
 
 
 @route(bp, "/provisioning-profiles/{profile_id}", ["DELETE"])
 def delete_profile(ctx: Context, request: Request, actor: Operator, profile_id: str) -> Response:
-    groups.delete_profile(ctx, actor, profile_id)
+    groups.delete_profile(ctx, actor, profile_id, if_match(request, ctx))
     return Response(body="", status_code=NO_CONTENT)
 
 
@@ -76,22 +84,27 @@ def list_operators(ctx: Context, request: Request, actor: Operator) -> Response:
 
 @route(bp, "/operators", ["POST"])
 def create_operator(ctx: Context, request: Request, actor: Operator) -> Response:
-    return json_response(operator_json(operators.create_operator(ctx, actor, read_json(request, ctx))), 201)
+    operator = operators.create_operator(ctx, actor, read_json(request, ctx))
+    return json_response(operator_json(operator), 201, version=operator.version)
 
 
 @route(bp, "/operators/{operator_id}", ["GET"])
 def get_operator(ctx: Context, request: Request, actor: Operator, operator_id: str) -> Response:
-    return json_response(operator_json(operators.get_operator(ctx, actor, operator_id)))
+    operator = operators.get_operator(ctx, actor, operator_id)
+    return json_response(operator_json(operator), version=operator.version)
 
 
 @route(bp, "/operators/{operator_id}", ["PATCH"])
 def patch_operator(ctx: Context, request: Request, actor: Operator, operator_id: str) -> Response:
+    expected = if_match(request, ctx)
     body = read_json(request, ctx)
-    updated = operators.update_operator(ctx, actor, operator_id, body, current_token=bearer_token(request))
-    return json_response(operator_json(updated))
+    updated = operators.update_operator(
+        ctx, actor, operator_id, body, current_token=bearer_token(request), expected=expected
+    )
+    return json_response(operator_json(updated), version=updated.version)
 
 
 @route(bp, "/operators/{operator_id}", ["DELETE"])
 def delete_operator(ctx: Context, request: Request, actor: Operator, operator_id: str) -> Response:
-    operators.delete_operator(ctx, actor, operator_id)
+    operators.delete_operator(ctx, actor, operator_id, if_match(request, ctx))
     return Response(body="", status_code=NO_CONTENT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy as email_policy
@@ -15,7 +16,7 @@ from chalice.app import Blueprint, Request, Response
 
 from chalicelib import bootstrap
 from chalicelib.api import idempotency, json_reader, security_headers
-from chalicelib.domain.errors import DomainError, FieldError, Unauthorized, ValidationFailed
+from chalicelib.domain.errors import DomainError, FieldError, PreconditionRequired, Unauthorized, ValidationFailed
 from chalicelib.domain.model import Operator
 from chalicelib.services import operators
 from chalicelib.services.context import Context
@@ -79,8 +80,36 @@ def problem_for(exc: DomainError) -> Response:
     )
 
 
-def json_response(body: Any, status: int = 200) -> Response:
-    return Response(body=json.dumps(body), status_code=status, headers={"Content-Type": "application/json"})
+def json_response(body: Any, status: int = 200, *, version: int | None = None) -> Response:
+    """A JSON answer; `version`: the single resource's version, sent as its `ETag` (for If-Match)."""
+    headers: dict[str, str | list[str]] = {"Content-Type": "application/json"}
+    if version is not None:
+        headers["ETag"] = etag(version)
+    return Response(body=json.dumps(body), status_code=status, headers=headers)
+
+
+def etag(version: int) -> str:
+    """A resource's entity tag: its version (every stored change increments it), a strong validator."""
+    return f'"v{version}"'
+
+
+_ENTITY_TAG = re.compile(r'"v(\d{1,12})"')  # ours; a weak tag (W/...) never matches, as If-Match compares strongly
+
+
+def if_match(request: Request, ctx: Context) -> frozenset[int] | None:
+    """The versions a change's `If-Match` accepts (RFC 9110): None when absent (or `*`: the item exists, which
+    the service checks anyway), else the versions named; a tag we never gave out matches nothing (412). With
+    REQUIRE_IF_MATCH a change without the header is refused (428)."""
+    raw = (request.headers.get("if-match") or "").strip()
+    if not raw:
+        if ctx.settings.require_if_match:
+            raise PreconditionRequired(
+                "Send If-Match with the ETag of the item as you read it; this server refuses blind changes."
+            )
+        return None
+    if raw == "*":
+        return None
+    return frozenset(int(m.group(1)) for tag in raw.split(",") if (m := _ENTITY_TAG.fullmatch(tag.strip())))
 
 
 def read_json(request: Request, ctx: Context) -> dict[str, Any]:

@@ -116,9 +116,11 @@ _ERRORS = {
         "403": "Not allowed",
         "404": "Not found",
         "409": "Conflict",
+        "412": "If-Match names a version the item no longer has",
         "413": "Body too large",
         "415": "Not JSON",
         "422": "Invalid fields",
+        "428": "If-Match required (REQUIRE_IF_MATCH)",
         "429": "Rate limited",
         "503": "Search engine unavailable",
     }.items()
@@ -145,18 +147,38 @@ def _op(summary: str, response: str | None, body: str | None = None, status: str
     return op
 
 
+_IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "schema": _S,
+    "description": "the ETag of the item as you read it: the change is refused (412) if it has changed since",
+}
+_ETAG = {"ETag": {"description": "the item's version, for If-Match", "schema": _S}}
+
+
+def _versioned(op: dict[str, Any], status: str = "200") -> dict[str, Any]:
+    """A single-resource operation: its answer carries the item's ETag."""
+    answer = op["responses"][status]
+    return {**op, "responses": {**op["responses"], status: {**answer, "headers": _ETAG}}}
+
+
+def _conditional(op: dict[str, Any]) -> dict[str, Any]:
+    """A change that honours If-Match."""
+    return {**op, "parameters": [*op.get("parameters", []), _IF_MATCH]}
+
+
 def _crud(name: str, schema: str, key: str) -> dict[str, dict[str, Any]]:
     item_params = [{"name": key, "in": "path", "required": True, "schema": _ID}]
     return {
         f"/{name}": {
             "get": _op(f"List {name}", f"{schema}Page"),
-            "post": _op(f"Create one of {name}", schema, f"{schema}Input", "201"),
+            "post": _versioned(_op(f"Create one of {name}", schema, f"{schema}Input", "201"), "201"),
         },
         f"/{name}/{{{key}}}": {
             "parameters": item_params,
-            "get": _op(f"Get one of {name}", schema),
-            "patch": _op(f"Update one of {name}", schema, f"{schema}Patch"),
-            "delete": _op(f"Delete one of {name}", None),
+            "get": _versioned(_op(f"Get one of {name}", schema)),
+            "patch": _conditional(_versioned(_op(f"Update one of {name}", schema, f"{schema}Patch"))),
+            "delete": _conditional(_op(f"Delete one of {name}", None)),
         },
     }
 
@@ -203,9 +225,9 @@ def document() -> dict[str, Any]:
         },
         "/accounts/{account_id}": {
             "parameters": account_param,
-            "get": _op("Get an account", "Account"),
-            "patch": _op("Update an account", "AccountResult", "AccountPatch"),
-            "delete": _op("Delete an account", None),
+            "get": _versioned(_op("Get an account", "Account")),
+            "patch": _conditional(_versioned(_op("Update an account", "AccountResult", "AccountPatch"))),
+            "delete": _conditional(_op("Delete an account", None)),
         },
         "/accounts/{account_id}/enable": {"parameters": account_param, "post": _op("Enable", "Account")},
         "/accounts/{account_id}/disable": {"parameters": account_param, "post": _op("Disable", "Account")},

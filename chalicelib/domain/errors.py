@@ -106,6 +106,22 @@ class ConcurrentModification(DomainError):
     title = "Concurrent modification"
 
 
+class PreconditionFailed(DomainError):
+    """The client's `If-Match` names a version the item no longer has: someone changed it since it was read."""
+
+    code = "precondition_failed"
+    status = 412
+    title = "Precondition failed"
+
+
+class PreconditionRequired(DomainError):
+    """This deployment requires `If-Match` on changes (REQUIRE_IF_MATCH), and the request had none."""
+
+    code = "precondition_required"
+    status = 428
+    title = "Precondition required"
+
+
 class StaleReference(ConcurrentModification):
     """A group or profile that a write relied on changed or vanished meanwhile."""
 

@@ -36,6 +36,7 @@ from chalicelib.domain.model import (
 )
 from chalicelib.domain.provisioning import Purpose
 from chalicelib.services.context import Context
+from chalicelib.services.preconditions import Expected, check_version
 
 # The request shapes are declared once (domain/resources.py); required fields are checked in _prepare, after the
 # creation mode is known, so the reader reads every field as optional.
@@ -415,9 +416,12 @@ def _immutable_number(reader: FieldReader, name: str, given: str | None, current
         )
 
 
-def update_account(ctx: Context, actor: Operator, account_id: str, data: Mapping[str, Any]) -> AccountResult:
+def update_account(
+    ctx: Context, actor: Operator, account_id: str, data: Mapping[str, Any], expected: Expected = None
+) -> AccountResult:
     current = get_account(ctx, actor, account_id)
     _authorize_write(actor, current.group_id)
+    check_version(current.version, expected)
     reader, values = _read(data, creating=False)
     _common_checks(reader, values)
     warnings: list[str] = []
@@ -504,9 +508,10 @@ def set_enabled(ctx: Context, actor: Operator, account_id: str, enabled: bool) -
     return updated
 
 
-def delete_account(ctx: Context, actor: Operator, account_id: str) -> None:
+def delete_account(ctx: Context, actor: Operator, account_id: str, expected: Expected = None) -> None:
     current = get_account(ctx, actor, account_id)
     _authorize_write(actor, current.group_id)
+    check_version(current.version, expected)
     event = TimelineEvent(current.id, ctx.clock(), "deleted", actor.username, {"username": current.username})
     ctx.accounts.remove(current, event)
     ctx.tokens.revoke(current.id, list(Purpose))

@@ -13,6 +13,7 @@ from chalicelib.domain.model import Group, Operator, Page, ProvisioningProfile, 
 from chalicelib.domain.provisioning import DEFAULT_ACTIVATION_TEMPLATE, DEFAULT_INSTALLATION_TEMPLATE
 from chalicelib.services import retries
 from chalicelib.services.context import Context
+from chalicelib.services.preconditions import Expected, check_version
 
 GROUP_FIELDS = ("name", "it_email", "provisioning_profile_id", "enabled")
 PROFILE_FIELDS = (
@@ -108,18 +109,23 @@ def list_groups(ctx: Context, actor: Operator, limit: int, cursor: str | None) -
     return Page(groups, None)
 
 
-def update_group(ctx: Context, actor: Operator, group_id: str, data: Mapping[str, Any]) -> Group:
+def update_group(
+    ctx: Context, actor: Operator, group_id: str, data: Mapping[str, Any], expected: Expected = None
+) -> Group:
     require_admin(actor)
     current = get_group(ctx, actor, group_id)
+    check_version(current.version, expected)
     _, values = _read_group(ctx, data, creating=False)
     updated = replace(current, **values, updated_at=ctx.clock(), version=current.version + 1)
     ctx.groups.replace(current, updated)
     return updated
 
 
-def delete_group(ctx: Context, actor: Operator, group_id: str) -> None:
+def delete_group(ctx: Context, actor: Operator, group_id: str, expected: Expected = None) -> None:
     require_admin(actor)
-    ctx.groups.remove(get_group(ctx, actor, group_id))
+    current = get_group(ctx, actor, group_id)
+    check_version(current.version, expected)
+    ctx.groups.remove(current)
 
 
 # --- provisioning profiles -------------------------------------------------------------------------------------
@@ -224,9 +230,12 @@ def list_profiles(ctx: Context, actor: Operator, limit: int, cursor: str | None)
         raise _cursor_error(exc) from exc
 
 
-def update_profile(ctx: Context, actor: Operator, profile_id: str, data: Mapping[str, Any]) -> ProvisioningProfile:
+def update_profile(
+    ctx: Context, actor: Operator, profile_id: str, data: Mapping[str, Any], expected: Expected = None
+) -> ProvisioningProfile:
     require_admin(actor)
     current = get_profile(ctx, actor, profile_id)
+    check_version(current.version, expected)
     values = _read_profile(data, current)
     if values.get("sip_domain", current.sip_domain) != current.sip_domain and ctx.accounts.profile_in_use(current.id):
         raise Conflict(
@@ -242,9 +251,10 @@ def update_profile(ctx: Context, actor: Operator, profile_id: str, data: Mapping
     return updated
 
 
-def delete_profile(ctx: Context, actor: Operator, profile_id: str) -> None:
+def delete_profile(ctx: Context, actor: Operator, profile_id: str, expected: Expected = None) -> None:
     require_admin(actor)
     profile = get_profile(ctx, actor, profile_id)
+    check_version(profile.version, expected)
     if ctx.groups.profile_in_use(profile.id) or ctx.accounts.profile_in_use(profile.id):
         raise Conflict("Groups or accounts still use this profile.", code="profile_in_use")
     ctx.profiles.remove(profile)

@@ -16,6 +16,7 @@ from chalicelib.domain.model import LoginAttempt, Operator, Page, Role, Session
 from chalicelib.services import limits, retries
 from chalicelib.services.context import Context
 from chalicelib.services.groups import _cursor_error, require_admin
+from chalicelib.services.preconditions import Expected, check_version
 
 OPERATOR_CREATE_FIELDS = ("username", "password", "role", "group_ids", "enabled")
 OPERATOR_PATCH_FIELDS = ("password", "role", "group_ids", "enabled")
@@ -102,12 +103,19 @@ def list_operators(ctx: Context, actor: Operator, limit: int, cursor: str | None
 
 
 def update_operator(
-    ctx: Context, actor: Operator, operator_id: str, data: Mapping[str, Any], *, current_token: str = ""
+    ctx: Context,
+    actor: Operator,
+    operator_id: str,
+    data: Mapping[str, Any],
+    *,
+    current_token: str = "",
+    expected: Expected = None,
 ) -> Operator:
     """Change an operator. A new password ends the operator's sessions; changing your own keeps the session
     of `current_token` (the request's own login), which is renewed as of the change."""
     require_admin(actor)
     current = get_operator(ctx, actor, operator_id)
+    check_version(current.version, expected)
     values = _read_operator(ctx, data, creating=False)
     if current.id == actor.id and (values.get("role", Role.ADMIN) is not Role.ADMIN or values.get("enabled") is False):
         raise Conflict("You cannot demote or disable yourself.", code="self_lockout")
@@ -135,9 +143,10 @@ def _renew_session(ctx: Context, token: str, at: datetime) -> None:
         ctx.sessions.add(replace(session, created_at=at))  # not older than the new password: still valid
 
 
-def delete_operator(ctx: Context, actor: Operator, operator_id: str) -> None:
+def delete_operator(ctx: Context, actor: Operator, operator_id: str, expected: Expected = None) -> None:
     require_admin(actor)
     operator = get_operator(ctx, actor, operator_id)
+    check_version(operator.version, expected)
     if operator.id == actor.id:
         raise Conflict("You cannot delete yourself.", code="self_lockout")
     ctx.operators.remove(operator)
