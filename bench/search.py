@@ -46,7 +46,7 @@ ADVERSARIAL = [
     "*a*e*i*o",
     "a*e*i*o*",
     "*1*2*3*4",
-    "owner:*a* username:*1* callerid:*2* email:*e* description:*i*",
+    "owner:*a* callerid:*2* email:*e*",
     "*@example.com",
     "*.*@*.*",
     "*-*",
@@ -60,7 +60,10 @@ ADVERSARIAL = [
     '"marco rossi" OR "sales team 1" OR "rossi 1"',
     "marco* rossi* sales* team* 1* 9*",
 ]
-REFUSED = ["*?" * 16, "?" * 80, "*a" * 30, "*a*b*c*d*e", "a* b* c* d* e* f* g*", "*a* *e*", "marco~1", "x" * 501]
+REFUSED = [
+    "owner:*a* username:*1* callerid:*2* email:*e* description:*i*",  # five fielded scans (at most three)
+    *["*?" * 16, "?" * 80, "*a" * 30, "*a*b*c*d*e", "a* b* c* d* e* f* g*", "*a* *e*", "marco~1", "x" * 501],
+]
 
 
 def documents(count: int, seed: int = 7) -> list[SearchDocument]:
