@@ -108,8 +108,10 @@ class World:
         return groups.create_profile(self.ctx, self.admin, data)
 
     def make_group(self, name: str) -> Group:
-        data = {"name": name, "it_email": "it@example.com", "provisioning_profile_id": self.profile.id}
-        return groups.create_group(self.ctx, self.admin, data)
+        return groups.create_group(self.ctx, self.admin, self.group_data(name))
+
+    def group_data(self, name: str) -> dict[str, Any]:
+        return {"name": name, "it_email": "it@example.com", "provisioning_profile_id": self.profile.id}
 
     def make_operator(self, username: str, role: Role, group_ids: list[str]) -> Operator:
         data = {"username": username, "password": f"{username}-password", "role": role.value, "group_ids": group_ids}

@@ -14,15 +14,10 @@ from tests.api.helpers import Api, as_problem
 from tests.conftest import World
 
 
-def _group(http_world: World, name: str) -> dict[str, object]:
-    return {"name": name, "it_email": "it@example.com",
-            "provisioning_profile_id": http_world.group_a.provisioning_profile_id}  # fmt: skip
-
-
 def _items(api: Api, http_world: World) -> list[tuple[str, Any]]:
     """(path of one item, a change to it) for each kind of single resource."""
     account = api.call("POST", "/accounts", http_world.account_data()).json_body
-    group = api.call("POST", "/groups", _group(http_world, "Etag group")).json_body
+    group = api.call("POST", "/groups", http_world.group_data("Etag group")).json_body
     profile = api.call("GET", f"/provisioning-profiles/{http_world.group_a.provisioning_profile_id}").json_body
     operator = api.call("POST", "/operators", {"username": "etag-op", "password": "operator-pass-1", "role": "viewer",
                                                "group_ids": [http_world.group_a.id]}).json_body  # fmt: skip

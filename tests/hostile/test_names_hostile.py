@@ -9,24 +9,19 @@ from tests.api.helpers import Api, as_problem
 from tests.conftest import World
 
 
-def _group(http_world: World, name: str) -> dict[str, object]:
-    return {"name": name, "it_email": "it@example.com",
-            "provisioning_profile_id": http_world.group_a.provisioning_profile_id}  # fmt: skip
-
-
 @pytest.mark.parametrize("name", ["Sales\u200b", "Sa\u200dles", "\u202eselaS", "Sales\u2066x\u2069", "\ufeffSales",
                                   "Sal\u00ades"])  # fmt: skip
 def test_invisible_and_direction_characters_are_refused(api: Api, http_world: World, name: str) -> None:
-    body = as_problem(api.call("POST", "/groups", _group(http_world, name)), 422, "validation_failed")
+    body = as_problem(api.call("POST", "/groups", http_world.group_data(name)), 422, "validation_failed")
     assert [(e["field"], e["code"]) for e in body["errors"]] == [("name", "invalid_characters")]
 
 
 def test_full_width_names_are_the_plain_name(api: Api, http_world: World) -> None:
     full_width = "\uff33\uff41\uff4c\uff45\uff53\u3000\uff34\uff45\uff41\uff4d"  # "Sales Team", full width
-    created = api.call("POST", "/groups", _group(http_world, full_width))
+    created = api.call("POST", "/groups", http_world.group_data(full_width))
     assert created.status_code == 201, created.body
     assert created.json_body["name"] == "Sales Team"  # what is stored and shown: the normalised form
-    again = api.call("POST", "/groups", _group(http_world, "sales team"))
+    again = api.call("POST", "/groups", http_world.group_data("sales team"))
     body = as_problem(again, 409, again.json_body["code"])
     assert body.get("field") == "name" or any(e.get("field") == "name" for e in body.get("errors", []))
 
