@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,10 @@ from chalicelib.console.web import (
     set_cookie,
 )
 from chalicelib.domain import rules
+from chalicelib.domain.declare import Shape
 from chalicelib.domain.errors import (
     Conflict,
-    DomainError,
+    Forbidden,
     LicenceUnavailable,
     RateLimited,
     Unauthorized,
@@ -80,13 +82,8 @@ DONE_MESSAGES = {
 }
 
 
-def _errors(exc: DomainError) -> dict[str, str]:
-    if isinstance(exc, ValidationFailed):
-        found: dict[str, str] = {}
-        for error in exc.errors:
-            found.setdefault(error.field.split("[")[0], error.message)
-        return found
-    return {exc.field or "_": exc.message}
+def _notes(p: Page) -> list[str]:
+    return p.unsealed(query(p.request, "notes"))
 
 
 def _done(p: Page) -> str:
@@ -152,7 +149,11 @@ def console_root() -> Response:
 
 @bp.route("/console/static/{name}", methods=["GET"], content_types=["*/*"])
 def static(name: str) -> Response:
-    types = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8"}
+    types = {
+        "console.css": "text/css; charset=utf-8",
+        "console.js": "text/javascript; charset=utf-8",
+        "mobile.css": "text/css; charset=utf-8",
+    }
     if name not in types:
         return Response(body="not found", status_code=404, headers={"Content-Type": "text/plain"})
     body = (STATIC / name).read_text()
@@ -218,40 +219,102 @@ def _row(d: SearchDocument) -> dict[str, Any]:
 
 
 def _account_form(
-    p: Page, *, wizard: bool, values: dict[str, Any], errors: dict[str, str], status: int = 200
+    p: Page,
+    *,
+    wizard: bool,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
+    editing: bool = False,
+    account: Any = None,
+    number_check: NumberCheck | None = None,
 ) -> Response:
     profiles = groups.list_profiles(p.ctx, p.operator, 200, None).items
     writable = [g for g in _visible_groups(p) if p.operator.can_write_group(g.id)]
     return p.render(
-        "account_form.html", wizard=wizard, editing=False, values=values, errors=errors,
-        groups=writable, profiles=profiles, status=status,
+        "account_form.html", wizard=wizard, editing=editing, account=account, values=values, errors=errors,
+        groups_options=[(g.id, g.name) for g in writable], profiles_options=[(pr.id, pr.name) for pr in profiles],
+        status=status, spec=forms.specs(forms.ACCOUNT), summary=forms.summary(errors, forms.ACCOUNT),
+        number_check=number_check,
     )  # fmt: skip
 
 
+def _require_writer(p: Page) -> None:
+    """Forms that change accounts are for operators who may change some group's accounts (not viewers)."""
+    if not any(p.operator.can_write_group(g.id) for g in _visible_groups(p)):
+        raise Forbidden("Your role may look at accounts, not change them.")
+
+
+@dataclass(frozen=True)
+class NumberCheck:
+    message: str
+    confirm: str = ""  # the number the operator confirms by ticking the box
+    confirm_label: str = ""
+
+
+def _number_check(
+    fields: dict[str, list[str]], data: dict[str, Any], check: accounts.NewAccountCheck, errors: dict[str, str]
+) -> NumberCheck | None:
+    """What the operator must see about the number before the account is saved: a national number's E.164
+    spelling (filled in, to check and save), a short test number or a doubtful one (saved once confirmed)."""
+    typed = str(data.get("phone_number") or "")
+    if check.national and "phone_number" in errors:
+        errors.pop("phone_number")
+        data["phone_number"] = check.national
+        return NumberCheck(
+            f"{typed} has no country code: in the profile's default country it is {check.national}, now filled in "
+            "above. Check it and press Create again."
+        )
+    if "phone_number" in errors or not typed:
+        return None
+    doubts = [forms.warning(w) for w in check.warnings if w.startswith("phone_number:")]
+    if not doubts and not rules.is_short_number(typed):
+        return None
+    confirmed = first(fields, "confirm_number") == typed
+    if confirmed:
+        return None
+    if rules.is_short_number(typed):
+        return NumberCheck(
+            f"{typed} is a short test number: this account cannot use automatic activation (no installation or "
+            "activation SMS, no activation link), and the number cannot be changed later.",
+            typed, f"Keep {typed} as a test number",
+        )  # fmt: skip
+    return NumberCheck(" ".join(doubts), typed, f"Keep {typed} as it is")
+
+
 def _new_account(p: Page, wizard: bool) -> Response:
+    _require_writer(p)
     if p.request.method == "GET":
         defaults = {
-            "username": rules.generate_username(),
             "account_type": "PGSM",
             "security_model": "SDES",
             "obfuscation_enabled": True,
             "obfuscation_key": "9",
             "group_id": query(p.request, "group_id"),
         }
+        if not wizard:
+            defaults["username"] = rules.generate_username()
         return _account_form(p, wizard=wizard, values=defaults, errors={})
     fields = form(p.request)
     values: dict[str, Any] = {name: first(fields, name) for name in fields}
     values["obfuscation_enabled"] = "obfuscation_enabled" in fields
     values["keep_alive"] = "keep_alive" in fields
+    data = forms.account_data(fields, editing=False, wizard=wizard)
+    check = accounts.check_new_account(p.ctx, p.operator, data)
+    errors = forms.field_errors(check.errors, forms.ACCOUNT)
     if not wizard and first(fields, "password") != first(fields, "password_repeat"):
-        return _account_form(
-            p, wizard=wizard, values=values, errors={"password_repeat": "The passwords differ."}, status=422
-        )
+        errors.update(forms.repeat_error())
+    number_check = _number_check(fields, data, check, errors)
+    values["phone_number"] = data.get("phone_number", values.get("phone_number"))
+    if errors or number_check:
+        return _account_form(p, wizard=wizard, values=values, errors=errors, status=422, number_check=number_check)
     try:
-        result = accounts.create_account(p.ctx, p.operator, forms.account_data(fields, editing=False, wizard=wizard))
+        result = accounts.create_account(p.ctx, p.operator, data)
     except (ValidationFailed, Conflict) as exc:
-        return _account_form(p, wizard=wizard, values=values, errors=_errors(exc), status=422)
-    return p.go(f"accounts/{result.account.id}", tab="configuration", done="created")
+        errors = forms.errors_of(exc, forms.ACCOUNT)
+        return _account_form(p, wizard=wizard, values=values, errors=errors, status=422)
+    notes = [forms.warning(w) for w in result.warnings]
+    return p.go(f"accounts/{result.account.id}", tab="configuration", done="created", notes=p.sealed(notes))
 
 
 @page(bp, "/new-account", ["GET", "POST"])
@@ -278,7 +341,8 @@ def account_details(p: Page, account_id: str) -> Response:
     return p.render(
         "account.html", account=account, tab=tab, history=history, full=full, profile=profile, group=group,
         contacts=contacts, sip_locked=account.sip_locked(p.ctx.clock()),
-        done=_done(p), can_write=p.operator.can_write_group(account.group_id), messages=messages, licence=licence,
+        done=_done(p), notes=_notes(p), can_write=p.operator.can_write_group(account.group_id), messages=messages,
+        licence=licence,
         can_activate=account.account_type.value == "PGSM" and account.has_international_number,
         can_email=account.account_type.value == "PGSM" and bool(account.email),
     )  # fmt: skip
@@ -353,33 +417,29 @@ def outbox(p: Page) -> Response:
 @page(bp, "/accounts/{account_id}/edit", ["GET", "POST"])
 def account_edit(p: Page, account_id: str) -> Response:
     account = accounts.get_account(p.ctx, p.operator, account_id)
-    profiles = groups.list_profiles(p.ctx, p.operator, 200, None).items
-    writable = [g for g in _visible_groups(p) if p.operator.can_write_group(g.id)]
+    if not p.operator.can_write_group(account.group_id):
+        raise Forbidden("You may not change accounts of this group.")
     values: dict[str, Any] = {**account.__dict__, "account_type": account.account_type.value,
                               "security_model": account.security_model.value,
                               "permit": "\n".join(account.permit), "deny": "\n".join(account.deny)}  # fmt: skip
-    errors: dict[str, str] = {}
-    status = 200
-    if p.request.method == "POST":
-        fields = form(p.request)
-        values.update({name: first(fields, name) for name in fields})
-        values["obfuscation_enabled"] = "obfuscation_enabled" in fields
-        values["keep_alive"] = "keep_alive" in fields
-        if first(fields, "password") != first(fields, "password_repeat"):
-            errors = {"password_repeat": "The passwords differ."}
-        else:
-            data = forms.account_data(fields, editing=True)
-            data.pop("phone_number", None), data.pop("secondary_phone_number", None)  # shown, not editable
-            try:
-                accounts.update_account(p.ctx, p.operator, account.id, data)
-                return p.go(f"accounts/{account.id}", tab="configuration", done="updated")
-            except (ValidationFailed, Conflict) as exc:
-                errors = _errors(exc)
-        status = 422
-    return p.render(
-        "account_form.html", wizard=False, editing=True, account=account, values=values, errors=errors,
-        groups=writable, profiles=profiles, status=status,
-    )  # fmt: skip
+    if p.request.method == "GET":
+        return _account_form(p, wizard=False, values=values, errors={}, editing=True, account=account)
+    fields = form(p.request)
+    values.update({name: first(fields, name) for name in fields})
+    values["obfuscation_enabled"] = "obfuscation_enabled" in fields
+    values["keep_alive"] = "keep_alive" in fields
+    data = forms.account_data(fields, editing=True)
+    data.pop("phone_number", None), data.pop("secondary_phone_number", None)  # shown, not editable
+    errors = forms.field_errors(accounts.check_update(p.ctx, p.operator, account.id, data), forms.ACCOUNT)
+    if first(fields, "password") != first(fields, "password_repeat"):
+        errors.update(forms.repeat_error())
+    if not errors:
+        try:
+            accounts.update_account(p.ctx, p.operator, account.id, data)
+            return p.go(f"accounts/{account.id}", tab="configuration", done="updated")
+        except (ValidationFailed, Conflict) as exc:
+            errors = forms.errors_of(exc, forms.ACCOUNT)
+    return _account_form(p, wizard=False, values=values, errors=errors, status=422, editing=True, account=account)
 
 
 def _account_action(p: Page, account_id: str, action: str) -> Response:
@@ -417,87 +477,153 @@ def account_delete(p: Page, account_id: str) -> Response:
 
 # --- groups, profiles, operators, web sessions ----------------------------------------------------------------
 
-GROUP_FIELDS = ("name", "it_email", "provisioning_profile_id")
-PROFILE_FIELDS = ("name", "sip_domain", "sip_host", "default_transport", "android_url", "ios_url", "other_url")
-PORTS = ("tls_port", "tcp_port", "udp_port")
+
+@dataclass(frozen=True)
+class Admin:
+    """One of the admin-managed kinds: its declared shape, pages and service functions."""
+
+    kind: str  # "group", "profile", "operator": templates <kind>s.html, messages <kind>_saved ...
+    shape: Shape
+    names: tuple[str, ...]
+    create: Callable[[Context, Operator, dict[str, Any]], object]
+    get: Callable[[Context, Operator, str], Any]
+    update: Callable[[Context, Operator, str, dict[str, Any]], object]
+    remove: Callable[[Context, Operator, str], None]
 
 
-def _admin_list(p: Page, template: str, errors: dict[str, str], values: dict[str, Any], status: int = 200) -> Response:
+def _update_operator(ctx: Context, actor: Operator, operator_id: str, data: dict[str, Any]) -> object:
+    return operators.update_operator(ctx, actor, operator_id, data)
+
+
+ADMIN = {
+    "groups": Admin("group", forms.GROUP, ("name", "it_email", "provisioning_profile_id", "enabled"),
+                    groups.create_group, groups.get_group, groups.update_group, groups.delete_group),
+    "profiles": Admin("profile", forms.PROFILE, forms.PROFILE.names(), groups.create_profile, groups.get_profile,
+                      groups.update_profile, groups.delete_profile),
+    "operators": Admin("operator", forms.OPERATOR, forms.OPERATOR.names(), operators.create_operator,
+                       operators.get_operator, _update_operator, operators.delete_operator),
+}  # fmt: skip
+NEW_VALUES: dict[str, dict[str, Any]] = {
+    "groups": {"enabled": True},
+    "profiles": {"tls_port": 5061, "tcp_port": 5060, "udp_port": 5060, "default_transport": "tls", "transports": []},
+    "operators": {"role": "operator", "enabled": True, "group_ids": []},
+}
+
+
+def _admin_page(
+    p: Page,
+    target: str,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    status: int = 200,
+    item: Any = None,
+    in_use: dict[str, Any] | None = None,
+) -> Response:
+    admin = ADMIN[target]
+    errors = errors or {}
     return p.render(
-        template, status=status, errors=errors, values=values, done=_done(p),
+        f"{target}.html", status=status, errors=errors, values=values or dict(NEW_VALUES[target]), done=_done(p),
         groups=_visible_groups(p), profiles=groups.list_profiles(p.ctx, p.operator, 200, None).items,
         operators=operators.list_operators(p.ctx, p.operator, 200, None).items if p.operator.role is Role.ADMIN else [],
+        spec=forms.specs(admin.shape), summary=forms.summary(errors, admin.shape), item=item, in_use=in_use,
+        profile_options=[(pr.id, pr.name) for pr in groups.list_profiles(p.ctx, p.operator, 200, None).items],
     )  # fmt: skip
 
 
-Creator = Callable[[Context, Operator, dict[str, Any]], object]
-Remover = Callable[[Context, Operator, str], None]
+def _admin_data(fields: dict[str, list[str]], target: str, *, editing: bool) -> dict[str, Any]:
+    admin = ADMIN[target]
+    data = forms.read(fields, admin.shape, admin.names, editing=editing)
+    if "default_country" in data and isinstance(data["default_country"], str):
+        data["default_country"] = data["default_country"].strip().upper()
+    if target in ("profiles", "operators"):  # the ticked boxes; none ticked is an empty list
+        name = "transports" if target == "profiles" else "group_ids"
+        data[name] = fields.get(name, [])
+    if target == "operators" and editing:
+        data.pop("username", None)
+        if not data.get("password"):
+            data.pop("password", None)
+    return data
 
 
-def _admin_create(p: Page, template: str, data: dict[str, Any], create: Creator, target: str) -> Response:
-    try:
-        create(p.ctx, p.operator, data)
-    except (ValidationFailed, Conflict) as exc:
-        return _admin_list(p, template, _errors(exc), data, status=422)
-    return p.go(target, done=f"{target[:-1]}_saved")
-
-
-def _admin_delete(p: Page, remove: Remover, item_id: str, target: str) -> Response:
-    try:
-        remove(p.ctx, p.operator, item_id)
-    except Conflict as exc:
-        return p.render("error.html", status=409, message=exc.message)
-    return p.go(target, done=f"{target[:-1]}_deleted")
-
-
-@page(bp, "/groups", ["GET", "POST"])
-def group_list(p: Page) -> Response:
+def _admin_list_or_create(p: Page, target: str) -> Response:
+    admin = ADMIN[target]
     if p.request.method == "GET":
-        return _admin_list(p, "groups.html", {}, {})
-    fields = form(p.request)
-    data = forms.simple(fields, GROUP_FIELDS, booleans=("enabled",))
-    return _admin_create(p, "groups.html", data, groups.create_group, "groups")
-
-
-@page(bp, "/groups/{group_id}/delete", ["POST"])
-def group_delete(p: Page, group_id: str) -> Response:
-    return _admin_delete(p, groups.delete_group, group_id, "groups")
-
-
-@page(bp, "/profiles", ["GET", "POST"])
-def profile_list(p: Page) -> Response:
-    if p.request.method == "GET":
-        return _admin_list(p, "profiles.html", {}, {"tls_port": 5061, "tcp_port": 5060, "udp_port": 5060})
-    fields = form(p.request)
-    data = forms.simple(fields, PROFILE_FIELDS, ints=PORTS)
-    data["transports"] = fields.get("transports", [])
-    return _admin_create(p, "profiles.html", data, groups.create_profile, "profiles")
-
-
-@page(bp, "/profiles/{profile_id}/delete", ["POST"])
-def profile_delete(p: Page, profile_id: str) -> Response:
-    return _admin_delete(p, groups.delete_profile, profile_id, "profiles")
-
-
-@page(bp, "/operators", ["GET", "POST"])
-def operator_list(p: Page) -> Response:
+        return _admin_page(p, target)
     groups.require_admin(p.operator)
+    data = _admin_data(form(p.request), target, editing=False)
+    try:
+        admin.create(p.ctx, p.operator, data)
+    except (ValidationFailed, Conflict) as exc:
+        values = {**NEW_VALUES[target], **data, "password": ""}
+        return _admin_page(p, target, errors=forms.errors_of(exc, admin.shape), values=values, status=422)
+    return p.go(target, done=f"{admin.kind}_saved")
+
+
+def _admin_edit(p: Page, target: str, item_id: str) -> Response:
+    admin = ADMIN[target]
+    groups.require_admin(p.operator)
+    item = admin.get(p.ctx, p.operator, item_id)
+    values = {name: _form_value(getattr(item, name, "")) for name in admin.names if name != "password"}
     if p.request.method == "GET":
-        return _admin_list(p, "operators.html", {}, {"role": "operator"})
-    fields = form(p.request)
-    data: dict[str, Any] = forms.simple(fields, ("username", "password", "role"))
-    data["group_ids"] = fields.get("group_ids", [])
-    return _admin_create(p, "operators.html", data, operators.create_operator, "operators")
+        return _admin_page(p, target, values=values, item=item)
+    data = _admin_data(form(p.request), target, editing=True)
+    try:
+        admin.update(p.ctx, p.operator, item_id, data)
+    except (ValidationFailed, Conflict) as exc:
+        values.update({k: v for k, v in data.items() if k != "password"})
+        return _admin_page(p, target, errors=forms.errors_of(exc, admin.shape), values=values, status=422, item=item)
+    return p.go(target, done=f"{admin.kind}_saved")
 
 
-@page(bp, "/operators/{operator_id}/delete", ["POST"])
-def operator_delete(p: Page, operator_id: str) -> Response:
-    return _admin_delete(p, operators.delete_operator, operator_id, "operators")
+def _form_value(value: Any) -> Any:
+    if isinstance(value, frozenset | tuple | list):
+        return [getattr(v, "value", v) for v in value]
+    return getattr(value, "value", value)
+
+
+def _admin_delete(p: Page, target: str, item_id: str) -> Response:
+    """Delete; one in use is explained on the list page itself, with the way to what still uses it."""
+    admin = ADMIN[target]
+    try:
+        admin.remove(p.ctx, p.operator, item_id)
+    except Conflict as exc:
+        item = admin.get(p.ctx, p.operator, item_id)
+        users = [g for g in _visible_groups(p) if getattr(g, "provisioning_profile_id", "") == item_id]
+        in_use = {"message": exc.message, "item": item, "groups": users, "code": exc.code}
+        return _admin_page(p, target, status=409, in_use=in_use)
+    return p.go(target, done=f"{admin.kind}_deleted")
+
+
+def _admin_routes(target: str) -> None:
+    """The list (with its create form), edit and delete pages of one admin-managed kind."""
+
+    def listing(p: Page) -> Response:
+        if target == "operators":
+            groups.require_admin(p.operator)
+        return _admin_list_or_create(p, target)
+
+    def edit(p: Page, item_id: str) -> Response:
+        return _admin_edit(p, target, item_id)
+
+    def delete(p: Page, item_id: str) -> Response:
+        return _admin_delete(p, target, item_id)
+
+    for view, suffix in ((listing, "list"), (edit, "edit"), (delete, "delete")):
+        view.__name__ = view.__qualname__ = f"{ADMIN[target].kind}_{suffix}"
+    page(bp, f"/{target}", ["GET", "POST"])(listing)
+    page(bp, f"/{target}/{{item_id}}/edit", ["GET", "POST"])(edit)
+    page(bp, f"/{target}/{{item_id}}/delete", ["POST"])(delete)
+
+
+for _target in ADMIN:
+    _admin_routes(_target)
 
 
 @page(bp, "/batch", ["GET", "POST"])
 def batch(p: Page) -> Response:
     """Batch creation: upload a CSV in the manual's format, choose group, default profile and policy."""
+    _require_writer(p)
     writable = [g for g in _visible_groups(p) if p.operator.can_write_group(g.id)]
     profiles = groups.list_profiles(p.ctx, p.operator, 200, None).items
     if p.request.method == "GET":

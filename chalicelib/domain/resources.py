@@ -24,20 +24,20 @@ ACCOUNT_INPUT = Shape(
         Field("username", max_length=64, min_length=1, description="generated from the number when left out"),
         Field("password", max_length=128, min_length=1, rule_min_length=rules.PASSWORD_MIN_LENGTH, strip=False,
               write_only=True),
-        Field("group_id", max_length=ID, min_length=1, required=True),
-        Field("provisioning_profile_id", max_length=ID, nullable=True),
-        Field("phone_number", max_length=NUMBER, min_length=1, required=True,
+        Field("group_id", max_length=ID, min_length=1, required=True, label="Group"),
+        Field("provisioning_profile_id", max_length=ID, nullable=True, label="Provisioning profile"),
+        Field("phone_number", max_length=NUMBER, min_length=1, required=True, label="Virtual phone number",
               description="E.164 (+...) or digits for test numbers"),
-        Field("secondary_phone_number", max_length=NUMBER, nullable=True),
+        Field("secondary_phone_number", max_length=NUMBER, nullable=True, label="Virtual phone number (secondary)"),
         Field("account_type", "choice", choices=AccountType),
         Field("security_model", "choice", choices=SecurityModel),
-        Field("obfuscation_enabled", "boolean"),
+        Field("obfuscation_enabled", "boolean", label="Obfuscation mode"),
         Field("obfuscation_key", max_length=64, min_length=1, description="PGSM only"),
-        Field("keep_alive", "boolean"),
+        Field("keep_alive", "boolean", label="Keep-alive"),
         Field("permit", "strings", max_items=50, max_length=50, description="CIDRs, SNOM only"),
         Field("deny", "strings", max_items=50, max_length=50, description="CIDRs, SNOM only"),
-        Field("full_name", max_length=200, nullable=True),
-        Field("email", max_length=254, nullable=True),
+        Field("full_name", max_length=200, nullable=True, label="Owner"),
+        Field("email", max_length=254, nullable=True, label="E-mail"),
         Field("description", max_length=1000, multiline=True, nullable=True),
     ),
     read_only=("id", "enabled", "status", "status_changed_at", "created_at", "updated_at", "creation_mode",
@@ -71,8 +71,10 @@ GROUP_INPUT = Shape(
     "GroupInput",
     (
         Field("name", max_length=100, min_length=1, required=True),
-        Field("it_email", max_length=254, min_length=1, required=True),
-        Field("provisioning_profile_id", max_length=ID, min_length=1, required=True),
+        Field("it_email", max_length=254, min_length=1, required=True, label="IT contact e-mail"),
+        Field(
+            "provisioning_profile_id", max_length=ID, min_length=1, required=True, label="Default provisioning profile"
+        ),
         Field("enabled", "boolean"),
     ),
 )
@@ -86,17 +88,21 @@ PROFILE_INPUT = Shape(
     "ProfileInput",
     (
         Field("name", max_length=100, min_length=1, required=True),
-        Field("sip_domain", max_length=253, min_length=1, required=True),
-        Field("sip_host", max_length=253, min_length=1, required=True),
-        Field("tls_port", **_PORT),  # type: ignore[arg-type]
-        Field("tcp_port", **_PORT),  # type: ignore[arg-type]
-        Field("udp_port", **_PORT),  # type: ignore[arg-type]
-        Field("default_transport", "choice", choices=Transport),
-        Field("android_url", max_length=2000, nullable=True),
-        Field("ios_url", max_length=2000, nullable=True),
-        Field("other_url", max_length=2000, nullable=True),
-        Field("installation_sms_template", max_length=480, min_length=1, description="must contain {link}"),
-        Field("activation_sms_template", max_length=480, min_length=1, description="must contain {link}"),
+        Field("sip_domain", max_length=253, min_length=1, required=True, label="SIP domain (realm)"),
+        Field("sip_host", max_length=253, min_length=1, required=True, label="SIP host"),
+        Field("tls_port", **_PORT, label="TLS port"),  # type: ignore[arg-type]
+        Field("tcp_port", **_PORT, label="TCP port"),  # type: ignore[arg-type]
+        Field("udp_port", **_PORT, label="UDP port"),  # type: ignore[arg-type]
+        Field("default_transport", "choice", choices=Transport, label="Default transport"),
+        Field("android_url", max_length=2000, nullable=True, label="Android download URL"),
+        Field("ios_url", max_length=2000, nullable=True, label="iOS download URL"),
+        Field("other_url", max_length=2000, nullable=True, label="Other devices download URL"),
+        Field("installation_sms_template", max_length=480, min_length=1, description="must contain {link}",
+              label="Installation SMS text"),
+        Field("activation_sms_template", max_length=480, min_length=1, description="must contain {link}",
+              label="Activation SMS text"),
+        Field("default_country", max_length=2, nullable=True, label="Default country",
+              description="ISO 3166 code (IT, DE...): the console offers it for numbers typed without +"),
         Field("transports", "strings", choices=Transport, max_items=3,
               description="transports the SIP edge accepts registrations over; empty: the edge's default (TLS)"),
     ),
@@ -118,7 +124,7 @@ OPERATOR_INPUT = Shape(
         Field("password", max_length=256, min_length=1, rule_min_length=OPERATOR_PASSWORD_MIN, strip=False,
               write_only=True, required=True),
         Field("role", "choice", choices=Role, required=True),
-        Field("group_ids", "strings", max_items=200, max_length=ID),
+        Field("group_ids", "strings", max_items=200, max_length=ID, label="Groups"),
         Field("enabled", "boolean"),
     ),
 )  # fmt: skip

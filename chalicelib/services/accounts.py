@@ -35,6 +35,7 @@ from chalicelib.domain.model import (
     iso,
 )
 from chalicelib.domain.provisioning import Purpose
+from chalicelib.services import guards
 from chalicelib.services.context import Context
 from chalicelib.services.preconditions import Expected, check_version
 
@@ -348,6 +349,49 @@ def _prepare(
     return AccountResult(account, warnings), event
 
 
+@dataclass(frozen=True)
+class NewAccountCheck:
+    """What creating the account would answer, nothing written: every field error (taken username and numbers
+    included), the warnings, and the E.164 spelling the profile's default country gives a national number."""
+
+    errors: list[FieldError]
+    warnings: list[str]
+    national: str | None
+
+
+def check_new_account(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> NewAccountCheck:
+    errors: list[FieldError] = []
+    warnings: list[str] = []
+    try:
+        result, _ = _prepare(ctx, actor, data, False, None)
+        warnings = result.warnings
+    except ValidationFailed as exc:
+        errors = list(exc.errors)
+    checked = _checked_input(data, False)
+    wanted: dict[str, str] = {}
+    username = checked.values.username
+    if isinstance(username, str) and not checked.reader.has_error("username"):
+        wanted[guards.username_key(username)] = "username"
+    for name, number in (("phone_number", checked.phone), ("secondary_phone_number", checked.secondary)):
+        if number:
+            wanted[guards.number_key(number)] = name
+    failed = {e.field for e in errors}
+    for key in sorted(ctx.accounts.taken_keys(list(wanted)) if wanted else ()):
+        if wanted[key] not in failed:
+            errors.append(FieldError(wanted[key], "duplicate", guards.conflict_message(wanted[key])))
+    return NewAccountCheck(errors, warnings, _national(ctx, data))
+
+
+def _national(ctx: Context, data: Mapping[str, Any]) -> str | None:
+    raw, group_id, profile_id = (data.get(k) for k in ("phone_number", "group_id", "provisioning_profile_id"))
+    if not isinstance(raw, str) or not isinstance(group_id, str):
+        return None
+    group = ctx.reference.group(group_id)
+    pid = profile_id if isinstance(profile_id, str) and profile_id else (group.provisioning_profile_id if group else "")
+    profile = ctx.reference.profile(pid) if pid else None
+    return rules.national_number(raw, profile.default_country) if profile else None
+
+
 BATCH_TRANSACTION = 15  # accounts per transaction: 4-5 items each, within DynamoDB's 100 per transaction
 
 
@@ -416,9 +460,10 @@ def _immutable_number(reader: FieldReader, name: str, given: str | None, current
         )
 
 
-def update_account(
-    ctx: Context, actor: Operator, account_id: str, data: Mapping[str, Any], expected: Expected = None
-) -> AccountResult:
+def _updated(
+    ctx: Context, actor: Operator, account_id: str, data: Mapping[str, Any], expected: Expected
+) -> tuple[Account, Account, list[str]]:
+    """The account as the update would leave it (nothing written); raises what the update refuses."""
     current = get_account(ctx, actor, account_id)
     _authorize_write(actor, current.group_id)
     check_version(current.version, expected)
@@ -460,7 +505,6 @@ def update_account(
         )
     reader.raise_if_errors()
     assert profile is not None
-    now = ctx.clock()
     updated = replace(
         current,
         username=username,
@@ -477,13 +521,49 @@ def update_account(
         email=current.email if isinstance(values.email, _Missing) else values.email,
         description=current.description if isinstance(values.description, _Missing) else values.description,
         credentials=sip_credentials(username, realm, password) if password else current.credentials,
-        updated_at=now,
+        updated_at=ctx.clock(),
         version=current.version + 1,
     )
-    changed = sorted(name for name in data if name != "password" and name in EDITABLE_FIELDS)
-    if password:
-        changed.append("password")
-    event = TimelineEvent(current.id, now, "updated", actor.username, {"fields": ",".join(changed)})
+    return current, updated, warnings
+
+
+def changes(before: Account, after: Account) -> dict[str, str]:
+    """What an update changed, for the timeline: `fields` names them; each non-secret one has its value before
+    and after (`<field>.before`, `<field>.after`); a new password is named, never shown."""
+    names = [n for n in EDITABLE_FIELDS if n != "password" and _shown(before, n) != _shown(after, n)]
+    out: dict[str, str] = {}
+    for name in names:
+        out[f"{name}.before"], out[f"{name}.after"] = _shown(before, name), _shown(after, name)
+    if before.credentials != after.credentials:
+        names.append("password")
+    return {"fields": ",".join(names), **out}
+
+
+def _shown(account: Account, name: str) -> str:
+    value = getattr(account, name)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, tuple):
+        return ", ".join(value)
+    return str(getattr(value, "value", value) or "")
+
+
+def check_update(ctx: Context, actor: Operator, account_id: str, data: Mapping[str, Any]) -> list[FieldError]:
+    """Every field error the update would answer (for a form that shows them all at once); nothing written."""
+    try:
+        current, updated, _ = _updated(ctx, actor, account_id, data, None)
+    except ValidationFailed as exc:
+        return list(exc.errors)
+    if updated.username != current.username and ctx.accounts.taken_keys([guards.username_key(updated.username)]):
+        return [FieldError("username", "duplicate", guards.conflict_message("username"))]
+    return []
+
+
+def update_account(
+    ctx: Context, actor: Operator, account_id: str, data: Mapping[str, Any], expected: Expected = None
+) -> AccountResult:
+    current, updated, warnings = _updated(ctx, actor, account_id, data, expected)
+    event = TimelineEvent(current.id, updated.updated_at, "updated", actor.username, changes(current, updated))
     ctx.accounts.replace(current, updated, event)
     return AccountResult(updated, warnings)
 

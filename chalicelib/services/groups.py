@@ -30,6 +30,7 @@ PROFILE_FIELDS = (
     "installation_sms_template",
     "activation_sms_template",
     "transports",
+    "default_country",
 )
 DEFAULT_PORTS = {"tls_port": 5061, "tcp_port": 5060, "udp_port": 5060}
 
@@ -149,6 +150,8 @@ def _read_profile(data: Mapping[str, Any], base: ProvisioningProfile | None) -> 
         if isinstance(values[name], str) and "{link}" not in values[name]:
             reader.fail(name, "link_missing", "The text must contain {link}, where the link goes.")
     values["transports"] = _read_transports(reader)
+    values["default_country"] = reader.string("default_country", max_length=2, nullable=True)
+    _check(reader, "default_country", rules.check_region, values["default_country"])
     if base is None:
         for name in ("name", "sip_domain", "sip_host"):
             require(reader, name, values[name])
@@ -187,6 +190,7 @@ def _defaults() -> dict[str, Any]:
         "installation_sms_template": DEFAULT_INSTALLATION_TEMPLATE,
         "activation_sms_template": DEFAULT_ACTIVATION_TEMPLATE,
         "transports": (),
+        "default_country": "",
     }
 
 
