@@ -12,6 +12,7 @@ import segno
 from chalice.app import Blueprint, Response
 from markupsafe import Markup
 
+from chalicelib.api.calls import call_json
 from chalicelib.api.http import read_multipart
 from chalicelib.console import forms
 from chalicelib.console.web import (
@@ -29,7 +30,7 @@ from chalicelib.console.web import (
     redirect,
     set_cookie,
 )
-from chalicelib.domain import rules
+from chalicelib.domain import rules, timeline
 from chalicelib.domain.declare import Shape
 from chalicelib.domain.errors import (
     Conflict,
@@ -45,6 +46,7 @@ from chalicelib.domain.search import InvalidQuery
 from chalicelib.services import (
     accounts,
     activation,
+    calls,
     diagnostics,
     groups,
     imports,
@@ -327,20 +329,62 @@ def new_account_wizard(p: Page) -> Response:
     return _new_account(p, wizard=True)
 
 
+@dataclass(frozen=True)
+class EventRow:
+    at: Any
+    label: str
+    actor: str
+    details: list[tuple[str, str]]
+    changes: list[tuple[str, str, str]]
+
+
+def _event_rows(p: Page, events: list[Any]) -> list[EventRow]:
+    """Timeline events in plain words; an update as its changed fields, before and after (names, not ids)."""
+    names = forms.labels(forms.ACCOUNT)
+    ids = {g.id: g.name for g in _visible_groups(p)}
+    ids |= {pr.id: pr.name for pr in groups.list_profiles(p.ctx, p.operator, 200, None).items}
+    rows = []
+    for e in events:
+        changes = [(names.get(f, f), ids.get(before, before), ids.get(after, after))
+                   for f, before, after in timeline.changes_of(e.detail)]  # fmt: skip
+        actor = {"phone": "the phone", "sms-provider": "the SMS provider", "sip-edge": "the SIP edge"}.get(e.actor)
+        rows.append(
+            EventRow(e.at, timeline.label_of(e.kind), actor or e.actor, timeline.shown_details(e.detail), changes)
+        )
+    return rows
+
+
+CALLS_PAGE = 10
+
+
 @page(bp, "/accounts/{account_id}")
 def account_details(p: Page, account_id: str) -> Response:
     account = accounts.get_account(p.ctx, p.operator, account_id)
     tab = query(p.request, "tab") or "state"
     full = query(p.request, "all") == "1"
-    history = accounts.history(p.ctx, p.operator, account.id, 100 if full else 10)
+    kind = query(p.request, "kind")
+    try:
+        history = accounts.history(p.ctx, p.operator, account.id, 100 if full else 10, kind)
+    except ValidationFailed:
+        kind, history = "", accounts.history(p.ctx, p.operator, account.id, 100 if full else 10)
+    direction = "received" if query(p.request, "calls") == "received" else "placed"
+    try:
+        call_page = calls.list_calls(p.ctx, p.operator, account.id, direction, CALLS_PAGE,
+                                     query(p.request, "calls_cursor") or None)  # fmt: skip
+    except ValidationFailed:
+        call_page = calls.list_calls(p.ctx, p.operator, account.id, direction, CALLS_PAGE, None)
     profile = p.ctx.profiles.get(account.provisioning_profile_id)
     group = p.ctx.groups.get(account.group_id)
     messages = activation.messages_of(p.ctx, p.operator, account.id, 100 if full else 10)
     licence = licensing.licence_view(p.ctx, p.operator, account.id)
     contacts = registrations.for_account(p.ctx, account)
     return p.render(
-        "account.html", account=account, tab=tab, history=history, full=full, profile=profile, group=group,
+        "account.html", account=account, tab=tab, history=history, events=_event_rows(p, history.timeline),
+        full=full, kind=kind, categories=list(timeline.CATEGORY_LABELS.items()), profile=profile, group=group,
         contacts=contacts, sip_locked=account.sip_locked(p.ctx.clock()),
+        on_call=calls.in_progress(p.ctx, p.operator, account.id),
+        calls=[call_json(r, account.id) for r in call_page.items], calls_next=call_page.next_cursor,
+        calls_direction=direction, calls_paged=bool(query(p.request, "calls_cursor")),
         done=_done(p), notes=_notes(p), can_write=p.operator.can_write_group(account.group_id), messages=messages,
         licence=licence,
         can_activate=account.account_type.value == "PGSM" and account.has_international_number,

@@ -53,6 +53,10 @@ _env = Environment(
 )
 _env.filters["when"] = lambda moment: (iso(moment) or "").replace("T", " ")[:19] + (" UTC" if moment else "")
 _env.globals["status_labels"] = {s.value: label for s, label in STATUS_LABELS.items()}
+_env.globals["call_results"] = {
+    "answered": "Answered", "busy": "Busy", "no_answer": "No answer", "unavailable": "Unavailable",
+    "not_found": "Unknown number", "rejected": "Rejected", "cancelled": "Cancelled by the caller", "failed": "Failed",
+}  # fmt: skip
 
 
 class CsrfFailure(Forbidden):

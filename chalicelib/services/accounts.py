@@ -35,6 +35,7 @@ from chalicelib.domain.model import (
     iso,
 )
 from chalicelib.domain.provisioning import Purpose
+from chalicelib.domain.timeline import Category, category_of
 from chalicelib.services import guards
 from chalicelib.services.context import Context
 from chalicelib.services.preconditions import Expected, check_version
@@ -607,10 +608,25 @@ class History:
     calls: list[dict[str, str]]
 
 
-def history(ctx: Context, actor: Operator, account_id: str, limit: int) -> History:
-    """The timeline, and the SIP session events among its latest entries (the edge is a registrar: it routes
-    no calls, so there is no call record to show yet)."""
+HISTORY_WINDOW = 500  # how far back a filtered timeline looks
+
+
+def history(ctx: Context, actor: Operator, account_id: str, limit: int, category: str = "") -> History:
+    """The timeline (of one category of events when given: account, messages, phone, sip), and the SIP session
+    events among its latest entries. Calls are listed apart (services/calls.py)."""
     account = get_account(ctx, actor, account_id)
-    timeline = ctx.accounts.timeline(account.id, max(limit, SESSION_WINDOW))
-    sessions = [{"at": iso(e.at) or "", **e.detail} for e in timeline if e.kind.startswith("sip_")]
-    return History(timeline[:limit], sessions[:limit], [])
+    wanted = _category(category)
+    timeline = ctx.accounts.timeline(account.id, max(limit, HISTORY_WINDOW if wanted else SESSION_WINDOW))
+    sessions = [{"at": iso(e.at) or "", **e.detail} for e in timeline if category_of(e.kind) is Category.SIP]
+    chosen = [e for e in timeline if wanted is None or category_of(e.kind) is wanted]
+    return History(chosen[:limit], sessions[:limit], [])
+
+
+def _category(name: str) -> Category | None:
+    if not name:
+        return None
+    try:
+        return Category(name)
+    except ValueError as exc:
+        choices = ", ".join(c.value for c in Category)
+        raise ValidationFailed([FieldError("kind", "invalid_choice", f"The kind is one of: {choices}.")]) from exc

@@ -254,7 +254,7 @@ def test_activation_from_the_console_outbox_and_qr_code(page: Page, base_url: st
     page.get_by_role("link", name="Back to the account").click()
     page.get_by_role("link", name="History").click()
     expect(page.get_by_role("cell", name="Installation SMS", exact=True)).to_be_visible()
-    expect(page.get_by_role("cell", name="activation_sms_queued")).to_be_visible()
+    expect(page.get_by_role("cell", name="Activation SMS queued")).to_be_visible()
     page.get_by_role("link", name="Outbox").click()
     expect(page.locator("tbody tr")).to_have_count(2)
     expect(
