@@ -25,12 +25,19 @@ from chalicelib.adapters.search_memory import Stored, accepts, offset_of, sort_k
 from chalicelib.domain.model import Page
 from chalicelib.domain.search import FIELDS, And, InvalidQuery, Not, Or, Phrase, Query, Term, Wildcard, glob_to_regex
 from chalicelib.services.search_port import (
+    BY_USERNAME,
+    FILTER_FIELDS,
+    SORTS,
     IndexChange,
+    Listing,
     SearchDocument,
     domains_field,
     engine_fields,
+    filter_terms,
     lengths_field,
     prefixes_field,
+    sort_field,
+    sort_values,
     whole_field,
     wildcard_lookup,
 )
@@ -51,6 +58,11 @@ def _schema() -> tantivy.Schema:
     builder.add_text_field("group_id", tokenizer_name="raw")
     builder.add_text_field("live", tokenizer_name="raw")
     builder.add_text_field("sort_key", fast=True, tokenizer_name="raw")
+    for name in SORTS:
+        if name != "username":
+            builder.add_text_field(sort_field(name), fast=True, tokenizer_name="raw")
+    for name in FILTER_FIELDS:
+        builder.add_text_field(name, tokenizer_name="raw")
     builder.add_integer_field("version", stored=True)
     builder.add_bytes_field("payload", stored=True, indexed=False)
     for field in FIELDS:
@@ -138,6 +150,8 @@ class TantivySearchIndex:
         doc.add_text("live", "1")
         doc.add_text("group_id", document.group_id)
         doc.add_text("sort_key", sort_key(document))
+        for name, value in (sort_values(document) | filter_terms(document)).items():
+            doc.add_text(name, value)
         doc.add_bytes("payload", json.dumps(asdict(document)).encode())
         for field, text in engine_fields(document).items():
             doc.add_text(field, text)
@@ -151,11 +165,14 @@ class TantivySearchIndex:
 
     # --- reads ----------------------------------------------------------------------------------------------
 
-    def search(self, group_id: str, query: Query | None, limit: int, cursor: str | None) -> Page[SearchDocument]:
+    def search(
+        self, group_id: str, query: Query | None, limit: int, cursor: str | None, listing: Listing = BY_USERNAME
+    ) -> Page[SearchDocument]:
         offset = offset_of(cursor)
         scope = [
             (tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "group_id", group_id)),
             (tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "live", "1")),
+            *((tantivy.Occur.Must, tantivy.Query.term_query(self.schema, k, v)) for k, v in listing.terms().items()),
         ]
         searcher = self.index.searcher()
         try:  # tantivy raises ValueError for what it cannot run (e.g. a regex over its size limit)
@@ -165,9 +182,9 @@ class TantivySearchIndex:
                 tantivy.Query.boolean_query(scope),
                 limit=limit + 1,
                 offset=offset,
-                order_by_field="sort_key",
-                order=tantivy.Order.Asc,
-                count=False,
+                order_by_field=sort_field(listing.sort),
+                order=tantivy.Order.Desc if listing.descending else tantivy.Order.Asc,
+                count=True,
             )
         except ValueError as exc:
             raise InvalidQuery(TOO_COMPLEX) from exc
@@ -176,7 +193,8 @@ class TantivySearchIndex:
             for _, address in result.hits
         ]
         more = len(documents) > limit
-        return Page(documents[:limit], encode_cursor(offset + limit) if more else None)
+        total: int | None = getattr(result, "count", None)  # tantivy counts with count=True (not in its stub)
+        return Page(documents[:limit], encode_cursor(offset + limit) if more else None, total)
 
     def translate(self, query: Query) -> tantivy.Query:
         if isinstance(query, And | Or):

@@ -24,6 +24,7 @@ from chalicelib.console.web import (
     cookie,
     first,
     form,
+    link,
     new_login_csrf,
     page,
     query,
@@ -35,12 +36,13 @@ from chalicelib.domain.declare import Shape
 from chalicelib.domain.errors import (
     Conflict,
     Forbidden,
+    InvalidCursor,
     LicenceUnavailable,
     RateLimited,
     Unauthorized,
     ValidationFailed,
 )
-from chalicelib.domain.model import Group, Operator, Role
+from chalicelib.domain.model import STATUS_LABELS, Group, Operator, Role
 from chalicelib.domain.provisioning import Purpose, segments
 from chalicelib.domain.search import InvalidQuery
 from chalicelib.services import (
@@ -57,7 +59,7 @@ from chalicelib.services import (
 )
 from chalicelib.services import search as search_service
 from chalicelib.services.context import Context
-from chalicelib.services.search_port import SearchDocument, SearchUnavailable
+from chalicelib.services.search_port import BY_USERNAME, SearchDocument, SearchUnavailable
 
 bp = Blueprint(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -176,25 +178,79 @@ def _chosen_group(p: Page, visible: list[Group]) -> Group | None:
     return group
 
 
+PAGE_SIZES = ("25", "50", "100")
+LIST_PARAMS = ("q", "sort", "dir", "status", "enabled", "type", "sms", "size")
+
+
+@dataclass(frozen=True)
+class ListState:
+    """The account list's state as its URL holds it (a link or a reload shows the same page)."""
+
+    group_id: str
+    params: dict[str, str]  # the search, order, filters and page size (empty ones left out)
+    cursor: str
+    trail: list[str]  # the cursors of the pages before this one ("" for the first): the way back
+
+    def link(self, root: str, **changes: str) -> str:
+        """This list with some parameters changed (a new order or filter starts again at the first page)."""
+        params = {**self.params, **changes}
+        return link(root + "accounts", group_id=self.group_id, **{k: v for k, v in params.items() if v})
+
+    def page_link(self, root: str, cursor: str, trail: list[str]) -> str:
+        way_back = ",".join(c or "-" for c in trail)  # "-": the first page
+        return link(root + "accounts", group_id=self.group_id, **self.params, cursor=cursor, trail=way_back)
+
+    def sort_link(self, root: str, column: str) -> str:
+        ascending = self.params.get("sort", "username") == column and self.params.get("dir") != "desc"
+        return self.link(root, sort=column, dir="desc" if ascending else "")
+
+    def sorted_as(self, column: str) -> str:
+        if self.params.get("sort", "username") != column:
+            return "none"
+        return "descending" if self.params.get("dir") == "desc" else "ascending"
+
+
+def _list_state(p: Page, group_id: str) -> ListState:
+    params = {name: query(p.request, name).strip() for name in LIST_PARAMS if query(p.request, name).strip()}
+    if params.get("size") not in PAGE_SIZES:
+        params.pop("size", None)
+    given = query(p.request, "trail")
+    trail = [("" if c == "-" else c) for c in given.split(",")][-50:] if given else []
+    return ListState(group_id, params, query(p.request, "cursor"), trail)
+
+
 @page(bp, "/accounts")
 def account_list(p: Page) -> Response:
+    """The group's accounts: searched, filtered, sorted, a page of the chosen size, with the total; from the
+    accounts table by username when nothing narrows or orders it (a new account shows at once), else from the
+    search index."""
     visible = _visible_groups(p)
-    search = query(p.request, "q").strip()
-    rows: list[dict[str, Any]] = []
-    next_cursor, problem = None, ""
     group = _chosen_group(p, visible)
-    cursor = query(p.request, "cursor") or None
+    state = _list_state(p, group.id if group else "")
+    size = int(state.params.get("size", str(PAGE_SIZE)))
+    rows: list[dict[str, Any]] = []
+    next_cursor, total, problem = None, None, ""
     try:
-        if group is not None and search:
-            found = search_service.search_accounts(p.ctx, p.operator, group.id, search, PAGE_SIZE, cursor)
-            rows, next_cursor = [_row(d) for d in found.items], found.next_cursor
+        listing = search_service.listing_from(state.params)
+        if group is not None and (state.params.get("q") or listing != BY_USERNAME):
+            found = search_service.search_accounts(
+                p.ctx, p.operator, group.id, state.params.get("q", ""), size, state.cursor or None, listing
+            )
+            rows, next_cursor, total = [_row(d) for d in found.items], found.next_cursor, found.total
         elif group is not None:
-            listing = accounts.list_accounts(p.ctx, p.operator, group.id, PAGE_SIZE, cursor)
-            rows, next_cursor = [_row(search_service.document_of(a)) for a in listing.items], listing.next_cursor
-    except (InvalidQuery, SearchUnavailable, ValidationFailed) as exc:
-        problem = exc.message if not isinstance(exc, ValidationFailed) else exc.errors[0].message
+            page_ = accounts.list_accounts(p.ctx, p.operator, group.id, size, state.cursor or None)
+            rows, next_cursor = [_row(search_service.document_of(a)) for a in page_.items], page_.next_cursor
+            total = group.account_count
+    except (InvalidQuery, SearchUnavailable, ValidationFailed, InvalidCursor) as exc:
+        problem = (
+            forms.plain(exc.errors[0].message, forms.ACCOUNT) if isinstance(exc, ValidationFailed) else exc.message
+        )
+    pages = -(-total // size) if total else 1
     return p.render(
-        "accounts.html", groups=visible, group=group, accounts=rows, next_cursor=next_cursor, q=search,
+        "accounts.html", groups=visible, group=group, accounts=rows, next_cursor=next_cursor,
+        q=state.params.get("q", ""), state=state, total=total, size=size, page_number=len(state.trail) + 1,
+        pages=pages, sizes=PAGE_SIZES,
+        statuses=[(s.value, label) for s, label in STATUS_LABELS.items()],
         done=_done(p), problem=problem, can_write=bool(group and p.operator.can_write_group(group.id)),
     )  # fmt: skip
 

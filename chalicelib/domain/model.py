@@ -238,3 +238,4 @@ class LoginAttempt:
 class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None
+    total: int | None = None  # how many there are in all, when the store counts them (the search index does)
