@@ -43,6 +43,8 @@ from chalicelib.services.search_port import (
 )
 
 TOKENIZER = "analysed"  # our tokens, split at the spaces that join them
+SCHEMA_VERSION = "2"  # kept beside a persistent index; bump it when `_schema` changes (2: sort and filter fields)
+SCHEMA_FILE = "schema-version"
 TOO_COMPLEX = "The search engine cannot run this search; use fewer wildcards."
 logger = logging.getLogger(__name__)
 _REGEX_META = set("\\.+*?()|[]{}^$#&-~")
@@ -86,11 +88,25 @@ def _open(schema: tantivy.Schema, path: str | None) -> tantivy.Index:
         return tantivy.Index(schema, path=path, reuse=True)
 
 
+def schema_matches(path: str) -> bool:
+    """Whether the persistent index at `path` was built with this schema (else it starts afresh when opened)."""
+    try:
+        with open(os.path.join(path, SCHEMA_FILE), encoding="utf-8") as file:
+            return file.read().strip() == SCHEMA_VERSION
+    except OSError:
+        return False
+
+
 class TantivySearchIndex:
     def __init__(self, path: str | None = None, heap_bytes: int = 64_000_000) -> None:
         self.schema = _schema()
         if path is not None:
+            if os.path.isdir(path) and os.listdir(path) and not schema_matches(path):
+                logger.warning("search index at %s has an older schema: recreated empty, run rebuild-search", path)
+                shutil.rmtree(path)
             os.makedirs(path, exist_ok=True)
+            with open(os.path.join(path, SCHEMA_FILE), "w", encoding="utf-8") as file:
+                file.write(SCHEMA_VERSION)
         self.index = _open(self.schema, path)
         self.index.register_tokenizer(TOKENIZER, tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build())
         self._writer = self.index.writer(heap_size=heap_bytes, num_threads=1)
