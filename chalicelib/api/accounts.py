@@ -7,9 +7,9 @@ from typing import Any
 from chalice.app import Blueprint, Request, Response
 
 from chalicelib.api.http import if_match, json_response, query_limit, query_param, read_json, route
-from chalicelib.api.views import account_json, history_json, page_json, registration_json, row_json
+from chalicelib.api.views import account_json, bulk_json, history_json, page_json, registration_json, row_json
 from chalicelib.domain.model import Operator
-from chalicelib.services import accounts, imports, registrations, search
+from chalicelib.services import accounts, bulk, imports, registrations, search
 from chalicelib.services.context import Context
 
 bp = Blueprint(__name__)
@@ -48,6 +48,12 @@ def export(ctx: Context, request: Request, actor: Operator) -> Response:
         "Content-Disposition": 'attachment; filename="accounts.csv"',
     }
     return Response(body=body, headers=headers)
+
+
+@route(bp, "/accounts/bulk", ["POST"])
+def bulk_(ctx: Context, request: Request, actor: Operator) -> Response:
+    """One action on many accounts: an outcome per account (done, skipped, failed and why)."""
+    return json_response(bulk_json(bulk.run(ctx, actor, read_json(request, ctx))))
 
 
 @route(bp, "/accounts/{account_id}", ["GET"])

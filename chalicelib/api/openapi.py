@@ -223,6 +223,7 @@ def document() -> dict[str, Any]:
                 "responses": {**_ERRORS, "200": {"description": "CSV", "content": {"text/csv": {"schema": _S}}}},
             }
         },
+        "/accounts/bulk": {"post": _op("One action on many accounts, an outcome each", "BulkResult", "BulkInput")},
         "/accounts/{account_id}": {
             "parameters": account_param,
             "get": _versioned(_op("Get an account", "Account")),

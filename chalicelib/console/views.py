@@ -31,10 +31,12 @@ from chalicelib.console.web import (
     redirect,
     set_cookie,
 )
-from chalicelib.domain import rules, timeline
+from chalicelib.domain import resources, rules, timeline
+from chalicelib.domain.csv_import import write_csv
 from chalicelib.domain.declare import Shape
 from chalicelib.domain.errors import (
     Conflict,
+    FieldError,
     Forbidden,
     InvalidCursor,
     LicenceUnavailable,
@@ -44,10 +46,12 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.model import STATUS_LABELS, Group, Operator, Role
 from chalicelib.domain.provisioning import Purpose, segments
+from chalicelib.domain.resources import BulkOutcome
 from chalicelib.domain.search import InvalidQuery
 from chalicelib.services import (
     accounts,
     activation,
+    bulk,
     calls,
     diagnostics,
     groups,
@@ -253,6 +257,53 @@ def account_list(p: Page) -> Response:
         statuses=[(s.value, label) for s, label in STATUS_LABELS.items()],
         done=_done(p), problem=problem, can_write=bool(group and p.operator.can_write_group(group.id)),
     )  # fmt: skip
+
+
+BULK_LABELS = {
+    "enable": "Enable", "disable": "Disable", "send_installation_sms": "Send the installation SMS to",
+    "send_activation_sms": "Send the activation SMS to", "export": "Export", "delete": "Delete",
+}  # fmt: skip
+BULK_DONE = {"send_installation_sms": "Installation SMS", "send_activation_sms": "Activation SMS"}
+EXPORT_HEADER = ("username", "owner", "number", "secondary number", "e-mail", "type", "enabled", "status")
+
+
+def _back_to_list(value: str) -> str:
+    """Where the bulk pages lead back to: the list as it was (only an account list link is followed)."""
+    return value if re.fullmatch(r"accounts\?[\w=&%.~+-]*", value) else "accounts"
+
+
+@page(bp, "/accounts/bulk", ["POST"])
+def account_bulk(p: Page) -> Response:
+    """One action on the selected accounts: a confirmation naming how many (export needs none), then an
+    outcome per account from the one service call."""
+    fields = form(p.request)
+    action, ids, back = first(fields, "action"), fields.get("ids", []), _back_to_list(first(fields, "back"))
+    if action not in BULK_LABELS:
+        raise ValidationFailed([FieldError("action", "invalid_choice", "Choose an action.")])
+    if not ids:
+        return p.render("bulk.html", status=422, stage="none", back=back, label=BULK_LABELS[action])
+    if action != "export" and first(fields, "confirmed") != "yes":
+        chosen = [a for a in (p.ctx.accounts.get_many(ids[: resources.BULK_MAX]) or {}).values()
+                  if p.operator.can_read_group(a.group_id)]  # fmt: skip
+        return p.render("bulk.html", stage="confirm", action=action, label=BULK_LABELS[action], ids=ids, back=back,
+                        names=sorted(a.username for a in chosen))  # fmt: skip
+    result = bulk.run(p.ctx, p.operator, {"action": action, "ids": ids})
+    if action == "export":
+        rows = (
+            [a.username, a.full_name, a.phone_number, a.secondary_phone_number or "", a.email,
+             a.account_type.value, "yes" if a.enabled else "no", a.status.value]
+            for a in result.accounts
+        )  # fmt: skip
+        headers: dict[str, str | list[str]] = {
+            **SECURITY_HEADERS,
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": 'attachment; filename="accounts.csv"',
+        }
+        return Response(body="".join(write_csv(rows, EXPORT_HEADER)), headers=headers)
+    counts = {o.value: result.count(o) for o in BulkOutcome}
+    label = BULK_DONE.get(action, BULK_LABELS[action])
+    return p.render("bulk.html", stage="done", action=action, label=label, result=result,
+                    counts=counts, back=back)  # fmt: skip
 
 
 @page(bp, "/registrations")

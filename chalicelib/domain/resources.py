@@ -7,6 +7,7 @@ the JSON rendering, the OpenAPI document and the response validation of the test
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Final
 
 from chalicelib.domain import rules
@@ -197,6 +198,51 @@ LOGIN = Shape(
     ),
 )
 
+
+class BulkAction(StrEnum):
+    ENABLE = "enable"
+    DISABLE = "disable"
+    SEND_INSTALLATION_SMS = "send_installation_sms"
+    SEND_ACTIVATION_SMS = "send_activation_sms"
+    EXPORT = "export"
+    DELETE = "delete"
+
+
+class BulkOutcome(StrEnum):
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+BULK_MAX = 200
+BULK_INPUT = Shape(
+    "BulkInput",
+    (
+        Field("action", "choice", choices=BulkAction, required=True, label="Action"),
+        Field("ids", "strings", max_items=BULK_MAX, max_length=ID, required=True, label="Accounts",
+              description="the accounts' ids (at most 200; repeated ids count once)"),
+    ),
+)  # fmt: skip
+BULK_ITEM = Shape(
+    "BulkItem",
+    (
+        Field("account_id", required=True),
+        Field("username", required=True, description="empty when the account was not found"),
+        Field("outcome", "choice", choices=BulkOutcome, required=True),
+        Field("code", required=True, description="why it was skipped or failed (a problem code); empty when done"),
+        Field("message", required=True),
+    ),
+)
+BULK_RESULT = Shape(
+    "BulkResult",
+    (
+        Field("action", "choice", choices=BulkAction, required=True),
+        Field("results", "shapes", shape=BULK_ITEM, required=True, description="one per account, in the given order"),
+        Field("accounts", "shapes", shape=ACCOUNT_ROW, required=True,
+              description="export: the accounts exported (list rows); empty for the other actions"),
+    ),
+)  # fmt: skip
+
 PAGES = {s.name: page_of(s) for s in (GROUP, PROFILE, OPERATOR, MESSAGE, REGISTRATION, LOGIN_ATTEMPT)}
 ACCOUNT_PAGE = page_of(ACCOUNT)
 ROW_PAGE = page_of(ACCOUNT_ROW)
@@ -204,6 +250,6 @@ ROW_PAGE = page_of(ACCOUNT_ROW)
 SHAPES: tuple[Shape, ...] = (
     ACCOUNT_CREATE, ACCOUNT_PATCH, ACCOUNT, ACCOUNT_RESULT, ACCOUNT_ROW, GROUP_INPUT, GROUP_PATCH, GROUP,
     PROFILE_INPUT, PROFILE_PATCH, PROFILE, OPERATOR_INPUT, OPERATOR_PATCH, OPERATOR, MESSAGE, REGISTRATION, EVENT,
-    HISTORY, LOGIN_ATTEMPT, LOGIN, SENT_MESSAGE, SMS_SENT, *PAGES.values(),
+    HISTORY, LOGIN_ATTEMPT, LOGIN, SENT_MESSAGE, SMS_SENT, BULK_INPUT, BULK_ITEM, BULK_RESULT, *PAGES.values(),
 )  # fmt: skip
 """Every declared shape: the OpenAPI document's components come from this tuple (add a new resource here)."""

@@ -4,6 +4,7 @@ the secondary number, and the whole state in the URL."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
@@ -71,3 +72,48 @@ def test_after_a_delete_the_list_returns_to_the_accounts_group(page: Page, base_
     page.get_by_role("button", name="Delete").click()
     expect(page.get_by_role("status")).to_have_text("The account has been deleted.")
     expect(page.get_by_role("heading", level=1)).to_have_text("Account list: Group B")
+
+
+def test_bulk_actions_confirm_how_many_and_give_an_outcome_per_account(
+    page: Page, base_url: str, console_world: World
+) -> None:
+    world = console_world
+    mobile = accounts.create_account(world.ctx, world.admin, world.account_data(username="mobile1")).account
+    short = accounts.create_account(world.ctx, world.admin, world.account_data(username="short1", phone_number="111"))
+    off = accounts.create_account(
+        world.ctx, world.admin, world.account_data(username="off1", phone_number="+393471234511")
+    ).account
+    accounts.set_enabled(world.ctx, world.admin, off.id, False)
+    log_in(page, base_url, "admin", "admin-password-1")
+    for name in ("mobile1", "short1", "off1"):
+        page.get_by_label(f"Select {name}").check()
+    page.get_by_label("With the selected accounts").select_option("send_installation_sms")
+    page.get_by_role("button", name="Apply to selected").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Send the installation SMS to 3 accounts?")
+    expect(page.locator(".confirm-text")).to_contain_text("mobile1, off1, short1")
+    shoot(page, "51-bulk-confirm")
+    page.get_by_role("button", name=re.compile("^Yes")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Installation SMS: 2 done, 1 skipped, 0 failed")
+    results = page.locator("table.bulk-results tbody tr")
+    expect(results.filter(has_text="mobile1")).to_contain_text("Done")
+    expect(results.filter(has_text="short1")).to_contain_text("Skipped")
+    expect(results.filter(has_text="short1")).to_contain_text("international")
+    expect(results.filter(has_text="off1")).to_contain_text("Done")
+    shoot(page, "52-bulk-results")
+    page.get_by_role("link", name="Back to the account list").click()
+    page.get_by_label("Select short1").check()
+    page.get_by_label("Select off1").check()
+    page.get_by_label("With the selected accounts").select_option("delete")
+    page.get_by_role("button", name="Apply to selected").click()
+    accounts.delete_account(world.ctx, world.admin, off.id)  # someone else was quicker: that one fails
+    page.get_by_role("button", name="Yes, delete 2 accounts").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Delete: 1 done, 0 skipped, 1 failed")
+    expect(results.filter(has_text=off.id)).to_contain_text("Account not found.")
+    assert world.ctx.accounts.get(off.id) is None and world.ctx.accounts.get(short.account.id) is None
+    page.get_by_role("link", name="Back to the account list").click()
+    page.get_by_label("Select mobile1").check()
+    page.get_by_label("With the selected accounts").select_option("export")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Apply to selected").click()
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    assert text.splitlines()[0].startswith("username,owner,number") and mobile.username in text
