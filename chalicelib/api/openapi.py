@@ -69,7 +69,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             **{k: _S for k in ("id", "group_id", "file_name", "created_by", "policy", "message", "profile_id")},
-            "status": {"enum": ["pending", "running", "completed", "failed"]},
+            "status": {"enum": ["pending", "running", "completed", "rejected", "failed"]},
             "source": {"enum": ["upload", "drop"]},
             "progress": {"type": "integer", "minimum": 0, "maximum": 100},
             "has_result": {**_B, "description": "the result CSV is at /imports/{id}/result"},

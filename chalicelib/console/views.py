@@ -183,7 +183,7 @@ def _chosen_group(p: Page, visible: list[Group]) -> Group | None:
 
 
 PAGE_SIZES = ("25", "50", "100")
-LIST_PARAMS = ("q", "sort", "dir", "status", "enabled", "type", "sms", "size")
+LIST_PARAMS = ("q", "sort", "dir", "status", "enabled", "type", "sms", "size", "import_id")
 
 
 @dataclass(frozen=True)
@@ -229,14 +229,22 @@ def account_list(p: Page) -> Response:
     accounts table by username when nothing narrows or orders it (a new account shows at once), else from the
     search index."""
     visible = _visible_groups(p)
-    group = _chosen_group(p, visible)
+    job = imports.get_job(p.ctx, p.operator, query(p.request, "import_id")) if query(p.request, "import_id") else None
+    group = groups.get_group(p.ctx, p.operator, job.group_id) if job else _chosen_group(p, visible)
     state = _list_state(p, group.id if group else "")
+    if job is not None:
+        state.params["import_id"] = job.id
     size = int(state.params.get("size", str(PAGE_SIZE)))
     rows: list[dict[str, Any]] = []
     next_cursor, total, problem = None, None, ""
     try:
         listing = search_service.listing_from(state.params)
-        if group is not None and (state.params.get("q") or listing != BY_USERNAME):
+        if job is not None:  # the accounts an import created, in the file's order
+            created = imports.created_accounts(p.ctx, p.operator, job.id)
+            offset = int(state.cursor) if state.cursor.isdigit() else 0
+            rows = [_row(search_service.document_of(a)) for a in created[offset : offset + size]]
+            next_cursor, total = (str(offset + size) if len(created) > offset + size else None), len(created)
+        elif group is not None and (state.params.get("q") or listing != BY_USERNAME):
             found = search_service.search_accounts(
                 p.ctx, p.operator, group.id, state.params.get("q", ""), size, state.cursor or None, listing
             )
@@ -253,7 +261,7 @@ def account_list(p: Page) -> Response:
     return p.render(
         "accounts.html", groups=visible, group=group, accounts=rows, next_cursor=next_cursor,
         q=state.params.get("q", ""), state=state, total=total, size=size, page_number=len(state.trail) + 1,
-        pages=pages, sizes=PAGE_SIZES,
+        pages=pages, sizes=PAGE_SIZES, import_job=job,
         statuses=[(s.value, label) for s, label in STATUS_LABELS.items()],
         done=_done(p), problem=problem, can_write=bool(group and p.operator.can_write_group(group.id)),
     )  # fmt: skip
