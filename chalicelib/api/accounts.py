@@ -86,6 +86,12 @@ def disable(ctx: Context, request: Request, actor: Operator, account_id: str) ->
     return json_response(account_json(account), version=account.version)
 
 
+@route(bp, "/accounts/{account_id}/revoke-keys", ["POST"])
+def revoke_keys(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
+    account = accounts.revoke_keys(ctx, actor, account_id, if_match(request, ctx))
+    return json_response(account_json(account), version=account.version)
+
+
 @route(bp, "/accounts/{account_id}/history", ["GET"])
 def history(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
     return json_response(history_json(accounts.history(ctx, actor, account_id, HISTORY_LIMIT)))

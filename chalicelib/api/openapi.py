@@ -232,6 +232,12 @@ def document() -> dict[str, Any]:
         },
         "/accounts/{account_id}/enable": {"parameters": account_param, "post": _op("Enable", "Account")},
         "/accounts/{account_id}/disable": {"parameters": account_param, "post": _op("Disable", "Account")},
+        "/accounts/{account_id}/revoke-keys": {
+            "parameters": account_param,
+            "post": _conditional(
+                _versioned(_op("Revoke all keys: SIP digest, links, licence token; disabled", "Account"))
+            ),
+        },
         "/accounts/{account_id}/installation-sms": {
             "parameters": account_param,
             "post": _op("Queue the installation SMS (new link)", "SmsSent", status="202"),

@@ -74,6 +74,8 @@ DONE_MESSAGES = {
     "enabled": "The account has been enabled.",
     "disabled": "The account has been disabled.",
     "deleted": "The account has been deleted.",
+    "keys_revoked": "All keys have been revoked: the old SIP password no longer works, links and the app's licence "
+    "token are void, and the account is disabled (its registrations are removed at the SIP edge's next check).",
     "sip_lockout_lifted": "The SIP lockout has been lifted; the account can register again within seconds.",
     "group_saved": "The group has been saved.",
     "group_deleted": "The group has been deleted.",
@@ -611,6 +613,12 @@ def _account_action(p: Page, account_id: str, action: str) -> Response:
     except Conflict as exc:
         return p.render("error.html", status=409, message=exc.message)
     return p.go(f"accounts/{account_id}", tab="configuration", done=f"{action}d")
+
+
+@page(bp, "/accounts/{account_id}/revoke-keys", ["POST"])
+def account_revoke_keys(p: Page, account_id: str) -> Response:
+    accounts.revoke_keys(p.ctx, p.operator, account_id)
+    return p.go(f"accounts/{account_id}", tab="configuration", done="keys_revoked")
 
 
 @page(bp, "/accounts/{account_id}/sip-lockout-lift", ["POST"])

@@ -51,6 +51,8 @@ DETAIL_LABELS = {
     "error_code": "provider code",
     "username": "username",
     "reason": "reason",
+    "was_enabled": "was enabled",
+    "needs": "needs",
 }
 HIDDEN_DETAILS = ("message_id", "fields", "call_id", "event_id")
 MODE_LABELS = {"plain": "the plain way", "wizard": "the wizard way", "batch": "by batch import"}

@@ -577,6 +577,11 @@ def set_enabled(ctx: Context, actor: Operator, account_id: str, enabled: bool) -
     if current.enabled is enabled:
         return current  # idempotent: a repeated click changes nothing and records nothing
     activated = current.status in (AccountStatus.ACTIVATED, AccountStatus.CONNECTED)
+    if enabled and current.creation_mode is CreationMode.PLAIN and current.credentials is None:
+        raise Conflict(
+            "Its keys were revoked: give the account a new password (Edit) before enabling it.",
+            code="password_required",
+        )
     if enabled and current.creation_mode is not CreationMode.PLAIN and not activated:
         raise Conflict(
             "Accounts created the wizard way are enabled by their automatic activation.",
@@ -587,6 +592,35 @@ def set_enabled(ctx: Context, actor: Operator, account_id: str, enabled: bool) -
     event = TimelineEvent(current.id, now, "enabled" if enabled else "disabled", actor.username)
     ctx.accounts.replace(current, updated, event)
     return updated
+
+
+def revoke_keys(ctx: Context, actor: Operator, account_id: str, expected: Expected = None) -> Account:
+    """Revoke all keys (PrivateServer's "Revoke all keys"): the SIP digest is dropped (the old password stops
+    working), every outstanding link and the app's licence token are revoked, and the account is disabled, so the
+    SIP edge removes its current registrations at its next check. An account made for automatic activation goes
+    back to needing it (created, disabled until activated again); a plain one needs a new password (Edit) and
+    then to be enabled."""
+    current = get_account(ctx, actor, account_id)
+    _authorize_write(actor, current.group_id)
+    check_version(current.version, expected)
+    ctx.tokens.revoke(current.id, list(Purpose))
+    now = ctx.clock()
+    updated = replace(
+        current.with_status(AccountStatus.CREATED, now) if current.creation_mode is not CreationMode.PLAIN else current,
+        credentials=None,
+        enabled=False,
+        updated_at=now,
+        version=current.version + 1,
+    )
+    detail = {"was_enabled": "yes" if current.enabled else "no", "needs": _needs_after_revoke(current)}
+    ctx.accounts.replace(current, updated, TimelineEvent(current.id, now, "keys_revoked", actor.username, detail))
+    return updated
+
+
+def _needs_after_revoke(account: Account) -> str:
+    if account.creation_mode is CreationMode.PLAIN:
+        return "a new password, then enabling"
+    return "automatic activation again"
 
 
 def delete_account(ctx: Context, actor: Operator, account_id: str, expected: Expected = None) -> None:

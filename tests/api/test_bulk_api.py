@@ -51,3 +51,14 @@ def test_a_viewer_fails_every_account_of_a_bulk_change(api: Api, http_world: Wor
     response = viewer.call("POST", "/accounts/bulk", {"action": "delete", "ids": [account.id]})
     assert [(r["outcome"], r["code"]) for r in response.json_body["results"]] == [("failed", "forbidden")]
     assert accounts.get_account(world.ctx, world.admin, account.id) is not None
+
+
+def test_revoke_keys_through_the_api_honours_if_match(api: Api, http_world: World) -> None:
+    world = http_world
+    account = accounts.create_account(world.ctx, world.admin, world.account_data()).account
+    as_problem(api.call("POST", f"/accounts/{account.id}/revoke-keys", **{"If-Match": '"v999"'}), 412,
+               "precondition_failed")  # fmt: skip
+    response = api.call("POST", f"/accounts/{account.id}/revoke-keys", **{"If-Match": f'"v{account.version}"'})
+    assert response.status_code == 200, response.body
+    assert response.json_body["enabled"] is False and response.headers["ETag"] == f'"v{account.version + 1}"'
+    as_problem(api.call("POST", f"/accounts/{account.id}/enable"), 409, "password_required")

@@ -7,8 +7,10 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
+from chalicelib.domain.errors import InvalidLink
 from chalicelib.domain.model import Account
 from chalicelib.domain.provisioning import Purpose
 from chalicelib.services import accounts, activation, calls
@@ -102,3 +104,26 @@ def test_calls_placed_and_received_page_and_a_call_in_progress_shows_on_state(
     expect(page.locator("dd.on-call")).to_contain_text("On a call to bob")
     expect(page.locator("dd.on-call")).to_contain_text("answered")
     shoot(page, "42-state-on-call")
+
+
+def test_revoking_all_keys_says_what_happens_and_records_it(page: Page, base_url: str, console_world: World) -> None:
+    world = console_world
+    account = accounts.create_account(world.ctx, world.admin, world.account_data()).account
+    link = activation.send_link(world.ctx, world.admin, account.id, Purpose.INSTALL).link
+    log_in(page, base_url, "admin", "admin-password-1")
+    page.goto(f"{base_url}/accounts/{account.id}?tab=configuration")
+    said: list[str] = []
+    page.once("dialog", lambda dialog: (said.append(dialog.message), dialog.accept()))
+    page.get_by_role("button", name="Revoke all keys").click()
+    expect(page.get_by_role("status")).to_contain_text("All keys have been revoked")
+    assert "SIP password stops working" in said[0] and "new password" in said[0]
+    stored = world.ctx.accounts.get(account.id)
+    assert stored is not None and stored.credentials is None and not stored.enabled
+    with pytest.raises(InvalidLink):  # the installation link sent before is void
+        activation.open_installation_link(world.ctx, link.rsplit("/", 1)[1], "", "10.0.0.1")
+    page.get_by_role("button", name="Enable account").click()
+    expect(page.get_by_role("alert")).to_contain_text("give the account a new password")
+    page.goto(f"{base_url}/accounts/{account.id}?tab=history")
+    expect(page.locator("table.timeline tbody tr").first).to_contain_text("All keys revoked")
+    expect(page.locator("table.timeline tbody tr").first).to_contain_text("needs: a new password, then enabling")
+    shoot(page, "43-keys-revoked")
