@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from chalice.app import Blueprint, Request, Response
 
-from chalicelib.api.http import bearer_token, json_response, query_limit, read_json, route, source_ip
-from chalicelib.api.views import login_json, operator_json
+from chalicelib.api.http import bearer_token, json_response, query_limit, query_param, read_json, route, source_ip
+from chalicelib.api.views import audit_json, login_json, operator_json, page_json
 from chalicelib.domain.model import Operator, iso
-from chalicelib.services import operators
+from chalicelib.services import audit, operators
 from chalicelib.services.context import Context
 
 bp = Blueprint(__name__)
@@ -31,6 +31,14 @@ def logout(ctx: Context, request: Request, actor: Operator) -> Response:
 @route(bp, "/auth/me", ["GET"])
 def me(ctx: Context, request: Request, actor: Operator) -> Response:
     return json_response(operator_json(actor))
+
+
+@route(bp, "/audit/events", ["GET"])
+def audit_events(ctx: Context, request: Request, actor: Operator) -> Response:
+    """The audit trail, newest first (administrators): filter by operator, target id, since/until."""
+    filters = {k: query_param(request, k) or "" for k in ("operator", "target", "since", "until")}
+    page = audit.events(ctx, actor, filters, query_limit(request), query_param(request, "cursor"))
+    return json_response(page_json(page, audit_json))
 
 
 @route(bp, "/audit/logins", ["GET"])

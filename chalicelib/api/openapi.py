@@ -190,6 +190,19 @@ def document() -> dict[str, Any]:
         "/auth/logout": {"post": _op("Log out (revokes the token)", None)},
         "/auth/me": {"get": _op("The logged-in operator", "Operator")},
         "/audit/logins": {"get": _op("Recent login attempts (admin)", "LoginAttemptPage")},
+        "/audit/events": {
+            "get": {
+                **_op("The audit trail, newest first, hash-chained (admin)", "AuditEventPage"),
+                "parameters": [
+                    *({"name": n, "in": "query", "schema": _S} for n in ("operator", "target", "cursor")),
+                    *(
+                        {"name": n, "in": "query", "schema": {"type": "string", "format": "date-time"}}
+                        for n in ("since", "until")
+                    ),
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+                ],
+            }
+        },
         "/openapi.json": {
             "get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI"}}}
         },

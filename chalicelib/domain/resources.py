@@ -243,13 +243,30 @@ BULK_RESULT = Shape(
     ),
 )  # fmt: skip
 
-PAGES = {s.name: page_of(s) for s in (GROUP, PROFILE, OPERATOR, MESSAGE, REGISTRATION, LOGIN_ATTEMPT)}
+AUDIT_EVENT = Shape(
+    "AuditEvent",
+    (
+        Field("seq", "integer", minimum=1, required=True, description="the entry's place in the chain"),
+        Field("at", T, required=True),
+        Field("actor", required=True, description="the operator's username"),
+        Field("source", required=True, description="where the request came from"),
+        Field("action", required=True, description="e.g. account.update, account.bulk.disable, login.success"),
+        Field("target_kind", required=True),
+        Field("target_id", required=True),
+        Field("detail", "object", required=True, description="what: changed fields before/after, counts; no secret"),
+        Field("prev_hash", required=True, description="the hash of the entry before (64 zeros for the first)"),
+        Field("hash", required=True, description="SHA-256 of this entry's content and prev_hash"),
+    ),
+)
+
+PAGES = {s.name: page_of(s) for s in (GROUP, PROFILE, OPERATOR, MESSAGE, REGISTRATION, LOGIN_ATTEMPT, AUDIT_EVENT)}
 ACCOUNT_PAGE = page_of(ACCOUNT)
 ROW_PAGE = page_of(ACCOUNT_ROW)
 
 SHAPES: tuple[Shape, ...] = (
     ACCOUNT_CREATE, ACCOUNT_PATCH, ACCOUNT, ACCOUNT_RESULT, ACCOUNT_ROW, GROUP_INPUT, GROUP_PATCH, GROUP,
     PROFILE_INPUT, PROFILE_PATCH, PROFILE, OPERATOR_INPUT, OPERATOR_PATCH, OPERATOR, MESSAGE, REGISTRATION, EVENT,
-    HISTORY, LOGIN_ATTEMPT, LOGIN, SENT_MESSAGE, SMS_SENT, BULK_INPUT, BULK_ITEM, BULK_RESULT, *PAGES.values(),
+    HISTORY, LOGIN_ATTEMPT, LOGIN, SENT_MESSAGE, SMS_SENT, BULK_INPUT, BULK_ITEM, BULK_RESULT, AUDIT_EVENT,
+    *PAGES.values(),
 )  # fmt: skip
 """Every declared shape: the OpenAPI document's components come from this tuple (add a new resource here)."""

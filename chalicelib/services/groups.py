@@ -11,7 +11,7 @@ from chalicelib.domain.errors import Conflict, Forbidden, InvalidCursor, NotFoun
 from chalicelib.domain.fields import MISSING, FieldReader, _Missing, require
 from chalicelib.domain.model import Group, Operator, Page, ProvisioningProfile, Role, Transport
 from chalicelib.domain.provisioning import DEFAULT_ACTIVATION_TEMPLATE, DEFAULT_INSTALLATION_TEMPLATE
-from chalicelib.services import retries
+from chalicelib.services import audit, retries
 from chalicelib.services.context import Context
 from chalicelib.services.preconditions import Expected, check_version
 
@@ -88,7 +88,9 @@ def create_group(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> Grou
         created_at=now,
         updated_at=now,
     )
-    return retries.add_once(ctx.groups.add, ctx.groups.get, group)
+    stored = retries.add_once(ctx.groups.add, ctx.groups.get, group)
+    audit.record(ctx, actor.username, "group.create", "group", stored.id, {"name": stored.name})
+    return stored
 
 
 def get_group(ctx: Context, actor: Operator, group_id: str) -> Group:
@@ -119,6 +121,7 @@ def update_group(
     _, values = _read_group(ctx, data, creating=False)
     updated = replace(current, **values, updated_at=ctx.clock(), version=current.version + 1)
     ctx.groups.replace(current, updated)
+    audit.record(ctx, actor.username, "group.update", "group", current.id, audit.diff(current, updated, values))
     return updated
 
 
@@ -127,6 +130,7 @@ def delete_group(ctx: Context, actor: Operator, group_id: str, expected: Expecte
     current = get_group(ctx, actor, group_id)
     check_version(current.version, expected)
     ctx.groups.remove(current)
+    audit.record(ctx, actor.username, "group.delete", "group", current.id, {"name": current.name})
 
 
 # --- provisioning profiles -------------------------------------------------------------------------------------
@@ -208,7 +212,9 @@ def create_profile(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> Pr
         updated_at=now,
         **{**values, "default_transport": Transport(values["default_transport"])},
     )
-    return retries.add_once(ctx.profiles.add, ctx.profiles.get, profile)
+    stored = retries.add_once(ctx.profiles.add, ctx.profiles.get, profile)
+    audit.record(ctx, actor.username, "profile.create", "profile", stored.id, {"name": stored.name})
+    return stored
 
 
 def _readable_profile_ids(ctx: Context, actor: Operator) -> set[str]:
@@ -252,6 +258,7 @@ def update_profile(
         values["default_transport"] = Transport(values["default_transport"])
     updated = replace(current, **values, updated_at=ctx.clock(), version=current.version + 1)
     ctx.profiles.replace(current, updated)
+    audit.record(ctx, actor.username, "profile.update", "profile", current.id, audit.diff(current, updated, values))
     return updated
 
 
@@ -262,3 +269,4 @@ def delete_profile(ctx: Context, actor: Operator, profile_id: str, expected: Exp
     if ctx.groups.profile_in_use(profile.id) or ctx.accounts.profile_in_use(profile.id):
         raise Conflict("Groups or accounts still use this profile.", code="profile_in_use")
     ctx.profiles.remove(profile)
+    audit.record(ctx, actor.username, "profile.delete", "profile", profile.id, {"name": profile.name})
