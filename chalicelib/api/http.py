@@ -179,7 +179,7 @@ def query_limit(request: Request) -> int:
     raw = _query(request).get("limit")
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:  # "²" is a digit to isdigit()
         raise BadRequest(f"'limit' must be an integer from 1 to {MAX_LIMIT}.", code="invalid_limit", field="limit")
     return int(raw)
 

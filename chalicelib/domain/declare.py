@@ -169,7 +169,9 @@ def _read_integer(f: Field, reader: FieldReader) -> Any:
 
 
 def _read_strings(f: Field, reader: FieldReader) -> Any:
-    return reader.string_list(f.name, max_items=f.max_items or 100, max_length=f.max_length or 100)
+    return reader.string_list(
+        f.name, max_items=f.max_items or 100, max_length=f.max_length or 100, nullable=f.nullable
+    )
 
 
 def _read_choice(f: Field, reader: FieldReader) -> Any:
