@@ -16,41 +16,11 @@ from chalicelib.services import imports
 from chalicelib.services.context import Context
 
 bp = Blueprint(__name__)
-_OPTIONS = {
-    "profile_id": {"type": "string"},
-    "policy": {"enum": ["all_or_nothing", "skip_invalid"]},
-    "dry_run": {"type": "boolean"},
-    "send_installation_sms": {"type": "boolean"},
-}
-_GROUP = {"type": "string", "pattern": "^[0-9A-Za-z._-]{1,64}$"}
 IMPORT_BODY = {
     "required": True,
     "content": {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["file", "group_id"],
-                "properties": {
-                    "file": {"type": "string", "contentMediaType": "text/csv"},
-                    "group_id": _GROUP,
-                    **_OPTIONS,
-                },
-            }
-        },
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["upload_id", "group_id"],
-                "properties": {
-                    "upload_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
-                    "file_name": {"type": "string"},
-                    "group_id": _GROUP,
-                    **_OPTIONS,
-                },
-            }
-        },
+        "multipart/form-data": {"schema": {"$ref": "#/components/schemas/ImportUpload"}},
+        "application/json": {"schema": {"$ref": "#/components/schemas/ImportReference"}},
     },
 }
 FIELDS = {"group_id", "profile_id", "policy", "dry_run", "send_installation_sms"}

@@ -224,6 +224,22 @@ IMPORT_JOB = Shape(
         Field("errors", "shapes", shape=ROW_ERROR, required=True, description="the first row errors"),
     ),
 )  # fmt: skip
+_IMPORT_OPTIONS = (
+    Field("group_id", max_length=ID, min_length=1, required=True),
+    Field("profile_id", max_length=ID, description="the default provisioning profile (else the group's)"),
+    Field("policy", "choice", choices=Policy),
+    Field("dry_run", "boolean"),
+    Field("send_installation_sms", "boolean"),
+)
+IMPORT_UPLOAD = Shape(
+    "ImportUpload",
+    (Field("file", required=True, description="the CSV file (a multipart part with a file name)"), *_IMPORT_OPTIONS),
+)
+IMPORT_REFERENCE = Shape(
+    "ImportReference",
+    (Field("upload_id", required=True, description="from POST /imports/uploads"), Field("file_name", max_length=255),
+     *_IMPORT_OPTIONS),
+)  # fmt: skip
 UPLOAD_REQUEST = Shape("UploadRequest", (Field("group_id", max_length=ID, min_length=1, required=True),))
 UPLOAD_FORM = Shape(
     "UploadForm",
@@ -267,7 +283,7 @@ ROW_PAGE = page_of(ACCOUNT_ROW)
 SHAPES: tuple[Shape, ...] = (
     ACCOUNT_CREATE, ACCOUNT_PATCH, ACCOUNT, ACCOUNT_RESULT, ACCOUNT_ROW, GROUP_INPUT, GROUP_PATCH, GROUP,
     PROFILE_INPUT, PROFILE_PATCH, PROFILE, OPERATOR_INPUT, OPERATOR_PATCH, OPERATOR, MESSAGE, REGISTRATION, EVENT,
-    HISTORY, LOGIN_ATTEMPT, LOGIN, SENT_MESSAGE, SMS_SENT, SESSION, ROW_ERROR, IMPORT_JOB, UPLOAD_REQUEST, UPLOAD_FORM,
-    CALL, FIELD_ERROR, PROBLEM, *PAGES.values(),
+    HISTORY, LOGIN_ATTEMPT, LOGIN, SENT_MESSAGE, SMS_SENT, SESSION, ROW_ERROR, IMPORT_JOB, IMPORT_UPLOAD,
+    IMPORT_REFERENCE, UPLOAD_REQUEST, UPLOAD_FORM, CALL, FIELD_ERROR, PROBLEM, *PAGES.values(),
 )  # fmt: skip
 """Every declared shape: the OpenAPI document's components come from this tuple (add a new resource here)."""
