@@ -132,7 +132,7 @@ def read(fields: Fields, shape: Shape, names: Sequence[str] | None = None, *, ed
             data[f.name] = fields.get(f.name, [])
         elif f.kind == "integer":
             text = first(fields, f.name).strip()
-            data[f.name] = int(text) if text.isdigit() else (text or None)
+            data[f.name] = int(text) if text.isascii() and text.isdigit() else (text or None)
         else:
             text = first(fields, f.name) if not f.strip else first(fields, f.name).strip()
             if text or editing or f.required:
