@@ -22,6 +22,7 @@ from typing import Protocol
 
 from chalicelib import bootstrap
 from chalicelib.adapters.dynamo_models import create_tables
+from chalicelib.adapters.search_tantivy import schema_matches
 from chalicelib.services.operators import BOOTSTRAP_ADMIN, ensure_admin
 from chalicelib.settings import (
     ENV_DYNAMODB_ENDPOINT,
@@ -107,7 +108,8 @@ def _index_in_step(env: dict[str, str], settings: Settings) -> StreamPositions:
     record) when the index is gone or is ahead of the restored table (a kill -9 lost the table's last moments)."""
     index, positions = Path(env[ENV_SEARCH_INDEX_PATH]), StreamPositions(DATA_DIR / "search-stream.json")
     endpoint, table = settings.dynamodb_endpoint or "", settings.table_name("accounts")
-    if index.exists() and positions.path.exists() and positions.matches(endpoint, settings.region, table):
+    current = index.exists() and schema_matches(str(index))  # an index of an older schema is rebuilt from the stream
+    if current and positions.path.exists() and positions.matches(endpoint, settings.region, table):
         return positions
     shutil.rmtree(index, ignore_errors=True)
     index.mkdir(parents=True)

@@ -9,6 +9,7 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v stunnel4 >/dev/null 2>&1 || missing+=(stunnel4)
 command -v baresip >/dev/null 2>&1 || missing+=(baresip-core)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 while read -r pkg; do
   case "$pkg" in ''|'#'*) continue ;; esac
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
@@ -24,3 +25,5 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet kamailio 
   $sudo systemctl disable --now kamailio || true
 fi
 bash sip-edge/install-pydeps.sh
+# axe-core for the console's accessibility tests, pinned by tests/console/axe/package-lock.json
+[ -f tests/console/axe/node_modules/axe-core/axe.min.js ] || npm ci --prefix tests/console/axe --no-audit --no-fund --ignore-scripts

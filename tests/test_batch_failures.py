@@ -22,7 +22,14 @@ from chalicelib.domain.model import Page
 from chalicelib.domain.search import Query
 from chalicelib.handlers.batch import each_message
 from chalicelib.services import accounts, search
-from chalicelib.services.search_port import IndexChange, SearchDocument, SearchIndex, SearchUnavailable
+from chalicelib.services.search_port import (
+    BY_USERNAME,
+    IndexChange,
+    Listing,
+    SearchDocument,
+    SearchIndex,
+    SearchUnavailable,
+)
 from devstack.events import QueueBridge, wait_until
 from tests.conftest import World, make_context
 from tests.events import load_event
@@ -41,8 +48,10 @@ class RefusingIndex:
             raise SearchUnavailable("The search engine refused a document (status 400).")
         self.inner.apply(changes)
 
-    def search(self, group_id: str, query: Query | None, limit: int, cursor: str | None) -> Page[SearchDocument]:
-        return self.inner.search(group_id, query, limit, cursor)
+    def search(
+        self, group_id: str, query: Query | None, limit: int, cursor: str | None, listing: Listing = BY_USERNAME
+    ) -> Page[SearchDocument]:
+        return self.inner.search(group_id, query, limit, cursor, listing)
 
     def clear(self) -> None:
         self.inner.clear()

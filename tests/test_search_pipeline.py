@@ -15,7 +15,14 @@ from chalicelib.domain.model import Page
 from chalicelib.domain.search import Query
 from chalicelib.services import accounts, search
 from chalicelib.services.context import Context
-from chalicelib.services.search_port import IndexChange, SearchDocument, SearchIndex, SearchUnavailable
+from chalicelib.services.search_port import (
+    BY_USERNAME,
+    IndexChange,
+    Listing,
+    SearchDocument,
+    SearchIndex,
+    SearchUnavailable,
+)
 from devstack.events import StreamBridge, wait_until
 from tests.conftest import World, make_context
 from tests.events import load_event
@@ -33,10 +40,12 @@ class FlakyIndex:
             raise SearchUnavailable("down for the test")
         self.inner.apply(changes)
 
-    def search(self, group_id: str, query: Query | None, limit: int, cursor: str | None) -> Page[SearchDocument]:
+    def search(
+        self, group_id: str, query: Query | None, limit: int, cursor: str | None, listing: Listing = BY_USERNAME
+    ) -> Page[SearchDocument]:
         if self.down:
             raise SearchUnavailable("down for the test")
-        return self.inner.search(group_id, query, limit, cursor)
+        return self.inner.search(group_id, query, limit, cursor, listing)
 
     def rebuild(self, batches: Callable[[], Iterable[Sequence[IndexChange]]]) -> None:
         if self.down:

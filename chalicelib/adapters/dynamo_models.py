@@ -113,6 +113,7 @@ class ProfileModel(Model):
     installation_sms_template = UnicodeAttribute(null=True)
     activation_sms_template = UnicodeAttribute(null=True)
     transports = ListAttribute[str](null=True)  # read by the SIP edge (docs/sip-events.md)
+    default_country = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     version = NumberAttribute()

@@ -12,7 +12,15 @@ from chalicelib.adapters.cursor import decode_cursor, encode_cursor
 from chalicelib.domain.analysis import FieldTokens
 from chalicelib.domain.model import Page
 from chalicelib.domain.search import FIELDS, And, Not, Or, Phrase, Query, Term, Wildcard, glob_to_regex
-from chalicelib.services.search_port import IndexChange, SearchDocument
+from chalicelib.services.search_port import (
+    BY_USERNAME,
+    IndexChange,
+    Listing,
+    SearchDocument,
+    filter_terms,
+    sort_field,
+    sort_values,
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,11 @@ def sort_key(document: SearchDocument) -> str:
     return f"{document.username.lower()}\x00{document.id}"
 
 
+def listed_key(document: SearchDocument, sort: str) -> str:
+    """The value a document is ordered by in the listing's sort (the engines' sort field)."""
+    return sort_key(document) if sort == "username" else sort_values(document)[sort_field(sort)]
+
+
 class MemorySearchIndex:
     def __init__(self) -> None:
         self._docs: dict[str, Stored] = {}
@@ -51,7 +64,9 @@ class MemorySearchIndex:
         with self._lock:
             self._docs, self._tokens = docs, analysed
 
-    def search(self, group_id: str, query: Query | None, limit: int, cursor: str | None) -> Page[SearchDocument]:
+    def search(
+        self, group_id: str, query: Query | None, limit: int, cursor: str | None, listing: Listing = BY_USERNAME
+    ) -> Page[SearchDocument]:
         offset = offset_of(cursor)
         with self._lock:
             live = [
@@ -59,10 +74,16 @@ class MemorySearchIndex:
                 for s in self._docs.values()
                 if s.document and s.document.group_id == group_id
             ]
-        hits = sorted((d for d, t in live if query is None or matches(t, query)), key=sort_key)
+        wanted = listing.terms().items()
+        found = [
+            d
+            for d, t in live
+            if (query is None or matches(t, query)) and all(filter_terms(d)[k] == v for k, v in wanted)
+        ]
+        hits = sorted(found, key=lambda d: listed_key(d, listing.sort), reverse=listing.descending)
         chunk = hits[offset : offset + limit]
         more = len(hits) > offset + limit
-        return Page(chunk, encode_cursor(offset + limit) if more else None)
+        return Page(chunk, encode_cursor(offset + limit) if more else None, len(hits))
 
     def clear(self) -> None:
         with self._lock:

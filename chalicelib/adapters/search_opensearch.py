@@ -30,13 +30,20 @@ from chalicelib.adapters.search_memory import sort_key
 from chalicelib.domain.model import Page
 from chalicelib.domain.search import FIELDS, And, InvalidQuery, Not, Or, Phrase, Query, Term, Wildcard
 from chalicelib.services.search_port import (
+    BY_USERNAME,
+    FILTER_FIELDS,
+    SORTS,
     IndexChange,
+    Listing,
     SearchDocument,
     SearchUnavailable,
     domains_field,
     engine_fields,
+    filter_terms,
     lengths_field,
     prefixes_field,
+    sort_field,
+    sort_values,
     whole_field,
     wildcard_lookup,
 )
@@ -51,6 +58,8 @@ MAPPING: dict[str, Any] = {
             "group_id": {"type": "keyword"},
             "live": {"type": "boolean"},
             "sort_key": {"type": "keyword"},
+            **{sort_field(name): {"type": "keyword"} for name in SORTS if name != "username"},
+            **{name: {"type": "keyword"} for name in FILTER_FIELDS},
             "payload": {"type": "object", "enabled": False},
             **{field: {"type": "text", "analyzer": ANALYZER} for field in FIELDS},
             **{whole_field(f): {"type": "text", "analyzer": ANALYZER, "index_options": "docs"} for f in FIELDS},
@@ -156,8 +165,10 @@ class OpenSearchIndex:
 
     # --- reads ----------------------------------------------------------------------------------------------
 
-    def search(self, group_id: str, query: Query | None, limit: int, cursor: str | None) -> Page[SearchDocument]:
-        body = search_body(group_id, query, limit, cursor)
+    def search(
+        self, group_id: str, query: Query | None, limit: int, cursor: str | None, listing: Listing = BY_USERNAME
+    ) -> Page[SearchDocument]:
+        body = search_body(group_id, query, limit, cursor, listing)
         try:
             self._ensure_index()
             result = self.client.search(index=self.index, body=body)
@@ -170,7 +181,8 @@ class OpenSearchIndex:
         hits = result["hits"]["hits"]
         documents = [SearchDocument(**hit["_source"]["payload"]) for hit in hits[:limit]]
         more = len(hits) > limit
-        return Page(documents, encode_cursor(hits[limit - 1]["sort"]) if more and documents else None)
+        total = result["hits"].get("total", {}).get("value")
+        return Page(documents, encode_cursor(hits[limit - 1]["sort"]) if more and documents else None, total)
 
 
 def body_of(change: IndexChange) -> dict[str, Any]:
@@ -182,21 +194,27 @@ def body_of(change: IndexChange) -> dict[str, Any]:
         "group_id": document.group_id,
         "live": True,
         "sort_key": sort_key(document),
+        **sort_values(document),
+        **filter_terms(document),
         "payload": asdict(document),
     }
     body.update(engine_fields(document))
     return body
 
 
-def search_body(group_id: str, query: Query | None, limit: int, cursor: str | None) -> dict[str, Any]:
-    bool_query: dict[str, Any] = {"filter": [{"term": {"group_id": group_id}}, {"term": {"live": True}}]}
+def search_body(
+    group_id: str, query: Query | None, limit: int, cursor: str | None, listing: Listing = BY_USERNAME
+) -> dict[str, Any]:
+    filters = [{"term": {"group_id": group_id}}, {"term": {"live": True}}]
+    filters += [{"term": {name: value}} for name, value in listing.terms().items()]
+    bool_query: dict[str, Any] = {"filter": filters}
     if query is not None:
         bool_query["must"] = [translate(query)]
     body: dict[str, Any] = {
         "query": {"bool": bool_query},
-        "sort": [{"sort_key": "asc"}],
+        "sort": [{sort_field(listing.sort): "desc" if listing.descending else "asc"}],
         "size": limit + 1,
-        "track_total_hits": False,
+        "track_total_hits": True,
     }
     if cursor:
         after = decode_cursor(cursor)

@@ -25,17 +25,26 @@ from chalicelib.adapters.search_memory import Stored, accepts, offset_of, sort_k
 from chalicelib.domain.model import Page
 from chalicelib.domain.search import FIELDS, And, InvalidQuery, Not, Or, Phrase, Query, Term, Wildcard, glob_to_regex
 from chalicelib.services.search_port import (
+    BY_USERNAME,
+    FILTER_FIELDS,
+    SORTS,
     IndexChange,
+    Listing,
     SearchDocument,
     domains_field,
     engine_fields,
+    filter_terms,
     lengths_field,
     prefixes_field,
+    sort_field,
+    sort_values,
     whole_field,
     wildcard_lookup,
 )
 
 TOKENIZER = "analysed"  # our tokens, split at the spaces that join them
+SCHEMA_VERSION = "2"  # kept beside a persistent index; bump it when `_schema` changes (2: sort and filter fields)
+SCHEMA_FILE = "schema-version"
 TOO_COMPLEX = "The search engine cannot run this search; use fewer wildcards."
 logger = logging.getLogger(__name__)
 _REGEX_META = set("\\.+*?()|[]{}^$#&-~")
@@ -51,6 +60,11 @@ def _schema() -> tantivy.Schema:
     builder.add_text_field("group_id", tokenizer_name="raw")
     builder.add_text_field("live", tokenizer_name="raw")
     builder.add_text_field("sort_key", fast=True, tokenizer_name="raw")
+    for name in SORTS:
+        if name != "username":
+            builder.add_text_field(sort_field(name), fast=True, tokenizer_name="raw")
+    for name in FILTER_FIELDS:
+        builder.add_text_field(name, tokenizer_name="raw")
     builder.add_integer_field("version", stored=True)
     builder.add_bytes_field("payload", stored=True, indexed=False)
     for field in FIELDS:
@@ -74,11 +88,25 @@ def _open(schema: tantivy.Schema, path: str | None) -> tantivy.Index:
         return tantivy.Index(schema, path=path, reuse=True)
 
 
+def schema_matches(path: str) -> bool:
+    """Whether the persistent index at `path` was built with this schema (else it starts afresh when opened)."""
+    try:
+        with open(os.path.join(path, SCHEMA_FILE), encoding="utf-8") as file:
+            return file.read().strip() == SCHEMA_VERSION
+    except OSError:
+        return False
+
+
 class TantivySearchIndex:
     def __init__(self, path: str | None = None, heap_bytes: int = 64_000_000) -> None:
         self.schema = _schema()
         if path is not None:
+            if os.path.isdir(path) and os.listdir(path) and not schema_matches(path):
+                logger.warning("search index at %s has an older schema: recreated empty, run rebuild-search", path)
+                shutil.rmtree(path)
             os.makedirs(path, exist_ok=True)
+            with open(os.path.join(path, SCHEMA_FILE), "w", encoding="utf-8") as file:
+                file.write(SCHEMA_VERSION)
         self.index = _open(self.schema, path)
         self.index.register_tokenizer(TOKENIZER, tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build())
         self._writer = self.index.writer(heap_size=heap_bytes, num_threads=1)
@@ -138,6 +166,8 @@ class TantivySearchIndex:
         doc.add_text("live", "1")
         doc.add_text("group_id", document.group_id)
         doc.add_text("sort_key", sort_key(document))
+        for name, value in (sort_values(document) | filter_terms(document)).items():
+            doc.add_text(name, value)
         doc.add_bytes("payload", json.dumps(asdict(document)).encode())
         for field, text in engine_fields(document).items():
             doc.add_text(field, text)
@@ -151,11 +181,14 @@ class TantivySearchIndex:
 
     # --- reads ----------------------------------------------------------------------------------------------
 
-    def search(self, group_id: str, query: Query | None, limit: int, cursor: str | None) -> Page[SearchDocument]:
+    def search(
+        self, group_id: str, query: Query | None, limit: int, cursor: str | None, listing: Listing = BY_USERNAME
+    ) -> Page[SearchDocument]:
         offset = offset_of(cursor)
         scope = [
             (tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "group_id", group_id)),
             (tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "live", "1")),
+            *((tantivy.Occur.Must, tantivy.Query.term_query(self.schema, k, v)) for k, v in listing.terms().items()),
         ]
         searcher = self.index.searcher()
         try:  # tantivy raises ValueError for what it cannot run (e.g. a regex over its size limit)
@@ -165,9 +198,9 @@ class TantivySearchIndex:
                 tantivy.Query.boolean_query(scope),
                 limit=limit + 1,
                 offset=offset,
-                order_by_field="sort_key",
-                order=tantivy.Order.Asc,
-                count=False,
+                order_by_field=sort_field(listing.sort),
+                order=tantivy.Order.Desc if listing.descending else tantivy.Order.Asc,
+                count=True,
             )
         except ValueError as exc:
             raise InvalidQuery(TOO_COMPLEX) from exc
@@ -176,7 +209,8 @@ class TantivySearchIndex:
             for _, address in result.hits
         ]
         more = len(documents) > limit
-        return Page(documents[:limit], encode_cursor(offset + limit) if more else None)
+        total: int | None = getattr(result, "count", None)  # tantivy counts with count=True (not in its stub)
+        return Page(documents[:limit], encode_cursor(offset + limit) if more else None, total)
 
     def translate(self, query: Query) -> tantivy.Query:
         if isinstance(query, And | Or):

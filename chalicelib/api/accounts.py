@@ -8,9 +8,9 @@ from chalice.app import Blueprint, Request, Response
 
 from chalicelib.api.http import if_match, json_response, query_limit, query_param, read_json, route
 from chalicelib.api.operations import CSV, GROUP_ID, PAGING, Doc, Query
-from chalicelib.api.views import account_json, history_json, page_json, registration_json, row_json
+from chalicelib.api.views import account_json, bulk_json, history_json, page_json, registration_json, row_json
 from chalicelib.domain.model import Operator
-from chalicelib.services import accounts, imports, registrations, search
+from chalicelib.services import accounts, bulk, imports, registrations, search
 from chalicelib.services.context import Context
 
 bp = Blueprint(__name__)
@@ -72,6 +72,14 @@ def export(ctx: Context, request: Request, actor: Operator) -> Response:
     return Response(body=body, headers=headers)
 
 
+@route(
+    bp, "/accounts/bulk", ["POST"], doc=Doc("One action on many accounts, an outcome each", "BulkResult", "BulkInput")
+)
+def bulk_(ctx: Context, request: Request, actor: Operator) -> Response:
+    """One action on many accounts: an outcome per account (done, skipped, failed and why)."""
+    return json_response(bulk_json(bulk.run(ctx, actor, read_json(request, ctx))))
+
+
 @route(bp, "/accounts/{account_id}", ["GET"], doc=Doc("Get an account", "Account", versioned=True))
 def get(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
     account = accounts.get_account(ctx, actor, account_id)
@@ -104,6 +112,17 @@ def enable(ctx: Context, request: Request, actor: Operator, account_id: str) -> 
 @route(bp, "/accounts/{account_id}/disable", ["POST"], doc=Doc("Disable", "Account"))
 def disable(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
     account = accounts.set_enabled(ctx, actor, account_id, False)
+    return json_response(account_json(account), version=account.version)
+
+
+@route(
+    bp,
+    "/accounts/{account_id}/revoke-keys",
+    ["POST"],
+    doc=Doc("Revoke all keys: SIP digest, links, licence token; disabled", "Account", versioned=True, conditional=True),
+)
+def revoke_keys(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
+    account = accounts.revoke_keys(ctx, actor, account_id, if_match(request, ctx))
     return json_response(account_json(account), version=account.version)
 
 

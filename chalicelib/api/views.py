@@ -19,6 +19,7 @@ event_json = resources.EVENT.render
 history_json = resources.HISTORY.render
 login_json = resources.LOGIN_ATTEMPT.render
 registration_json = resources.REGISTRATION.render
+bulk_json = resources.BULK_RESULT.render
 
 
 def page_json(page: Page[Any], render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:

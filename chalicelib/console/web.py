@@ -6,6 +6,7 @@ Pages link relatively (`root` is the way back to /console/ from the current page
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import hmac
@@ -52,6 +53,10 @@ _env = Environment(
 )
 _env.filters["when"] = lambda moment: (iso(moment) or "").replace("T", " ")[:19] + (" UTC" if moment else "")
 _env.globals["status_labels"] = {s.value: label for s, label in STATUS_LABELS.items()}
+_env.globals["call_results"] = {
+    "answered": "Answered", "busy": "Busy", "no_answer": "No answer", "unavailable": "Unavailable",
+    "not_found": "Unknown number", "rejected": "Rejected", "cancelled": "Cancelled by the caller", "failed": "Failed",
+}  # fmt: skip
 
 
 class CsrfFailure(Forbidden):
@@ -69,6 +74,15 @@ def root_of(request: Request) -> str:
     segments = request.path[len(CONSOLE_PREFIX) :].strip("/").split("/")
     depth = max(len(segments) - 1, 0)
     return "../" * depth or "./"
+
+
+_SECTIONS = {"new-account": "accounts", "new-account-wizard": "accounts", "batch": "imports"}
+
+
+def section_of(request: Request) -> str:
+    """The navigation entry a page belongs to (marked as the current page)."""
+    head = request.path[len(CONSOLE_PREFIX) :].strip("/").split("/")[0]
+    return _SECTIONS.get(head, head)
 
 
 def is_https(request: Request) -> bool:
@@ -169,11 +183,31 @@ class Page:
     def render(
         self, template: str, status: int = 200, headers: dict[str, Any] | None = None, **values: Any
     ) -> Response:
-        page = _env.get_template(template).render(root=self.root, csrf=self.csrf, me=self.actor, **values)
+        page = _env.get_template(template).render(
+            root=self.root, csrf=self.csrf, me=self.actor, section=section_of(self.request), **values
+        )
         return html(page, status, headers)
 
     def go(self, path: str, **params: str | None) -> Response:
         return redirect(link(self.root + path, **params))
+
+    def sealed(self, notes: list[str]) -> str:
+        """Messages for the next page (a service's warnings after a redirect), signed with the session's form
+        key so that a link from elsewhere cannot put words on the console's pages."""
+        if not notes:
+            return ""
+        text = base64.urlsafe_b64encode("\n".join(notes).encode()).decode()
+        return text + "." + hmac.new(self.csrf.encode(), text.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def unsealed(self, value: str) -> list[str]:
+        text, _, mac = value.rpartition(".")
+        expected = hmac.new(self.csrf.encode(), text.encode(), hashlib.sha256).hexdigest()[:32]
+        if not text or not self.csrf or not hmac.compare_digest(mac, expected):
+            return []
+        try:
+            return base64.urlsafe_b64decode(text.encode()).decode().split("\n")
+        except ValueError:
+            return []
 
 
 View = Callable[..., Response]

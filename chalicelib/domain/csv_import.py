@@ -90,8 +90,10 @@ def _encoding(head: bytes) -> str:
     ASCII text in it), UTF-8, else Windows-1252; a spreadsheet or other binary file is refused by name."""
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise BadFile("This is a spreadsheet file, not a CSV: save it as CSV (UTF-8) and upload that.")
+    if head.startswith(b"PK\x03\x04"):
+        raise BadFile("This is a spreadsheet (.xlsx) or another zip file, not CSV text.")
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise BadFile("This is an old Excel spreadsheet (.xls): save it as .xlsx or as CSV (UTF-8) and upload that.")
     if b"\x00" in head:
         pairs = len(head) // 2 or 1
         if head[1::2].count(0) > pairs * 0.4:
@@ -129,7 +131,28 @@ def read_records(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
         raise BadFile("The file is empty: it needs the header " + ",".join(REQUIRED) + ".")
     delimiter = _delimiter(header_line)
     reader = csv.reader(_chain(header_line, iterator), delimiter=delimiter, quotechar='"', strict=False)
-    header = [name.strip() for name in next(reader)]
+    return records_from_rows(_guarded(reader))
+
+
+def _guarded(reader: Iterator[list[str]]) -> Iterator[list[str] | str]:
+    """The reader's records; one it cannot read (a field over csv's limit) as the message why, and on."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield f"The record cannot be read: {exc}."
+
+
+def records_from_rows(rows: Iterable[list[str] | str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """The header's checks and the records, from a CSV's records or a spreadsheet's rows alike (a text instead
+    of a row: that record cannot be read, and why)."""
+    iterator = iter(rows)
+    first_row = next(iterator, None)
+    if not isinstance(first_row, list) or not any(name.strip() for name in first_row):
+        raise BadFile("The file is empty: it needs the header " + ",".join(REQUIRED) + ".")
+    header = [name.strip() for name in first_row]
     lookup = {name.lower(): name for name in REQUIRED + OPTIONAL}
     columns = [lookup.get(name.lower(), "") for name in header]
     twice = sorted({name for name in columns if name and columns.count(name) > 1})
@@ -142,14 +165,10 @@ def read_records(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
     if unknown:
         raise BadFile(f"Unknown columns: {', '.join(unknown)}. Known: {', '.join(REQUIRED + OPTIONAL)}.")
     record = 1
-    while True:
+    for values in iterator:
         record += 1
-        try:
-            values = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:  # a field over csv's limit: this record is an error, the rest goes on
-            yield record, {UNREADABLE: f"The record cannot be read: {exc}."}
+        if isinstance(values, str):
+            yield record, {UNREADABLE: values}
             continue
         if not any(value.strip() for value in values):
             continue

@@ -44,6 +44,11 @@ class Field:
     description: str = ""
     attr: str = ""  # the domain object's attribute when it is not `name`
     value: Callable[[Any], Any] | None = None  # a computed rendering (e.g. a property or a count)
+    label: str = ""  # the field's name in plain words (forms, messages); empty: derived from `name`
+
+    @property
+    def plain_name(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
 
     def schema(self) -> dict[str, Any]:
         out = _KIND_SCHEMA[self.kind](self)
@@ -215,6 +220,10 @@ class Shape:
 
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
+
+    def labels(self) -> dict[str, str]:
+        """Each field's name in plain words, for forms and the messages shown beside them."""
+        return {f.name: f.plain_name for f in self.fields}
 
     def schema(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "object", "properties": {f.name: f.schema() for f in self.fields}}

@@ -174,6 +174,8 @@ class ProvisioningProfile:
     activation_sms_template: str = "Configure PrivateGSM on this phone: {link}"
     # The transports the SIP edge accepts registrations over; empty: the edge's default (TLS only in production).
     transports: tuple[Transport, ...] = ()
+    # ISO 3166 region of the numbers typed without + (the console offers their E.164 spelling); empty: none
+    default_country: str = ""
 
     def download_url(self, platform: str) -> str:
         return {"android": self.android_url, "ios": self.ios_url}.get(platform) or self.other_url
@@ -236,3 +238,4 @@ class LoginAttempt:
 class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None
+    total: int | None = None  # how many there are in all, when the store counts them (the search index does)

@@ -7,6 +7,7 @@ the JSON rendering, the OpenAPI document and the response validation of the test
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Final
 
 from chalicelib.domain import rules
@@ -26,20 +27,20 @@ ACCOUNT_INPUT = Shape(
         Field("username", max_length=64, min_length=1, description="generated from the number when left out"),
         Field("password", max_length=128, min_length=1, rule_min_length=rules.PASSWORD_MIN_LENGTH, strip=False,
               write_only=True),
-        Field("group_id", max_length=ID, min_length=1, required=True),
-        Field("provisioning_profile_id", max_length=ID, nullable=True),
-        Field("phone_number", max_length=NUMBER, min_length=1, required=True,
+        Field("group_id", max_length=ID, min_length=1, required=True, label="Group"),
+        Field("provisioning_profile_id", max_length=ID, nullable=True, label="Provisioning profile"),
+        Field("phone_number", max_length=NUMBER, min_length=1, required=True, label="Virtual phone number",
               description="E.164 (+...) or digits for test numbers"),
-        Field("secondary_phone_number", max_length=NUMBER, nullable=True),
+        Field("secondary_phone_number", max_length=NUMBER, nullable=True, label="Virtual phone number (secondary)"),
         Field("account_type", "choice", choices=AccountType),
         Field("security_model", "choice", choices=SecurityModel),
-        Field("obfuscation_enabled", "boolean"),
+        Field("obfuscation_enabled", "boolean", label="Obfuscation mode"),
         Field("obfuscation_key", max_length=64, min_length=1, description="PGSM only"),
-        Field("keep_alive", "boolean"),
+        Field("keep_alive", "boolean", label="Keep-alive"),
         Field("permit", "strings", max_items=50, max_length=50, description="CIDRs, SNOM only"),
         Field("deny", "strings", max_items=50, max_length=50, description="CIDRs, SNOM only"),
-        Field("full_name", max_length=200, nullable=True),
-        Field("email", max_length=254, nullable=True),
+        Field("full_name", max_length=200, nullable=True, label="Owner"),
+        Field("email", max_length=254, nullable=True, label="E-mail"),
         Field("description", max_length=1000, multiline=True, nullable=True),
     ),
     read_only=("id", "enabled", "status", "status_changed_at", "created_at", "updated_at", "creation_mode",
@@ -73,8 +74,10 @@ GROUP_INPUT = Shape(
     "GroupInput",
     (
         Field("name", max_length=100, min_length=1, required=True),
-        Field("it_email", max_length=254, min_length=1, required=True),
-        Field("provisioning_profile_id", max_length=ID, min_length=1, required=True),
+        Field("it_email", max_length=254, min_length=1, required=True, label="IT contact e-mail"),
+        Field(
+            "provisioning_profile_id", max_length=ID, min_length=1, required=True, label="Default provisioning profile"
+        ),
         Field("enabled", "boolean"),
     ),
 )
@@ -88,17 +91,21 @@ PROFILE_INPUT = Shape(
     "ProfileInput",
     (
         Field("name", max_length=100, min_length=1, required=True),
-        Field("sip_domain", max_length=253, min_length=1, required=True),
-        Field("sip_host", max_length=253, min_length=1, required=True),
-        Field("tls_port", **_PORT),  # type: ignore[arg-type]
-        Field("tcp_port", **_PORT),  # type: ignore[arg-type]
-        Field("udp_port", **_PORT),  # type: ignore[arg-type]
-        Field("default_transport", "choice", choices=Transport),
-        Field("android_url", max_length=2000, nullable=True),
-        Field("ios_url", max_length=2000, nullable=True),
-        Field("other_url", max_length=2000, nullable=True),
-        Field("installation_sms_template", max_length=480, min_length=1, description="must contain {link}"),
-        Field("activation_sms_template", max_length=480, min_length=1, description="must contain {link}"),
+        Field("sip_domain", max_length=253, min_length=1, required=True, label="SIP domain (realm)"),
+        Field("sip_host", max_length=253, min_length=1, required=True, label="SIP host"),
+        Field("tls_port", **_PORT, label="TLS port"),  # type: ignore[arg-type]
+        Field("tcp_port", **_PORT, label="TCP port"),  # type: ignore[arg-type]
+        Field("udp_port", **_PORT, label="UDP port"),  # type: ignore[arg-type]
+        Field("default_transport", "choice", choices=Transport, label="Default transport"),
+        Field("android_url", max_length=2000, nullable=True, label="Android download URL"),
+        Field("ios_url", max_length=2000, nullable=True, label="iOS download URL"),
+        Field("other_url", max_length=2000, nullable=True, label="Other devices download URL"),
+        Field("installation_sms_template", max_length=480, min_length=1, description="must contain {link}",
+              label="Installation SMS text"),
+        Field("activation_sms_template", max_length=480, min_length=1, description="must contain {link}",
+              label="Activation SMS text"),
+        Field("default_country", max_length=2, nullable=True, label="Default country",
+              description="ISO 3166 code (IT, DE...): the console offers it for numbers typed without +"),
         Field("transports", "strings", choices=Transport, max_items=3,
               description="transports the SIP edge accepts registrations over; empty: the edge's default (TLS)"),
     ),
@@ -120,7 +127,7 @@ OPERATOR_INPUT = Shape(
         Field("password", max_length=256, min_length=1, rule_min_length=OPERATOR_PASSWORD_MIN, strip=False,
               write_only=True, required=True),
         Field("role", "choice", choices=Role, required=True),
-        Field("group_ids", "strings", max_items=200, max_length=ID),
+        Field("group_ids", "strings", max_items=200, max_length=ID, label="Groups"),
         Field("enabled", "boolean"),
     ),
 )  # fmt: skip
@@ -275,6 +282,52 @@ PROBLEM = Shape(
     open=True,
 )  # fmt: skip
 
+
+class BulkAction(StrEnum):
+    ENABLE = "enable"
+    DISABLE = "disable"
+    SEND_INSTALLATION_SMS = "send_installation_sms"
+    SEND_ACTIVATION_SMS = "send_activation_sms"
+    EXPORT = "export"
+    DELETE = "delete"
+
+
+class BulkOutcome(StrEnum):
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+BULK_MAX = 200
+BULK_INPUT = Shape(
+    "BulkInput",
+    (
+        Field("action", "choice", choices=BulkAction, required=True, label="Action"),
+        Field("ids", "strings", max_items=BULK_MAX, max_length=ID, required=True, label="Accounts",
+              description="the accounts' ids (at most 200; repeated ids count once)"),
+    ),
+)  # fmt: skip
+BULK_ITEM = Shape(
+    "BulkItem",
+    (
+        Field("account_id", required=True),
+        Field("username", required=True, description="empty when the account was not found"),
+        Field("outcome", "choice", choices=BulkOutcome, required=True),
+        Field("code", required=True, description="why it was skipped or failed (a problem code); empty when done"),
+        Field("message", required=True),
+    ),
+)
+BULK_RESULT = Shape(
+    "BulkResult",
+    (
+        Field("action", "choice", choices=BulkAction, required=True),
+        Field("results", "shapes", shape=BULK_ITEM, required=True, description="one per account, in the given order"),
+        Field("accounts", "shapes", shape=ACCOUNT_ROW, required=True,
+              description="export: the accounts exported (list rows); empty for the other actions"),
+    ),
+)  # fmt: skip
+
+
 PAGES = {s.name: page_of(s) for s in (GROUP, PROFILE, OPERATOR, MESSAGE, REGISTRATION, LOGIN_ATTEMPT, CALL)}
 PAGES["ImportPage"] = page_of(IMPORT_JOB, "ImportPage")
 ACCOUNT_PAGE = page_of(ACCOUNT)
@@ -284,6 +337,7 @@ SHAPES: tuple[Shape, ...] = (
     ACCOUNT_CREATE, ACCOUNT_PATCH, ACCOUNT, ACCOUNT_RESULT, ACCOUNT_ROW, GROUP_INPUT, GROUP_PATCH, GROUP,
     PROFILE_INPUT, PROFILE_PATCH, PROFILE, OPERATOR_INPUT, OPERATOR_PATCH, OPERATOR, MESSAGE, REGISTRATION, EVENT,
     HISTORY, LOGIN_ATTEMPT, LOGIN, SENT_MESSAGE, SMS_SENT, SESSION, ROW_ERROR, IMPORT_JOB, IMPORT_UPLOAD,
-    IMPORT_REFERENCE, UPLOAD_REQUEST, UPLOAD_FORM, CALL, FIELD_ERROR, PROBLEM, *PAGES.values(),
+    IMPORT_REFERENCE, UPLOAD_REQUEST, UPLOAD_FORM, CALL, FIELD_ERROR, PROBLEM, BULK_INPUT, BULK_ITEM, BULK_RESULT,
+    *PAGES.values(),
 )  # fmt: skip
 """Every declared shape: the OpenAPI document's components come from this tuple (add a new resource here)."""

@@ -93,6 +93,32 @@ def _international(field: str, raw: str, text: str) -> PhoneNumber:
     return PhoneNumber(e164, warning)
 
 
+def check_region(field: str, value: str) -> None:
+    if value and value not in phonenumbers.SUPPORTED_REGIONS:
+        raise InvalidField(
+            FieldError(field, "invalid_country", f"'{value}' is not a country code such as IT, DE or GB (capitals).")
+        )
+
+
+def national_number(raw: str, region: str) -> str | None:
+    """The E.164 spelling of a number typed the national way (no + or 00) in `region`, when it is a valid number
+    there; None otherwise (already international, a short test number, or not a number of that country)."""
+    compact = _NUMBER_PUNCTUATION.sub("", raw.strip())
+    if not region or not compact.isdigit() or compact.startswith("00") or _SHORT_NUMBER.fullmatch(compact):
+        return None
+    try:
+        parsed = phonenumbers.parse(compact, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def is_short_number(raw: str) -> bool:
+    return bool(_SHORT_NUMBER.fullmatch(_NUMBER_PUNCTUATION.sub("", raw.strip())))
+
+
 def check_email(field: str, value: str) -> None:
     if value and not _EMAIL.fullmatch(value):
         raise InvalidField(FieldError(field, "invalid_email", f"'{value}' is not an e-mail address."))

@@ -35,6 +35,8 @@ from chalicelib.domain.model import (
     iso,
 )
 from chalicelib.domain.provisioning import Purpose
+from chalicelib.domain.timeline import Category, category_of
+from chalicelib.services import guards
 from chalicelib.services.context import Context
 from chalicelib.services.preconditions import Expected, check_version
 
@@ -348,6 +350,49 @@ def _prepare(
     return AccountResult(account, warnings), event
 
 
+@dataclass(frozen=True)
+class NewAccountCheck:
+    """What creating the account would answer, nothing written: every field error (taken username and numbers
+    included), the warnings, and the E.164 spelling the profile's default country gives a national number."""
+
+    errors: list[FieldError]
+    warnings: list[str]
+    national: str | None
+
+
+def check_new_account(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> NewAccountCheck:
+    errors: list[FieldError] = []
+    warnings: list[str] = []
+    try:
+        result, _ = _prepare(ctx, actor, data, False, None)
+        warnings = result.warnings
+    except ValidationFailed as exc:
+        errors = list(exc.errors)
+    checked = _checked_input(data, False)
+    wanted: dict[str, str] = {}
+    username = checked.values.username
+    if isinstance(username, str) and not checked.reader.has_error("username"):
+        wanted[guards.username_key(username)] = "username"
+    for name, number in (("phone_number", checked.phone), ("secondary_phone_number", checked.secondary)):
+        if number:
+            wanted[guards.number_key(number)] = name
+    failed = {e.field for e in errors}
+    for key in sorted(ctx.accounts.taken_keys(list(wanted)) if wanted else ()):
+        if wanted[key] not in failed:
+            errors.append(FieldError(wanted[key], "duplicate", guards.conflict_message(wanted[key])))
+    return NewAccountCheck(errors, warnings, _national(ctx, data))
+
+
+def _national(ctx: Context, data: Mapping[str, Any]) -> str | None:
+    raw, group_id, profile_id = (data.get(k) for k in ("phone_number", "group_id", "provisioning_profile_id"))
+    if not isinstance(raw, str) or not isinstance(group_id, str):
+        return None
+    group = ctx.reference.group(group_id)
+    pid = profile_id if isinstance(profile_id, str) and profile_id else (group.provisioning_profile_id if group else "")
+    profile = ctx.reference.profile(pid) if pid else None
+    return rules.national_number(raw, profile.default_country) if profile else None
+
+
 BATCH_TRANSACTION = 15  # accounts per transaction: 4-5 items each, within DynamoDB's 100 per transaction
 
 
@@ -416,9 +461,10 @@ def _immutable_number(reader: FieldReader, name: str, given: str | None, current
         )
 
 
-def update_account(
-    ctx: Context, actor: Operator, account_id: str, data: Mapping[str, Any], expected: Expected = None
-) -> AccountResult:
+def _updated(
+    ctx: Context, actor: Operator, account_id: str, data: Mapping[str, Any], expected: Expected
+) -> tuple[Account, Account, list[str]]:
+    """The account as the update would leave it (nothing written); raises what the update refuses."""
     current = get_account(ctx, actor, account_id)
     _authorize_write(actor, current.group_id)
     check_version(current.version, expected)
@@ -460,7 +506,6 @@ def update_account(
         )
     reader.raise_if_errors()
     assert profile is not None
-    now = ctx.clock()
     updated = replace(
         current,
         username=username,
@@ -477,13 +522,49 @@ def update_account(
         email=current.email if isinstance(values.email, _Missing) else values.email,
         description=current.description if isinstance(values.description, _Missing) else values.description,
         credentials=sip_credentials(username, realm, password) if password else current.credentials,
-        updated_at=now,
+        updated_at=ctx.clock(),
         version=current.version + 1,
     )
-    changed = sorted(name for name in data if name != "password" and name in EDITABLE_FIELDS)
-    if password:
-        changed.append("password")
-    event = TimelineEvent(current.id, now, "updated", actor.username, {"fields": ",".join(changed)})
+    return current, updated, warnings
+
+
+def changes(before: Account, after: Account) -> dict[str, str]:
+    """What an update changed, for the timeline: `fields` names them; each non-secret one has its value before
+    and after (`<field>.before`, `<field>.after`); a new password is named, never shown."""
+    names = [n for n in EDITABLE_FIELDS if n != "password" and _shown(before, n) != _shown(after, n)]
+    out: dict[str, str] = {}
+    for name in names:
+        out[f"{name}.before"], out[f"{name}.after"] = _shown(before, name), _shown(after, name)
+    if before.credentials != after.credentials:
+        names.append("password")
+    return {"fields": ",".join(names), **out}
+
+
+def _shown(account: Account, name: str) -> str:
+    value = getattr(account, name)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, tuple):
+        return ", ".join(value)
+    return str(getattr(value, "value", value) or "")
+
+
+def check_update(ctx: Context, actor: Operator, account_id: str, data: Mapping[str, Any]) -> list[FieldError]:
+    """Every field error the update would answer (for a form that shows them all at once); nothing written."""
+    try:
+        current, updated, _ = _updated(ctx, actor, account_id, data, None)
+    except ValidationFailed as exc:
+        return list(exc.errors)
+    if updated.username != current.username and ctx.accounts.taken_keys([guards.username_key(updated.username)]):
+        return [FieldError("username", "duplicate", guards.conflict_message("username"))]
+    return []
+
+
+def update_account(
+    ctx: Context, actor: Operator, account_id: str, data: Mapping[str, Any], expected: Expected = None
+) -> AccountResult:
+    current, updated, warnings = _updated(ctx, actor, account_id, data, expected)
+    event = TimelineEvent(current.id, updated.updated_at, "updated", actor.username, changes(current, updated))
     ctx.accounts.replace(current, updated, event)
     return AccountResult(updated, warnings)
 
@@ -496,6 +577,11 @@ def set_enabled(ctx: Context, actor: Operator, account_id: str, enabled: bool) -
     if current.enabled is enabled:
         return current  # idempotent: a repeated click changes nothing and records nothing
     activated = current.status in (AccountStatus.ACTIVATED, AccountStatus.CONNECTED)
+    if enabled and current.creation_mode is CreationMode.PLAIN and current.credentials is None:
+        raise Conflict(
+            "Its keys were revoked: give the account a new password (Edit) before enabling it.",
+            code="password_required",
+        )
     if enabled and current.creation_mode is not CreationMode.PLAIN and not activated:
         raise Conflict(
             "Accounts created the wizard way are enabled by their automatic activation.",
@@ -506,6 +592,35 @@ def set_enabled(ctx: Context, actor: Operator, account_id: str, enabled: bool) -
     event = TimelineEvent(current.id, now, "enabled" if enabled else "disabled", actor.username)
     ctx.accounts.replace(current, updated, event)
     return updated
+
+
+def revoke_keys(ctx: Context, actor: Operator, account_id: str, expected: Expected = None) -> Account:
+    """Revoke all keys (PrivateServer's "Revoke all keys"): the SIP digest is dropped (the old password stops
+    working), every outstanding link and the app's licence token are revoked, and the account is disabled, so the
+    SIP edge removes its current registrations at its next check. An account made for automatic activation goes
+    back to needing it (created, disabled until activated again); a plain one needs a new password (Edit) and
+    then to be enabled."""
+    current = get_account(ctx, actor, account_id)
+    _authorize_write(actor, current.group_id)
+    check_version(current.version, expected)
+    ctx.tokens.revoke(current.id, list(Purpose))
+    now = ctx.clock()
+    updated = replace(
+        current.with_status(AccountStatus.CREATED, now) if current.creation_mode is not CreationMode.PLAIN else current,
+        credentials=None,
+        enabled=False,
+        updated_at=now,
+        version=current.version + 1,
+    )
+    detail = {"was_enabled": "yes" if current.enabled else "no", "needs": _needs_after_revoke(current)}
+    ctx.accounts.replace(current, updated, TimelineEvent(current.id, now, "keys_revoked", actor.username, detail))
+    return updated
+
+
+def _needs_after_revoke(account: Account) -> str:
+    if account.creation_mode is CreationMode.PLAIN:
+        return "a new password, then enabling"
+    return "automatic activation again"
 
 
 def delete_account(ctx: Context, actor: Operator, account_id: str, expected: Expected = None) -> None:
@@ -527,10 +642,25 @@ class History:
     calls: list[dict[str, str]]
 
 
-def history(ctx: Context, actor: Operator, account_id: str, limit: int) -> History:
-    """The timeline, and the SIP session events among its latest entries (the edge is a registrar: it routes
-    no calls, so there is no call record to show yet)."""
+HISTORY_WINDOW = 500  # how far back a filtered timeline looks
+
+
+def history(ctx: Context, actor: Operator, account_id: str, limit: int, category: str = "") -> History:
+    """The timeline (of one category of events when given: account, messages, phone, sip), and the SIP session
+    events among its latest entries. Calls are listed apart (services/calls.py)."""
     account = get_account(ctx, actor, account_id)
-    timeline = ctx.accounts.timeline(account.id, max(limit, SESSION_WINDOW))
-    sessions = [{"at": iso(e.at) or "", **e.detail} for e in timeline if e.kind.startswith("sip_")]
-    return History(timeline[:limit], sessions[:limit], [])
+    wanted = _category(category)
+    timeline = ctx.accounts.timeline(account.id, max(limit, HISTORY_WINDOW if wanted else SESSION_WINDOW))
+    sessions = [{"at": iso(e.at) or "", **e.detail} for e in timeline if category_of(e.kind) is Category.SIP]
+    chosen = [e for e in timeline if wanted is None or category_of(e.kind) is wanted]
+    return History(chosen[:limit], sessions[:limit], [])
+
+
+def _category(name: str) -> Category | None:
+    if not name:
+        return None
+    try:
+        return Category(name)
+    except ValueError as exc:
+        choices = ", ".join(c.value for c in Category)
+        raise ValidationFailed([FieldError("kind", "invalid_choice", f"The kind is one of: {choices}.")]) from exc

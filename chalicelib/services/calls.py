@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.calls import CALL_EVENT_KINDS, CallEvent, CallRecord, Direction, merge
@@ -64,3 +65,20 @@ def list_calls(
         return ctx.calls.for_account(account_id, wanted, limit, cursor)
     except ValueError as exc:
         raise ValidationFailed([FieldError("cursor", "invalid_cursor", "The cursor is not valid.")]) from exc
+
+
+IN_PROGRESS_HOURS = 4  # a record still without its end after this long lost its last event: not "on a call"
+
+
+def in_progress(ctx: Context, actor: Operator, account_id: str) -> CallRecord | None:
+    """The account's call going on now: its newest record (placed or received) that has a start and no end,
+    started within the last few hours (a record whose end event was lost is not shown as a call for ever)."""
+    accounts.get_account(ctx, actor, account_id)
+    since = ctx.clock() - timedelta(hours=IN_PROGRESS_HOURS)
+    newest = [ctx.calls.for_account(account_id, d, 5, None).items for d in Direction]
+    going = [r for page in newest for r in page if r.in_progress and r.started_at >= since]
+    return max(going, key=_started) if going else None
+
+
+def _started(record: CallRecord) -> datetime:
+    return record.started_at

@@ -120,6 +120,7 @@ def _read_profile(data: Mapping[str, Any], base: ProvisioningProfile | None) -> 
             reader.fail(name, "link_missing", "The text must contain {link}, where the link goes.")
     if isinstance(values["transports"], list):  # one order, no repeats
         values["transports"] = tuple(t for t in Transport if t.value in values["transports"])
+    _check(reader, "default_country", rules.check_region, values["default_country"])
     _check(reader, "sip_domain", rules.check_domain, values["sip_domain"])
     _check(reader, "sip_host", rules.check_domain, values["sip_host"])
     present = {k: v for k, v in values.items() if v is not MISSING}
@@ -143,6 +144,7 @@ def _defaults() -> dict[str, Any]:
         "installation_sms_template": DEFAULT_INSTALLATION_TEMPLATE,
         "activation_sms_template": DEFAULT_ACTIVATION_TEMPLATE,
         "transports": (),
+        "default_country": "",
     }
 
 

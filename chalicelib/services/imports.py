@@ -18,8 +18,10 @@ Memory stays bounded by one chunk and the in-file duplicate index (a dict of the
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import heapq
+import io
 import json
 import logging
 import re
@@ -33,10 +35,8 @@ from chalicelib.domain.csv_import import (
     EXPORT_COLUMNS,
     BadFile,
     Row,
-    decode_lines,
     export_record,
     parse_row,
-    read_records,
     write_csv,
 )
 from chalicelib.domain.errors import (
@@ -50,6 +50,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.import_job import ImportJob, Phase, Policy, RowError
 from chalicelib.domain.model import Account, AccountStatus, AccountType, Group, Operator, Role
 from chalicelib.domain.provisioning import Purpose
+from chalicelib.domain.spreadsheet import read_batch_file
 from chalicelib.services import accounts, activation, guards
 from chalicelib.services.context import Context
 
@@ -338,7 +339,12 @@ def _validate_step(ctx: Context, job: ImportJob) -> None:
     staged.flush()
     invalid.flush()
     nothing_to_do = job.dry_run or staged.parts == 0
-    if nothing_to_do or (job.policy == Policy.ALL_OR_NOTHING.value and tally.errors_total):
+    if job.policy == Policy.ALL_OR_NOTHING.value and tally.errors_total and not job.dry_run:
+        message = (f"All or nothing: {tally.errors_total} problem(s) in the file, so no account was created. "
+                   "Correct the records the result file marks invalid and upload the file again.")  # fmt: skip
+        _finish(ctx, running, tally, status="rejected", message=message, skipped=tally.rows)
+        return
+    if nothing_to_do:
         _finish(ctx, running, tally, skipped=tally.rows)
         return
     applying = running.bump(
@@ -352,7 +358,7 @@ def _validate_step(ctx: Context, job: ImportJob) -> None:
 def _check_file(ctx: Context, job: ImportJob, tally: _Tally, staged: _PartWriter, invalid: _PartWriter) -> None:
     seen: dict[str, int] = {}  # number or username key -> first record that has it
     window: list[tuple[int, dict[str, str], Row | None, list[FieldError]]] = []
-    for record, values in read_records(decode_lines(ctx.files.read(job.file_key))):
+    for record, values in read_batch_file(ctx.files.read(job.file_key)):
         row, problems = parse_row(record, values)
         errors = list(problems.errors)
         if row is not None:
@@ -562,7 +568,7 @@ def _finish(
     skipped: int | None = None,
 ) -> None:
     result_key = job.result_key or f"results/{job.id}.csv"
-    if status == "completed":
+    if status in ("completed", "rejected"):
         ctx.files.write(result_key, (line.encode() for line in write_csv(_merged_results(ctx, job), RESULT_HEADER)))
     counts: dict[str, Any] = {}
     if tally is not None:
@@ -572,7 +578,7 @@ def _finish(
         counts["skipped"] = skipped
     final = job.bump(
         ctx.clock(), phase=Phase.DONE, status=status, message=message,
-        result_key=result_key if status == "completed" else "", **counts,
+        result_key=result_key if status in ("completed", "rejected") else "", **counts,
     )  # fmt: skip
     if ctx.imports.replace(job, final):
         ctx.files.delete_prefix(_work(job))
@@ -649,3 +655,20 @@ def export_group(ctx: Context, actor: Operator, group_id: str) -> Iterator[str]:
                 return
 
     return write_csv(records())
+
+
+def created_accounts(ctx: Context, actor: Operator, job_id: str) -> list[Account]:
+    """The accounts an import created that still exist, in the file's order (their ids derive from the job and
+    the record, read from the result file's created records)."""
+    job = get_job(ctx, actor, job_id)
+    if not job.result_key or not job.created:
+        return []
+    text = b"".join(ctx.files.read(job.result_key)).decode("utf-8", "replace")
+    rows = csv.reader(io.StringIO(text))
+    next(rows, None)
+    created = (row for row in rows if len(row) > 1 and row[1] == "created" and row[0].isdigit())
+    ids = [account_id_for(job, int(row[0])) for row in created]
+    found: dict[str, Account] = {}
+    for start in range(0, len(ids), 100):
+        found |= ctx.accounts.get_many(ids[start : start + 100])
+    return [found[i] for i in ids if i in found and actor.can_read_group(found[i].group_id)]

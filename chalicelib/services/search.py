@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
-from chalicelib.domain.errors import Forbidden, InvalidCursor
-from chalicelib.domain.model import Account, Operator, Page, iso
+from chalicelib.domain.errors import FieldError, Forbidden, InvalidCursor, ValidationFailed
+from chalicelib.domain.model import Account, AccountStatus, AccountType, Operator, Page, iso
 from chalicelib.domain.search import parse_query
 from chalicelib.services.context import Context
-from chalicelib.services.search_port import IndexChange, SearchDocument
+from chalicelib.services.search_port import BY_USERNAME, SORTS, IndexChange, Listing, SearchDocument
 
 
 def document_of(account: Account) -> SearchDocument:
@@ -50,15 +50,48 @@ def index_changes(ctx: Context, records: Iterable[tuple[Account | None, Account 
 
 
 def search_accounts(
-    ctx: Context, actor: Operator, group_id: str, text: str, limit: int, cursor: str | None
+    ctx: Context,
+    actor: Operator,
+    group_id: str,
+    text: str,
+    limit: int,
+    cursor: str | None,
+    listing: Listing = BY_USERNAME,
 ) -> Page[SearchDocument]:
+    """The group's accounts matching the search (all for an empty one), filtered, sorted, with their total."""
     if not actor.can_read_group(group_id):
         raise Forbidden("You may not see accounts of this group.")
     query = parse_query(text)
     try:
-        return ctx.search.search(group_id, query, limit, cursor)
+        return ctx.search.search(group_id, query, limit, cursor, listing)
     except ValueError as exc:
         raise InvalidCursor() from exc
+
+
+_YES_NO = {"": None, "yes": True, "no": False}
+
+
+def listing_from(params: Mapping[str, str]) -> Listing:
+    """The account list's order and filters from its query parameters (sort, dir, status, enabled, type, sms);
+    every refusal at once."""
+    errors: list[FieldError] = []
+
+    def choice(name: str, allowed: Iterable[str]) -> str:
+        value = params.get(name, "")
+        if value and value not in allowed:
+            errors.append(FieldError(name, "invalid_choice", f"'{name}' must be one of: {', '.join(allowed)}."))
+            return ""
+        return value
+
+    sort = choice("sort", SORTS) or "username"
+    direction = choice("dir", ("asc", "desc"))
+    status = choice("status", [s.value for s in AccountStatus])
+    enabled = choice("enabled", ("yes", "no"))
+    account_type = choice("type", [t.value for t in AccountType])
+    sms = choice("sms", ("yes", "no"))
+    if errors:
+        raise ValidationFailed(errors)
+    return Listing(sort, direction == "desc", status, _YES_NO[enabled], account_type, _YES_NO[sms])
 
 
 def rebuild(ctx: Context, batch: int = 500) -> int:

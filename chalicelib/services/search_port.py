@@ -101,6 +101,66 @@ def engine_fields(document: SearchDocument) -> dict[str, str]:
     return out
 
 
+# the account list's sortable columns: the document's value that orders them
+SORTS: dict[str, Callable[[SearchDocument], str]] = {
+    "username": lambda d: d.username.lower(),
+    "full_name": lambda d: d.full_name.lower(),
+    "phone_number": lambda d: d.phone_number,
+    "secondary_phone_number": lambda d: d.secondary_phone_number or "",
+    "status": lambda d: d.status,
+    "status_changed_at": lambda d: d.status_changed_at,
+    "account_type": lambda d: d.account_type,
+}
+
+
+@dataclass(frozen=True)
+class Listing:
+    """How the account list is ordered and narrowed (beside a search): a sortable column, its direction, and
+    filters on status, enabled, account type and SMS problem (None / empty: any)."""
+
+    sort: str = "username"
+    descending: bool = False
+    status: str = ""
+    enabled: bool | None = None
+    account_type: str = ""
+    sms_problem: bool | None = None
+
+    def terms(self) -> dict[str, str]:
+        """The filters as terms of the engines' filter fields (see `filter_terms`)."""
+        wanted = {"f_status": self.status, "f_type": self.account_type}
+        if self.enabled is not None:
+            wanted["f_enabled"] = "1" if self.enabled else "0"
+        if self.sms_problem is not None:
+            wanted["f_sms"] = "1" if self.sms_problem else "0"
+        return {k: v for k, v in wanted.items() if v}
+
+
+FILTER_FIELDS = ("f_status", "f_type", "f_enabled", "f_sms")
+
+
+BY_USERNAME = Listing()
+
+
+def filter_terms(document: SearchDocument) -> dict[str, str]:
+    return {
+        "f_status": document.status,
+        "f_type": document.account_type,
+        "f_enabled": "1" if document.enabled else "0",
+        "f_sms": "1" if document.sms_problem else "0",
+    }
+
+
+def sort_field(sort: str) -> str:
+    return "sort_key" if sort == "username" else f"s_{sort}"
+
+
+def sort_values(document: SearchDocument) -> dict[str, str]:
+    """Each sortable column's value for the engines' sort fields: the column, then the username and id, so
+    that every order is total (pages never repeat or skip an account); username is the `sort_key`."""
+    tail = f"\x00{document.username.lower()}\x00{document.id}"
+    return {sort_field(name): str(value(document)) + tail for name, value in SORTS.items() if name != "username"}
+
+
 @dataclass(frozen=True)
 class IndexChange:
     """One account's new state (document) or its deletion (document None), at a version. Older versions than
@@ -122,9 +182,12 @@ class SearchIndex(Protocol):
     def apply(self, changes: Sequence[IndexChange]) -> None:
         """Apply changes in order; raises SearchUnavailable if the engine cannot be reached."""
 
-    def search(self, group_id: str, query: Query | None, limit: int, cursor: str | None) -> Page[SearchDocument]:
-        """Live documents of the group matching the query (all when None), by username. Raises ValueError on a
-        malformed cursor and SearchUnavailable when the engine cannot be reached."""
+    def search(
+        self, group_id: str, query: Query | None, limit: int, cursor: str | None, listing: Listing = BY_USERNAME
+    ) -> Page[SearchDocument]:
+        """Live documents of the group matching the query (all when None) and the listing's filters, in its
+        order (by username by default), with their total. Raises ValueError on a malformed cursor and
+        SearchUnavailable when the engine cannot be reached."""
 
     def rebuild(self, batches: Callable[[], Iterable[Sequence[IndexChange]]]) -> None:
         """Replace the index with the documents of `batches()` (the whole table, batch by batch), serving the

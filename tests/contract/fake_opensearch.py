@@ -38,7 +38,7 @@ def matches(doc: dict[str, Any], query: dict[str, Any]) -> bool:
         return _bool(doc, spec)
     ((field, value),) = spec.items()
     if kind == "term":
-        if field in ("group_id", "live", "id"):
+        if field in ("group_id", "live", "id") or field.startswith("f_"):  # keyword fields: the whole value
             return doc.get(field) == value
         return value in _tokens(doc, field)
     if kind == "terms":
@@ -188,10 +188,18 @@ class FakeOpenSearch:
 
     def search(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         docs = [doc for index in self.resolve(name) for doc in self.indices[index].values()]
-        hits = sorted((d for d in docs if matches(d, body["query"])), key=lambda d: str(d["sort_key"]))
+        ((field, order),) = body["sort"][0].items()
+        descending = order == "desc"
+        hits = sorted((d for d in docs if matches(d, body["query"])), key=lambda d: str(d[field]), reverse=descending)
+        total = len(hits)
         if "search_after" in body:
-            hits = [d for d in hits if d["sort_key"] > body["search_after"][0]]
-        return {"hits": {"hits": [{"_source": d, "sort": [d["sort_key"]]} for d in hits[: body["size"]]]}}
+            after = body["search_after"][0]
+            hits = [d for d in hits if (str(d[field]) < after if descending else str(d[field]) > after)]
+        page = [{"_source": d, "sort": [d[field]]} for d in hits[: body["size"]]]
+        answer: dict[str, Any] = {"hits": {"hits": page}}
+        if body.get("track_total_hits"):
+            answer["hits"]["total"] = {"value": total, "relation": "eq"}
+        return answer
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -14,7 +15,7 @@ from chalicelib.adapters.search_memory import MemorySearchIndex
 from chalicelib.adapters.search_opensearch import OpenSearchIndex
 from chalicelib.adapters.search_tantivy import TantivySearchIndex
 from chalicelib.domain.search import EXAMPLE, InvalidQuery, Wildcard, parse_query
-from chalicelib.services.search_port import IndexChange, SearchDocument, SearchIndex, SearchUnavailable
+from chalicelib.services.search_port import IndexChange, Listing, SearchDocument, SearchIndex, SearchUnavailable
 from tests.contract.fake_opensearch import FakeOpenSearch
 
 PEOPLE = [
@@ -353,3 +354,41 @@ def test_a_deletion_is_final_even_when_older_records_arrive_late(index: SearchIn
 def test_a_malformed_cursor_is_refused(index: SearchIndex) -> None:
     with pytest.raises(ValueError):
         index.search("g1", None, 2, "not-a-cursor")
+
+
+def _listed(index: SearchIndex, listing: Listing, text: str = "", size: int = 3) -> tuple[list[str], set[int | None]]:
+    """Every page of a listing, in order, and the totals the pages reported."""
+    ids: list[str] = []
+    totals: set[int | None] = set()
+    cursor = None
+    while True:
+        page = index.search("g1", parse_query(text), size, cursor, listing)
+        ids += [d.id for d in page.items]
+        totals.add(page.total)
+        cursor = page.next_cursor
+        if cursor is None:
+            return ids, totals
+
+
+def test_the_list_sorts_by_any_column_both_ways_with_a_total(index: SearchIndex) -> None:
+    owners = sorted(PEOPLE, key=lambda p: (p[1].lower(), p[2].lower(), p[0]))
+    ids, totals = _listed(index, Listing(sort="full_name"))
+    assert ids == [p[0] for p in owners] and totals == {8}
+    ids, totals = _listed(index, Listing(sort="full_name", descending=True))
+    assert ids == [p[0] for p in reversed(owners)] and totals == {8}
+    ids, _ = _listed(index, Listing(sort="phone_number"))
+    assert ids == [p[0] for p in sorted(PEOPLE, key=lambda p: (p[3], p[2].lower(), p[0]))]
+
+
+def test_the_list_filters_by_status_enabled_type_and_sms_problem_beside_a_search(index: SearchIndex) -> None:
+    changed = [
+        IndexChange("a2", 2, replace(doc(*PEOPLE[1]), version=2, enabled=False, status="activated")),
+        IndexChange("a3", 2, replace(doc(*PEOPLE[2]), version=2, account_type="SNOM", sms_problem="undelivered")),
+    ]
+    index.apply(changed)
+    assert _listed(index, Listing(enabled=False)) == (["a2"], {1})
+    assert _listed(index, Listing(status="activated")) == (["a2"], {1})
+    assert _listed(index, Listing(account_type="SNOM")) == (["a3"], {1})
+    assert _listed(index, Listing(sms_problem=True)) == (["a3"], {1})
+    assert _listed(index, Listing(sms_problem=False, enabled=True), "Marco") == (["a1"], {1})
+    assert _listed(index, Listing(status="installed")) == ([], {0})

@@ -52,6 +52,11 @@ def test_indexes_with_external_versions_and_tombstones(fake: FakeOpenSearch) -> 
         {"index": {"_index": "accounts", "_id": "a1", "version": 4, "version_type": "external"}},
         {
             "id": "a1", "group_id": "g1", "live": True, "sort_key": "1001\u0000a1",
+            "s_full_name": "marco rossi\u00001001\u0000a1", "s_phone_number": "+393471000001\u00001001\u0000a1",
+            "s_secondary_phone_number": "\u00001001\u0000a1", "s_status": "created\u00001001\u0000a1",
+            "s_status_changed_at": "2026-11-25T10:00:00.000Z\u00001001\u0000a1",
+            "s_account_type": "PGSM\u00001001\u0000a1",
+            "f_status": "created", "f_type": "PGSM", "f_enabled": "1", "f_sms": "0",
             "payload": {**DOC.__dict__},
             "owner": "marco rossi", "username": "1001", "callerid": "393471000001",
             "email": "m example com", "description": "sales",
@@ -98,7 +103,7 @@ def test_translates_the_manuals_queries_into_query_dsl(fake: FakeOpenSearch) -> 
         }},
         "sort": [{"sort_key": "asc"}],
         "size": 26,
-        "track_total_hits": False,
+        "track_total_hits": True,
     }  # fmt: skip
 
 

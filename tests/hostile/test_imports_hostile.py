@@ -31,7 +31,7 @@ def test_the_dry_run_refuses_what_creation_would_refuse(world: World) -> None:
     dry = run(world, data, ImportOptions(dry_run=True))
     assert {(e.row, e.field) for e in dry.errors} == {(3, "fullName"), (4, "fullName")}
     real = run(world, data)  # all or nothing: refused as a whole, nothing created
-    assert (real.status, real.created) == ("completed", 0)
+    assert (real.status, real.created) == ("rejected", 0)
     assert listed(world) == []
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from chalicelib.domain.errors import Conflict
 from chalicelib.services import accounts, groups
 from devstack.sip_edge import SipEdge
 from tests.sip_edge.conftest import CACHE_SECONDS, KEEPALIVE_SECONDS, RECHECK_SECONDS, EventLog, SipWorld
@@ -97,3 +100,25 @@ def test_disabling_a_group_removes_its_registrations(
     groups.update_group(sip_world.ctx, sip_world.admin, group.id, {"enabled": False})
     removed = event_log.wait_for(account.username, lambda e: e["kind"] == "removed", timeout=RECHECK_SECONDS * 4)
     assert removed["reason"] == "group_disabled"
+
+
+def test_revoking_all_keys_removes_the_registration_and_the_old_password_is_refused(
+    edge: SipEdge, sipp: Sipp, sip_world: SipWorld, event_log: EventLog
+) -> None:
+    account = sip_world.account()
+    _registered(edge, sipp, account.username)
+    revoked = accounts.revoke_keys(sip_world.ctx, sip_world.admin, account.id)  # what the console's button calls
+    assert revoked.credentials is None and not revoked.enabled
+    removed = event_log.wait_for(account.username, lambda e: e["kind"] == "removed", timeout=RECHECK_SECONDS * 4)
+    assert removed["reason"] == "account_disabled"
+    import time
+
+    time.sleep(CACHE_SECONDS + 0.5)
+    # the old password no longer matches anything: the digest is gone (refused before the account's state)
+    result = sipp.run(register_scenario(account.username, "sip-secret-1", expect=403, phrase="Forbidden"),
+                      edge.udp_port)  # fmt: skip
+    assert result.returncode == 0, result.errors + result.output
+    refused = event_log.wait_for(account.username, lambda e: e["kind"] == "refused")
+    assert (refused["account_id"], refused["reason"]) == (account.id, "not_activated")
+    with pytest.raises(Conflict):  # a plain account needs a new password before it is enabled again
+        accounts.set_enabled(sip_world.ctx, sip_world.admin, account.id, True)

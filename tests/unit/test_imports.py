@@ -82,7 +82,8 @@ def test_a_dry_run_reports_every_problem_and_writes_nothing(world: World) -> Non
 
 def test_all_or_nothing_creates_nothing_when_a_record_is_bad(world: World) -> None:
     job = run(world, BAD)
-    assert (job.status, job.created, job.skipped, job.errors_total) == ("completed", 0, 5, 2)
+    assert (job.status, job.created, job.skipped, job.errors_total) == ("rejected", 0, 5, 2)
+    assert "no account was created" in job.message and job.result_key  # the result file says which records
     assert listed(world) == []
 
 
@@ -225,3 +226,44 @@ def test_a_drop_for_an_unknown_group_is_a_failed_job_with_a_result_that_says_why
     assert job is not None and job.status == "failed" and "Nobody" in job.message
     assert b"Nobody" in b"".join(world.ctx.files.read("imports/Nobody/x.result.csv"))
     assert drain_imports(world.ctx) == 0
+
+
+def _workbook(rows: list[list[Any]]) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_an_xlsx_file_is_imported_with_the_csv_checks(world: World) -> None:
+    data = _workbook([
+        ["fullName", "gsmNumber", "email", "securityModel", "description", None],
+        ["Ada Lovelace", "+393471234567", "ada@example.com", "end-to-site", "Board", None],
+        ["Bob Stored", 393471234568, "", "end-to-site", None],  # Excel kept the number as a number: lost its +
+        [None, None, None, None, None],
+        ["Carla", "+393471234569", "", "end-to-end", ""],
+    ])  # fmt: skip
+    job = run(world, data, ImportOptions(policy=Policy.SKIP_INVALID))
+    assert (job.status, job.rows, job.created) == ("completed", 3, 2)
+    assert [(e.row, e.field) for e in job.errors] == [(3, "gsmNumber")]
+    assert "+" in job.errors[0].message
+    assert listed(world) == ["Ada Lovelace", "Carla"]
+    created = imports.created_accounts(world.ctx, world.admin, job.id)
+    assert [a.full_name for a in created] == ["Ada Lovelace", "Carla"]
+
+
+def test_a_zip_that_is_no_workbook_and_an_old_xls_are_refused_by_name(world: World) -> None:
+    zipped = io.BytesIO()
+    import zipfile
+
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    job = run(world, zipped.getvalue())
+    assert job.status == "failed" and "not a CSV or spreadsheet" in job.message
+    old = run(world, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)
+    assert old.status == "failed" and ".xls" in old.message
