@@ -36,9 +36,6 @@ from sipedge.policy import refusal_after_auth
 from sipedge.sipmsg import host_port
 
 LOCATION = "location"
-AUTH_HA1 = 1
-QOP_AUTH = 1
-AUTH_RECHALLENGE = (-4, -5, -6)
 RETRY_AFTER_SECONDS = 5
 CALL_VAR = "$dlg_var(call)"
 MEDIA_VAR = "$dlg_var(media)"
@@ -72,10 +69,10 @@ def _party(account: Account | None, username: str = "") -> CallParty:
     return CallParty(account_id=account.id if account else "", username=account.username if account else username)
 
 
-def _caller_party(account: Account | None, username: str) -> CallParty:
+def _caller_party(account: Account) -> CallParty:
     return CallParty(
-        account_id=account.id if account else "",
-        username=account.username if account else username,
+        account_id=account.id,
+        username=account.username,
         transport=pv("$pr").lower(),
         address=host_port(pv("$si"), pv("$sp")),
     )
@@ -154,32 +151,23 @@ def find_callee(dialled: str) -> tuple[bool, Account | None]:
     return ok, account
 
 
-def authenticate(context: CallContext, from_user: str) -> Account | None:
-    """407 with the caller's realm, then the digest against the stored HA1; the digest user must be the From user."""
-    digest_user = pv("$au")
-    ok, account = _lookup(_edge().state.directory().find, digest_user or from_user)
-    if not ok:
-        refuse(context, Refusal.ACCOUNT_STORE_DOWN, retry_after=True)
+def authenticate() -> Account | None:
+    """Exactly a REGISTER's digest guards (routing.py), with the From user and domain as the identity: one realm
+    for everybody (the From domain), 407 then the digest against the stored HA1 or the decoy, the digest user
+    must be the From user, one `403 Forbidden` for an unknown user, a wrong password, an account never activated
+    or locked out; failures charged to the source and counted towards the account's lockout. A refusal here is
+    no call of the account (it may not be the account at all): it goes to the account's History as the
+    session event `refused`, like a REGISTER's, and makes no call record."""
+    edge = _edge()
+    request = edge.Request.read(caller=True)
+    answered, account = edge.lookup(request)
+    if answered:
         return None
-    realm = account.realm if account and account.realm else pv("$fd")
-    if not digest_user or KSR.auth.has_credentials(realm) < 0:
-        KSR.auth.auth_challenge(realm, QOP_AUTH)  # 407 for an INVITE
+    realm = request.to_domain
+    if not edge.guard_credentials(realm) or not edge.guard_digest(request, account, realm):
         return None
-    if account is None or not account.ha1:
-        refuse(context, Refusal.WRONG_PASSWORD)  # the same answer as a wrong password: nothing about who exists
-        return None
-    code = KSR.auth.pv_auth_check(realm, account.ha1, AUTH_HA1, 0)
-    if code in AUTH_RECHALLENGE:
-        KSR.auth.auth_challenge(realm, QOP_AUTH)
-        return None
-    if code < 0:
-        refuse(context, Refusal.WRONG_PASSWORD)
-        return None
-    KSR.auth.consume_credentials()
-    if digest_user.lower() != from_user.lower():
-        refuse(context, Refusal.IDENTITY)
-        return None
-    return account
+    assert account is not None  # guard_digest refused the unknown user
+    return account  # type: ignore[no-any-return]
 
 
 def caller_refusal(caller: Account) -> Refusal | None:
@@ -201,13 +189,11 @@ def present_caller(caller: Account) -> None:
 
 def route_invite() -> None:
     """An INVITE out of dialog: authenticate, find the callee, check both, secure the media, relay."""
-    from_user, dialled = pv("$fU"), pv("$rU")
-    context = CallContext(call_id=pv("$ci"), dialled=dialled, caller=_caller_party(None, from_user),
-                          callee=CallParty())  # fmt: skip
-    caller = authenticate(context, from_user)
+    caller = authenticate()
     if caller is None:
         return
-    context = CallContext(context.call_id, dialled, _caller_party(caller, from_user), CallParty())
+    dialled = pv("$rU")
+    context = CallContext(pv("$ci"), dialled, _caller_party(caller), CallParty())
     ok, callee = find_callee(dialled)
     if not ok:
         refuse(context, Refusal.ACCOUNT_STORE_DOWN, retry_after=True)
