@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages the tests need, from Debian: chromium for the console's browser tests; Kamailio (with its
 # Python 3 and TLS modules) for the SIP edge, sipp (sip-tester) and stunnel4 for its SIP tests; then the edge's
-# own Python packages for Debian's /usr/bin/python3 (Kamailio's embedded interpreter), into sip-edge/.pydeps.
+# own Python packages for Debian's /usr/bin/python3 (Kamailio's embedded interpreter), into sip-edge/.pydeps; and
+# the edge's announcements, spoken by espeak-ng, into sip-edge/.announcements.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
@@ -24,3 +25,4 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet kamailio 
   $sudo systemctl disable --now kamailio || true
 fi
 bash sip-edge/install-pydeps.sh
+bash sip-edge/announcements/render.sh

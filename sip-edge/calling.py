@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from dataclasses import replace
 from typing import Any
 
 import KSR  # type: ignore[import-not-found]  # provided by app_python3 inside Kamailio; a mock in the tests
@@ -26,10 +27,14 @@ from sipedge.calls import (
     Media,
     Offer,
     Refusal,
+    announcement_file,
+    announcement_plan,
+    announcement_wait_ms,
     call_event,
     dialled_numbers,
     media_plan,
     result_of,
+    stand_in_answer,
 )
 from sipedge.directory import Account, DirectoryUnavailable
 from sipedge.policy import refusal_after_auth
@@ -41,7 +46,12 @@ CALL_VAR = "$dlg_var(call)"
 MEDIA_VAR = "$dlg_var(media)"
 CALLER_TAG_VAR = "$dlg_var(caller_tag)"
 ENDED_VAR = "$dlg_var(ended)"
-CALLBACKS = ("ksr_call_reply", "ksr_call_failure", "ksr_dialog_event")
+ANNOUNCED_AVP = "$avp(announced)"  # the announcement's refusal and call (the transaction keeps it while it waits)
+MEDIA_DURATION_AVP = "$avp(media_duration)"  # rtpengine's play_media writes the file's length here (kamailio.cfg)
+ANNOUNCEMENT_END = "ksr_announcement_end"
+STAND_IN_TAG = "announcement"
+ANNOUNCEMENT_GRACE_MS = 5000  # the rtpengine tag of the announcement's stand-in callee
+CALLBACKS = ("ksr_call_reply", "ksr_call_failure", "ksr_dialog_event", ANNOUNCEMENT_END)
 ALLOW = "INVITE, ACK, BYE, CANCEL, UPDATE, PRACK, INFO"
 
 
@@ -200,6 +210,9 @@ def route_invite() -> None:
         return
     context = CallContext(context.call_id, dialled, context.caller, _party(callee, ""))
     refusal = check_parties(caller, callee)
+    if refusal in (Refusal.CALLER_DISABLED, Refusal.CALLEE_DISABLED):
+        announce(context, caller, refusal)
+        return
     if refusal is not None:
         refuse(context, refusal)
         return
@@ -330,6 +343,74 @@ def delete_media(plan: str = "") -> None:
     KSR.rtpengine.rtpengine_delete("")
     if plan == Media.SDES.value:
         KSR.rtpengine.rtpengine_delete(f"call-id={pv('$ci')}{SDES_CALLEE_LEG_SUFFIX}")
+
+
+# ----- the disabled account's announcement ---------------------------------------------------------------------
+
+
+def announce(context: CallContext, caller: Account, refusal: Refusal) -> None:
+    """A disabled caller or callee: `183 Session Progress` with rtpengine's SDP, the message (in the caller's
+    language: the caller hears it) played by rtpengine to the caller, then the refusal's final answer once it
+    has played (async_ms_route: no worker waits). Without a relay, a usable offer or the file: the refusal at once."""
+    config = _edge().state.config()
+    plan = announcement_plan(caller, Offer.read(pv("$rb")))
+    path = announcement_file(config.announcements_dir, caller.language, refusal)
+    if config.media_relay == "none" or plan is None or not path:
+        refuse(context, refusal)
+        return
+    context = replace(context, media_security=plan.value)
+    sdp = early_media(plan)
+    if not sdp:
+        KSR.rtpengine.rtpengine_delete("")
+        refuse(context, refusal)
+        return
+    KSR.pv.sets(ANNOUNCED_AVP, json.dumps({"refusal": refusal.name, "call": context.to_json()}))
+    if KSR.tm.t_newtran() < 0:
+        KSR.rtpengine.rtpengine_delete("")
+        KSR.sl.sl_reply_error()
+        return
+    KSR.textops.set_reply_body(sdp, "application/sdp")
+    KSR.tm.t_reply(183, "Session Progress")
+    played = KSR.rtpengine.play_media(f"file={path}") > 0
+    wait = announcement_wait_ms(pv(MEDIA_DURATION_AVP)) if played else 0
+    # a suspended transaction ends with 408 at its final-response timer: it must outlast the message
+    KSR.tm.t_set_fr(wait + ANNOUNCEMENT_GRACE_MS, wait + ANNOUNCEMENT_GRACE_MS)
+    # the KEMI module is `async`, a Python keyword: reached by name
+    if not played or getattr(KSR, "async").ms_route(ANNOUNCEMENT_END, wait) < 0:
+        end_announcement()
+
+
+def early_media(plan: Media) -> str:
+    """The caller's offer through one rtpengine session, answered by the stand-in: the SDP for the 183 ("" when
+    rtpengine does not answer). SDES: rtpengine ends the caller's SRTP and offers keys of its own."""
+    offer_flags = SDES_CALLER_LEG if plan is Media.SDES else ZRTP_FLAGS
+    answer_flags = COMMON_FLAGS if plan is Media.SDES else ZRTP_FLAGS
+    KSR.pv.sets("$var(sdp_in)", pv("$rb"))
+    KSR.pv.sets("$var(sdp_out)", "")
+    if KSR.rtpengine.rtpengine_offer(offer_flags) < 0 or not pv("$var(sdp_out)"):
+        return ""
+    KSR.pv.sets("$var(sdp_in)", stand_in_answer(pv("$var(sdp_out)")))
+    KSR.pv.sets("$var(sdp_out)", "")
+    # an answer in a request: without tags of its own the module would send the message's To tag as the offerer's
+    # (a request that answers comes from the callee); a from-tag given makes it send both tags as they are
+    tags = f"from-tag={pv('$ft')} to-tag={STAND_IN_TAG}"
+    if KSR.rtpengine.rtpengine_answer(f"{answer_flags} {tags}") < 0:
+        return ""
+    return pv("$var(sdp_out)")
+
+
+def end_announcement() -> None:
+    """The announcement has played (ksr_announcement_end, in an async worker with the INVITE's transaction): the
+    media goes and the refusal's final answer (403 for the disabled caller, 480 for the disabled callee) follows."""
+    KSR.rtpengine.rtpengine_delete("")
+    try:
+        data = json.loads(pv(ANNOUNCED_AVP))
+        refusal, context = Refusal[data["refusal"]], CallContext.from_json(data["call"])
+    except (ValueError, KeyError, TypeError):
+        KSR.tm.t_reply(500, "Server Internal Error")
+        return
+    KSR.tm.t_reply(refusal.code, refusal.phrase)
+    emit("call_ended", context, sip_code=refusal.code, result=refusal.result.value, reason=refusal.reason)
 
 
 # ----- transaction and dialog callbacks ------------------------------------------------------------------------

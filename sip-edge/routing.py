@@ -512,6 +512,10 @@ class kamailio:  # the class name app_python3 expects
         calling.on_dialog_event(evname)
         return 1
 
+    def ksr_announcement_end(self, msg: Any) -> int:
+        calling.end_announcement()
+        return 1
+
 
 def mod_init() -> kamailio:
     return kamailio()

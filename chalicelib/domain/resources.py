@@ -11,7 +11,7 @@ from typing import Final
 
 from chalicelib.domain import rules
 from chalicelib.domain.declare import Field, Shape, page_of
-from chalicelib.domain.model import AccountStatus, AccountType, CreationMode, Role, SecurityModel, Transport
+from chalicelib.domain.model import AccountStatus, AccountType, CreationMode, Language, Role, SecurityModel, Transport
 from chalicelib.domain.provisioning import MessageStatus, Purpose
 
 ID = 64
@@ -74,6 +74,7 @@ GROUP_INPUT = Shape(
         Field("it_email", max_length=254, min_length=1, required=True),
         Field("provisioning_profile_id", max_length=ID, min_length=1, required=True),
         Field("enabled", "boolean"),
+        Field("language", "choice", choices=Language, description="of the SIP edge's announcements; default en"),
     ),
 )
 GROUP_PATCH = GROUP_INPUT.optional("GroupPatch")

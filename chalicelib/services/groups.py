@@ -9,13 +9,13 @@ from typing import Any
 from chalicelib.domain import rules
 from chalicelib.domain.errors import Conflict, Forbidden, InvalidCursor, NotFound
 from chalicelib.domain.fields import MISSING, FieldReader, _Missing, require
-from chalicelib.domain.model import Group, Operator, Page, ProvisioningProfile, Role, Transport
+from chalicelib.domain.model import Group, Language, Operator, Page, ProvisioningProfile, Role, Transport
 from chalicelib.domain.provisioning import DEFAULT_ACTIVATION_TEMPLATE, DEFAULT_INSTALLATION_TEMPLATE
 from chalicelib.services import retries
 from chalicelib.services.context import Context
 from chalicelib.services.preconditions import Expected, check_version
 
-GROUP_FIELDS = ("name", "it_email", "provisioning_profile_id", "enabled")
+GROUP_FIELDS = ("name", "it_email", "provisioning_profile_id", "enabled", "language")
 PROFILE_FIELDS = (
     "name",
     "sip_domain",
@@ -61,6 +61,7 @@ def _read_group(ctx: Context, data: Mapping[str, Any], creating: bool) -> tuple[
         "it_email": reader.string("it_email", max_length=254, min_length=1),
         "provisioning_profile_id": reader.string("provisioning_profile_id", max_length=64, min_length=1),
         "enabled": reader.boolean("enabled"),
+        "language": reader.choice("language", Language),
     }
     if creating:
         for name in ("name", "it_email", "provisioning_profile_id"):
@@ -83,6 +84,7 @@ def create_group(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> Grou
         it_email=values["it_email"],
         provisioning_profile_id=values["provisioning_profile_id"],
         enabled=values.get("enabled", True),
+        language=values.get("language", Language.EN),
         account_count=0,
         created_at=now,
         updated_at=now,

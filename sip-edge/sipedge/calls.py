@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from sipedge.directory import Account
@@ -50,6 +51,16 @@ class Result(Enum):
     FAILED = "failed"
 
 
+# The disabled account's announcement: the caller's SDP goes through one rtpengine session (SDES: SRTP ended by
+# rtpengine, like the caller's leg of a call) answered by a stand-in that discards what it gets (the discard
+# port on loopback); rtpengine's answer is the 183's SDP and the message is played to the caller on it
+ANNOUNCEMENT_LANGUAGES = ("en", "it", "fr", "es", "de")
+DEFAULT_LANGUAGE = "en"
+ANNOUNCEMENT_DEFAULT_MS = 5000  # when rtpengine cannot tell the file's length
+ANNOUNCEMENT_MAX_MS = 25000  # async_ms_route's limit is 30 s
+ANNOUNCEMENT_TAIL_MS = 300  # the last packets leave before the final answer
+
+
 class Refusal(Enum):
     """Why the edge itself ends a call attempt: (final code, reason phrase, call result, event reason)."""
 
@@ -72,6 +83,8 @@ class Refusal(Enum):
 
 
 _MEDIA_LINE = re.compile(r"^m=audio\s+\d+\s+(\S+)", re.MULTILINE)
+_AUDIO_FORMATS = re.compile(r"^m=audio\s+\d+\s+\S+\s+([0-9 ]+?)\s*$", re.MULTILINE)
+_RTPMAP = re.compile(r"^a=(?:rtpmap|fmtp):(\d+) .*?$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,50 @@ def media_plan(caller: Account, callee: Account, offer: Offer) -> Media | Refusa
     if caller_media == Media.SDES.value:
         return Media.SDES if offer.secure_transport and offer.crypto else Refusal.PLAIN_MEDIA
     return Media.ZRTP
+
+
+def announcement_plan(caller: Account, offer: Offer) -> Media | None:
+    """How the announcement reaches the caller: on the caller's own terms (SDES: an SRTP offer with keys; ZRTP:
+    as offered); None when the offer cannot carry it (the refusal is then answered at once)."""
+    if not offer.protocol:
+        return None
+    if caller.media_security == Media.SDES.value:
+        return Media.SDES if offer.secure_transport and offer.crypto else None
+    return Media.ZRTP
+
+
+def stand_in_answer(offered: str) -> str:
+    """The SDP answer of the announcement's stand-in callee to rtpengine's offer `offered`: plain RTP with the
+    offer's first audio format, to the discard port on loopback (it receives the caller's audio; nobody listens)."""
+    formats = _AUDIO_FORMATS.search(offered)
+    first = formats.group(1).split()[0] if formats else "0"
+    lines = ["v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=announcement", "c=IN IP4 127.0.0.1", "t=0 0",
+             f"m=audio 9 RTP/AVP {first}"]  # fmt: skip
+    lines += [m.group(0).rstrip("\r") for m in _RTPMAP.finditer(offered) if m.group(1) == first]
+    lines.append("a=sendrecv")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def announcement_file(directory: str, language: str, refusal: Refusal) -> str:
+    """The rendered message for the refusal in the account's language (English when it has none or another),
+    or "" when it is not there (no announcement then)."""
+    if not directory or refusal.reason not in ("caller_disabled", "callee_disabled"):
+        return ""
+    language = language.lower() if language.lower() in ANNOUNCEMENT_LANGUAGES else DEFAULT_LANGUAGE
+    path = Path(directory) / f"{language}-{refusal.reason}.wav"
+    return str(path) if path.is_file() else ""
+
+
+def announcement_wait_ms(duration: str) -> int:
+    """How long the edge waits before the final answer: the file's length (rtpengine's `media_duration`) and a
+    short tail, within async_ms_route's limit."""
+    try:
+        played = int(duration)
+    except ValueError:
+        played = -1
+    if played <= 0:
+        played = ANNOUNCEMENT_DEFAULT_MS
+    return min(played + ANNOUNCEMENT_TAIL_MS, ANNOUNCEMENT_MAX_MS)
 
 
 def dialled_numbers(dialled: str) -> list[str]:

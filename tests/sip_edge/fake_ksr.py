@@ -89,8 +89,10 @@ class FakeKSR:
         self.htable = _Htable(self)
 
     def called(self, name: str, args: tuple[Any, ...]) -> Any:
+        """Records the call; its return code is the test's (a callable: called with the arguments), else 1."""
         self.calls.append((name, args))
-        return self.returns.get(name, 1)
+        value = self.returns.get(name, 1)
+        return value(*args) if callable(value) else value
 
     def names(self) -> list[str]:
         return [name for name, _ in self.calls]

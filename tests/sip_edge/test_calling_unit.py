@@ -5,14 +5,25 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 from sipedge import limits as routing_limits
-from sipedge.calls import Media, Offer, Refusal, dialled_numbers, media_plan, result_of
+from sipedge.calls import (
+    ANNOUNCEMENT_LANGUAGES,
+    Media,
+    Offer,
+    Refusal,
+    announcement_file,
+    dialled_numbers,
+    media_plan,
+    result_of,
+)
 from sipedge.directory import Account
 
+from chalicelib.domain.model import Language
 from tests.sip_edge import fake_ksr
 from tests.sip_edge.conftest import SIP_EDGE_DIR
 from tests.sip_edge.test_routing_unit import HA1, ksr, routing  # noqa: F401  (their fixtures)
@@ -25,7 +36,8 @@ def test_every_transaction_and_dialog_callback_the_calls_name_exists(routing: Mo
     named = set(re.findall(r't_on_(?:reply|failure)\("(\w+)"\)', source))
     cfg = (SIP_EDGE_DIR / "kamailio.cfg").read_text()
     named |= set(re.findall(r'modparam\("dialog", "event_callback", "(\w+)"\)', cfg))
-    assert {"ksr_call_reply", "ksr_call_failure", "ksr_dialog_event"} <= named
+    named |= set(re.findall(r'^ANNOUNCEMENT_END = "(\w+)"', source, re.MULTILINE))  # async ms_route's
+    assert {"ksr_call_reply", "ksr_call_failure", "ksr_dialog_event", "ksr_announcement_end"} <= named
     script = routing.mod_init()
     for name in named | {"ksr_onsend_route"}:
         assert callable(getattr(script, name, None)), name
@@ -167,3 +179,57 @@ def test_dialled_numbers_and_results() -> None:
     assert [result_of(c).value for c in (200, 486, 408, 603, 404, 500)] == [
         "answered", "busy", "no_answer", "rejected", "not_found", "failed"]  # fmt: skip
     assert result_of(487).value == result_of(0, cancelled=True).value == "cancelled"
+
+
+OFFERED = "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 30000 RTP/AVP 8 0\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n"
+
+
+def test_a_call_to_a_disabled_callee_plays_the_announcement_in_early_media_then_480(
+    routing: ModuleType,  # noqa: F811
+    ksr: fake_ksr.FakeKSR,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("en-callee_disabled", "it-callee_disabled"):
+        (tmp_path / f"{name}.wav").write_bytes(b"RIFF")
+    monkeypatch.setenv("SIP_ANNOUNCEMENTS_DIR", str(tmp_path))
+    routing.state.reset()
+    _invite(ksr, "1001")
+    ksr.pvs["$ft"] = "caller-tag"
+    ksr.returns["rtpengine.rtpengine_offer"] = lambda flags: ksr.pv.sets("$var(sdp_out)", OFFERED) or 1
+    ksr.returns["rtpengine.rtpengine_answer"] = lambda flags: ksr.pv.sets("$var(sdp_out)", "v=0 for the caller") or 1
+    ksr.returns["rtpengine.play_media"] = lambda flags: ksr.pv.seti("$avp(media_duration)", 2500) or 1
+    routing.route_request()
+    [answer_flags] = ksr.args("rtpengine.rtpengine_answer")
+    assert "from-tag=caller-tag to-tag=announcement" in answer_flags[0]
+    assert "m=audio 9 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n" in ksr.pvs["$var(sdp_in)"]  # the stand-in's answer
+    assert ksr.args("textops.set_reply_body") == [("v=0 for the caller", "application/sdp")]
+    assert ksr.args("tm.t_reply") == [(183, "Session Progress")]
+    assert ksr.args("rtpengine.play_media") == [(f"file={tmp_path}/en-callee_disabled.wav",)]
+    assert ksr.args("async.ms_route") == [("ksr_announcement_end", 2800)]
+    assert ksr.args("tm.t_set_fr") == [(7800, 7800)]
+    assert _events(ksr) == [] and "tm.t_relay" not in ksr.names()
+    routing.mod_init().ksr_announcement_end(None)  # the async worker, once it has played
+    assert ksr.args("tm.t_reply")[-1] == (480, "Temporarily Unavailable")
+    [ended] = _events(ksr)
+    assert (ended["kind"], ended["reason"], ended["sip_code"], ended["media_security"]) == (
+        "call_ended", "callee_disabled", 480, "sdes")  # fmt: skip
+    assert ksr.names().count("rtpengine.rtpengine_delete") == 1
+
+
+def test_the_announcement_speaks_the_callers_language_and_english_otherwise(tmp_path: Path) -> None:
+    for name in ("en-caller_disabled", "it-caller_disabled"):
+        (tmp_path / f"{name}.wav").write_bytes(b"RIFF")
+    assert announcement_file(str(tmp_path), "IT", Refusal.CALLER_DISABLED).endswith("/it-caller_disabled.wav")
+    assert announcement_file(str(tmp_path), "", Refusal.CALLER_DISABLED).endswith("/en-caller_disabled.wav")
+    assert announcement_file(str(tmp_path), "xx", Refusal.CALLER_DISABLED).endswith("/en-caller_disabled.wav")
+    assert announcement_file(str(tmp_path), "it", Refusal.CALLEE_DISABLED) == ""  # not rendered: no announcement
+    assert announcement_file(str(tmp_path), "it", Refusal.NOT_FOUND) == ""
+    assert announcement_file("", "it", Refusal.CALLER_DISABLED) == ""
+
+
+def test_every_language_has_both_messages_in_the_repository() -> None:
+    lines = (SIP_EDGE_DIR / "announcements" / "messages.txt").read_text(encoding="utf-8").splitlines()
+    rows = {tuple(line.split(" ", 2)[:2]) for line in lines if line and not line.startswith("#")}
+    assert rows == {(lang, m) for lang in ANNOUNCEMENT_LANGUAGES for m in ("caller_disabled", "callee_disabled")}
+    assert set(ANNOUNCEMENT_LANGUAGES) == {language.value for language in Language}

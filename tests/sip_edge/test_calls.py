@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from chalicelib.services import accounts, calls
+from chalicelib.services import accounts, calls, groups
 from devstack.sip_edge import SipEdge, free_port, start_edge
-from tests.sip_edge.callsipp import Peer, callee_scenario, caller_scenario, media
-from tests.sip_edge.conftest import EventLog, SipWorld
+from tests.sip_edge.callsipp import Peer, RtpCounter, callee_scenario, caller_scenario, media
+from tests.sip_edge.conftest import CACHE_SECONDS, EventLog, SipWorld
 from tests.sip_edge.sipp import Sipp, register_scenario
 
 PASSWORD = "sip-secret-1"
@@ -165,12 +165,47 @@ def test_busy_callee_and_a_cancelled_call(
     assert ended["result"] == "cancelled"
 
 
-def test_a_disabled_caller_is_refused(edge: SipEdge, sipp: Sipp, sip_world: SipWorld) -> None:
+def _announced(edge: SipEdge, sipp: Sipp, caller: Any, dialled: str, code: int, phrase: str) -> tuple[Any, int]:
+    """A call that hears the announcement: (sipp's result, the RTP packets that reached the caller's media port)."""
+    offer = media("sdes")
+    with RtpCounter(offer.port) as heard:
+        result = sipp.run(caller_scenario(caller.username, PASSWORD, dialled, offer, expect=code, phrase=phrase),
+                          edge.udp_port, timeout=30)  # fmt: skip
+    assert result.returncode == 0, result.errors + result.output
+    early = result.messages.split("SIP/2.0 183 Session Progress", 1)[1].split("\n-----", 1)[0]
+    assert "Content-Type: application/sdp" in early and "RTP/SAVP" in early, early
+    assert offer.key not in early and CRYPTO.search(early), early  # rtpengine's own key, the SRTP of the caller's leg
+    return result, heard.count
+
+
+def test_a_disabled_caller_hears_the_announcement_then_403(
+    edge: SipEdge, sipp: Sipp, sip_world: SipWorld, event_log: EventLog
+) -> None:
     caller, callee = sip_world.account(), sip_world.account()
     accounts.set_enabled(sip_world.ctx, sip_world.admin, caller.id, False)
-    result = sipp.run(caller_scenario(caller.username, PASSWORD, callee.username, media("sdes"), expect=403,
-                                      phrase="Account disabled"), edge.udp_port)  # fmt: skip
-    assert result.returncode == 0, result.errors + result.output
+    result, packets = _announced(edge, sipp, caller, callee.username, 403, "Account disabled")
+    # the English message lasts about 4.5 s: 20 ms packets
+    assert packets >= 150, packets
+    ended = _call_events(event_log, _call_id(result.messages), "call_ended")
+    assert (ended["sip_code"], ended["result"], ended["reason"]) == (403, "rejected", "caller_disabled")
+
+
+def test_the_caller_of_a_disabled_account_or_group_hears_the_announcement_then_480(
+    edge: SipEdge, sipp: Sipp, sip_world: SipWorld, event_log: EventLog
+) -> None:
+    caller, callee = sip_world.account(), sip_world.account()
+    accounts.set_enabled(sip_world.ctx, sip_world.admin, callee.id, False)
+    result, packets = _announced(edge, sipp, caller, callee.username, 480, "Temporarily Unavailable")
+    assert packets >= 75, packets  # about 2.5 s
+    ended = _call_events(event_log, _call_id(result.messages), "call_ended")
+    assert (ended["sip_code"], ended["result"], ended["reason"]) == (480, "unavailable", "callee_disabled")
+
+    group = sip_world.make_group(f"Off {callee.id}")
+    in_group = sip_world.account(group_id=group.id)
+    groups.update_group(sip_world.ctx, sip_world.admin, group.id, {"enabled": False})
+    time.sleep(CACHE_SECONDS + 0.5)  # no cached answer of the group from before
+    _, packets = _announced(edge, sipp, caller, in_group.username, 480, "Temporarily Unavailable")
+    assert packets >= 75, packets
 
 
 def test_without_rtpengine_new_calls_get_503_and_the_edge_stays_up(
