@@ -25,7 +25,6 @@ import os
 import re
 import selectors
 import socket
-import struct
 import subprocess
 import tempfile
 import threading
@@ -35,11 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
-from cryptography.hazmat.primitives import hashes, hmac
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from bench import arguments
 from bench.setup import bench_world
+from bench.srtp import SrtpSender
 from chalicelib.domain.digest import sip_credentials
 from chalicelib.services import accounts
 from chalicelib.settings import Settings
@@ -52,7 +50,7 @@ FIGURE = r"^highest call rate with < 0\.1% failed calls: full edge \d+/s"
 BASELINE = r"static contact, no lookups or media relay \d+/s, ratio"
 SUITE = "AES_CM_128_HMAC_SHA1_80"
 PACKET_MS = 20
-PAYLOAD = bytes([0xFF]) * 160  # 20 ms of PCMU silence
+WARMUP_SECONDS = 1.0  # media before the counted window
 
 _INVITE = """INVITE sip:[field2]@{domain} SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -284,41 +282,8 @@ def highest_rate(edge: SipEdge, workdir: Path, callers: list[str], rates: list[i
     return best
 
 
-# ----- SRTP (RFC 3711: AES-CM-128, HMAC-SHA1-80), only what a sender needs --------------------------------------
-
-
 CALLER_KEY = os.urandom(30)
 CALLER_KEY_B64 = base64.b64encode(CALLER_KEY).decode()
-
-
-def _keystream(key: bytes, iv: int, length: int) -> bytes:
-    encryptor = Cipher(algorithms.AES(key), modes.CTR(iv.to_bytes(16, "big"))).encryptor()
-    return encryptor.update(bytes(length)) + encryptor.finalize()
-
-
-@dataclass(frozen=True)
-class SrtpSender:
-    """The session keys of one SDES master key (inline: 16 bytes key, 14 bytes salt), key derivation rate 0."""
-
-    cipher_key: bytes
-    auth_key: bytes
-    salt: int
-
-    @classmethod
-    def of(cls, master: bytes) -> SrtpSender:
-        key, salt = master[:16], int.from_bytes(master[16:30], "big")
-        derive = lambda label, n: _keystream(key, (salt ^ (label << 48)) << 16, n)  # noqa: E731
-        return cls(derive(0, 16), derive(1, 20), int.from_bytes(derive(2, 14), "big"))
-
-    def packet(self, ssrc: int, seq: int, timestamp: int, payload: bytes = PAYLOAD) -> bytes:
-        header = struct.pack("!BBHII", 0x80, 0, seq & 0xFFFF, timestamp & 0xFFFFFFFF, ssrc)
-        roc = seq >> 16
-        index = (roc << 16) | (seq & 0xFFFF)
-        iv = (self.salt << 16) ^ (ssrc << 64) ^ (index << 16)
-        body = bytes(a ^ b for a, b in zip(payload, _keystream(self.cipher_key, iv, len(payload)), strict=True))
-        mac = hmac.HMAC(self.auth_key, hashes.SHA1())
-        mac.update(header + body + struct.pack("!I", roc))
-        return header + body + mac.finalize()[:10]
 
 
 @dataclass
@@ -380,7 +345,9 @@ def rtpengine_cpu_seconds(edge: SipEdge) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _count_arrivals(streams: list[Stream], stop: threading.Event) -> None:
+def _count_arrivals(streams: list[Stream], stop: threading.Event, first_counted: int) -> None:
+    """Counts, per socket, the RTP packets with a sequence number from `first_counted` on (SRTP leaves the RTP
+    header in the clear; rtpengine keeps the sequence numbers when it re-keys)."""
     selector = selectors.DefaultSelector()
     for stream in streams:
         selector.register(stream.sock, selectors.EVENT_READ, stream)
@@ -389,17 +356,21 @@ def _count_arrivals(streams: list[Stream], stop: threading.Event) -> None:
             stream = key.data
             with contextlib.suppress(BlockingIOError):
                 while True:
-                    stream.sock.recv(2048)
-                    stream.received += 1
+                    packet = stream.sock.recv(2048)
+                    if len(packet) >= 12 and int.from_bytes(packet[2:4], "big") >= first_counted:
+                        stream.received += 1
 
 
-def send_media(streams: list[Stream], seconds: float) -> None:
-    """Every stream sends one packet per 20 ms for `seconds`; every socket counts what arrives meanwhile."""
+def send_media(streams: list[Stream], seconds: float, warmup: float) -> int:
+    """Every stream sends one packet per 20 ms for `warmup` + `seconds`; what arrives of the last `seconds` is
+    counted (the warm-up lets rtpengine see both sides first). Returns the packets each stream sent counted."""
     stop = threading.Event()
-    receiver = threading.Thread(target=_count_arrivals, args=(streams, stop), daemon=True)
+    first = int(warmup * 1000 / PACKET_MS)
+    receiver = threading.Thread(target=_count_arrivals, args=(streams, stop, first), daemon=True)
     receiver.start()
     started = time.monotonic()
-    for tick in range(int(seconds * 1000 / PACKET_MS)):
+    ticks = first + int(seconds * 1000 / PACKET_MS)
+    for tick in range(ticks):
         for stream in streams:
             with contextlib.suppress(BlockingIOError):
                 stream.sock.sendto(stream.packets[tick], stream.to)
@@ -409,6 +380,7 @@ def send_media(streams: list[Stream], seconds: float) -> None:
     time.sleep(0.5)  # the last packets through rtpengine
     stop.set()
     receiver.join()
+    return ticks - first
 
 
 def concurrent_step(edge: SipEdge, workdir: Path, callers: list[str], calls: int, media_seconds: float,
@@ -419,7 +391,7 @@ def concurrent_step(edge: SipEdge, workdir: Path, callers: list[str], calls: int
     caller_socks, callee_socks = media_sockets(calls), media_sockets(calls)
     callee = Callee.start(edge, workdir, CALLEE, [s.getsockname()[1] for s in callee_socks], trace=True)
     setup = calls / setup_rate + 3
-    hold_ms = int((setup + media_seconds + 3) * 1000)
+    hold_ms = int((setup + media_seconds + WARMUP_SECONDS + 3) * 1000)
     trace = workdir / "caller.msg"
     sipp = place_calls(edge, workdir, callers, CALLEE, setup_rate, calls, hold_ms,
                        [s.getsockname()[1] for s in caller_socks], trace)  # fmt: skip
@@ -429,7 +401,7 @@ def concurrent_step(edge: SipEdge, workdir: Path, callers: list[str], calls: int
         by_port = {s.getsockname()[1]: s for s in caller_socks + callee_socks}
         caller_sender = SrtpSender.of(CALLER_KEY)
         streams = []
-        ticks = int(media_seconds * 1000 / PACKET_MS)
+        ticks = int((media_seconds + WARMUP_SECONDS) * 1000 / PACKET_MS)
         for n, ports in enumerate(mapping.values()):
             for side, key in (("caller", CALLER_KEY), ("callee", None)):
                 sock = by_port.get(ports[side])
@@ -440,13 +412,13 @@ def concurrent_step(edge: SipEdge, workdir: Path, callers: list[str], calls: int
                 packets = tuple(sender.packet(ssrc, seq, seq * 160) for seq in range(ticks))
                 streams.append(Stream(sock, ("127.0.0.1", ports[f"{side}_to"]), packets))
         before = rtpengine_cpu_seconds(edge)
-        send_media(streams, media_seconds)
+        counted = send_media(streams, media_seconds, WARMUP_SECONDS)
         cpu = rtpengine_cpu_seconds(edge) - before
-        sent = sum(len(s.packets) for s in streams)
+        sent = counted * len(streams)
         received = sum(s.received for s in streams)
         loss = 1 - received / sent if sent else 1.0
         held = len(mapping)
-        return held, loss, cpu / max(held, 1) / media_seconds
+        return held, loss, cpu / max(held, 1) / (media_seconds + WARMUP_SECONDS)
     finally:
         sipp.terminate()
         sipp.wait(30)
