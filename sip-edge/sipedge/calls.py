@@ -19,11 +19,14 @@ IDENTITY_HEADERS = ("P-Asserted-Identity", "P-Preferred-Identity", "Remote-Party
 
 # rtpengine flags (Kamailio's rtpengine module syntax). Every leg: rtpengine's own address in the SDP, no ICE.
 COMMON_FLAGS = "replace-origin replace-session-connection ICE=remove"
-# SRTP suites the edge offers a phone: none of the NULL (unencrypted) or F8 suites
+# SRTP suites the edge offers a phone: none of the NULL (unencrypted) or F8 suites, nor the AEAD GCM ones
+# (rtpengine 10.5 offers them first, and a phone that takes them may not agree on their key: baresip 1.0 refuses
+# rtpengine's AEAD_AES_256_GCM key length); the AES counter-mode suites every SDES phone speaks stay
 NO_WEAK_SUITES = " ".join(
     f"SDES-no-{suite}"
-    for suite in ("NULL_HMAC_SHA1_80", "NULL_HMAC_SHA1_32", "F8_128_HMAC_SHA1_80", "F8_128_HMAC_SHA1_32")
-)
+    for suite in ("NULL_HMAC_SHA1_80", "NULL_HMAC_SHA1_32", "F8_128_HMAC_SHA1_80", "F8_128_HMAC_SHA1_32",
+                  "AEAD_AES_256_GCM", "AEAD_AES_128_GCM")
+)  # fmt: skip
 # SDES calls run through two rtpengine sessions: leg A ends the caller's SRTP (plain towards leg B), leg B
 # starts SRTP towards the callee with keys of its own. One session cannot do it: rtpengine offers the caller's
 # own key to the callee when both sides speak the same suite (SRTP pass-through).

@@ -254,6 +254,10 @@ class RtpCounter:
             if len(packet) >= 12 and packet[0] >> 6 == 2:  # RTP version 2
                 self.count += 1
 
+    def send(self, packet: bytes, to: tuple[str, int]) -> None:
+        """Sends from the counted port (rtpengine expects a party's media from the port it announced)."""
+        self._sock.sendto(packet, to)
+
     def __enter__(self) -> RtpCounter:
         self._thread.start()
         return self
