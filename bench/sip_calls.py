@@ -425,11 +425,12 @@ def concurrent_step(edge: SipEdge, workdir: Path, callers: list[str], calls: int
         by_port = {s.getsockname()[1]: s for s in caller_socks + callee_socks}
         senders = {"caller": SrtpSender.of(CALLER_KEY), "callee": _callee_sender(workdir)}
         ticks = int((media_seconds + WARMUP_SECONDS) * 1000 / PACKET_MS)
-        relayed, direct = [], []
+        relayed: list[Stream] = []
+        direct: list[Stream] = []
         for n, ports in enumerate(mapping.values()):
-            pair = [by_port.get(ports["caller"]), by_port.get(ports["callee"])]
-            if pair[0] is None or pair[1] is None:
+            if ports["caller"] not in by_port or ports["callee"] not in by_port:
                 continue
+            pair = [by_port[ports["caller"]], by_port[ports["callee"]]]
             for index, side in enumerate(("caller", "callee")):
                 packets = tuple(senders[side].packet(0x10000 + n * 2 + index, seq, seq * 160) for seq in range(ticks))
                 relayed.append(Stream(pair[index], ("127.0.0.1", ports[f"{side}_to"]), packets))
@@ -501,7 +502,7 @@ def main() -> None:
     print(f"SIP call benchmark: {args.callers} callers, {args.seconds} s per rate, {args.hold_ms} ms between ACK and "
           f"BYE, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")  # fmt: skip
     results = {}
-    variants = (
+    variants: tuple[tuple[str, dict[str, str]], ...] = (
         ("static", {"SIP_DIRECTORY": f"static:{table}", "SIP_MEDIA_RELAY": "none"}),
         ("full", {}),
     )
