@@ -170,14 +170,14 @@ def authenticate() -> Account | None:
     session event `refused`, like a REGISTER's, and makes no call record."""
     edge = _edge()
     request = edge.Request.read(caller=True)
-    answered, account = edge.lookup(request)
+    answered, found = edge.lookup(request)
+    account: Account | None = found
     if answered:
         return None
     realm = request.to_domain
     if not edge.guard_credentials(realm) or not edge.guard_digest(request, account, realm):
         return None
-    assert account is not None  # guard_digest refused the unknown user
-    return account  # type: ignore[no-any-return]
+    return account  # guard_digest has refused an unknown user
 
 
 def caller_refusal(caller: Account) -> Refusal | None:
