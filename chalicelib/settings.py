@@ -49,6 +49,10 @@ ENV_LICENCE_GRACE = "LICENCE_GRACE_SECONDS"
 ENV_LICENCE_TIMEOUT = "LICENCE_UPSTREAM_TIMEOUT_SECONDS"
 ENV_TWILIO_SECRET_ARN = "TWILIO_SECRET_ARN"  # noqa: S105 (a variable name; JSON: account_sid, auth_token, ...)
 ENV_LICENCE_SECRET_ARN = "LICENCE_UPSTREAM_SECRET_ARN"  # noqa: S105 (a variable name; JSON: token)
+# the key of the SMS status callbacks' capability URLs (services/activation.callback_key): given directly, or as
+# a secret (JSON: key) that the API and the SMS sender read; never Twilio's auth token
+ENV_SMS_CALLBACK_KEY = "SMS_CALLBACK_KEY"
+ENV_SMS_CALLBACK_SECRET_ARN = "SMS_CALLBACK_SECRET_ARN"  # noqa: S105 (a variable name)
 ENV_SECRETS_ENDPOINT = "SECRETS_ENDPOINT_URL"  # empty in AWS; moto's URL in tests
 ENV_IMPORTS_BUCKET = "IMPORTS_BUCKET"  # uploads, the drop folder (imports/<group>/<file>.csv), results
 ENV_S3_ENDPOINT = "S3_ENDPOINT_URL"  # empty in AWS; moto's URL locally
@@ -101,6 +105,8 @@ class Settings:
     licence_upstream_timeout: float = 2.0
     twilio_secret_arn: str = ""
     licence_secret_arn: str = ""
+    sms_callback_key: str = field(default="", repr=False)  # empty: every status callback is refused
+    sms_callback_secret_arn: str = ""
     secrets_endpoint: str | None = None
     imports_bucket: str = ""  # empty: files kept in memory (memory storage only)
     s3_endpoint: str | None = None
@@ -169,6 +175,8 @@ class Settings:
             licence_upstream_timeout=float(env.get(ENV_LICENCE_TIMEOUT, defaults.licence_upstream_timeout)),
             twilio_secret_arn=env.get(ENV_TWILIO_SECRET_ARN, ""),
             licence_secret_arn=env.get(ENV_LICENCE_SECRET_ARN, ""),
+            sms_callback_key=env.get(ENV_SMS_CALLBACK_KEY, ""),
+            sms_callback_secret_arn=env.get(ENV_SMS_CALLBACK_SECRET_ARN, ""),
             secrets_endpoint=env.get(ENV_SECRETS_ENDPOINT) or None,
             imports_bucket=env.get(ENV_IMPORTS_BUCKET, ""),
             s3_endpoint=env.get(ENV_S3_ENDPOINT) or None,

@@ -54,9 +54,7 @@ READS = {  # requests that change nothing a snapshot keeps (every other request 
 } | {"AmazonSQS." + name for name in ("GetQueueUrl", "GetQueueAttributes", "ListQueues", "ReceiveMessage")}  # fmt: skip
 
 
-def serialized_app(
-    journal: bool = True, snapshots: Snapshots | None = None, freezer: Freezer | None = None
-) -> WSGIApp:
+def serialized_app(journal: bool = True, snapshots: Snapshots | None = None, freezer: Freezer | None = None) -> WSGIApp:
     """moto's WSGI app, one DynamoDB request at a time; `journal` swaps moto's whole-table transaction copies for a
     rollback journal of the touched items (see moto_transactions.py); `snapshots` keeps its state on disk (see
     moto_state.py); `freezer` can hold requests back."""

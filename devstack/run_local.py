@@ -33,6 +33,7 @@ from chalicelib.settings import (
     ENV_PUBLIC_BASE_URL,
     ENV_S3_ENDPOINT,
     ENV_SEARCH_INDEX_PATH,
+    ENV_SMS_CALLBACK_KEY,
     ENV_SMS_QUEUE_URL,
     ENV_SQS_ENDPOINT,
     ENV_STORAGE,
@@ -96,6 +97,7 @@ def local_environment() -> dict[str, str]:
     env.setdefault(ENV_PUBLIC_BASE_URL, f"http://{HOST}:{API_PORT}")
     env.setdefault(ENV_LICENCE_URL, f"http://{HOST}:{LICENCE_PORT}")
     env.setdefault(ENV_LICENCE_TOKEN, "local-server-credentials")
+    env.setdefault(ENV_SMS_CALLBACK_KEY, "local-sms-callback-key")
     env.setdefault(ENV_SEARCH_INDEX_PATH, str(DATA_DIR / "search"))
     return env
 

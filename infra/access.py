@@ -1,11 +1,10 @@
 """What each function may touch: one role per function, with one written-out policy made from its `Access`.
 
 The internet-facing API reads and writes the tables, sends to the SMS and import queues, uses the bucket, may
-only read the search index, reads the licence vendor's secret and the Twilio secret (it checks the signature of
-Twilio's status callbacks, which Twilio makes with the account's auth token: see infra/README.md, Known gaps),
-and sends e-mail. Only the indexer writes to the search domain; only the SMS sender and the API read the Twilio
-secret; a function gets the ARN of a secret in its environment only when it may read that secret (the app
-reads every secret it is given when it starts).
+only read the search index, reads the licence vendor's secret and the status callbacks' key (the capability in
+the callback URL each message is sent with), and sends e-mail. Only the indexer writes to the search domain;
+only the SMS sender reads the Twilio secret; a function gets the ARN of a secret in its environment only when
+it may read that secret (the app reads every secret it is given when it starts).
 
 Tables are not narrowed per function: the services behind each handler use most of them (accounts, timeline,
 messages, guards), and which ones follows the code, not the deployment."""
@@ -18,6 +17,7 @@ from infra import application as handlers
 
 TWILIO = "TWILIO_SECRET_ARN"
 LICENCE = "LICENCE_UPSTREAM_SECRET_ARN"
+CALLBACK = "SMS_CALLBACK_SECRET_ARN"
 
 
 @dataclass(frozen=True)
@@ -34,15 +34,15 @@ class Access:
 
 ACCESS = {
     handlers.API: Access(
-        tables=True, sends=("sms", "imports"), files=True, search="read", secrets=(TWILIO, LICENCE), email=True
+        tables=True, sends=("sms", "imports"), files=True, search="read", secrets=(CALLBACK, LICENCE), email=True
     ),
     handlers.INDEX_ACCOUNTS: Access(stream=True, sends=("index_failures",), search="write"),
-    handlers.SEND_SMS: Access(tables=True, consumes=("sms",), secrets=(TWILIO,)),
+    handlers.SEND_SMS: Access(tables=True, consumes=("sms",), secrets=(TWILIO, CALLBACK)),
     handlers.RECORD_SIP_EVENTS: Access(tables=True, consumes=("sip_events",)),
     handlers.RUN_IMPORT_CHUNK: Access(tables=True, consumes=("imports",), sends=("imports", "sms"), files=True),
     handlers.IMPORT_OBJECT_CREATED: Access(tables=True, sends=("imports", "upload_failures"), files=True),
 }
-SECRET_VARIABLES = (TWILIO, LICENCE)
+SECRET_VARIABLES = (TWILIO, LICENCE, CALLBACK)
 
 
 def access_of(handler: handlers.Handler) -> Access:

@@ -80,6 +80,13 @@ def _secrets(stack: PgsmStack) -> None:
             "Third-party credentials (Twilio, the licence vendor): they are issued and rotated at the vendor, "
             "so there is nothing a rotation Lambda could rotate.",
         )
+    acknowledge(
+        stack.callback_secret,
+        "SMG4",
+        "The SMS status callbacks' key is read when a function starts; rotating it invalidates the callback URLs "
+        "of messages still in flight at the provider, so it is rotated by hand (infra/README.md) with a "
+        "deployment, not on a schedule.",
+    )
 
 
 def _edge(stack: PgsmStack) -> None:

@@ -112,6 +112,18 @@ class PgsmStack(cdk.Stack):
         self.licence_secret = secretsmanager.Secret(
             self, "LicenceUpstreamSecret", description="The licence vendor's token for this server: JSON with token"
         )
+        # the key of the SMS status callbacks' capability URLs (services/activation.callback_key), generated
+        self.callback_secret = secretsmanager.Secret(
+            self,
+            "SmsCallbackSecret",
+            description="The key of the SMS status callbacks' URLs: JSON with key (generated)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template="{}",  # noqa: S106 (an empty JSON object, the key is generated into it)
+                generate_string_key="key",
+                password_length=48,
+                exclude_punctuation=True,
+            ),
+        )
         self.email_identity = (
             ses.EmailIdentity(self, "EmailIdentity", identity=ses.Identity.domain(config.ses_domain))
             if config.ses_domain
@@ -197,6 +209,7 @@ class PgsmStack(cdk.Stack):
             "IMPORTS_BUCKET": self.storage.bucket.bucket_name,
             "TWILIO_SECRET_ARN": self.twilio_secret.secret_arn,
             "LICENCE_UPSTREAM_SECRET_ARN": self.licence_secret.secret_arn,
+            "SMS_CALLBACK_SECRET_ARN": self.callback_secret.secret_arn,
             "EMAIL_PROVIDER": "ses" if self.email_identity else "outbox",
         }
         optional = {
@@ -284,7 +297,11 @@ class PgsmStack(cdk.Stack):
                     resources=[domain_arn, f"{domain_arn}/*"],
                 )
             )
-        secrets = {"TWILIO_SECRET_ARN": self.twilio_secret, "LICENCE_UPSTREAM_SECRET_ARN": self.licence_secret}
+        secrets = {
+            "TWILIO_SECRET_ARN": self.twilio_secret,
+            "LICENCE_UPSTREAM_SECRET_ARN": self.licence_secret,
+            "SMS_CALLBACK_SECRET_ARN": self.callback_secret,
+        }
         if access.secrets:
             statements.append(
                 iam.PolicyStatement(

@@ -1,7 +1,8 @@
 """Vendor credentials from AWS Secrets Manager (boto3), read once when the process builds its context.
 
 The deployment passes secret ARNs, never the secrets: `TWILIO_SECRET_ARN` holds JSON with `account_sid`,
-`auth_token` and `messaging_service_sid` or `from`; `LICENCE_UPSTREAM_SECRET_ARN` holds JSON with `token`.
+`auth_token` and `messaging_service_sid` or `from` (only the SMS sender reads it); `LICENCE_UPSTREAM_SECRET_ARN`
+holds JSON with `token`; `SMS_CALLBACK_SECRET_ARN` JSON with `key` (the status callbacks' capability key).
 Values set directly in the environment (the local stack, tests) are used as they are.
 """
 
@@ -24,7 +25,7 @@ def _read(client: Any, arn: str) -> dict[str, str]:
 
 
 def with_secrets(settings: Settings) -> Settings:
-    if not (settings.twilio_secret_arn or settings.licence_secret_arn):
+    if not (settings.twilio_secret_arn or settings.licence_secret_arn or settings.sms_callback_secret_arn):
         return settings
     client = boto3.client("secretsmanager", region_name=settings.region, endpoint_url=settings.secrets_endpoint)
     changes: dict[str, Any] = {}
@@ -38,4 +39,6 @@ def with_secrets(settings: Settings) -> Settings:
         )
     if settings.licence_secret_arn:
         changes["licence_upstream_token"] = _read(client, settings.licence_secret_arn).get("token", "")
+    if settings.sms_callback_secret_arn:
+        changes["sms_callback_key"] = _read(client, settings.sms_callback_secret_arn).get("key", "")
     return replace(settings, **changes)

@@ -6,9 +6,8 @@ from urllib.parse import parse_qsl
 
 from chalice.app import Blueprint, Request, Response
 
-from chalicelib.adapters.sms_twilio import valid_callback
-from chalicelib.api.http import json_response, problem, route
-from chalicelib.api.operations import Doc
+from chalicelib.api.http import json_response, problem, query_param, route
+from chalicelib.api.operations import Doc, Query
 from chalicelib.api.views import account_json, message_json
 from chalicelib.domain.model import Operator
 from chalicelib.domain.provisioning import Purpose, segments
@@ -80,24 +79,21 @@ def account_messages(ctx: Context, request: Request, actor: Operator, account_id
     return json_response({"items": [message_json(m) for m in found], "next_cursor": None})
 
 
-def _public_url(ctx: Context, message_id: str) -> str:
-    """The URL Twilio called, as it signed it: the configured public base plus the path (API Gateway and
-    proxies rewrite hosts, so the request's own Host cannot be trusted for this)."""
-    return f"{ctx.settings.public_base_url}/api/v1/sms/status/{message_id}"
-
-
 @route(
     bp,
     "/sms/status/{message_id}",
     ["POST"],
     public=True,
-    doc=Doc("Twilio status callback (X-Twilio-Signature checked)", responses=CALLBACK),
+    doc=Doc(
+        "The SMS provider's status callback: the URL given with the message carries its capability (`key`)",
+        query=(Query("key", required=True),),
+        responses=CALLBACK,
+    ),
 )
 def status_callback(ctx: Context, request: Request, actor: None, message_id: str) -> Response:
     raw = request.raw_body or b""
     params = dict(parse_qsl(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw))
-    signature = request.headers.get("x-twilio-signature") or ""
-    if not valid_callback(ctx.settings.twilio_auth_token, _public_url(ctx, message_id), params, signature):
-        return problem(403, "invalid_signature", "Forbidden", "The callback signature is missing or wrong.")
+    if not activation.valid_callback(ctx, message_id, query_param(request, "key") or ""):
+        return problem(403, "invalid_signature", "Forbidden", "The callback's key is missing or wrong.")
     activation.record_delivery_status(ctx, message_id, params.get("MessageStatus", ""), params.get("ErrorCode", ""))
     return Response(body="", status_code=204)

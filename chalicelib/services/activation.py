@@ -7,6 +7,9 @@ pages only show a button or hand over to the app, which POSTs. Every kind of bad
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -154,13 +157,33 @@ def send_link(ctx: Context, actor: Operator, account_id: str, purpose: Purpose, 
     return Sent(message, updated, url, text)
 
 
+def callback_key(key: str, message_id: str) -> str:
+    """The capability that a message's status callback URL carries: HMAC-SHA256 of the message id under the
+    callback key (the provider gets the URL with the message; nobody else can make a valid one)."""
+    digest = hmac.new(key.encode(), f"sms-status:{message_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def status_callback_url(ctx: Context, message_id: str) -> str:
+    base = f"{ctx.settings.public_base_url}/api/v1/sms/status/{message_id}"
+    return f"{base}?key={callback_key(ctx.settings.sms_callback_key, message_id)}"
+
+
+def valid_callback(ctx: Context, message_id: str, key: str) -> bool:
+    """Whether a status callback carries its message's capability (never with an unset callback key)."""
+    key_set = bool(ctx.settings.sms_callback_key)
+    return key_set and hmac.compare_digest(
+        key.encode(), callback_key(ctx.settings.sms_callback_key, message_id).encode()
+    )
+
+
 def deliver(ctx: Context, queued: QueuedSms) -> SmsMessage | None:
     """The queue consumer: hand one queued message to the provider. A redelivered message that already left
     is skipped; a retryable provider error raises RetryLater; a permanent one marks the message failed."""
     message = ctx.messages.get(queued.message_id)
     if message is None or message.status is not MessageStatus.QUEUED:
         return message
-    callback = f"{ctx.settings.public_base_url}/api/v1/sms/status/{message.id}"
+    callback = status_callback_url(ctx, message.id)
     now = ctx.clock()
     try:
         if message.channel == EMAIL:

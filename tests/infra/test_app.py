@@ -197,22 +197,28 @@ def test_each_function_runs_as_its_own_role_created_after_its_policy(synth: Synt
     assert len(roles) == len(handlers.ALL_HANDLERS)
 
 
-def test_only_the_sms_sender_and_the_api_read_the_twilio_secret_and_only_they_are_told_its_arn(synth: Synth) -> None:
+def test_only_the_sms_sender_reads_the_twilio_secret_and_only_it_is_told_its_arn(synth: Synth) -> None:
     stack = synth.stacks["dev"]
     twilio = {"Ref": _logical_id(synth, stack.twilio_secret)}
     licence = {"Ref": _logical_id(synth, stack.licence_secret)}
-    readers = {
-        h
-        for h in handlers.ALL_HANDLERS
-        for s in _role_statements(synth, h)
-        if "secretsmanager" in json.dumps(s["Action"]) and twilio in _as_list(s["Resource"])
-    }
-    assert readers == {handlers.SEND_SMS, handlers.API}  # the API: Twilio's callback signatures (README)
-    assert _policy_of(synth, handlers.API)["Secrets"]["Resource"] == [twilio, licence]
-    assert _as_list(_policy_of(synth, handlers.SEND_SMS)["Secrets"]["Resource"]) == [twilio]
+    callback = {"Ref": _logical_id(synth, stack.callback_secret)}
+
+    def readers(secret: dict[str, str]) -> set[handlers.Handler]:
+        return {
+            h
+            for h in handlers.ALL_HANDLERS
+            for s in _role_statements(synth, h)
+            if "secretsmanager" in json.dumps(s["Action"]) and secret in _as_list(s["Resource"])
+        }
+
+    assert readers(twilio) == {handlers.SEND_SMS}  # the internet-facing API never holds Twilio's credentials
+    assert readers(callback) == {handlers.SEND_SMS, handlers.API}  # makes / checks the callbacks' keys
+    assert _policy_of(synth, handlers.API)["Secrets"]["Resource"] == [callback, licence]
+    assert _as_list(_policy_of(synth, handlers.SEND_SMS)["Secrets"]["Resource"]) == [twilio, callback]
     for handler in handlers.ALL_HANDLERS:
         variables = _functions(synth)[handler.logical_id]["Properties"]["Environment"]["Variables"]
-        assert ("TWILIO_SECRET_ARN" in variables) == (handler in readers), handler.name
+        assert ("TWILIO_SECRET_ARN" in variables) == (handler is handlers.SEND_SMS), handler.name
+        assert ("SMS_CALLBACK_SECRET_ARN" in variables) == (handler in readers(callback)), handler.name
         assert ("LICENCE_UPSTREAM_SECRET_ARN" in variables) == (handler is handlers.API), handler.name
 
 
@@ -276,9 +282,10 @@ SET_IN_AWS = {
     "SIP_EVENTS_QUEUE_NAME",
     "IMPORT_QUEUE_NAME",
 }
-SET_FOR_THE_FUNCTIONS_THAT_READ_THEM = {  # infra/access.py (test_only_the_sms_sender_and_the_api_read_…)
+SET_FOR_THE_FUNCTIONS_THAT_READ_THEM = {  # infra/access.py (test_only_the_sms_sender_reads_the_twilio_secret…)
     "TWILIO_SECRET_ARN",
     "LICENCE_UPSTREAM_SECRET_ARN",
+    "SMS_CALLBACK_SECRET_ARN",
 }
 SET_WHEN_CONFIGURED = {  # by context (infra/README.md): without it the app's default applies
     "PUBLIC_BASE_URL",  # https://<domain_name>, or -c public_base_url=… in a stage without domain
@@ -315,12 +322,13 @@ NEVER_IN_AWS = {
     "SECRETS_ENDPOINT_URL",
     "TWILIO_API_BASE",
     "SEARCH_INDEX_PATH",  # the embedded engine's directory; AWS uses OpenSearch
-    # credentials in plain text: in AWS they come from the two secrets
+    # credentials in plain text: in AWS they come from the secrets
     "TWILIO_ACCOUNT_SID",
     "TWILIO_AUTH_TOKEN",
     "TWILIO_FROM",
     "TWILIO_MESSAGING_SERVICE_SID",
     "LICENCE_UPSTREAM_TOKEN",
+    "SMS_CALLBACK_KEY",
 }
 APP_PY = Path(__file__).resolve().parents[2] / "app.py"
 

@@ -170,13 +170,14 @@ def test_search_is_sized_by_the_stage_context(synth: Synth) -> None:
     assert prod["EBSOptions"]["VolumeSize"] == 50
 
 
-def test_twilio_and_licence_credentials_are_secrets_the_app_gets_by_arn(synth: Synth) -> None:
+def test_the_api_gets_its_secrets_by_arn(synth: Synth) -> None:
     stack = synth.stacks["dev"]
-    secrets = {stack.get_logical_id(s.node.default_child) for s in (stack.twilio_secret, stack.licence_secret)}  # type: ignore[arg-type]
+    secrets = {stack.get_logical_id(s.node.default_child) for s in (stack.callback_secret, stack.licence_secret)}  # type: ignore[arg-type]
     assert secrets <= set(synth.resources("AWS::SecretsManager::Secret"))
     (function,) = (
         f for f in synth.resources("AWS::Serverless::Function").values() if f["Properties"]["Handler"] == "app.app"
     )
     variables = function["Properties"]["Environment"]["Variables"]
-    assert {variables["TWILIO_SECRET_ARN"]["Ref"], variables["LICENCE_UPSTREAM_SECRET_ARN"]["Ref"]} == secrets
+    assert {variables["SMS_CALLBACK_SECRET_ARN"]["Ref"], variables["LICENCE_UPSTREAM_SECRET_ARN"]["Ref"]} == secrets
+    assert "TWILIO_SECRET_ARN" not in variables  # the API function: only the SMS sender holds Twilio's credentials
     assert "TWILIO_AUTH_TOKEN" not in variables and "LICENCE_UPSTREAM_TOKEN" not in variables
