@@ -32,7 +32,8 @@ from sipedge.sipmsg import contact_uri, first_contact, host_port, register_expir
 LOCATION = "location"
 SAVE_SINGLE_CONTACT = 0x04  # registrar save(): one contact per AOR, a new one replaces the old (one phone)
 AUTH_HA1 = 1  # pv_auth_check flags: the password argument is the HA1
-AUTH_CHECK_TO_USER = 1  # pv_auth_check checks: the digest user must be the To user of the REGISTER
+# pv_auth_check checks: the digest user must be the To user of a REGISTER, the From user of any other request
+AUTH_CHECK_ID = 1
 QOP_AUTH = 1  # auth_challenge flags: offer qop=auth
 AUTH_RECHALLENGE = (-4, -5, -6)  # nonce stale, no credentials, nonce reused: challenge again, no refusal
 EVENTS_QUEUE = "edge_events"
@@ -114,7 +115,9 @@ def pv(name: str) -> str:
 
 @dataclass(frozen=True)
 class Request:
-    """What the guards read of the current REGISTER, gathered once."""
+    """What the guards read of the current REGISTER, gathered once. The digest guards (guard_credentials,
+    guard_digest, failed_digest, lock_out, refuse) also authenticate a new call's INVITE with it: `Request.read(
+    caller=True)` puts the INVITE's From user and domain, the identity it claims, where a REGISTER has its To's."""
 
     to_user: str
     to_domain: str
@@ -131,11 +134,12 @@ class Request:
         return host_port(self.source_ip, self.source_port)
 
     @classmethod
-    def read(cls) -> Request:
+    def read(cls, caller: bool = False) -> Request:
         transport = pv("$pr").lower()
+        identity = "$f" if caller else "$t"
         return cls(
-            to_user=pv("$tU"),
-            to_domain=pv("$td"),
+            to_user=pv(f"{identity}U"),
+            to_domain=pv(f"{identity}d"),
             source_ip=pv("$si"),
             source_port=pv("$sp"),
             transport=transport,
@@ -302,9 +306,10 @@ def failed_digest(request: Request, account: Account | None) -> bool:
 def guard_digest(request: Request, account: Account | None, realm: str) -> bool:
     """The digest against the stored HA1 (never a password); unknown and never-activated users are checked
     against a decoy, so every answer is the one a wrong password gets. A stale or reused nonce is challenged
-    again; a locked-out account is refused even with the right password."""
+    again; a locked-out account is refused even with the right password. The same for a REGISTER and an INVITE
+    (401 or 407 is auth_challenge's choice by method; pv_auth_check reads Authorization or Proxy-Authorization)."""
     ha1 = account.ha1 if account is not None and account.ha1 else DECOY_HA1
-    code = KSR.auth.pv_auth_check(realm, ha1, AUTH_HA1, AUTH_CHECK_TO_USER)
+    code = KSR.auth.pv_auth_check(realm, ha1, AUTH_HA1, AUTH_CHECK_ID)
     if code in AUTH_RECHALLENGE:
         KSR.auth.auth_challenge(realm, QOP_AUTH)
         return False
@@ -505,6 +510,10 @@ class kamailio:  # the class name app_python3 expects
 
     def ksr_dialog_event(self, msg: Any, evname: str = "") -> int:
         calling.on_dialog_event(evname)
+        return 1
+
+    def ksr_announcement_end(self, msg: Any) -> int:
+        calling.end_announcement()
         return 1
 
 

@@ -22,6 +22,9 @@ udp_port="${SIP_UDP_PORT:-5060}"
 tcp_port="${SIP_TCP_PORT:-5060}"
 tls_port="${SIP_TLS_PORT:-5061}"
 
+# the disabled account's announcements, rendered by announcements/render.sh (the image renders them at build time)
+export SIP_ANNOUNCEMENTS_DIR="${SIP_ANNOUNCEMENTS_DIR:-$here/.announcements}"
+
 # Kamailio's embedded interpreter is Debian's /usr/bin/python3: the edge's package and its own dependencies
 export PYTHONPATH="$here:${SIP_PYDEPS:-$here/.pydeps}${PYTHONPATH:+:$PYTHONPATH}"
 

@@ -32,6 +32,7 @@ ENV_FLOOD_WINDOW = "SIP_FLOOD_WINDOW_SECONDS"
 ENV_DMQ_PORT = "SIP_DMQ_PORT"
 ENV_MEDIA_RELAY = "SIP_MEDIA_RELAY"
 MEDIA_RELAYS = ("rtpengine", "none")
+ENV_ANNOUNCEMENTS = "SIP_ANNOUNCEMENTS_DIR"
 
 MAX_CACHE_SECONDS = 30.0  # the contract: a disabled account stops registering within 30 s
 
@@ -66,6 +67,7 @@ class EdgeConfig:
     flood_window_seconds: int = 10
     dmq_port: int = 5090  # the fleet's internal DMQ socket (KDMQ requests on any other port are refused)
     media_relay: str = "rtpengine"  # or "none": calls' SDP untouched (the call benchmark's baseline)
+    announcements_dir: str = ""  # the rendered announcements (<language>-<message>.wav); empty: none played
 
     def table(self, name: str) -> str:
         return f"{self.table_prefix}-{name}"
@@ -121,6 +123,7 @@ def from_env(env: Mapping[str, str] | None = None) -> EdgeConfig:
         flood_window_seconds=max(int(_number(env, ENV_FLOOD_WINDOW, 10)), 1),
         dmq_port=int(_number(env, ENV_DMQ_PORT, 5090)),
         media_relay=_choice(env, ENV_MEDIA_RELAY, MEDIA_RELAYS),
+        announcements_dir=env.get(ENV_ANNOUNCEMENTS) or "",
     )
 
 
