@@ -238,13 +238,15 @@ def check_parties(caller: Account, callee: Account | None) -> Refusal | None:
 
 
 def relay(context: CallContext, caller: Account, callee: Account, plan: Media) -> None:
-    KSR.pv.sets("$ru", f"sip:{callee.username}@{callee.realm or pv('$rd')}")
-    if KSR.registrar.lookup(LOCATION) < 0:
+    # the fleet's location (routing.route_to): the phone's own connection, or the task that holds it
+    contact = _edge().route_to(f"sip:{callee.username}@{callee.realm or pv('$rd')}")
+    if contact is None:
         refuse(context, Refusal.NOT_REGISTERED)
         return
+    hop = contact.received or contact.address
     context = CallContext(
         context.call_id, context.dialled, context.caller,
-        CallParty(callee.id, callee.username, _transport_of(pv("$du") or pv("$ru")), _address_of(pv("$du"))),
+        CallParty(callee.id, callee.username, _transport_of(hop), _address_of(hop)),
         plan.value,
     )  # fmt: skip
     if not offer(plan):
