@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice.app import Chalice, DynamoDBEvent, SQSEvent
 
-from chalicelib.api import accounts, activation, admin, auth, calls, imports, mobile, openapi, sip_lockout
+from chalicelib.api import accounts, activation, admin, auth, calls, http, imports, mobile, openapi, sip_lockout
 from chalicelib.console import views as console
 from chalicelib.handlers import imports as import_handlers
 from chalicelib.handlers import sip_events, sms, streams
@@ -25,6 +25,7 @@ for blueprint in (auth.bp, accounts.bp, activation.bp, admin.bp, calls.bp, impor
     app.register_blueprint(blueprint, url_prefix=API_PREFIX)
 app.register_blueprint(console.bp)
 app.register_blueprint(mobile.bp)  # /m/...: the links phones receive, kept short for SMS
+http.refuse_other_methods(app)  # after every route: the methods a path lacks answer 405 problem+json
 
 # The deployment passes the stream's ARN; the local stack's event bridge calls the handler directly.
 ACCOUNTS_STREAM_ARN = os.environ.get(

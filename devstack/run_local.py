@@ -182,6 +182,7 @@ def _serve(env: dict[str, str], running: list[Stoppable]) -> None:
     from chalice.local import LocalDevServer
 
     import app
+    from devstack.gateway import ProblemRequestHandler
 
     edges = start_fleet(
         {
@@ -195,7 +196,9 @@ def _serve(env: dict[str, str], running: list[Stoppable]) -> None:
         SIP_EDGES,
     )  # fmt: skip
     running.extend(edges)
-    server = LocalDevServer(app.app, Config.create(chalice_stage="local"), HOST, API_PORT)
+    server = LocalDevServer(
+        app.app, Config.create(chalice_stage="local"), HOST, API_PORT, handler_cls=ProblemRequestHandler
+    )
     threading.Thread(target=server.server.serve_forever, name="api", daemon=True).start()
     endpoint = settings.dynamodb_endpoint or ""
     accounts_table = settings.table_name("accounts")

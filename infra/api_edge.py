@@ -1,5 +1,6 @@
-"""The API's edge: stage throttling, JSON access logs, and a WAF web ACL in front of the stage (AWS's common rule
-set and known bad inputs, plus per-address rate limits on the login and on the phones' `/m/` links).
+"""The API's edge: API Gateway's own answers as problem documents (chalicelib/api/gateway_answers.py), stage
+throttling, JSON access logs, and a WAF web ACL in front of the stage (AWS's common rule set and known bad
+inputs, plus per-address rate limits on the login and on the phones' `/m/` links).
 
 Access logs need API Gateway's account-wide CloudWatch role (`AWS::ApiGateway::Account`); the stack sets it
 unless the stage's `api_gateway_cloudwatch_role` is false (another stack of the account already does). The role
@@ -15,6 +16,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
+
+from chalicelib.api.gateway_answers import gateway_responses
 
 # Stage-wide throttling (requests per second, and burst); API Gateway answers 429 above it.
 THROTTLE_RATE = 200
@@ -84,6 +87,9 @@ class ApiEdge(Construct):
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self.access_logs = logs.LogGroup(self, "AccessLogs", retention=log_retention)
+        # API Gateway's own answers (unknown paths, throttling, WAF, timeouts) as the app's problem documents; in
+        # the definition, so that the stage's deployment changes with them
+        api.add_property_override("DefinitionBody.x-amazon-apigateway-gateway-responses", gateway_responses())
         api.add_property_override(
             "AccessLogSetting",
             {"DestinationArn": self.access_logs.log_group_arn, "Format": stack.to_json_string(ACCESS_LOG_FORMAT)},

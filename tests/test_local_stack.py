@@ -131,6 +131,12 @@ def test_quick_start_serves_the_api_with_the_given_admin_password(stack: tuple[s
     unauthenticated = requests.get(f"{url}/groups", timeout=10)
     assert unauthenticated.status_code == 401
     assert unauthenticated.headers["Content-Type"] == "application/problem+json"
+    # API Gateway's own answers, as infra/ deploys them: a path nothing serves, a method a path lacks
+    unknown = requests.get(f"{url}/no-such-thing", timeout=10)
+    assert (unknown.status_code, unknown.headers["Content-Type"]) == (404, "application/problem+json")
+    assert unknown.json()["code"] == "not_found"
+    wrong = requests.put(f"{url}/groups", timeout=10)
+    assert (wrong.status_code, wrong.headers["Allow"], wrong.json()["code"]) == (405, "GET, POST", "method_not_allowed")
 
 
 def test_without_admin_password_one_is_generated_and_printed_once() -> None:

@@ -12,7 +12,7 @@ from email import policy as email_policy
 from email.parser import BytesParser
 from typing import Any
 
-from chalice.app import Blueprint, Request, Response
+from chalice.app import Blueprint, Chalice, Request, Response
 
 from chalicelib import bootstrap
 from chalicelib.api import idempotency, json_reader, security_headers
@@ -179,7 +179,7 @@ def query_limit(request: Request) -> int:
     raw = _query(request).get("limit")
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:  # "²" is a digit to isdigit()
         raise BadRequest(f"'limit' must be an integer from 1 to {MAX_LIMIT}.", code="invalid_limit", field="limit")
     return int(raw)
 
@@ -239,3 +239,37 @@ def route(bp: Blueprint, path: str, methods: list[str], *, public: bool = False)
         return wrapper
 
     return decorate
+
+
+ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+METHOD_NOT_ALLOWED_VIEW = "method_not_allowed"  # the view name of what refuse_other_methods registers
+
+
+def refuse_other_methods(app: Chalice) -> None:
+    """Every path takes every method: those it has no view for answer 405 problem+json with `Allow`. Call it
+    once every route is registered. (In API Gateway a method a resource lacks would never reach the function:
+    its "Missing Authentication Token" 403 would answer instead.)"""
+    for path, entries in list(app.routes.items()):
+        allowed = ", ".join(m for m in ALL_METHODS if m in entries)
+        missing = [m for m in ALL_METHODS if m not in entries]
+        if not missing:
+            continue
+
+        def refuse(allowed: str = allowed, **params: str) -> Response:
+            request = app.current_request
+            assert request is not None  # Chalice sets it before any view runs
+            detail = f"{request.method} is not supported here; this path takes {allowed}."
+            answer = problem(405, "method_not_allowed", "Method not allowed", detail, headers={"Allow": allowed})
+            return security_headers.secured(answer, request)
+
+        app.route(path, methods=missing, content_types=ANY_CONTENT, name=METHOD_NOT_ALLOWED_VIEW)(refuse)
+
+
+def served_routes(app: Chalice) -> set[tuple[str, str]]:
+    """(path, method) of every route a view serves (not the 405s of refuse_other_methods)."""
+    return {
+        (path, method)
+        for path, entries in app.routes.items()
+        for method, entry in entries.items()
+        if entry.view_name != METHOD_NOT_ALLOWED_VIEW
+    }

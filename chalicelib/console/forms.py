@@ -59,5 +59,5 @@ def simple(
     for name in ints:
         if name in fields:
             text = first(fields, name).strip()
-            data[name] = int(text) if text.isdigit() else (text or None)
+            data[name] = int(text) if text.isascii() and text.isdigit() else (text or None)
     return data

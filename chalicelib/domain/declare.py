@@ -169,7 +169,15 @@ def _read_integer(f: Field, reader: FieldReader) -> Any:
 
 
 def _read_strings(f: Field, reader: FieldReader) -> Any:
-    return reader.string_list(f.name, max_items=f.max_items or 100, max_length=f.max_length or 100)
+    values = reader.string_list(
+        f.name, max_items=f.max_items or 100, max_length=f.max_length or 100, nullable=f.nullable
+    )
+    if f.choices is not None and isinstance(values, list):
+        known = [str(m.value) for m in f.choices]
+        if any(v not in known for v in values):
+            reader.fail(f.name, "invalid_choice", f"'{f.name}' may hold {', '.join(known)}.")
+            return MISSING
+    return values
 
 
 def _read_choice(f: Field, reader: FieldReader) -> Any:

@@ -122,11 +122,14 @@ class FieldReader:
             return MISSING
         return value
 
-    def string_list(self, name: str, *, max_items: int = 100, max_length: int = 100) -> list[str] | _Missing:
+    def string_list(
+        self, name: str, *, max_items: int = 100, max_length: int = 100, nullable: bool = False
+    ) -> list[str] | _Missing:
+        """A list of strings; null is the empty list only where the field is declared nullable."""
         if name not in self.data:
             return MISSING
         value = self.data[name]
-        if value is None:
+        if value is None and nullable:
             return []
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             self.fail(name, "invalid_type", f"'{name}' must be a list of strings.")

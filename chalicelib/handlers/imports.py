@@ -45,7 +45,7 @@ def _give_up(ctx: Context, task: dict[str, Any], exc: Exception) -> None:
 def _receives(record: Any) -> int:
     attributes = record.to_dict().get("attributes") or {}
     count = str(attributes.get("ApproximateReceiveCount", "1"))
-    return int(count) if count.isdigit() else 1
+    return int(count) if count.isascii() and count.isdigit() else 1
 
 
 def object_created(event: dict[str, Any]) -> list[str]:

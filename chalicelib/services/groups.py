@@ -6,31 +6,16 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from chalicelib.domain import rules
+from chalicelib.domain import resources, rules
 from chalicelib.domain.errors import Conflict, Forbidden, InvalidCursor, NotFound
-from chalicelib.domain.fields import MISSING, FieldReader, _Missing, require
+from chalicelib.domain.fields import MISSING, FieldReader, _Missing
 from chalicelib.domain.model import Group, Operator, Page, ProvisioningProfile, Role, Transport
 from chalicelib.domain.provisioning import DEFAULT_ACTIVATION_TEMPLATE, DEFAULT_INSTALLATION_TEMPLATE
 from chalicelib.services import retries
 from chalicelib.services.context import Context
 from chalicelib.services.preconditions import Expected, check_version
 
-GROUP_FIELDS = ("name", "it_email", "provisioning_profile_id", "enabled")
-PROFILE_FIELDS = (
-    "name",
-    "sip_domain",
-    "sip_host",
-    "tls_port",
-    "tcp_port",
-    "udp_port",
-    "default_transport",
-    "android_url",
-    "ios_url",
-    "other_url",
-    "installation_sms_template",
-    "activation_sms_template",
-    "transports",
-)
+PROFILE_FIELDS = resources.PROFILE_INPUT.names()
 DEFAULT_PORTS = {"tls_port": 5061, "tcp_port": 5060, "udp_port": 5060}
 
 
@@ -55,16 +40,9 @@ def _cursor_error(exc: ValueError) -> InvalidCursor:
 
 
 def _read_group(ctx: Context, data: Mapping[str, Any], creating: bool) -> tuple[FieldReader, dict[str, Any]]:
-    reader = FieldReader(data, GROUP_FIELDS)
-    values: dict[str, Any] = {
-        "name": reader.string("name", max_length=100, min_length=1),
-        "it_email": reader.string("it_email", max_length=254, min_length=1),
-        "provisioning_profile_id": reader.string("provisioning_profile_id", max_length=64, min_length=1),
-        "enabled": reader.boolean("enabled"),
-    }
-    if creating:
-        for name in ("name", "it_email", "provisioning_profile_id"):
-            require(reader, name, values[name])
+    shape = resources.GROUP_INPUT if creating else resources.GROUP_PATCH
+    reader = shape.reader(data)
+    values = shape.read_into(reader)  # limits, types and required fields from the declaration
     _check(reader, "it_email", rules.check_email, values["it_email"])
     profile_id = values["provisioning_profile_id"]
     if isinstance(profile_id, str) and ctx.profiles.get(profile_id) is None:
@@ -132,26 +110,16 @@ def delete_group(ctx: Context, actor: Operator, group_id: str, expected: Expecte
 
 
 def _read_profile(data: Mapping[str, Any], base: ProvisioningProfile | None) -> dict[str, Any]:
-    reader = FieldReader(data, PROFILE_FIELDS)
-    values: dict[str, Any] = {
-        "name": reader.string("name", max_length=100, min_length=1),
-        "sip_domain": reader.string("sip_domain", max_length=253, min_length=1),
-        "sip_host": reader.string("sip_host", max_length=253, min_length=1),
-        "default_transport": reader.choice("default_transport", Transport),
-    }
-    for name in DEFAULT_PORTS:
-        values[name] = reader.integer(name, minimum=1, maximum=65535, nullable=True)
+    shape = resources.PROFILE_INPUT if base is None else resources.PROFILE_PATCH
+    reader = shape.reader(data)
+    values = shape.read_into(reader)  # limits, types, enums and required fields from the declaration
     for name in ("android_url", "ios_url", "other_url"):
-        values[name] = reader.string(name, max_length=2000, nullable=True)
         _check(reader, name, rules.check_url, values[name])
     for name in ("installation_sms_template", "activation_sms_template"):
-        values[name] = reader.string(name, max_length=480, min_length=1)
         if isinstance(values[name], str) and "{link}" not in values[name]:
             reader.fail(name, "link_missing", "The text must contain {link}, where the link goes.")
-    values["transports"] = _read_transports(reader)
-    if base is None:
-        for name in ("name", "sip_domain", "sip_host"):
-            require(reader, name, values[name])
+    if isinstance(values["transports"], list):  # one order, no repeats
+        values["transports"] = tuple(t for t in Transport if t.value in values["transports"])
     _check(reader, "sip_domain", rules.check_domain, values["sip_domain"])
     _check(reader, "sip_host", rules.check_domain, values["sip_host"])
     present = {k: v for k, v in values.items() if v is not MISSING}
@@ -163,18 +131,6 @@ def _read_profile(data: Mapping[str, Any], base: ProvisioningProfile | None) -> 
         )
     reader.raise_if_errors()
     return present
-
-
-def _read_transports(reader: FieldReader) -> tuple[Transport, ...] | _Missing:
-    names = reader.string_list("transports", max_items=3, max_length=3)
-    if isinstance(names, _Missing):
-        return MISSING
-    known = {t.value: t for t in Transport}
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        reader.fail("transports", "invalid_choice", "Transports are tls, tcp and udp.")
-        return MISSING
-    return tuple(t for t in Transport if t.value in names)  # one order, no repeats
 
 
 def _defaults() -> dict[str, Any]:

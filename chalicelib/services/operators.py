@@ -11,32 +11,22 @@ from typing import Any
 
 from chalicelib.domain import resources, rules
 from chalicelib.domain.errors import Conflict, NotFound, RateLimited, Unauthorized
-from chalicelib.domain.fields import MISSING, FieldReader, _Missing, require
+from chalicelib.domain.fields import MISSING, _Missing
 from chalicelib.domain.model import LoginAttempt, Operator, Page, Role, Session
 from chalicelib.services import limits, retries
 from chalicelib.services.context import Context
 from chalicelib.services.groups import _cursor_error, require_admin
 from chalicelib.services.preconditions import Expected, check_version
 
-OPERATOR_CREATE_FIELDS = ("username", "password", "role", "group_ids", "enabled")
-OPERATOR_PATCH_FIELDS = ("password", "role", "group_ids", "enabled")
 BOOTSTRAP_ADMIN = "admin"
-OPERATOR_PASSWORD_MIN = 10
+OPERATOR_PASSWORD_MIN = resources.OPERATOR_PASSWORD_MIN
 LOGIN_SLOWDOWN_SECONDS = 60
 
 
 def _read_operator(ctx: Context, data: Mapping[str, Any], creating: bool) -> dict[str, Any]:
-    reader = FieldReader(data, OPERATOR_CREATE_FIELDS if creating else OPERATOR_PATCH_FIELDS)
-    values: dict[str, Any] = {
-        "username": reader.string("username", max_length=64, min_length=1) if creating else MISSING,
-        "password": reader.string("password", max_length=256, min_length=1, strip=False),
-        "role": reader.choice("role", Role),
-        "group_ids": reader.string_list("group_ids", max_items=200, max_length=64),
-        "enabled": reader.boolean("enabled"),
-    }
-    if creating:
-        for name in ("username", "password", "role"):
-            require(reader, name, values[name])
+    shape = resources.OPERATOR_INPUT if creating else resources.OPERATOR_PATCH
+    reader = shape.reader(data)
+    values = {"username": MISSING, **shape.read_into(reader)}  # limits, types and required fields declared
     username = values["username"]
     if isinstance(username, str) and not reader.has_error("username"):
         try:

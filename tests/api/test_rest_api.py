@@ -12,6 +12,7 @@ from openapi_spec_validator import validate
 
 from app import API_PREFIX, app
 from chalicelib import bootstrap
+from chalicelib.api.http import served_routes
 from chalicelib.api.openapi import document
 from chalicelib.services.context import Context
 from tests.api.helpers import ADMIN, Api, as_problem
@@ -191,9 +192,7 @@ def test_openapi_document_is_valid_and_matches_the_routes(anonymous: Api) -> Non
         for method in item
         if method in {"get", "post", "patch", "put", "delete"}
     }
-    served = {
-        (path, method) for path, methods in app.routes.items() for method in methods if path.startswith(API_PREFIX)
-    }
+    served = {(path, method) for path, method in served_routes(app) if path.startswith(API_PREFIX)}
     assert documented == served
     assert spec == document()
 

@@ -45,3 +45,18 @@ def test_blank_group_ids_are_422(api: Api, http_world: World, group_ids: list[st
     as_problem(api.call("POST", "/operators", body), 422, "validation_failed")
     op = http_world.operator_a.id
     as_problem(api.call("PATCH", f"/operators/{op}", {"group_ids": group_ids}), 422, "validation_failed")
+
+
+@pytest.mark.parametrize("limit", ["²", "١٢", "0", "201", "-1", "1.5", "", "1e2"])
+def test_limits_are_ascii_integers_in_range(api: Api, http_world: World, limit: str) -> None:
+    """Found by schemathesis' all-checks run: `limit=²` (a digit to str.isdigit, not to int) was a 500."""
+    for path in ("/groups", f"/accounts?group_id={http_world.group_a.id}"):
+        joiner = "&" if "?" in path else "?"
+        body = as_problem(api.call("GET", f"{path}{joiner}limit={limit}"), 400, "invalid_limit")
+        assert body["field"] == "limit"
+
+
+def test_a_null_list_is_refused_where_the_declaration_says_array(api: Api, http_world: World) -> None:
+    """Found by schemathesis' all-checks run: `group_ids: null` was read as the empty list."""
+    answer = api.call("PATCH", f"/operators/{http_world.operator_a.id}", {"group_ids": None})
+    as_problem(answer, 422, "validation_failed")

@@ -97,3 +97,12 @@ def test_a_given_alarm_topic_is_notified_by_every_alarm_too() -> None:
     (alarm,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
     assert pager in alarm["Properties"]["AlarmActions"] and len(alarm["Properties"]["AlarmActions"]) == 2
     assert not [r for r in template["Resources"].values() if r["Type"] == "AWS::SNS::Subscription"]
+
+
+def test_api_gateways_own_answers_are_the_apps_problem_documents(synth: Synth) -> None:
+    from chalicelib.api.gateway_answers import gateway_responses
+
+    for stage in ("dev", "prod"):
+        definition = _api(synth, stage)["DefinitionBody"]
+        assert definition["x-amazon-apigateway-gateway-responses"] == gateway_responses()
+        assert definition["paths"]  # Chalice's own definition is kept beside them
