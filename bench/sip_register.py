@@ -115,15 +115,20 @@ def highest_rate(edge: SipEdge, workdir: Path, users: Path, rates: list[int], se
 
 def fleet_rate(env: dict[str, str], sqs: Any, prefix: str, workdir: Path, users: Path, rates: list[int],
                seconds: int) -> int:  # fmt: skip
-    """The highest total rate two edges (a local SIP_EDGES=2 fleet) hold, each sent half of it at once."""
+    """The highest total rate two edges (a local SIP_EDGES=2 fleet) hold, each sent half of it at once, each by
+    its own half of the accounts (a phone is connected to one task; the other learns its contact over DMQ)."""
     queue = sqs.create_queue(QueueName=f"{prefix}-sip-events-fleet")["QueueUrl"]
     edges = start_fleet({**env, "SIP_EVENTS_QUEUE_URL": queue}, workdir / "fleet", 2)
+    header, *rows = users.read_text(encoding="utf-8").splitlines()
+    halves = [workdir / f"fleet-users-{n}.csv" for n in (1, 2)]
+    for n, half in enumerate(halves):
+        half.write_text("\n".join([header, *rows[n::2]]) + "\n", encoding="utf-8")
     best = 0
     try:
         for rate in rates:
             with ThreadPoolExecutor(2) as pool:
                 dirs = [workdir / edge.env["SIP_EDGE_ID"] for edge in edges]
-                runs = list(pool.map(run_rate, edges, dirs, [users] * 2, [rate // 2] * 2, [seconds] * 2))
+                runs = list(pool.map(run_rate, edges, dirs, halves, [rate // 2] * 2, [seconds] * 2))
             ok, failed = sum(r[0] for r in runs), sum(r[1] for r in runs)
             share = failed / max(ok + failed, 1)
             print(f"  {'fleet':<8} {rate:>5}/s: {ok} ok, {failed} failed ({share:.2%})", flush=True)
@@ -277,7 +282,8 @@ def main() -> None:
     print(f"full edge with no cache ({args.accounts} accounts, every REGISTER reads moto's DynamoDB): {cold}/s")
     fleet = fleet_rate({**common, "SIP_ACCOUNT_CACHE_SECONDS": "30"}, sqs, prefix, workdir, hot, rates, args.seconds)
     print(
-        f"two edges (SIP_EDGES=2, half the rate each, lockouts shared over DMQ): {fleet}/s, "
+        f"two edges (SIP_EDGES=2, half the rate and half the accounts each, lockouts and location shared over "
+        f"DMQ): {fleet}/s, "
         f"static table {baseline}/s, ratio {fleet / baseline if baseline else 0.0:.0%}"
     )
     # one account per TCP client (one contact per account), in a static table: the same Kamailio either way
