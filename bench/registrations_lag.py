@@ -1,12 +1,13 @@
 """How far the registrations list (`online_in_group`, what the console and the API list) falls behind a burst of
 unregistrations: N registered phones unregister at R per second, their events put on SQS as the edge sends them
-(SendMessageBatch), consumed by the local stack's SIP events bridge with the app's own handler.
+(SendMessageBatch), consumed by the local stack's SIP events bridge with the app's own handler, beside what the
+local stack runs with it: moto with its state snapshots, and the search index fed from the accounts stream.
 
     python -m bench.registrations_lag [--phones 1000] [--rate 10]
 
 Two consumers in one run: the local stack's bridge as it is (SIP_EVENTS_CONSUMERS pollers, a visibility timeout of
-SIP_EVENTS_VISIBILITY_SECONDS) and the bridge it replaced (one poller, a 2 s visibility timeout: batches still
-being recorded became visible again and were recorded twice, each time slower). The figure is the time from the
+SIP_EVENTS_VISIBILITY_SECONDS) and the bridge it replaced (one poller, a 2 s visibility timeout: a batch still
+being recorded becomes visible again and is recorded twice). The figure is the time from the
 last unregistration sent to the list showing none of the phones (goal: 5 s).
 """
 
@@ -15,22 +16,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
 
 from bench import arguments
-from bench.create_accounts import _start_moto
 from bench.setup import bench_world
 from chalicelib.domain.model import Account
 from chalicelib.services import accounts, registrations
 from chalicelib.services.context import Context
 from chalicelib.settings import Settings
-from devstack.events import QueueBridge, create_queue
-from devstack.run_local import SIP_EVENTS_CONSUMERS, SIP_EVENTS_VISIBILITY_SECONDS
+from devstack.events import QueueBridge, StreamBridge, create_queue, wait_until
+from devstack.run_local import SIP_EVENTS_CONSUMERS, SIP_EVENTS_VISIBILITY_SECONDS, SNAPSHOT_SECONDS
+from devstack.sip_edge import free_port
 
 FIGURE = r"^registrations list caught up [\d.]+ s after the last of \d+ unregistrations"
 BASELINE = r"^before \(one poller, visibility 2 s\): caught up [\d.]+ s"
@@ -83,6 +89,14 @@ def run(ctx: Context, admin: Any, group_id: str, phones: list[Account], rate: fl
     return behind, bridge.delivered
 
 
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--phones", type=int, default=1000)
@@ -90,11 +104,23 @@ def main() -> None:
     args = arguments(parser, {"phones": 20, "rate": 20.0})
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    moto, url = _start_moto(stock=False)
+    # as the local stack runs them: moto with its state snapshots, the search index (tantivy on disk) fed by the
+    # accounts table's stream in the same process as the SIP events consumer
+    workdir = Path(tempfile.mkdtemp(prefix="registrations-lag-"))
+    port = free_port(socket.SOCK_STREAM)
+    moto = subprocess.Popen([sys.executable, "-m", "devstack.moto_server", "--port", str(port), "--state-dir",
+                             str(workdir / "moto"), "--snapshot-seconds", str(SNAPSHOT_SECONDS)])  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    stream = None
     try:
+        wait_until(lambda: _listening(port), 30)
         settings = Settings(storage="dynamodb", dynamodb_endpoint=url, table_prefix=f"lag{uuid.uuid4().hex[:6]}",
-                            search="memory", sqs_endpoint=url)  # fmt: skip
+                            search="tantivy", search_index_path=str(workdir / "search"), sqs_endpoint=url)  # fmt: skip
         ctx, admin, group = bench_world(settings)
+
+        import app
+
+        stream = StreamBridge(url, "eu-west-1", settings.table_name("accounts"), app.index_accounts).start()
         fields = [{"group_id": group.id, "username": f"lag{100000 + i}", "password": "bench-secret-1",
                    "phone_number": f"+39348{i:07d}"} for i in range(args.phones)]  # fmt: skip
         phones = [accounts.create_account(ctx, admin, data).account for data in fields]
@@ -106,9 +132,12 @@ def main() -> None:
               f"({SIP_EVENTS_CONSUMERS} pollers, visibility {SIP_EVENTS_VISIBILITY_SECONDS} s; messages handled "
               f"{new_delivered}; goal 5 s)")  # fmt: skip
         print(f"before (one poller, visibility 2 s): caught up {old:.1f} s after the last; messages handled "
-              f"{old_delivered} (more than {args.phones}: batches received again while being recorded)")  # fmt: skip
+              f"{old_delivered} (more than {args.phones}: batches handed out again while being recorded)")  # fmt: skip
     finally:
+        if stream is not None:
+            stream.stop()
         moto.terminate()
+        moto.wait(30)
 
 
 if __name__ == "__main__":

@@ -57,8 +57,8 @@ SIP_PORT = int(os.environ.get("SIP_PORT", "5060"))  # UDP and TCP; TLS on SIP_TL
 SIP_TLS_PORT = int(os.environ.get("SIP_TLS_PORT", "5061"))
 SIP_EDGES = int(os.environ.get("SIP_EDGES", "1"))  # 2: a second edge on the ports + 10, its own edge id
 # the SIP events consumer: several pollers, as Lambda runs several batches at once, and a visibility timeout a
-# loaded batch of ten stays well within (with 2 s, batches were received again while still being recorded, and
-# the registrations list fell 40-60 s behind an unregistration burst; bench/registrations_lag.py)
+# loaded batch of ten stays within (one poller with 2 s fell twice as far behind an unregistration burst;
+# bench/registrations_lag.py, docs/sip-events.md)
 SIP_EVENTS_CONSUMERS = 4
 SIP_EVENTS_VISIBILITY_SECONDS = 10
 HOST = "127.0.0.1"
