@@ -8,6 +8,9 @@ VENV := .venv
 # local stacks each keep theirs in a directory of their own.
 LOCAL_DATA_DIR ?= .localdata
 PY := $(VENV)/bin/python
+# checkov checks the synthesized templates (tests/infra/test_checkov.py); it lives in a venv of its own inside
+# the project's, because its dependency pins (boto3's among them) differ from the app's
+CHECKOV := $(VENV)/checkov/bin/checkov
 
 .PHONY: run reset test check bench bench-smoke clean system-deps
 
@@ -21,6 +24,12 @@ $(VENV)/.python-$(PYTHON_VERSION):
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-infra.txt $(VENV)/.python-$(PYTHON_VERSION)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(CHECKOV): requirements-checkov.txt $(VENV)/.python-$(PYTHON_VERSION)
+	rm -rf $(VENV)/checkov
+	$(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/pip install --quiet -r requirements-checkov.txt
 	touch $@
 
 run: $(VENV)/.installed system-deps
@@ -37,7 +46,7 @@ check: $(VENV)/.installed
 system-deps:
 	bash scripts/install-system-deps.sh
 
-test: system-deps check
+test: system-deps check $(CHECKOV)
 	$(PY) -m pytest
 
 # Every bench/*.py that runs as a script and declares FIGURE and BASELINE (bench/__init__.py); the smoke run is

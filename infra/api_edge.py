@@ -90,6 +90,7 @@ class ApiEdge(Construct):
         # API Gateway's own answers (unknown paths, throttling, WAF, timeouts) as the app's problem documents; in
         # the definition, so that the stage's deployment changes with them
         api.add_property_override("DefinitionBody.x-amazon-apigateway-gateway-responses", gateway_responses())
+        api.add_property_override("TracingEnabled", True)  # X-Ray traces of the stage's requests
         api.add_property_override(
             "AccessLogSetting",
             {"DestinationArn": self.access_logs.log_group_arn, "Format": stack.to_json_string(ACCESS_LOG_FORMAT)},

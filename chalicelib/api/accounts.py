@@ -7,12 +7,18 @@ from typing import Any
 from chalice.app import Blueprint, Request, Response
 
 from chalicelib.api.http import if_match, json_response, query_limit, query_param, read_json, route
+from chalicelib.api.operations import CSV, GROUP_ID, PAGING, Doc, Query
 from chalicelib.api.views import account_json, history_json, page_json, registration_json, row_json
 from chalicelib.domain.model import Operator
 from chalicelib.services import accounts, imports, registrations, search
 from chalicelib.services.context import Context
 
 bp = Blueprint(__name__)
+SEARCH = Query(
+    "q",
+    description="Lucene syntax over owner, username, callerid, email, description; "
+    "with q the items are account list rows (AccountRow)",
+)
 HISTORY_LIMIT = 100
 
 
@@ -22,12 +28,19 @@ def _result(result: accounts.AccountResult, status: int = 200) -> Response:
     return json_response(body, status, version=result.account.version)
 
 
-@route(bp, "/accounts", ["POST"])
+@route(
+    bp,
+    "/accounts",
+    ["POST"],
+    doc=Doc(
+        "Create an account (plain way, or wizard way: disabled until activated)", "AccountResult", "AccountInput", 201
+    ),
+)
 def create(ctx: Context, request: Request, actor: Operator) -> Response:
     return _result(accounts.create_account(ctx, actor, read_json(request, ctx)), 201)
 
 
-@route(bp, "/accounts", ["GET"])
+@route(bp, "/accounts", ["GET"], doc=Doc("List a group's accounts", "AccountPage", query=(GROUP_ID, SEARCH, *PAGING)))
 def list_(ctx: Context, request: Request, actor: Operator) -> Response:
     """A group's accounts by username; with `q`, those matching the search (manual 1.1.6), as list rows."""
     group_id = query_param(request, "group_id", required=True) or ""
@@ -38,7 +51,16 @@ def list_(ctx: Context, request: Request, actor: Operator) -> Response:
     return json_response(page_json(page, account_json))
 
 
-@route(bp, "/accounts/export", ["GET"])
+@route(
+    bp,
+    "/accounts/export",
+    ["GET"],
+    doc=Doc(
+        "A group's PGSM accounts in the batch CSV format (re-imports into an empty group)",
+        query=(GROUP_ID,),
+        content=CSV,
+    ),
+)
 def export(ctx: Context, request: Request, actor: Operator) -> Response:
     """The group's accounts as a batch CSV (the import format), for re-import elsewhere."""
     group_id = query_param(request, "group_id", required=True) or ""
@@ -50,42 +72,54 @@ def export(ctx: Context, request: Request, actor: Operator) -> Response:
     return Response(body=body, headers=headers)
 
 
-@route(bp, "/accounts/{account_id}", ["GET"])
+@route(bp, "/accounts/{account_id}", ["GET"], doc=Doc("Get an account", "Account", versioned=True))
 def get(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
     account = accounts.get_account(ctx, actor, account_id)
     return json_response(account_json(account), version=account.version)
 
 
-@route(bp, "/accounts/{account_id}", ["PATCH"])
+@route(
+    bp,
+    "/accounts/{account_id}",
+    ["PATCH"],
+    doc=Doc("Update an account", "AccountResult", "AccountPatch", versioned=True, conditional=True),
+)
 def patch(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
     expected = if_match(request, ctx)
     return _result(accounts.update_account(ctx, actor, account_id, read_json(request, ctx), expected))
 
 
-@route(bp, "/accounts/{account_id}", ["DELETE"])
+@route(bp, "/accounts/{account_id}", ["DELETE"], doc=Doc("Delete an account", conditional=True))
 def delete(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
     accounts.delete_account(ctx, actor, account_id, if_match(request, ctx))
     return Response(body="", status_code=204)
 
 
-@route(bp, "/accounts/{account_id}/enable", ["POST"])
+@route(bp, "/accounts/{account_id}/enable", ["POST"], doc=Doc("Enable", "Account"))
 def enable(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
     account = accounts.set_enabled(ctx, actor, account_id, True)
     return json_response(account_json(account), version=account.version)
 
 
-@route(bp, "/accounts/{account_id}/disable", ["POST"])
+@route(bp, "/accounts/{account_id}/disable", ["POST"], doc=Doc("Disable", "Account"))
 def disable(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
     account = accounts.set_enabled(ctx, actor, account_id, False)
     return json_response(account_json(account), version=account.version)
 
 
-@route(bp, "/accounts/{account_id}/history", ["GET"])
+@route(bp, "/accounts/{account_id}/history", ["GET"], doc=Doc("Timeline, sessions, calls", "History"))
 def history(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
     return json_response(history_json(accounts.history(ctx, actor, account_id, HISTORY_LIMIT)))
 
 
-@route(bp, "/registrations", ["GET"])
+@route(
+    bp,
+    "/registrations",
+    ["GET"],
+    doc=Doc(
+        "Who is online in a group: registered SIP contacts by username", "RegistrationPage", query=(GROUP_ID, *PAGING)
+    ),
+)
 def online(ctx: Context, request: Request, actor: Operator) -> Response:
     """Who is online in a group: one entry per registered contact, by username."""
     group_id = query_param(request, "group_id", required=True) or ""

@@ -8,6 +8,7 @@ from chalice.app import Blueprint, Request, Response
 
 from chalicelib.adapters.sms_twilio import valid_callback
 from chalicelib.api.http import json_response, problem, route
+from chalicelib.api.operations import Doc
 from chalicelib.api.views import account_json, message_json
 from chalicelib.domain.model import Operator
 from chalicelib.domain.provisioning import Purpose, segments
@@ -15,6 +16,13 @@ from chalicelib.services import activation
 from chalicelib.services.context import Context
 
 bp = Blueprint(__name__)
+CALLBACK = {
+    "204": {"description": "Recorded"},
+    "403": {
+        "description": "Bad signature",
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    },
+}
 
 
 def _sent(result: activation.Sent) -> Response:
@@ -26,27 +34,47 @@ def _sent(result: activation.Sent) -> Response:
     return json_response(body, 202)
 
 
-@route(bp, "/accounts/{account_id}/installation-sms", ["POST"])
+@route(
+    bp,
+    "/accounts/{account_id}/installation-sms",
+    ["POST"],
+    doc=Doc("Queue the installation SMS (new link)", "SmsSent", status=202),
+)
 def installation_sms(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
     return _sent(activation.send_link(ctx, actor, account_id, Purpose.INSTALL))
 
 
-@route(bp, "/accounts/{account_id}/activation-sms", ["POST"])
+@route(
+    bp,
+    "/accounts/{account_id}/activation-sms",
+    ["POST"],
+    doc=Doc("Queue the activation SMS (new link)", "SmsSent", status=202),
+)
 def activation_sms(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
     return _sent(activation.send_link(ctx, actor, account_id, Purpose.ACTIVATE))
 
 
-@route(bp, "/accounts/{account_id}/installation-email", ["POST"])
+@route(
+    bp,
+    "/accounts/{account_id}/installation-email",
+    ["POST"],
+    doc=Doc("Queue the installation link by e-mail (devices without SMS)", "SmsSent", status=202),
+)
 def installation_email(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
     return _sent(activation.send_link(ctx, actor, account_id, Purpose.INSTALL, activation.EMAIL))
 
 
-@route(bp, "/accounts/{account_id}/activation-email", ["POST"])
+@route(
+    bp,
+    "/accounts/{account_id}/activation-email",
+    ["POST"],
+    doc=Doc("Queue the activation link by e-mail (devices without SMS)", "SmsSent", status=202),
+)
 def activation_email(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
     return _sent(activation.send_link(ctx, actor, account_id, Purpose.ACTIVATE, activation.EMAIL))
 
 
-@route(bp, "/accounts/{account_id}/messages", ["GET"])
+@route(bp, "/accounts/{account_id}/messages", ["GET"], doc=Doc("SMS sent to the account, newest first", "MessagePage"))
 def account_messages(ctx: Context, request: Request, actor: Operator, account_id: str) -> Response:
     found = activation.messages_of(ctx, actor, account_id)
     return json_response({"items": [message_json(m) for m in found], "next_cursor": None})
@@ -58,7 +86,13 @@ def _public_url(ctx: Context, message_id: str) -> str:
     return f"{ctx.settings.public_base_url}/api/v1/sms/status/{message_id}"
 
 
-@route(bp, "/sms/status/{message_id}", ["POST"], public=True)
+@route(
+    bp,
+    "/sms/status/{message_id}",
+    ["POST"],
+    public=True,
+    doc=Doc("Twilio status callback (X-Twilio-Signature checked)", responses=CALLBACK),
+)
 def status_callback(ctx: Context, request: Request, actor: None, message_id: str) -> Response:
     raw = request.raw_body or b""
     params = dict(parse_qsl(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw))

@@ -5,35 +5,35 @@ from __future__ import annotations
 from chalice.app import Blueprint, Request, Response
 
 from chalicelib.api.http import bearer_token, json_response, query_limit, read_json, route, source_ip
+from chalicelib.api.operations import LIMIT_ONLY, Doc
 from chalicelib.api.views import login_json, operator_json
-from chalicelib.domain.model import Operator, iso
+from chalicelib.domain import resources
+from chalicelib.domain.model import Operator
 from chalicelib.services import operators
 from chalicelib.services.context import Context
 
 bp = Blueprint(__name__)
 
 
-@route(bp, "/auth/login", ["POST"], public=True)
+@route(bp, "/auth/login", ["POST"], public=True, doc=Doc("Log in", "Session", "Login"))
 def login(ctx: Context, request: Request, actor: None) -> Response:
     user_agent = request.headers.get("user-agent") or ""
     result = operators.login(ctx, read_json(request, ctx), source_ip(request), user_agent)
-    return json_response(
-        {"token": result.token, "expires_at": iso(result.expires_at), "operator": operator_json(result.operator)}
-    )
+    return json_response(resources.SESSION.render(result))
 
 
-@route(bp, "/auth/logout", ["POST"])
+@route(bp, "/auth/logout", ["POST"], doc=Doc("Log out (revokes the token)"))
 def logout(ctx: Context, request: Request, actor: Operator) -> Response:
     operators.logout(ctx, bearer_token(request))
     return Response(body="", status_code=204)
 
 
-@route(bp, "/auth/me", ["GET"])
+@route(bp, "/auth/me", ["GET"], doc=Doc("The logged-in operator", "Operator"))
 def me(ctx: Context, request: Request, actor: Operator) -> Response:
     return json_response(operator_json(actor))
 
 
-@route(bp, "/audit/logins", ["GET"])
+@route(bp, "/audit/logins", ["GET"], doc=Doc("Recent login attempts (admin)", "LoginAttemptPage", query=(LIMIT_ONLY,)))
 def logins(ctx: Context, request: Request, actor: Operator) -> Response:
     attempts = operators.recent_logins(ctx, actor, query_limit(request))
     return json_response({"items": [login_json(a) for a in attempts], "next_cursor": None})

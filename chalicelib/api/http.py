@@ -15,7 +15,7 @@ from typing import Any
 from chalice.app import Blueprint, Chalice, Request, Response
 
 from chalicelib import bootstrap
-from chalicelib.api import idempotency, json_reader, security_headers
+from chalicelib.api import idempotency, json_reader, operations, security_headers
 from chalicelib.domain.errors import DomainError, FieldError, PreconditionRequired, Unauthorized, ValidationFailed
 from chalicelib.domain.model import Operator
 from chalicelib.services import operators
@@ -205,9 +205,14 @@ def source_ip(request: Request) -> str:
 Handler = Callable[..., Response]
 
 
-def route(bp: Blueprint, path: str, methods: list[str], *, public: bool = False) -> Callable[[Handler], Handler]:
+def route(
+    bp: Blueprint, path: str, methods: list[str], *, public: bool = False, doc: operations.Doc | None = None
+) -> Callable[[Handler], Handler]:
     """Register a view that receives (ctx, request, actor, **url_params) and turns domain errors into
-    problem documents. Non-public views require `Authorization: Bearer <token>`."""
+    problem documents. Non-public views require `Authorization: Bearer <token>`. `doc` documents the operation
+    in the OpenAPI document (api/operations.py); a route without one is not part of /api/v1's document."""
+    if doc is not None:
+        operations.register(path, methods, doc, public)
 
     def decorate(view: Handler) -> Handler:
         @functools.wraps(view)

@@ -8,25 +8,26 @@ from typing import Any
 from chalice.app import Blueprint, Request, Response
 
 from chalicelib.api.http import BadRequest, json_response, query_limit, read_json, read_multipart, route
+from chalicelib.api.operations import CSV, LIMIT_ONLY, Doc
+from chalicelib.domain import resources
 from chalicelib.domain.import_job import ImportJob
-from chalicelib.domain.model import Operator, iso
+from chalicelib.domain.model import Operator
 from chalicelib.services import imports
 from chalicelib.services.context import Context
 
 bp = Blueprint(__name__)
+IMPORT_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {"schema": {"$ref": "#/components/schemas/ImportUpload"}},
+        "application/json": {"schema": {"$ref": "#/components/schemas/ImportReference"}},
+    },
+}
 FIELDS = {"group_id", "profile_id", "policy", "dry_run", "send_installation_sms"}
-HIDDEN = {"file_key", "result_key", "phase", "next_chunk", "chunks", "version", "updated_at"}
 
 
 def job_json(job: ImportJob) -> dict[str, Any]:
-    return {
-        **{k: v for k, v in job.__dict__.items() if k not in HIDDEN and k != "errors"},
-        "created_at": iso(job.created_at),
-        "updated_at": iso(job.updated_at),
-        "progress": job.progress,
-        "has_result": bool(job.result_key),
-        "errors": [e.__dict__ for e in job.errors],
-    }
+    return resources.IMPORT_JOB.render(job)
 
 
 def _unknown(names: set[str]) -> None:
@@ -34,7 +35,18 @@ def _unknown(names: set[str]) -> None:
         raise BadRequest(f"Unknown fields: {', '.join(sorted(names))}.", code="unknown_field", field=sorted(names)[0])
 
 
-@route(bp, "/imports", ["POST"])
+@route(
+    bp,
+    "/imports",
+    ["POST"],
+    doc=Doc(
+        "Queue the import of a batch file (validated first; dry run and policies): a multipart upload, or JSON "
+        "naming a presigned upload (upload_id); the job runs in the background",
+        "ImportJob",
+        status=202,
+        request_body=IMPORT_BODY,
+    ),
+)
 def create(ctx: Context, request: Request, actor: Operator) -> Response:
     if (request.headers.get("content-type") or "").lower().startswith("application/json"):
         body = read_json(request, ctx)
@@ -63,7 +75,17 @@ def create(ctx: Context, request: Request, actor: Operator) -> Response:
     return json_response(job_json(job), 202)
 
 
-@route(bp, "/imports/uploads", ["POST"])
+@route(
+    bp,
+    "/imports/uploads",
+    ["POST"],
+    doc=Doc(
+        "A presigned S3 form (url, fields) for a file too large for a request; expires in 15 minutes",
+        "UploadForm",
+        "UploadRequest",
+        201,
+    ),
+)
 def upload_form(ctx: Context, request: Request, actor: Operator) -> Response:
     """A presigned S3 POST for a file larger than a request may carry; then POST /imports with its upload_id."""
     body = read_json(request, ctx)
@@ -71,18 +93,30 @@ def upload_form(ctx: Context, request: Request, actor: Operator) -> Response:
     return json_response(imports.upload_form(ctx, actor, str(body.get("group_id") or "")), 201)
 
 
-@route(bp, "/imports", ["GET"])
+@route(
+    bp, "/imports", ["GET"], doc=Doc("Recent import jobs of the operator's groups", "ImportPage", query=(LIMIT_ONLY,))
+)
 def list_(ctx: Context, request: Request, actor: Operator) -> Response:
     jobs = imports.recent_jobs(ctx, actor, query_limit(request))
     return json_response({"items": [job_json(j) for j in jobs], "next_cursor": None})
 
 
-@route(bp, "/imports/{job_id}", ["GET"])
+@route(
+    bp,
+    "/imports/{job_id}",
+    ["GET"],
+    doc=Doc("One import job: status, progress, counts and per-row errors", "ImportJob"),
+)
 def get(ctx: Context, request: Request, actor: Operator, job_id: str) -> Response:
     return json_response(job_json(imports.get_job(ctx, actor, job_id)))
 
 
-@route(bp, "/imports/{job_id}/result", ["GET"])
+@route(
+    bp,
+    "/imports/{job_id}/result",
+    ["GET"],
+    doc=Doc("Every record of the file with its outcome and created username", content=CSV),
+)
 def result(ctx: Context, request: Request, actor: Operator, job_id: str) -> Response:
     """Every record of the file with its outcome and the created username (CSV)."""
     body = b"".join(imports.result_file(ctx, actor, job_id)).decode()

@@ -15,6 +15,25 @@ class RowError:
     message: str
 
 
+class Policy(StrEnum):
+    ALL_OR_NOTHING = "all_or_nothing"
+    SKIP_INVALID = "skip_invalid"
+
+
+class JobStatus(StrEnum):
+    """What the API reports of a job (the domain keeps it as its value)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class Source(StrEnum):
+    UPLOAD = "upload"  # console or API
+    DROP = "drop"  # the S3 drop folder
+
+
 class Phase(StrEnum):
     VALIDATE = "validate"  # waiting for, or in, the validation pass
     APPLY = "apply"  # creating accounts, one staged chunk at a time

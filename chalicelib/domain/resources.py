@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Final
 
 from chalicelib.domain import rules
+from chalicelib.domain.calls import CallResult, Direction, MediaSecurity
 from chalicelib.domain.declare import Field, Shape, page_of
+from chalicelib.domain.import_job import JobStatus, Policy, Source
 from chalicelib.domain.model import AccountStatus, AccountType, CreationMode, Role, SecurityModel, Transport
 from chalicelib.domain.provisioning import MessageStatus, Purpose
 
@@ -157,10 +159,10 @@ SMS_SENT = Shape(
 REGISTRATION = Shape(
     "Registration",
     (
-        *(
-            Field(name, required=True)
-            for name in ("account_id", "username", "group_id", "contact", "source", "transport", "user_agent", "edge")
-        ),
+        *(Field(name, required=True) for name in ("account_id", "username", "group_id", "contact", "source")),
+        Field("transport", "choice", choices=Transport, required=True),
+        Field("user_agent", required=True),
+        Field("edge", required=True, description="the SIP edge task that holds the contact"),
         Field("registered_at", T, required=True),
         Field("expires_at", T, required=True),
     ),
@@ -191,13 +193,97 @@ LOGIN = Shape(
     ),
 )
 
-PAGES = {s.name: page_of(s) for s in (GROUP, PROFILE, OPERATOR, MESSAGE, REGISTRATION, LOGIN_ATTEMPT)}
+SESSION = Shape(
+    "Session",
+    (Field("token", required=True, description="send as `Authorization: Bearer <token>`"),
+     Field("expires_at", T, required=True), Field("operator", "shape", shape=OPERATOR, required=True)),
+)  # fmt: skip
+
+ROW_ERROR = Shape(
+    "RowError",
+    (Field("row", "integer", minimum=0, required=True), Field("field", required=True), Field("code", required=True),
+     Field("message", required=True)),
+)  # fmt: skip
+IMPORT_JOB = Shape(
+    "ImportJob",
+    (
+        *(Field(name, required=True)
+          for name in ("id", "group_id", "file_name", "created_by", "message", "profile_id")),
+        Field("policy", "choice", choices=Policy, required=True),
+        Field("status", "choice", choices=JobStatus, required=True),
+        Field("source", "choice", choices=Source, required=True),
+        Field("progress", "integer", minimum=0, maximum=100, required=True),
+        Field("has_result", "boolean", required=True, value=lambda job: bool(job.result_key),
+              description="the result CSV is at /imports/{id}/result"),
+        Field("dry_run", "boolean", required=True),
+        Field("send_installation_sms", "boolean", required=True),
+        Field("created_at", T, required=True),
+        Field("updated_at", T, nullable=True, required=True),
+        *(Field(name, "integer", minimum=0, required=True)
+          for name in ("rows", "valid", "created", "failed", "skipped", "errors_total")),
+        Field("errors", "shapes", shape=ROW_ERROR, required=True, description="the first row errors"),
+    ),
+)  # fmt: skip
+_IMPORT_OPTIONS = (
+    Field("group_id", max_length=ID, min_length=1, required=True),
+    Field("profile_id", max_length=ID, description="the default provisioning profile (else the group's)"),
+    Field("policy", "choice", choices=Policy),
+    Field("dry_run", "boolean"),
+    Field("send_installation_sms", "boolean"),
+)
+IMPORT_UPLOAD = Shape(
+    "ImportUpload",
+    (Field("file", required=True, description="the CSV file (a multipart part with a file name)"), *_IMPORT_OPTIONS),
+)
+IMPORT_REFERENCE = Shape(
+    "ImportReference",
+    (Field("upload_id", required=True, description="from POST /imports/uploads"), Field("file_name", max_length=255),
+     *_IMPORT_OPTIONS),
+)  # fmt: skip
+UPLOAD_REQUEST = Shape("UploadRequest", (Field("group_id", max_length=ID, min_length=1, required=True),))
+UPLOAD_FORM = Shape(
+    "UploadForm",
+    (Field("upload_id", required=True), Field("url", required=True),
+     Field("fields", "object", required=True, description="the form fields to post with the file"),
+     Field("expires_in", "integer", minimum=0, required=True), Field("max_bytes", "integer", minimum=0, required=True)),
+)  # fmt: skip
+
+CALL = Shape(
+    "Call",
+    (
+        *(Field(name, required=True) for name in ("call_id", "caller_username", "callee_username", "dialled")),
+        Field("direction", "choice", choices=Direction, required=True),
+        Field("started_at", T, required=True),
+        Field("answered_at", T, nullable=True, required=True),
+        Field("ended_at", T, nullable=True, required=True),
+        Field("duration_seconds", "integer", minimum=0, required=True),
+        Field("result", "choice", choices=CallResult, nullable=True, required=True,
+              description="null while the call goes on"),
+        Field("sip_code", "integer", nullable=True, required=True),
+        Field("media_security", "choice", choices=MediaSecurity, required=True),
+    ),
+)  # fmt: skip
+
+FIELD_ERROR = Shape("FieldError", (Field("field", required=True), Field("code", required=True),
+                                   Field("message", required=True)))  # fmt: skip
+PROBLEM = Shape(
+    "Problem",
+    (Field("type"), Field("title", required=True), Field("status", "integer", required=True),
+     Field("code", required=True, description="stable, for programs"), Field("detail", required=True),
+     Field("field", description="the field at fault"), Field("errors", "shapes", shape=FIELD_ERROR)),
+    description="RFC 9457",
+    open=True,
+)  # fmt: skip
+
+PAGES = {s.name: page_of(s) for s in (GROUP, PROFILE, OPERATOR, MESSAGE, REGISTRATION, LOGIN_ATTEMPT, CALL)}
+PAGES["ImportPage"] = page_of(IMPORT_JOB, "ImportPage")
 ACCOUNT_PAGE = page_of(ACCOUNT)
 ROW_PAGE = page_of(ACCOUNT_ROW)
 
 SHAPES: tuple[Shape, ...] = (
     ACCOUNT_CREATE, ACCOUNT_PATCH, ACCOUNT, ACCOUNT_RESULT, ACCOUNT_ROW, GROUP_INPUT, GROUP_PATCH, GROUP,
     PROFILE_INPUT, PROFILE_PATCH, PROFILE, OPERATOR_INPUT, OPERATOR_PATCH, OPERATOR, MESSAGE, REGISTRATION, EVENT,
-    HISTORY, LOGIN_ATTEMPT, LOGIN, SENT_MESSAGE, SMS_SENT, *PAGES.values(),
+    HISTORY, LOGIN_ATTEMPT, LOGIN, SENT_MESSAGE, SMS_SENT, SESSION, ROW_ERROR, IMPORT_JOB, IMPORT_UPLOAD,
+    IMPORT_REFERENCE, UPLOAD_REQUEST, UPLOAD_FORM, CALL, FIELD_ERROR, PROBLEM, *PAGES.values(),
 )  # fmt: skip
 """Every declared shape: the OpenAPI document's components come from this tuple (add a new resource here)."""

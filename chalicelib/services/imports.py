@@ -27,7 +27,6 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from chalicelib.domain.csv_import import (
@@ -48,7 +47,7 @@ from chalicelib.domain.errors import (
     NotFound,
     ValidationFailed,
 )
-from chalicelib.domain.import_job import ImportJob, Phase, RowError
+from chalicelib.domain.import_job import ImportJob, Phase, Policy, RowError
 from chalicelib.domain.model import Account, AccountStatus, AccountType, Group, Operator, Role
 from chalicelib.domain.provisioning import Purpose
 from chalicelib.services import accounts, activation, guards
@@ -75,11 +74,6 @@ def _yes_no(errors: list[FieldError], name: str, value: object) -> bool:
         return _YES_NO[value.strip().lower()]
     errors.append(FieldError(name, "invalid_boolean", f"'{name}' is true or false."))
     return False
-
-
-class Policy(StrEnum):
-    ALL_OR_NOTHING = "all_or_nothing"
-    SKIP_INVALID = "skip_invalid"
 
 
 @dataclass(frozen=True)
