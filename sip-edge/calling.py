@@ -35,7 +35,6 @@ from sipedge.directory import Account, DirectoryUnavailable
 from sipedge.policy import refusal_after_auth
 from sipedge.sipmsg import host_port
 
-LOCATION = "location"
 AUTH_HA1 = 1
 QOP_AUTH = 1
 AUTH_RECHALLENGE = (-4, -5, -6)
