@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -491,6 +492,11 @@ class LocatedContact:
     socket: str
 
 
+def _unexpired(expires: str) -> bool:
+    """usrloc keeps an expired contact until its timer runs (SIP_USRLOC_TIMER_SECONDS): a lookup skips it."""
+    return not expires.isdigit() or int(expires) == 0 or int(expires) > time.time()
+
+
 def location_of(aor_uri: str) -> list[LocatedContact]:
     """The contacts of an AOR in the fleet's location (this task's usrloc, replicated by dmq_usrloc)."""
     profile = "loc"
@@ -502,6 +508,7 @@ def location_of(aor_uri: str) -> list[LocatedContact]:
                 *(pv(f"$(ulc({profile}=>{name})[{index}])") for name in ("addr", "path", "ruid", "received", "socket"))
             )
             for index in range(int(pv(f"$ulc({profile}=>count)") or 0))
+            if _unexpired(pv(f"$(ulc({profile}=>expires)[{index}])"))
         ]
     finally:
         KSR.registrar.reg_free_contacts(profile)
