@@ -40,7 +40,6 @@ from sipedge.directory import Account, DirectoryUnavailable
 from sipedge.policy import refusal_after_auth
 from sipedge.sipmsg import host_port
 
-LOCATION = "location"
 RETRY_AFTER_SECONDS = 5
 CALL_VAR = "$dlg_var(call)"
 MEDIA_VAR = "$dlg_var(media)"
@@ -237,13 +236,15 @@ def check_parties(caller: Account, callee: Account | None) -> Refusal | None:
 
 
 def relay(context: CallContext, caller: Account, callee: Account, plan: Media) -> None:
-    KSR.pv.sets("$ru", f"sip:{callee.username}@{callee.realm or pv('$rd')}")
-    if KSR.registrar.lookup(LOCATION) < 0:
+    # the fleet's location (routing.route_to): the phone's own connection, or the task that holds it
+    contact = _edge().route_to(f"sip:{callee.username}@{callee.realm or pv('$rd')}")
+    if contact is None:
         refuse(context, Refusal.NOT_REGISTERED)
         return
+    hop = contact.received or contact.address
     context = CallContext(
         context.call_id, context.dialled, context.caller,
-        CallParty(callee.id, callee.username, _transport_of(pv("$du") or pv("$ru")), _address_of(pv("$du"))),
+        CallParty(callee.id, callee.username, _transport_of(hop), _address_of(hop)),
         plan.value,
     )  # fmt: skip
     if not offer(plan):

@@ -10,6 +10,7 @@ import re
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from devstack.sip_edge import SipEdge, start_edge
 from tests.sip_edge.callsipp import caller_scenario, media
 from tests.sip_edge.conftest import (
     CACHE_SECONDS,
+    CONNECTIONS_PER_SOURCE,
     FLOOD_LIMIT,
     TCP_IDLE_SECONDS,
     TLS_HANDSHAKE_SECONDS,
@@ -218,6 +220,41 @@ def test_idle_connections_are_closed_and_a_registered_one_is_kept(edge: SipEdge,
     assert time.monotonic() - started >= TLS_HANDSHAKE_SECONDS - 1
     assert not _closed_within(registered.sock, 1.0)  # past the idle limit, still open
     for sock in (idle_tcp, idle_tls, registered.sock):
+        sock.close()
+
+
+def _options_over(sock: socket.socket, local: str) -> str:
+    branch = uuid.uuid4().hex
+    sock.sendall((f"OPTIONS sip:{DOMAIN} SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch=z9hG4bK{branch}\r\n"
+                  f"Max-Forwards: 70\r\nFrom: <sip:probe@{DOMAIN}>;tag={branch[:8]}\r\nTo: <sip:{DOMAIN}>\r\n"
+                  f"Call-ID: {branch}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode())  # fmt: skip
+    sock.settimeout(3)
+    try:
+        return sock.recv(4096).decode(errors="replace")
+    except (TimeoutError, ConnectionError):
+        return ""
+
+
+def test_one_address_holds_at_most_the_connection_cap_while_another_address_connects(edge: SipEdge) -> None:
+    held = []
+    for _ in range(CONNECTIONS_PER_SOURCE):
+        sock = socket.create_connection((edge.host, edge.tcp_port), source_address=("127.0.0.13", 0))
+        assert _options_over(sock, "127.0.0.13:9").startswith("SIP/2.0 200"), len(held)
+        held.append(sock)
+    over = socket.create_connection((edge.host, edge.tcp_port), source_address=("127.0.0.13", 0))
+    assert _options_over(over, "127.0.0.13:9") == ""  # closed without an answer
+    assert _closed_within(over, 2)
+    elsewhere = socket.create_connection((edge.host, edge.tcp_port), source_address=("127.0.0.14", 0))
+    assert _options_over(elsewhere, "127.0.0.14:9").startswith("SIP/2.0 200")
+    held.pop().close()  # one closed: its unit comes back
+    time.sleep(0.5)
+    again = socket.create_connection((edge.host, edge.tcp_port), source_address=("127.0.0.13", 0))
+    assert _options_over(again, "127.0.0.13:9").startswith("SIP/2.0 200")
+    metrics = subprocess.run(["kamcmd", "-s", f"unix:{edge.ctl_socket}", "htable.dump", "metrics"],
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "connection_cutoffs" in metrics
+    assert "connection from 127.0.0.13 closed" in edge.log_text()
+    for sock in (*held, over, elsewhere, again):
         sock.close()
 
 
