@@ -16,7 +16,9 @@ import os
 import re
 import resource
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +34,15 @@ from chalicelib.services import accounts
 from chalicelib.settings import Settings
 from devstack.events import create_import_resources
 from devstack.moto_server import MotoServer
-from devstack.sip_edge import SipEdge, free_port, start_edge, start_fleet
+from devstack.sip_edge import ROOT, SipEdge, free_port, start_edge, start_fleet
+
+sys.path.insert(0, str(ROOT / "sip-edge"))  # the edge's own package (Kamailio loads it from there)
+from sipedge.client import SidecarDirectory
+from sipedge.config import EdgeConfig
+from sipedge.directory import DynamoDirectory
+from sipedge.events import EventSender
+from sipedge.registry import RECHECK_BATCH
+from sipedge.sidecar import Sidecar
 
 PASSWORD = "bench-secret-1"
 FIGURE = r"^highest rate with < 0\.1% failures .*full edge \d+/s"
@@ -105,15 +115,20 @@ def highest_rate(edge: SipEdge, workdir: Path, users: Path, rates: list[int], se
 
 def fleet_rate(env: dict[str, str], sqs: Any, prefix: str, workdir: Path, users: Path, rates: list[int],
                seconds: int) -> int:  # fmt: skip
-    """The highest total rate two edges (a local SIP_EDGES=2 fleet) hold, each sent half of it at once."""
+    """The highest total rate two edges (a local SIP_EDGES=2 fleet) hold, each sent half of it at once, each by
+    its own half of the accounts (a phone is connected to one task; the other learns its contact over DMQ)."""
     queue = sqs.create_queue(QueueName=f"{prefix}-sip-events-fleet")["QueueUrl"]
     edges = start_fleet({**env, "SIP_EVENTS_QUEUE_URL": queue}, workdir / "fleet", 2)
+    header, *rows = users.read_text(encoding="utf-8").splitlines()
+    halves = [workdir / f"fleet-users-{n}.csv" for n in (1, 2)]
+    for n, half in enumerate(halves):
+        half.write_text("\n".join([header, *rows[n::2]]) + "\n", encoding="utf-8")
     best = 0
     try:
         for rate in rates:
             with ThreadPoolExecutor(2) as pool:
                 dirs = [workdir / edge.env["SIP_EDGE_ID"] for edge in edges]
-                runs = list(pool.map(run_rate, edges, dirs, [users] * 2, [rate // 2] * 2, [seconds] * 2))
+                runs = list(pool.map(run_rate, edges, dirs, halves, [rate // 2] * 2, [seconds] * 2))
             ok, failed = sum(r[0] for r in runs), sum(r[1] for r in runs)
             share = failed / max(ok + failed, 1)
             print(f"  {'fleet':<8} {rate:>5}/s: {ok} ok, {failed} failed ({share:.2%})", flush=True)
@@ -125,6 +140,40 @@ def fleet_rate(env: dict[str, str], sqs: Any, prefix: str, workdir: Path, users:
             edge.stop()
         sqs.delete_queue(QueueUrl=queue)
     return best
+
+
+def recheck_cost(moto_url: str, prefix: str, account_id: str, phones: int, workdir: Path) -> tuple[float, float]:
+    """Seconds to read `phones` registered accounts again as the registry's re-check does: batched (BatchGetItem,
+    RECHECK_BATCH ids at a time, through a sidecar as in the edge), and one account after another (the account,
+    its group and its profile: three GetItems, what the timer did before). The accounts are copies of one
+    account (its group and profile), written straight into the table."""
+    client = boto3.client("dynamodb", region_name="eu-west-1", endpoint_url=moto_url)
+    table = f"{prefix}-accounts"
+    item = client.get_item(TableName=table, Key={"id": {"S": account_id}})["Item"]
+    ids = [f"recheck-{n}" for n in range(phones)]
+    for start in range(0, phones, 25):
+        puts: list[Any] = [{"PutRequest": {"Item": {**item, "id": {"S": i}}}} for i in ids[start : start + 25]]
+        client.batch_write_item(RequestItems={table: puts})
+    config = EdgeConfig(table_prefix=prefix, dynamodb_endpoint=moto_url, region="eu-west-1",
+                        backend_timeout_seconds=5)  # fmt: skip
+    path = str(workdir / "recheck-sidecar.sock")
+    sidecar = Sidecar(DynamoDirectory(config), EventSender(None, None), path)
+    threading.Thread(target=sidecar.serve, daemon=True).start()
+    asker = SidecarDirectory(path, timeout=10)
+    started = time.monotonic()
+    for start in range(0, phones, RECHECK_BATCH):
+        found = asker.by_ids(ids[start : start + RECHECK_BATCH])
+        assert all(found.values()), "a copied account was not read back"
+    batched = time.monotonic() - started
+    sidecar.stop()
+    references = [(f"{prefix}-{name}s", {"id": item[key]}) for name, key in
+                  (("group", "group_id"), ("profile", "provisioning_profile_id")) if key in item]  # fmt: skip
+    started = time.monotonic()
+    for account in ids:
+        client.get_item(TableName=table, Key={"id": {"S": account}})
+        for reference_table, key in references:
+            client.get_item(TableName=reference_table, Key=key)
+    return batched, time.monotonic() - started
 
 
 def kamailio_memory_kib(edge: SipEdge) -> int:
@@ -173,7 +222,9 @@ def main() -> None:
     parser.add_argument("--hot", type=int, default=100, help="accounts registering again and again (cache warm)")
     parser.add_argument("--tcp-clients", type=int, default=5000)
     parser.add_argument("--settle", type=float, default=15.0, help="seconds the TCP clients get to register")
-    args = arguments(parser, {"accounts": 20, "hot": 10, "rates": "25", "seconds": 2, "tcp_clients": 20, "settle": 2.0})
+    parser.add_argument("--recheck-phones", type=int, default=5000, help="registered phones the re-check reads")
+    args = arguments(parser, {"accounts": 20, "hot": 10, "rates": "25", "seconds": 2, "tcp_clients": 20, "settle": 2.0,
+                              "recheck_phones": 200})  # fmt: skip
     rates = [int(r) for r in args.rates.split(",")]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, args.tcp_clients * 2 + 1000)), hard))
@@ -231,7 +282,8 @@ def main() -> None:
     print(f"full edge with no cache ({args.accounts} accounts, every REGISTER reads moto's DynamoDB): {cold}/s")
     fleet = fleet_rate({**common, "SIP_ACCOUNT_CACHE_SECONDS": "30"}, sqs, prefix, workdir, hot, rates, args.seconds)
     print(
-        f"two edges (SIP_EDGES=2, half the rate each, lockouts shared over DMQ): {fleet}/s, "
+        f"two edges (SIP_EDGES=2, half the rate and half the accounts each, lockouts and location shared over "
+        f"DMQ): {fleet}/s, "
         f"static table {baseline}/s, ratio {fleet / baseline if baseline else 0.0:.0%}"
     )
     # one account per TCP client (one contact per account), in a static table: the same Kamailio either way
@@ -258,6 +310,10 @@ def main() -> None:
     finally:
         edge.stop()
     print(f"open TCP registrations held: {held}; Kamailio memory per registration: {per / 1024:.1f} KiB")
+    batched, one_by_one = recheck_cost(moto.url, prefix, static[0]["id"], args.recheck_phones, workdir)
+    print(f"re-check of {args.recheck_phones} registered phones (SIP_RECHECK_SECONDS default 20, the registry spreads "
+          f"a round over 10 s): batched through the sidecar {batched:.1f} s, one account after another "
+          f"(a GetItem for it, its group and its profile) {one_by_one:.1f} s")  # fmt: skip
     moto.stop()
 
 

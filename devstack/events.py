@@ -148,7 +148,9 @@ class QueueBridge:
     message is deleted when the handler returns and otherwise comes back after the visibility timeout (and
     goes to the dead-letter queue after the queue's maximum receives), as with Lambda."""
 
-    def __init__(self, endpoint: str, region: str, queue_url: str, handler: Handler, batch: int = 1) -> None:
+    def __init__(
+        self, endpoint: str, region: str, queue_url: str, handler: Handler, batch: int = 1, concurrency: int = 1
+    ) -> None:
         self.sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=region)
         self.queue_url = queue_url
         self.arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
@@ -158,19 +160,25 @@ class QueueBridge:
         self.handler = handler
         self.batch = batch
         self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"queue-bridge-{queue_url.rsplit('/', 1)[-1]}", daemon=True
-        )
+        # Lambda's SQS poller runs several batches at once (its concurrency scales with the backlog): `concurrency`
+        # pollers here, each receiving, handling and deleting its own batch
+        name = f"queue-bridge-{queue_url.rsplit('/', 1)[-1]}"
+        self._threads = [
+            threading.Thread(target=self._run, name=f"{name}-{n}", daemon=True) for n in range(concurrency)
+        ]
+        self._count = threading.Lock()
         self.delivered = 0
         self.failures = 0
 
     def start(self) -> QueueBridge:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -185,16 +193,18 @@ class QueueBridge:
             try:
                 failed = set(reported_failures(self.handler(event, None)))
             except Exception:
-                self.failures += 1
+                with self._count:
+                    self.failures += 1
                 log.info("queue handler failed; the message comes back after its visibility timeout")
                 continue
             # as Lambda with ReportBatchItemFailures: the messages reported failed stay and come back
-            self.failures += len(failed)
             done = [m for m in messages if m["MessageId"] not in failed]
             entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)]
             if entries:
                 self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
-            self.delivered += len(done)
+            with self._count:
+                self.failures += len(failed)
+                self.delivered += len(done)
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -58,6 +58,11 @@ LICENCE_PORT = int(os.environ.get("LICENCE_PORT", "5050"))
 SIP_PORT = int(os.environ.get("SIP_PORT", "5060"))  # UDP and TCP; TLS on SIP_TLS_PORT
 SIP_TLS_PORT = int(os.environ.get("SIP_TLS_PORT", "5061"))
 SIP_EDGES = int(os.environ.get("SIP_EDGES", "1"))  # 2: a second edge on the ports + 10, its own edge id
+# the SIP events consumer: several pollers, as Lambda runs several batches at once, and a visibility timeout a
+# loaded batch of ten stays within (one poller with 2 s fell twice as far behind an unregistration burst;
+# bench/registrations_lag.py, docs/sip-events.md)
+SIP_EVENTS_CONSUMERS = 4
+SIP_EVENTS_VISIBILITY_SECONDS = 10
 HOST = "127.0.0.1"
 DATA_DIR = Path(os.environ.get("LOCAL_DATA_DIR", ".localdata")).resolve()
 SNAPSHOT_SECONDS = 1.0  # at most this much (plus a snapshot being written) is lost when the stack is killed
@@ -173,7 +178,8 @@ def _serve(env: dict[str, str], running: list[Stoppable]) -> None:
         env[ENV_S3_ENDPOINT], env["AWS_REGION"], env[ENV_IMPORTS_BUCKET], env["IMPORT_QUEUE_NAME"]
     )
     os.environ[ENV_IMPORT_QUEUE_URL] = env[ENV_IMPORT_QUEUE_URL] = import_queue_url
-    sip_events_url = create_queue(env[ENV_DYNAMODB_ENDPOINT], env["AWS_REGION"], env["SIP_EVENTS_QUEUE_NAME"])
+    sip_events_url = create_queue(env[ENV_DYNAMODB_ENDPOINT], env["AWS_REGION"], env["SIP_EVENTS_QUEUE_NAME"],
+                                  visibility_seconds=SIP_EVENTS_VISIBILITY_SECONDS)  # fmt: skip
     os.environ["SIP_EVENTS_QUEUE_URL"] = env["SIP_EVENTS_QUEUE_URL"] = sip_events_url  # where the SIP edge sends
     settings = Settings.from_env(env)
     create_tables(settings)
@@ -209,7 +215,8 @@ def _serve(env: dict[str, str], running: list[Stoppable]) -> None:
     running.extend([
         StreamBridge(endpoint, settings.region, accounts_table, app.index_accounts, positions=positions).start(),
         QueueBridge(endpoint, settings.region, queue_url, app.send_sms).start(),
-        QueueBridge(endpoint, settings.region, sip_events_url, app.record_sip_events, batch=10).start(),
+        QueueBridge(endpoint, settings.region, sip_events_url, app.record_sip_events, batch=10,
+                    concurrency=SIP_EVENTS_CONSUMERS).start(),
         QueueBridge(endpoint, settings.region, import_queue_url, app.run_import_chunk).start(),
         S3DropBridge(endpoint, settings.region, settings.imports_bucket, app.import_object_created).start(),
     ])  # fmt: skip

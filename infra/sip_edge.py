@@ -22,12 +22,16 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_servicediscovery as servicediscovery
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import EdgeSize
 
 SIP_PORT = 5060
+DMQ_PORT = 5090  # the tasks' internal bus (sip-edge/README.md, Fleet): lockouts, the shared location, relayed calls
+FLEET_NAMESPACE = "sip-edge.internal"  # private DNS: `tasks.<namespace>` resolves to every running task
+FLEET_SERVICE = "tasks"
 SIPS_PORT = 5061
 EDGE_TABLES = ("uniques", "accounts", "groups", "profiles")  # what the edge reads, and nothing else
 CONTAINER = "kamailio"
@@ -92,6 +96,10 @@ class SipEdge(Construct):
         )
         self.certificate_secret = self._certificate_secret(certificate_secret_arn)
         environment = dict(environment)
+        # the fleet's DMQ bus: a starting task asks every address of the service's DNS name (Cloud Map, below)
+        environment["SIP_DMQ_PEERS"] = f"sip:{FLEET_SERVICE}.{FLEET_NAMESPACE}:{DMQ_PORT}"
+        environment["SIP_DMQ_MULTI_NOTIFY"] = "1"
+        environment["SIP_DMQ_PORT"] = str(DMQ_PORT)
         if self.certificate_secret is not None:
             # read by the task itself (not injected at start): a new version is loaded while it runs (tls.reload)
             self.certificate_secret.grant_read(self.task_role)
@@ -141,6 +149,11 @@ class SipEdge(Construct):
         )
         for port in (ec2.Port.udp(SIP_PORT), ec2.Port.tcp(SIP_PORT), ec2.Port.tcp(SIPS_PORT)):
             self.security_group.add_ingress_rule(ec2.Peer.any_ipv4(), port, "SIP clients connect from anywhere")
+        # the DMQ bus only between the edge's own tasks (never through the NLB, which has no listener for it)
+        self.security_group.add_ingress_rule(self.security_group, ec2.Port.udp(DMQ_PORT), "DMQ between edge tasks")
+        self.cluster.add_default_cloud_map_namespace(
+            name=FLEET_NAMESPACE, type=servicediscovery.NamespaceType.DNS_PRIVATE, vpc=self.vpc
+        )
         self.service = ecs.FargateService(
             self,
             "Service",
@@ -155,6 +168,9 @@ class SipEdge(Construct):
             # Health: the container's check (Kamailio's control socket) and the NLB's check of each listener's
             # own port; ECS replaces a task that fails either.
             health_check_grace_period=cdk.Duration.seconds(60),
+            cloud_map_options=ecs.CloudMapOptions(
+                name=FLEET_SERVICE, dns_record_type=servicediscovery.DnsRecordType.A, dns_ttl=cdk.Duration.seconds(10)
+            ),
         )
         self.load_balancer = elbv2.NetworkLoadBalancer(
             self, "Nlb", vpc=self.vpc, internet_facing=True, cross_zone_enabled=True

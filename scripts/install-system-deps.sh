@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages the tests need, from Debian: chromium for the console's browser tests; Kamailio (with its
 # Python 3 and TLS modules) for the SIP edge, sipp (sip-tester) and stunnel4 for its SIP tests; then the edge's
-# own Python packages for Debian's /usr/bin/python3 (Kamailio's embedded interpreter), into sip-edge/.pydeps.
+# own Python packages for Debian's /usr/bin/python3 (Kamailio's embedded interpreter), into sip-edge/.pydeps; and
+# the edge's announcements, spoken by espeak-ng, into sip-edge/.announcements.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
@@ -27,3 +28,4 @@ fi
 bash sip-edge/install-pydeps.sh
 # axe-core for the console's accessibility tests, pinned by tests/console/axe/package-lock.json
 [ -f tests/console/axe/node_modules/axe-core/axe.min.js ] || npm ci --prefix tests/console/axe --no-audit --no-fund --ignore-scripts
+bash sip-edge/announcements/render.sh

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from dataclasses import replace
 from typing import Any
 
 import KSR  # type: ignore[import-not-found]  # provided by app_python3 inside Kamailio; a mock in the tests
@@ -26,25 +27,30 @@ from sipedge.calls import (
     Media,
     Offer,
     Refusal,
+    announcement_file,
+    announcement_plan,
+    announcement_wait_ms,
     call_event,
     dialled_numbers,
     media_plan,
     result_of,
+    stand_in_answer,
 )
 from sipedge.directory import Account, DirectoryUnavailable
 from sipedge.policy import refusal_after_auth
 from sipedge.sipmsg import host_port
 
-LOCATION = "location"
-AUTH_HA1 = 1
-QOP_AUTH = 1
-AUTH_RECHALLENGE = (-4, -5, -6)
 RETRY_AFTER_SECONDS = 5
 CALL_VAR = "$dlg_var(call)"
 MEDIA_VAR = "$dlg_var(media)"
 CALLER_TAG_VAR = "$dlg_var(caller_tag)"
 ENDED_VAR = "$dlg_var(ended)"
-CALLBACKS = ("ksr_call_reply", "ksr_call_failure", "ksr_dialog_event")
+ANNOUNCED_AVP = "$avp(announced)"  # the announcement's refusal and call (the transaction keeps it while it waits)
+MEDIA_DURATION_AVP = "$avp(media_duration)"  # rtpengine's play_media writes the file's length here (kamailio.cfg)
+ANNOUNCEMENT_END = "ksr_announcement_end"
+STAND_IN_TAG = "announcement"
+ANNOUNCEMENT_GRACE_MS = 5000  # the rtpengine tag of the announcement's stand-in callee
+CALLBACKS = ("ksr_call_reply", "ksr_call_failure", "ksr_dialog_event", ANNOUNCEMENT_END)
 ALLOW = "INVITE, ACK, BYE, CANCEL, UPDATE, PRACK, INFO"
 
 
@@ -72,10 +78,10 @@ def _party(account: Account | None, username: str = "") -> CallParty:
     return CallParty(account_id=account.id if account else "", username=account.username if account else username)
 
 
-def _caller_party(account: Account | None, username: str) -> CallParty:
+def _caller_party(account: Account) -> CallParty:
     return CallParty(
-        account_id=account.id if account else "",
-        username=account.username if account else username,
+        account_id=account.id,
+        username=account.username,
         transport=pv("$pr").lower(),
         address=host_port(pv("$si"), pv("$sp")),
     )
@@ -154,32 +160,23 @@ def find_callee(dialled: str) -> tuple[bool, Account | None]:
     return ok, account
 
 
-def authenticate(context: CallContext, from_user: str) -> Account | None:
-    """407 with the caller's realm, then the digest against the stored HA1; the digest user must be the From user."""
-    digest_user = pv("$au")
-    ok, account = _lookup(_edge().state.directory().find, digest_user or from_user)
-    if not ok:
-        refuse(context, Refusal.ACCOUNT_STORE_DOWN, retry_after=True)
+def authenticate() -> Account | None:
+    """Exactly a REGISTER's digest guards (routing.py), with the From user and domain as the identity: one realm
+    for everybody (the From domain), 407 then the digest against the stored HA1 or the decoy, the digest user
+    must be the From user, one `403 Forbidden` for an unknown user, a wrong password, an account never activated
+    or locked out; failures charged to the source and counted towards the account's lockout. A refusal here is
+    no call of the account (it may not be the account at all): it goes to the account's History as the
+    session event `refused`, like a REGISTER's, and makes no call record."""
+    edge = _edge()
+    request = edge.Request.read(caller=True)
+    answered, found = edge.lookup(request)
+    account: Account | None = found
+    if answered:
         return None
-    realm = account.realm if account and account.realm else pv("$fd")
-    if not digest_user or KSR.auth.has_credentials(realm) < 0:
-        KSR.auth.auth_challenge(realm, QOP_AUTH)  # 407 for an INVITE
+    realm = request.to_domain
+    if not edge.guard_credentials(realm) or not edge.guard_digest(request, account, realm):
         return None
-    if account is None or not account.ha1:
-        refuse(context, Refusal.WRONG_PASSWORD)  # the same answer as a wrong password: nothing about who exists
-        return None
-    code = KSR.auth.pv_auth_check(realm, account.ha1, AUTH_HA1, 0)
-    if code in AUTH_RECHALLENGE:
-        KSR.auth.auth_challenge(realm, QOP_AUTH)
-        return None
-    if code < 0:
-        refuse(context, Refusal.WRONG_PASSWORD)
-        return None
-    KSR.auth.consume_credentials()
-    if digest_user.lower() != from_user.lower():
-        refuse(context, Refusal.IDENTITY)
-        return None
-    return account
+    return account  # guard_digest has refused an unknown user
 
 
 def caller_refusal(caller: Account) -> Refusal | None:
@@ -201,19 +198,20 @@ def present_caller(caller: Account) -> None:
 
 def route_invite() -> None:
     """An INVITE out of dialog: authenticate, find the callee, check both, secure the media, relay."""
-    from_user, dialled = pv("$fU"), pv("$rU")
-    context = CallContext(call_id=pv("$ci"), dialled=dialled, caller=_caller_party(None, from_user),
-                          callee=CallParty())  # fmt: skip
-    caller = authenticate(context, from_user)
+    caller = authenticate()
     if caller is None:
         return
-    context = CallContext(context.call_id, dialled, _caller_party(caller, from_user), CallParty())
+    dialled = pv("$rU")
+    context = CallContext(pv("$ci"), dialled, _caller_party(caller), CallParty())
     ok, callee = find_callee(dialled)
     if not ok:
         refuse(context, Refusal.ACCOUNT_STORE_DOWN, retry_after=True)
         return
     context = CallContext(context.call_id, dialled, context.caller, _party(callee, ""))
     refusal = check_parties(caller, callee)
+    if refusal in (Refusal.CALLER_DISABLED, Refusal.CALLEE_DISABLED):
+        announce(context, caller, refusal)
+        return
     if refusal is not None:
         refuse(context, refusal)
         return
@@ -238,13 +236,15 @@ def check_parties(caller: Account, callee: Account | None) -> Refusal | None:
 
 
 def relay(context: CallContext, caller: Account, callee: Account, plan: Media) -> None:
-    KSR.pv.sets("$ru", f"sip:{callee.username}@{callee.realm or pv('$rd')}")
-    if KSR.registrar.lookup(LOCATION) < 0:
+    # the fleet's location (routing.route_to): the phone's own connection, or the task that holds it
+    contact = _edge().route_to(f"sip:{callee.username}@{callee.realm or pv('$rd')}")
+    if contact is None:
         refuse(context, Refusal.NOT_REGISTERED)
         return
+    hop = contact.received or contact.address
     context = CallContext(
         context.call_id, context.dialled, context.caller,
-        CallParty(callee.id, callee.username, _transport_of(pv("$du") or pv("$ru")), _address_of(pv("$du"))),
+        CallParty(callee.id, callee.username, _transport_of(hop), _address_of(hop)),
         plan.value,
     )  # fmt: skip
     if not offer(plan):
@@ -344,6 +344,74 @@ def delete_media(plan: str = "") -> None:
     KSR.rtpengine.rtpengine_delete("")
     if plan == Media.SDES.value:
         KSR.rtpengine.rtpengine_delete(f"call-id={pv('$ci')}{SDES_CALLEE_LEG_SUFFIX}")
+
+
+# ----- the disabled account's announcement ---------------------------------------------------------------------
+
+
+def announce(context: CallContext, caller: Account, refusal: Refusal) -> None:
+    """A disabled caller or callee: `183 Session Progress` with rtpengine's SDP, the message (in the caller's
+    language: the caller hears it) played by rtpengine to the caller, then the refusal's final answer once it
+    has played (async_ms_route: no worker waits). Without a relay, a usable offer or the file: the refusal at once."""
+    config = _edge().state.config()
+    plan = announcement_plan(caller, Offer.read(pv("$rb")))
+    path = announcement_file(config.announcements_dir, caller.language, refusal)
+    if config.media_relay == "none" or plan is None or not path:
+        refuse(context, refusal)
+        return
+    context = replace(context, media_security=plan.value)
+    sdp = early_media(plan)
+    if not sdp:
+        KSR.rtpengine.rtpengine_delete("")
+        refuse(context, refusal)
+        return
+    KSR.pv.sets(ANNOUNCED_AVP, json.dumps({"refusal": refusal.name, "call": context.to_json()}))
+    if KSR.tm.t_newtran() < 0:
+        KSR.rtpengine.rtpengine_delete("")
+        KSR.sl.sl_reply_error()
+        return
+    KSR.textops.set_reply_body(sdp, "application/sdp")
+    KSR.tm.t_reply(183, "Session Progress")
+    played = KSR.rtpengine.play_media(f"file={path}") > 0
+    wait = announcement_wait_ms(pv(MEDIA_DURATION_AVP)) if played else 0
+    # a suspended transaction ends with 408 at its final-response timer: it must outlast the message
+    KSR.tm.t_set_fr(wait + ANNOUNCEMENT_GRACE_MS, wait + ANNOUNCEMENT_GRACE_MS)
+    # the KEMI module is `async`, a Python keyword: reached by name
+    if not played or getattr(KSR, "async").ms_route(ANNOUNCEMENT_END, wait) < 0:
+        end_announcement()
+
+
+def early_media(plan: Media) -> str:
+    """The caller's offer through one rtpengine session, answered by the stand-in: the SDP for the 183 ("" when
+    rtpengine does not answer). SDES: rtpengine ends the caller's SRTP and offers keys of its own."""
+    offer_flags = SDES_CALLER_LEG if plan is Media.SDES else ZRTP_FLAGS
+    answer_flags = COMMON_FLAGS if plan is Media.SDES else ZRTP_FLAGS
+    KSR.pv.sets("$var(sdp_in)", pv("$rb"))
+    KSR.pv.sets("$var(sdp_out)", "")
+    if KSR.rtpengine.rtpengine_offer(offer_flags) < 0 or not pv("$var(sdp_out)"):
+        return ""
+    KSR.pv.sets("$var(sdp_in)", stand_in_answer(pv("$var(sdp_out)")))
+    KSR.pv.sets("$var(sdp_out)", "")
+    # an answer in a request: without tags of its own the module would send the message's To tag as the offerer's
+    # (a request that answers comes from the callee); a from-tag given makes it send both tags as they are
+    tags = f"from-tag={pv('$ft')} to-tag={STAND_IN_TAG}"
+    if KSR.rtpengine.rtpengine_answer(f"{answer_flags} {tags}") < 0:
+        return ""
+    return pv("$var(sdp_out)")
+
+
+def end_announcement() -> None:
+    """The announcement has played (ksr_announcement_end, in an async worker with the INVITE's transaction): the
+    media goes and the refusal's final answer (403 for the disabled caller, 480 for the disabled callee) follows."""
+    KSR.rtpengine.rtpengine_delete("")
+    try:
+        data = json.loads(pv(ANNOUNCED_AVP))
+        refusal, context = Refusal[data["refusal"]], CallContext.from_json(data["call"])
+    except (ValueError, KeyError, TypeError):
+        KSR.tm.t_reply(500, "Server Internal Error")
+        return
+    KSR.tm.t_reply(refusal.code, refusal.phrase)
+    emit("call_ended", context, sip_code=refusal.code, result=refusal.result.value, reason=refusal.reason)
 
 
 # ----- transaction and dialog callbacks ------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from sipedge import directory as edge_directory
 from sipedge.client import SidecarQueue
 from sipedge.directory import Account, Directory, DirectoryUnavailable
 from sipedge.events import EventSender, encode, make_event
+from sipedge.fleet import held_here, holder_of, path_header
 from sipedge.limits import Limits
 from sipedge.limits import Settings as LimitSettings
 from sipedge.policy import Refusal, refusal_after_auth
@@ -32,7 +34,8 @@ from sipedge.sipmsg import contact_uri, first_contact, host_port, register_expir
 LOCATION = "location"
 SAVE_SINGLE_CONTACT = 0x04  # registrar save(): one contact per AOR, a new one replaces the old (one phone)
 AUTH_HA1 = 1  # pv_auth_check flags: the password argument is the HA1
-AUTH_CHECK_TO_USER = 1  # pv_auth_check checks: the digest user must be the To user of the REGISTER
+# pv_auth_check checks: the digest user must be the To user of a REGISTER, the From user of any other request
+AUTH_CHECK_ID = 1
 QOP_AUTH = 1  # auth_challenge flags: offer qop=auth
 AUTH_RECHALLENGE = (-4, -5, -6)  # nonce stale, no credentials, nonce reused: challenge again, no refusal
 EVENTS_QUEUE = "edge_events"
@@ -41,6 +44,7 @@ DRAIN_LIMIT = 2000
 RETRY_AFTER_SECONDS = 5
 HANDOVER_BATCH = 100
 METRICS = "metrics"  # htable of counters (kamcmd htable.dump metrics)
+CONNS, CONNSEEN = "conns", "connseen"  # htables: open connections per address; the address of each one counted
 TCP_LIFETIME_MARGIN = 60  # a registered phone's connection outlives its longest registration by this
 # the digest of an unknown or never-activated user is checked against this (never matches): the same code path,
 # the same answers (a stale nonce is challenged again for everybody) as a known user with a wrong password
@@ -53,6 +57,7 @@ CALLBACKS = (
     "ksr_timer_registry",
     "ksr_registrar_event",
     "ksr_uac_event",
+    "ksr_tcpops_event",
     "ksr_onsend_route",
     *calling.CALLBACKS,
 )
@@ -114,7 +119,9 @@ def pv(name: str) -> str:
 
 @dataclass(frozen=True)
 class Request:
-    """What the guards read of the current REGISTER, gathered once."""
+    """What the guards read of the current REGISTER, gathered once. The digest guards (guard_credentials,
+    guard_digest, failed_digest, lock_out, refuse) also authenticate a new call's INVITE with it: `Request.read(
+    caller=True)` puts the INVITE's From user and domain, the identity it claims, where a REGISTER has its To's."""
 
     to_user: str
     to_domain: str
@@ -131,11 +138,12 @@ class Request:
         return host_port(self.source_ip, self.source_port)
 
     @classmethod
-    def read(cls) -> Request:
+    def read(cls, caller: bool = False) -> Request:
         transport = pv("$pr").lower()
+        identity = "$f" if caller else "$t"
         return cls(
-            to_user=pv("$tU"),
-            to_domain=pv("$td"),
+            to_user=pv(f"{identity}U"),
+            to_domain=pv(f"{identity}d"),
             source_ip=pv("$si"),
             source_port=pv("$sp"),
             transport=transport,
@@ -212,6 +220,58 @@ def guard_dmq() -> bool:
     else:
         charge()
     return False
+
+
+def guard_fleet() -> bool:
+    """A new call another task relays here because the callee's phone is connected to this task (sipedge/fleet.py):
+    on the internal socket, from a node of the bus. Its Route is this task's Path hop, whose `received` (path
+    module) is the phone's connection; the INVITE was authenticated and its media set up by the caller's task."""
+    config = state.config()
+    if host_port(pv("$Ri"), pv("$Rp")) != config.internal_hop or not KSR.is_INVITE() or KSR.siputils.has_totag() > 0:
+        return True
+    if KSR.dmq.is_from_node() < 0:
+        charge()
+        return False
+    KSR.rr.loose_route()  # a pre-loaded Route of this task only: removed, its `received` is the destination
+    if not pv("$du"):
+        KSR.sl.sl_send_reply(480, "Temporarily Unavailable")
+        return False
+    KSR.rr.record_route()
+    if KSR.tm.t_relay() < 0:
+        KSR.sl.sl_reply_error()
+    return False
+
+
+def guard_connection() -> bool:
+    """The per-source connection cap: a TCP or TLS connection is counted for its address at its first message
+    (until then the idle and handshake limits bound it), and past SIP_MAX_CONNECTIONS_PER_SOURCE it is closed;
+    the close event (ksr_tcpops_event) gives the unit back. A connection is known by its remote address and port
+    (the close event has no connection id)."""
+    if pv("$pr").lower() not in ("tcp", "tls"):
+        return True
+    ip = pv("$si")
+    peer = host_port(ip, pv("$sp"))
+    if pv(f"$sht({CONNSEEN}=>{peer})"):
+        return True
+    KSR.htable.sht_sets(CONNSEEN, peer, ip)
+    count = HtableStore().add(CONNS, ip, 1)
+    limit = state.config().connections_per_source
+    if count <= limit:
+        return True
+    KSR.htable.sht_rm(CONNSEEN, peer)  # closed by the edge: no close event gives this unit back
+    HtableStore().add(CONNS, ip, -1)
+    HtableStore().add(METRICS, "connection_cutoffs", 1)
+    KSR.warn(f"edge: connection from {ip} closed: more than {limit} open connections from that address\n")
+    KSR.tcpops.tcp_close_connection()
+    return False
+
+
+def on_connection_closed() -> None:
+    peer = host_port(pv("$si"), pv("$sp"))
+    ip = pv(f"$sht({CONNSEEN}=>{peer})")
+    if ip:
+        KSR.htable.sht_rm(CONNSEEN, peer)
+        HtableStore().add(CONNS, ip, -1)
 
 
 def guard_sanity() -> bool:
@@ -302,9 +362,10 @@ def failed_digest(request: Request, account: Account | None) -> bool:
 def guard_digest(request: Request, account: Account | None, realm: str) -> bool:
     """The digest against the stored HA1 (never a password); unknown and never-activated users are checked
     against a decoy, so every answer is the one a wrong password gets. A stale or reused nonce is challenged
-    again; a locked-out account is refused even with the right password."""
+    again; a locked-out account is refused even with the right password. The same for a REGISTER and an INVITE
+    (401 or 407 is auth_challenge's choice by method; pv_auth_check reads Authorization or Proxy-Authorization)."""
     ha1 = account.ha1 if account is not None and account.ha1 else DECOY_HA1
-    code = KSR.auth.pv_auth_check(realm, ha1, AUTH_HA1, AUTH_CHECK_TO_USER)
+    code = KSR.auth.pv_auth_check(realm, ha1, AUTH_HA1, AUTH_CHECK_ID)
     if code in AUTH_RECHALLENGE:
         KSR.auth.auth_challenge(realm, QOP_AUTH)
         return False
@@ -325,12 +386,17 @@ def guard_policy(request: Request, account: Account) -> bool:
 
 def save(request: Request, account: Account) -> None:
     """usrloc keeps the contact (with the source address as `received`); the registry hears of it."""
+    config = state.config()
+    # the fleet's location: the contact names this task, the holder of the phone's connection (a phone's own Path
+    # is never trusted)
+    KSR.hdr.remove("Path")
+    KSR.hdr.append(path_header(config.internal_hop, request.source_ip, request.source_port, request.transport))
+    KSR.textopsx.msg_apply_changes()
     if request.contact:
         KSR.nathelper.fix_nated_register()
     if KSR.registrar.save(LOCATION, SAVE_SINGLE_CONTACT) < 0:
         KSR.warn(f"edge: save failed for {request.to_user}\n")  # registrar has answered with the error
         return
-    config = state.config()
     if request.transport in ("tcp", "tls"):  # a registered phone's connection stays open (the edge pings over it)
         KSR.tcpops.tcp_set_connection_lifetime(config.max_expires + TCP_LIFETIME_MARGIN)
     if not request.contact:
@@ -354,6 +420,7 @@ def save(request: Request, account: Account) -> None:
         "user_agent": request.user_agent,
         "expires": expires,
         "keep_alive": account.keep_alive,
+        "conid": pv("$conid"),  # the TCP/TLS connection (closed after keep-alive failures)
     }
     queue(FACTS_QUEUE, kind, fact)
 
@@ -376,7 +443,7 @@ def route_register() -> None:
 
 
 def route_request() -> int:
-    for guard in (guard_dmq, guard_flood, guard_sanity, *calling.GUARDS, guard_method):
+    for guard in (guard_dmq, guard_fleet, guard_flood, guard_connection, guard_sanity, *calling.GUARDS, guard_method):
         if not guard():
             return 1
     route_register()
@@ -421,6 +488,59 @@ def run_registry() -> None:
     registry.tick()
 
 
+@dataclass(frozen=True)
+class LocatedContact:
+    address: str
+    path: str
+    ruid: str
+    received: str
+    socket: str
+
+
+def _unexpired(expires: str) -> bool:
+    """usrloc keeps an expired contact until its timer runs (SIP_USRLOC_TIMER_SECONDS): a lookup skips it."""
+    return not expires.isdigit() or int(expires) == 0 or int(expires) > time.time()
+
+
+def location_of(aor_uri: str) -> list[LocatedContact]:
+    """The contacts of an AOR in the fleet's location (this task's usrloc, replicated by dmq_usrloc)."""
+    profile = "loc"
+    if KSR.registrar.reg_fetch_contacts(LOCATION, aor_uri, profile) < 0:
+        return []
+    try:
+        return [
+            LocatedContact(
+                *(pv(f"$(ulc({profile}=>{name})[{index}])") for name in ("addr", "path", "ruid", "received", "socket"))
+            )
+            for index in range(int(pv(f"$ulc({profile}=>count)") or 0))
+            if _unexpired(pv(f"$(ulc({profile}=>expires)[{index}])"))
+        ]
+    finally:
+        KSR.registrar.reg_free_contacts(profile)
+
+
+def route_to(aor_uri: str) -> LocatedContact | None:
+    """Points the request at the AOR's phone (None when it has no contact): straight to its connection when this
+    task holds it; else to the holder's internal socket with the contact's Path as Route, from this task's internal
+    socket (the holder accepts such calls only from the bus, guard_fleet). registrar's lookup is not used: its
+    `path_check_local` compares hosts only, and the tasks of a local fleet share one address."""
+    contacts = location_of(aor_uri)
+    if not contacts:
+        return None
+    contact, hop = contacts[0], state.config().internal_hop  # one contact per AOR (SAVE_SINGLE_CONTACT)
+    KSR.pv.sets("$ru", contact.address)
+    if held_here(contact.path, hop):
+        if contact.received:
+            KSR.pv.sets("$du", contact.received)
+        if contact.socket and contact.socket != "[not set]":
+            KSR.pv.sets("$fs", contact.socket)
+    else:
+        KSR.hdr.insert(f"Route: {contact.path}\r\n")
+        KSR.pv.sets("$du", f"sip:{holder_of(contact.path)}")
+        KSR.pv.sets("$fs", f"udp:{hop}")
+    return contact
+
+
 class KemiActions:
     """The registry's requests to Kamailio: OPTIONS over the phone's own connection, drop a contact, an event."""
 
@@ -440,14 +560,34 @@ class KemiActions:
         KSR.pv.sets("$uac_req(evparam)", token)
         return bool(KSR.uac.uac_req_send() > 0)
 
-    def drop(self, registration: Registration) -> None:
-        KSR.registrar.unregister(LOCATION, registration.aor_uri)
+    def _own(self, registration: Registration) -> LocatedContact | None:
+        """This task's contact for the registration in the fleet's location, or None (gone, or held by another
+        task now: its drop would remove the phone's live binding across the fleet)."""
+        hop = state.config().internal_hop
+        for contact in location_of(registration.aor_uri):
+            if contact.address == registration.contact and held_here(contact.path, hop):
+                return contact
+        return None
+
+    def holds(self, registration: Registration) -> bool:
+        return self._own(registration) is not None
+
+    def drop(self, registration: Registration) -> bool:
+        contact = self._own(registration)
+        return contact is not None and KSR.registrar.unregister_ruid(LOCATION, registration.aor_uri, contact.ruid) > 0
+
+    def close(self, registration: Registration) -> None:
+        conid = registration.conid
+        if registration.transport in ("tcp", "tls") and conid.isdigit():
+            KSR.tcpops.tcp_close_connection_id(int(conid))
 
     def emit(self, event: dict[str, Any]) -> None:
         queue(EVENTS_QUEUE, str(event["kind"]), event)
 
 
 def on_contact_expired() -> None:
+    if not held_here(pv("$ulc(exp=>path)"), state.config().internal_hop):
+        return  # a copy of another task's contact (dmq_usrloc): that task reports its expiry
     queue(FACTS_QUEUE, "expired", {"aor": pv("$ulc(exp=>aor)"), "contact": pv("$ulc(exp=>addr)")})
 
 
@@ -485,6 +625,11 @@ class kamailio:  # the class name app_python3 expects
             on_contact_expired()
         return 1
 
+    def ksr_tcpops_event(self, msg: Any, evname: str = "") -> int:
+        """tcp:closed, tcp:timeout, tcp:reset: the connection no longer counts for its address."""
+        on_connection_closed()
+        return 1
+
     def ksr_uac_event(self, msg: Any, evname: str = "") -> int:
         if evname == "uac:reply":
             on_uac_reply()
@@ -505,6 +650,10 @@ class kamailio:  # the class name app_python3 expects
 
     def ksr_dialog_event(self, msg: Any, evname: str = "") -> int:
         calling.on_dialog_event(evname)
+        return 1
+
+    def ksr_announcement_end(self, msg: Any) -> int:
+        calling.end_announcement()
         return 1
 
 

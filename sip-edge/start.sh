@@ -22,6 +22,9 @@ udp_port="${SIP_UDP_PORT:-5060}"
 tcp_port="${SIP_TCP_PORT:-5060}"
 tls_port="${SIP_TLS_PORT:-5061}"
 
+# the disabled account's announcements, rendered by announcements/render.sh (the image renders them at build time)
+export SIP_ANNOUNCEMENTS_DIR="${SIP_ANNOUNCEMENTS_DIR:-$here/.announcements}"
+
 # Kamailio's embedded interpreter is Debian's /usr/bin/python3: the edge's package and its own dependencies
 export PYTHONPATH="$here:${SIP_PYDEPS:-$here/.pydeps}${PYTHONPATH:+:$PYTHONPATH}"
 
@@ -72,7 +75,7 @@ if [ -z "$dmq_ip" ]; then
   dmq_ip="${dmq_ip:-127.0.0.1}"
 fi
 dmq_server="sip:$dmq_ip:$dmq_port"
-export SIP_DMQ_PORT="$dmq_port"
+export SIP_DMQ_PORT="$dmq_port" SIP_DMQ_ADDRESS="$dmq_ip"
 fr_timer_ms="$(awk -v t="$keepalive_timeout" 'BEGIN { t = (t > 30 ? 30 : t); printf "%d", (t < 1 ? 1 : t) * 1000 }')"
 
 export SIP_MIN_EXPIRES="${SIP_MIN_EXPIRES:-60}" SIP_MAX_EXPIRES="${SIP_MAX_EXPIRES:-3600}"
@@ -136,6 +139,8 @@ fi
   -A "DMQ_MULTI_NOTIFY=${SIP_DMQ_MULTI_NOTIFY:-0}" \
   -A "HT_COST=\"cost=>size=12;autoexpire=$((flood_window * 2));\"" \
   -A "HT_BANNED=\"banned=>size=10;autoexpire=$flood_ban;\"" \
+  -A "HT_CONNS=\"conns=>size=12;autoexpire=$((SIP_MAX_EXPIRES + 120));\"" \
+  -A "HT_CONNSEEN=\"connseen=>size=14;autoexpire=$((SIP_MAX_EXPIRES + 120));\"" \
   -A "TCP_MAX_CONNECTIONS=${SIP_MAX_CONNECTIONS:-16384}" \
   -A "CTL_SOCKET=\"unix:$run_dir/kamailio.ctl\"" \
   -A "FR_TIMER_MS=$fr_timer_ms" \

@@ -34,4 +34,13 @@ def test_a_script_that_declares_no_figure_or_baseline_is_refused(tmp_path: Path)
 
 def test_the_whole_repository_has_the_seven_benchmarks_at_least() -> None:
     names = {b.name for b in benchmarks()}
-    assert {"create_accounts", "search", "sms_queue", "licence", "imports", "sip_register", "import_time"} <= names
+    assert {
+        "create_accounts",
+        "search",
+        "sms_queue",
+        "licence",
+        "imports",
+        "sip_register",
+        "import_time",
+        "sip_calls",
+    } <= names

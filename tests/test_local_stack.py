@@ -13,9 +13,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
+
+from devstack.sip_edge import free_port as free_sip_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -238,3 +241,94 @@ def test_a_phone_registers_with_the_local_sip_edge_and_shows_up_online(
     assert wait_for(online, 20), "".join(lines[-30:])
     assert [(r["username"], r["transport"]) for r in online()] == [("7001", "udp")]
     assert session.get(f"{url}/accounts/{account['id']}", timeout=10).json()["status"] == "connected"
+
+
+@pytest.fixture(scope="module")
+def call_stack() -> Iterator[tuple[str, list[str], int]]:
+    """One local stack for the call tests: (API URL, its output, the edge's UDP port)."""
+    process, url, lines = start_stack({"ADMIN_PASSWORD": "quick-start-pass"})
+    printed = re.search(r"SIP edge: 127\.0\.0\.1:(\d+) \(UDP, TCP\)", "".join(lines))
+    assert printed is not None, "".join(lines)
+    yield url, lines, int(printed.group(1))
+    stop(process)
+
+
+def _phones(session: requests.Session, url: str, names: list[str]) -> list[dict[str, Any]]:
+    group = new_group(session, url, f"calls {names[0]}", sip_host="127.0.0.1")
+    return [
+        session.post(
+            f"{url}/accounts",
+            json={
+                "username": name,
+                "password": "sip-secret-1",
+                "group_id": group["id"],
+                "phone_number": f"+3934700{name}",
+            },
+            timeout=10,
+        ).json()  # fmt: skip
+        for name in names
+    ]
+
+
+def _ended_call(session: requests.Session, url: str, account_id: str, direction: str) -> dict[str, Any] | None:
+    items = session.get(f"{url}/accounts/{account_id}/calls?direction={direction}", timeout=10).json()["items"]
+    ended = [item for item in items if item["ended_at"]]
+    return ended[0] if ended else None
+
+
+def test_a_call_through_the_local_edge_is_in_the_api_within_ten_seconds_of_its_end(
+    call_stack: tuple[str, list[str], int], tmp_path: Path
+) -> None:
+    from tests.sip_edge.callsipp import Peer, callee_scenario, caller_scenario, media
+    from tests.sip_edge.sipp import Sipp, register_scenario
+
+    url, lines, sip_port = call_stack
+    session = admin_session(url)
+    caller, callee = _phones(session, url, ["7101", "7102"])
+    sipp, port = Sipp(tmp_path, "127.0.0.1"), free_sip_port()
+    registered = sipp.run(register_scenario("7102", "sip-secret-1", expires=300), sip_port, local_port=port)
+    assert registered.returncode == 0, registered.errors + registered.output
+    peer = Peer(tmp_path, "127.0.0.1", sip_port, callee_scenario("7102", media("sdes")), "callee", port)
+    time.sleep(0.5)  # the UAS holds the registered port
+    placed = sipp.run(caller_scenario("7101", "sip-secret-1", "7102", media("sdes"), hold_ms=500), sip_port, timeout=30)
+    ended_at = time.monotonic()
+    assert placed.returncode == 0, placed.errors + placed.output + "".join(lines[-20:])
+    assert peer.wait().returncode == 0
+    assert wait_for(lambda: _ended_call(session, url, callee["id"], "received"), 10), "".join(lines[-30:])
+    assert time.monotonic() - ended_at < 10
+    record = _ended_call(session, url, callee["id"], "received")
+    assert record is not None
+    assert (record["caller_username"], record["result"], record["media_security"]) == ("7101", "answered", "sdes")
+    assert _ended_call(session, url, caller["id"], "placed") == {**record, "direction": "placed"}
+
+
+def test_two_baresip_softphones_with_srtp_mandatory_call_each_other_through_the_local_stack(
+    call_stack: tuple[str, list[str], int], tmp_path: Path
+) -> None:
+    """The README's two softphones: both register with the local edge, A calls B, B answers (auto-answer), audio
+    flows both ways for about eight seconds, A hangs up; the record shows the answered SDES call."""
+    from tests.sip_edge.baresip import Phone, configure
+
+    url, lines, sip_port = call_stack
+    session = admin_session(url)
+    alice, bob = _phones(session, url, ["7201", "7202"])
+    edge = f"127.0.0.1:{sip_port}"
+    bob_phone = Phone.start(configure(tmp_path / "bob", "7202", "sip-secret-1", edge), seconds=30)
+    assert wait_for(bob_phone.registered, 15), bob_phone.output()
+    alice_phone = Phone.start(configure(tmp_path / "alice", "7201", "sip-secret-1", edge), seconds=10,
+                              dial="sip:7202@voice.example.com")  # fmt: skip
+    alice_out = alice_phone.wait(30)
+    assert "Call established: sip:7202@voice.example.com" in alice_out, alice_out[-3000:]
+    assert "SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)" in alice_out
+    assert wait_for(bob_phone.summary, 10), bob_phone.output()[-3000:]
+    received, sent = bob_phone.summary() or (0, 0)
+    assert received >= 150 and sent >= 150, (received, sent)  # 50 packets a second, each way
+    assert alice_phone.received_bit_rate() > 32000, alice_out[-1000:]  # PCMU is 64 kbit/s
+    bob_phone.process.terminate()
+    bob_phone.wait(10)
+    assert wait_for(lambda: _ended_call(session, url, bob["id"], "received"), 10), "".join(lines[-30:])
+    record = _ended_call(session, url, bob["id"], "received")
+    assert record is not None
+    assert (record["caller_username"], record["result"], record["media_security"]) == ("7201", "answered", "sdes")
+    assert record["duration_seconds"] >= 5
+    assert _ended_call(session, url, alice["id"], "placed") is not None

@@ -88,6 +88,7 @@ class GroupModel(Model):
     it_email = UnicodeAttribute(null=True)
     provisioning_profile_id = UnicodeAttribute()
     enabled = BooleanAttribute()
+    language = UnicodeAttribute(null=True)  # the SIP edge reads it too (sip-edge/sipedge/directory.py)
     account_count = NumberAttribute()
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()

@@ -72,7 +72,9 @@ def export(ctx: Context, request: Request, actor: Operator) -> Response:
     return Response(body=body, headers=headers)
 
 
-@route(bp, "/accounts/bulk", ["POST"], doc=Doc("One action on many accounts", "BulkResult", "BulkInput"))
+@route(
+    bp, "/accounts/bulk", ["POST"], doc=Doc("One action on many accounts, an outcome each", "BulkResult", "BulkInput")
+)
 def bulk_(ctx: Context, request: Request, actor: Operator) -> Response:
     """One action on many accounts: an outcome per account (done, skipped, failed and why)."""
     return json_response(bulk_json(bulk.run(ctx, actor, read_json(request, ctx))))

@@ -26,7 +26,7 @@ class JobStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
     COMPLETED = "completed"
-    REJECTED = "rejected"  # all or nothing, and the file had invalid records: nothing created
+    REJECTED = "rejected"  # all-or-nothing refused the file: nothing created
     FAILED = "failed"
 
 

@@ -31,6 +31,16 @@ class SecurityModel(StrEnum):
     ZRTP = "ZRTP"  # PrivateGSM Professional (end-to-end)
 
 
+class Language(StrEnum):
+    """The language of the SIP edge's announcements to a group's accounts (docs/calls.md)."""
+
+    EN = "en"
+    IT = "it"
+    FR = "fr"
+    ES = "es"
+    DE = "de"
+
+
 class AccountStatus(StrEnum):
     CREATED = "created"
     INSTALLATION_SMS_SENT = "installation_sms_sent"
@@ -152,6 +162,7 @@ class Group:
     created_at: datetime
     updated_at: datetime
     version: int = 1
+    language: Language = Language.EN  # the edge's announcements to the group's accounts
 
 
 @dataclass(frozen=True)

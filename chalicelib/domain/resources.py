@@ -14,7 +14,7 @@ from chalicelib.domain import rules
 from chalicelib.domain.calls import CallResult, Direction, MediaSecurity
 from chalicelib.domain.declare import Field, Shape, page_of
 from chalicelib.domain.import_job import JobStatus, Policy, Source
-from chalicelib.domain.model import AccountStatus, AccountType, CreationMode, Role, SecurityModel, Transport
+from chalicelib.domain.model import AccountStatus, AccountType, CreationMode, Language, Role, SecurityModel, Transport
 from chalicelib.domain.provisioning import MessageStatus, Purpose
 
 ID = 64
@@ -79,6 +79,7 @@ GROUP_INPUT = Shape(
             "provisioning_profile_id", max_length=ID, min_length=1, required=True, label="Default provisioning profile"
         ),
         Field("enabled", "boolean"),
+        Field("language", "choice", choices=Language, description="of the SIP edge's announcements; default en"),
     ),
 )
 GROUP_PATCH = GROUP_INPUT.optional("GroupPatch")

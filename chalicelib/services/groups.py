@@ -9,7 +9,7 @@ from typing import Any
 from chalicelib.domain import resources, rules
 from chalicelib.domain.errors import Conflict, Forbidden, InvalidCursor, NotFound
 from chalicelib.domain.fields import MISSING, FieldReader, _Missing
-from chalicelib.domain.model import Group, Operator, Page, ProvisioningProfile, Role, Transport
+from chalicelib.domain.model import Group, Language, Operator, Page, ProvisioningProfile, Role, Transport
 from chalicelib.domain.provisioning import DEFAULT_ACTIVATION_TEMPLATE, DEFAULT_INSTALLATION_TEMPLATE
 from chalicelib.services import audit, retries
 from chalicelib.services.context import Context
@@ -61,6 +61,7 @@ def create_group(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> Grou
         it_email=values["it_email"],
         provisioning_profile_id=values["provisioning_profile_id"],
         enabled=values.get("enabled", True),
+        language=values.get("language", Language.EN),
         account_count=0,
         created_at=now,
         updated_at=now,

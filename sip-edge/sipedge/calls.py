@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from sipedge.directory import Account
@@ -18,11 +19,14 @@ IDENTITY_HEADERS = ("P-Asserted-Identity", "P-Preferred-Identity", "Remote-Party
 
 # rtpengine flags (Kamailio's rtpengine module syntax). Every leg: rtpengine's own address in the SDP, no ICE.
 COMMON_FLAGS = "replace-origin replace-session-connection ICE=remove"
-# SRTP suites the edge offers a phone: none of the NULL (unencrypted) or F8 suites
+# SRTP suites the edge offers a phone: none of the NULL (unencrypted) or F8 suites, nor the AEAD GCM ones
+# (rtpengine 10.5 offers them first, and a phone that takes them may not agree on their key: baresip 1.0 refuses
+# rtpengine's AEAD_AES_256_GCM key length); the AES counter-mode suites every SDES phone speaks stay
 NO_WEAK_SUITES = " ".join(
     f"SDES-no-{suite}"
-    for suite in ("NULL_HMAC_SHA1_80", "NULL_HMAC_SHA1_32", "F8_128_HMAC_SHA1_80", "F8_128_HMAC_SHA1_32")
-)
+    for suite in ("NULL_HMAC_SHA1_80", "NULL_HMAC_SHA1_32", "F8_128_HMAC_SHA1_80", "F8_128_HMAC_SHA1_32",
+                  "AEAD_AES_256_GCM", "AEAD_AES_128_GCM")
+)  # fmt: skip
 # SDES calls run through two rtpengine sessions: leg A ends the caller's SRTP (plain towards leg B), leg B
 # starts SRTP towards the callee with keys of its own. One session cannot do it: rtpengine offers the caller's
 # own key to the callee when both sides speak the same suite (SRTP pass-through).
@@ -50,6 +54,16 @@ class Result(Enum):
     FAILED = "failed"
 
 
+# The disabled account's announcement: the caller's SDP goes through one rtpengine session (SDES: SRTP ended by
+# rtpengine, like the caller's leg of a call) answered by a stand-in that discards what it gets (the discard
+# port on loopback); rtpengine's answer is the 183's SDP and the message is played to the caller on it
+ANNOUNCEMENT_LANGUAGES = ("en", "it", "fr", "es", "de")
+DEFAULT_LANGUAGE = "en"
+ANNOUNCEMENT_DEFAULT_MS = 5000  # when rtpengine cannot tell the file's length
+ANNOUNCEMENT_MAX_MS = 25000  # async_ms_route's limit is 30 s
+ANNOUNCEMENT_TAIL_MS = 300  # the last packets leave before the final answer
+
+
 class Refusal(Enum):
     """Why the edge itself ends a call attempt: (final code, reason phrase, call result, event reason)."""
 
@@ -57,9 +71,7 @@ class Refusal(Enum):
     NOT_REGISTERED = (480, "Temporarily Unavailable", Result.UNAVAILABLE, "not_registered")
     CALLEE_DISABLED = (480, "Temporarily Unavailable", Result.UNAVAILABLE, "callee_disabled")
     CALLER_DISABLED = (403, "Account disabled", Result.REJECTED, "caller_disabled")
-    IDENTITY = (403, "Forbidden", Result.REJECTED, "identity_mismatch")
     POLICY = (403, "Forbidden", Result.REJECTED, "policy")
-    WRONG_PASSWORD = (403, "Forbidden", Result.REJECTED, "wrong_password")
     PLAIN_MEDIA = (488, "Secure Media Required", Result.FAILED, "plain_media")
     MIXED_SECURITY = (488, "Security Models Differ", Result.FAILED, "mixed_security")
     NO_MEDIA = (488, "Not Acceptable Here", Result.FAILED, "no_media")
@@ -74,6 +86,8 @@ class Refusal(Enum):
 
 
 _MEDIA_LINE = re.compile(r"^m=audio\s+\d+\s+(\S+)", re.MULTILINE)
+_AUDIO_FORMATS = re.compile(r"^m=audio\s+\d+\s+\S+\s+([0-9 ]+?)\s*$", re.MULTILINE)
+_RTPMAP = re.compile(r"^a=(?:rtpmap|fmtp):(\d+) .*?$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -109,6 +123,50 @@ def media_plan(caller: Account, callee: Account, offer: Offer) -> Media | Refusa
     if caller_media == Media.SDES.value:
         return Media.SDES if offer.secure_transport and offer.crypto else Refusal.PLAIN_MEDIA
     return Media.ZRTP
+
+
+def announcement_plan(caller: Account, offer: Offer) -> Media | None:
+    """How the announcement reaches the caller: on the caller's own terms (SDES: an SRTP offer with keys; ZRTP:
+    as offered); None when the offer cannot carry it (the refusal is then answered at once)."""
+    if not offer.protocol:
+        return None
+    if caller.media_security == Media.SDES.value:
+        return Media.SDES if offer.secure_transport and offer.crypto else None
+    return Media.ZRTP
+
+
+def stand_in_answer(offered: str) -> str:
+    """The SDP answer of the announcement's stand-in callee to rtpengine's offer `offered`: plain RTP with the
+    offer's first audio format, to the discard port on loopback (it receives the caller's audio; nobody listens)."""
+    formats = _AUDIO_FORMATS.search(offered)
+    first = formats.group(1).split()[0] if formats else "0"
+    lines = ["v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=announcement", "c=IN IP4 127.0.0.1", "t=0 0",
+             f"m=audio 9 RTP/AVP {first}"]  # fmt: skip
+    lines += [m.group(0).rstrip("\r") for m in _RTPMAP.finditer(offered) if m.group(1) == first]
+    lines.append("a=sendrecv")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def announcement_file(directory: str, language: str, refusal: Refusal) -> str:
+    """The rendered message for the refusal in the account's language (English when it has none or another),
+    or "" when it is not there (no announcement then)."""
+    if not directory or refusal.reason not in ("caller_disabled", "callee_disabled"):
+        return ""
+    language = language.lower() if language.lower() in ANNOUNCEMENT_LANGUAGES else DEFAULT_LANGUAGE
+    path = Path(directory) / f"{language}-{refusal.reason}.wav"
+    return str(path) if path.is_file() else ""
+
+
+def announcement_wait_ms(duration: str) -> int:
+    """How long the edge waits before the final answer: the file's length (rtpengine's `media_duration`) and a
+    short tail, within async_ms_route's limit."""
+    try:
+        played = int(duration)
+    except ValueError:
+        played = -1
+    if played <= 0:
+        played = ANNOUNCEMENT_DEFAULT_MS
+    return min(played + ANNOUNCEMENT_TAIL_MS, ANNOUNCEMENT_MAX_MS)
 
 
 def dialled_numbers(dialled: str) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 from sipedge.directory import Account, DirectoryUnavailable
 
 MAX_DATAGRAM = 65536  # answers; events are handed over in datagrams of up to ~100 events
+BY_IDS_PER_QUESTION = 50  # accounts in one answer (each well under 1 KiB of JSON)
 
 
 def account_from(data: Mapping[str, Any]) -> Account:
@@ -51,13 +52,13 @@ class SidecarDirectory:
         self._clock = clock
         self._numbers = itertools.count(1)
 
-    def _ask(self, op: str, key: str) -> Account | None:
+    def _exchange(self, question: dict[str, Any]) -> dict[str, Any]:
         number = next(self._numbers)
         self._endpoint.sock().settimeout(self._timeout)  # a full sidecar queue makes sendto wait, not forever
         try:
             # `until`: CLOCK_MONOTONIC is one clock for all processes of the machine; the sidecar skips questions
             # nobody waits for any more
-            self._endpoint.send({"op": op, "key": key, "n": number, "until": time.monotonic() + self._timeout})
+            self._endpoint.send({**question, "n": number, "until": time.monotonic() + self._timeout})
         except OSError as exc:
             raise DirectoryUnavailable(f"sidecar: {exc.strerror or type(exc).__name__}") from exc
         deadline = self._clock() + self._timeout
@@ -71,19 +72,28 @@ class SidecarDirectory:
                 data = sock.recv(MAX_DATAGRAM)
             except TimeoutError:
                 continue
-            answer = json.loads(data)
+            answer: dict[str, Any] = json.loads(data)
             if answer.get("n") != number:
                 continue  # a late answer to an earlier question
             if "error" in answer:
                 raise DirectoryUnavailable(str(answer["error"]))
-            found = answer.get("account")
-            return account_from(found) if found else None
+            return answer
+
+    def _ask(self, op: str, key: str) -> Account | None:
+        found = self._exchange({"op": op, "key": key}).get("account")
+        return account_from(found) if found else None
 
     def find(self, username: str) -> Account | None:
         return self._ask("find", username)
 
-    def by_id(self, account_id: str) -> Account | None:
-        return self._ask("by_id", account_id)
+    def by_ids(self, account_ids: list[str]) -> dict[str, Account | None]:
+        """In questions of BY_IDS_PER_QUESTION ids (an answer must fit one datagram)."""
+        found: dict[str, Account | None] = {}
+        for start in range(0, len(account_ids), BY_IDS_PER_QUESTION):
+            chunk = account_ids[start : start + BY_IDS_PER_QUESTION]
+            answer = self._exchange({"op": "by_ids", "keys": chunk}).get("accounts") or {}
+            found.update({key: account_from(answer[key]) if answer.get(key) else None for key in chunk})
+        return found
 
     def find_number(self, number: str) -> Account | None:
         return self._ask("number", number)

@@ -30,8 +30,11 @@ ENV_LOCKOUT_SECONDS = "SIP_LOCKOUT_SECONDS"
 ENV_FLOOD_LIMIT = "SIP_FLOOD_LIMIT"
 ENV_FLOOD_WINDOW = "SIP_FLOOD_WINDOW_SECONDS"
 ENV_DMQ_PORT = "SIP_DMQ_PORT"
+ENV_DMQ_ADDRESS = "SIP_DMQ_ADDRESS"
+ENV_CONNECTIONS_PER_SOURCE = "SIP_MAX_CONNECTIONS_PER_SOURCE"
 ENV_MEDIA_RELAY = "SIP_MEDIA_RELAY"
 MEDIA_RELAYS = ("rtpengine", "none")
+ENV_ANNOUNCEMENTS = "SIP_ANNOUNCEMENTS_DIR"
 
 MAX_CACHE_SECONDS = 30.0  # the contract: a disabled account stops registering within 30 s
 
@@ -65,7 +68,15 @@ class EdgeConfig:
     flood_limit: int = 60
     flood_window_seconds: int = 10
     dmq_port: int = 5090  # the fleet's internal DMQ socket (KDMQ requests on any other port are refused)
+    dmq_address: str = "127.0.0.1"  # its address: other tasks reach this one's phones through it (sipedge/fleet.py)
+    connections_per_source: int = 500  # TCP/TLS connections one address may hold (a NAT of phones needs many)
     media_relay: str = "rtpengine"  # or "none": calls' SDP untouched (the call benchmark's baseline)
+    announcements_dir: str = ""  # the rendered announcements (<language>-<message>.wav); empty: none played
+
+    @property
+    def internal_hop(self) -> str:
+        """host:port of this task's internal socket (the DMQ bus, and calls relayed between tasks)."""
+        return f"{self.dmq_address}:{self.dmq_port}"
 
     def table(self, name: str) -> str:
         return f"{self.table_prefix}-{name}"
@@ -120,7 +131,10 @@ def from_env(env: Mapping[str, str] | None = None) -> EdgeConfig:
         flood_limit=max(int(_number(env, ENV_FLOOD_LIMIT, 60)), 1),
         flood_window_seconds=max(int(_number(env, ENV_FLOOD_WINDOW, 10)), 1),
         dmq_port=int(_number(env, ENV_DMQ_PORT, 5090)),
+        dmq_address=env.get(ENV_DMQ_ADDRESS) or "127.0.0.1",
+        connections_per_source=max(int(_number(env, ENV_CONNECTIONS_PER_SOURCE, 500)), 1),
         media_relay=_choice(env, ENV_MEDIA_RELAY, MEDIA_RELAYS),
+        announcements_dir=env.get(ENV_ANNOUNCEMENTS) or "",
     )
 
 

@@ -54,8 +54,9 @@ class Directory(Protocol):
     def find(self, username: str) -> Account | None:
         """The account registering as `username`, or None when there is none. Raises DirectoryUnavailable."""
 
-    def by_id(self, account_id: str) -> Account | None:
-        """The account with this id, read fresh (the re-check of registered accounts). Raises DirectoryUnavailable."""
+    def by_ids(self, account_ids: list[str]) -> dict[str, Account | None]:
+        """The accounts with these ids (None for one that is gone), read fresh and in batches: the re-check of
+        registered accounts. Raises DirectoryUnavailable."""
 
     def find_number(self, number: str) -> Account | None:
         """The account with this primary or secondary virtual number (exactly as stored). Raises
@@ -79,6 +80,9 @@ def _value(attr: Mapping[str, Any] | None) -> Any:
 def _text_list(attr: Mapping[str, Any] | None) -> tuple[str, ...]:
     items = _value(attr)
     return tuple(str(item) for item in items) if isinstance(items, list) else ()
+
+
+BATCH_GET_LIMIT = 100  # BatchGetItem's keys per call
 
 
 class DynamoDirectory:
@@ -138,8 +142,37 @@ class DynamoDirectory:
     def find(self, username: str) -> Account | None:
         return self._owned(f"account-username#{username.lower()}")
 
-    def by_id(self, account_id: str) -> Account | None:
-        return self._account(account_id, self._clock() + self._budget, fresh=True)
+    def by_ids(self, account_ids: list[str]) -> dict[str, Account | None]:
+        deadline = self._clock() + self._budget
+        items = self._batch_get("accounts", account_ids, deadline)
+        groups = self._batch_get("groups", _ids(items, "group_id"), deadline)
+        profiles = self._batch_get("profiles", _ids(items, "provisioning_profile_id"), deadline)
+        found: dict[str, Account | None] = {}
+        for account_id in account_ids:
+            item = items.get(account_id)
+            found[account_id] = None if item is None else _account_from(
+                account_id, item, groups.get(_text(item, "group_id")),
+                profiles.get(_text(item, "provisioning_profile_id")),
+            )  # fmt: skip
+        return found
+
+    def _batch_get(self, table: str, ids: list[str], deadline: float) -> dict[str, Mapping[str, Any]]:
+        """Items by id with BatchGetItem (100 keys a call; unprocessed keys asked again until the deadline)."""
+        name = self._config.table(table)
+        found: dict[str, Mapping[str, Any]] = {}
+        pending = [{"id": {"S": item_id}} for item_id in dict.fromkeys(ids) if item_id]
+        while pending:
+            if self._clock() > deadline:
+                raise DirectoryUnavailable(f"{table}: batch read deadline passed")
+            chunk, pending = pending[:BATCH_GET_LIMIT], pending[BATCH_GET_LIMIT:]
+            try:
+                answer = self._client.batch_get_item(RequestItems={name: {"Keys": chunk, "ConsistentRead": True}})
+            except Exception as exc:  # as in _get: every backend trouble is one answer to the registry
+                raise DirectoryUnavailable(f"{table}: {type(exc).__name__}") from exc
+            for item in answer.get("Responses", {}).get(name, []):
+                found[str(_value(item.get("id")))] = item
+            pending.extend(answer.get("UnprocessedKeys", {}).get(name, {}).get("Keys", []))
+        return found
 
     def find_number(self, number: str) -> Account | None:
         return self._owned(f"number#{number}")
@@ -148,29 +181,41 @@ class DynamoDirectory:
         item = self._get("accounts", {"id": {"S": account_id}}, deadline)
         if item is None:
             return None
-        group_id = str(_value(item.get("group_id")) or "")
-        group = self._reference("groups", group_id, deadline, fresh)
-        profile_id = str(_value(item.get("provisioning_profile_id")) or "")
-        profile = self._reference("profiles", profile_id, deadline, fresh)
-        realm = _value(item.get("realm")) or (_value(profile.get("sip_domain")) if profile else "") or ""
-        return Account(
-            id=account_id,
-            username=str(_value(item.get("username")) or ""),
-            group_id=group_id,
-            realm=str(realm),
-            ha1=_value(item.get("ha1")) or None,
-            enabled=bool(_value(item.get("enabled"))),
-            group_enabled=bool(group and _value(group.get("enabled"))),
-            account_type=str(_value(item.get("account_type")) or "pgsm"),
-            keep_alive=bool(_value(item.get("keep_alive"))),
-            permit=_text_list(item.get("permit")),
-            deny=_text_list(item.get("deny")),
-            transports=_text_list(profile.get("transports")) if profile else (),
-            lock_lifted_at=float(_value(item.get("sip_lock_lifted_at")) or 0),
-            phone_number=str(_value(item.get("phone_number")) or ""),
-            security_model=str(_value(item.get("security_model")) or "SDES"),
-            language=str(_value(group.get("language")) or "") if group else "",
-        )
+        group = self._reference("groups", _text(item, "group_id"), deadline, fresh)
+        profile = self._reference("profiles", _text(item, "provisioning_profile_id"), deadline, fresh)
+        return _account_from(account_id, item, group, profile)
+
+
+def _text(item: Mapping[str, Any], name: str) -> str:
+    return str(_value(item.get(name)) or "")
+
+
+def _ids(items: Mapping[str, Mapping[str, Any]], name: str) -> list[str]:
+    return [_text(item, name) for item in items.values()]
+
+
+def _account_from(
+    account_id: str, item: Mapping[str, Any], group: Mapping[str, Any] | None, profile: Mapping[str, Any] | None
+) -> Account:
+    realm = _value(item.get("realm")) or (_value(profile.get("sip_domain")) if profile else "") or ""
+    return Account(
+        id=account_id,
+        username=_text(item, "username"),
+        group_id=_text(item, "group_id"),
+        realm=str(realm),
+        ha1=_value(item.get("ha1")) or None,
+        enabled=bool(_value(item.get("enabled"))),
+        group_enabled=bool(group and _value(group.get("enabled"))),
+        account_type=str(_value(item.get("account_type")) or "pgsm"),
+        keep_alive=bool(_value(item.get("keep_alive"))),
+        permit=_text_list(item.get("permit")),
+        deny=_text_list(item.get("deny")),
+        transports=_text_list(profile.get("transports")) if profile else (),
+        lock_lifted_at=float(_value(item.get("sip_lock_lifted_at")) or 0),
+        phone_number=_text(item, "phone_number"),
+        security_model=str(_value(item.get("security_model")) or "SDES"),
+        language=str(_value(group.get("language")) or "") if group else "",
+    )
 
 
 def _dynamodb_client(config: EdgeConfig) -> Any:
@@ -210,8 +255,8 @@ class StaticDirectory:
     def find(self, username: str) -> Account | None:
         return self._by_name.get(username.lower())
 
-    def by_id(self, account_id: str) -> Account | None:
-        return self._by_id.get(account_id)
+    def by_ids(self, account_ids: list[str]) -> dict[str, Account | None]:
+        return {account_id: self._by_id.get(account_id) for account_id in account_ids}
 
     def find_number(self, number: str) -> Account | None:
         return self._by_number.get(number)
@@ -219,7 +264,7 @@ class StaticDirectory:
 
 class CachedDirectory:
     """Per-process cache in front of a directory. Answers (including "no such user") live `ttl` seconds at most,
-    so a disabled or deleted account stops registering within `ttl`; `by_id` always reads through."""
+    so a disabled or deleted account stops registering within `ttl`; `by_ids` always reads through."""
 
     MAX_ENTRIES = 200_000
 
@@ -257,8 +302,8 @@ class CachedDirectory:
             # together and send their phones' next REGISTERs to the backend at once
             self._entries[key] = (now + self._ttl * (0.75 + 0.25 * random.random()), account)  # noqa: S311
 
-    def by_id(self, account_id: str) -> Account | None:
-        return self._inner.by_id(account_id)
+    def by_ids(self, account_ids: list[str]) -> dict[str, Account | None]:
+        return self._inner.by_ids(account_ids)
 
 
 def build(config: EdgeConfig) -> Directory:

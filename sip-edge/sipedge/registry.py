@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sipedge.config import EdgeConfig
-from sipedge.directory import Directory, DirectoryUnavailable
+from sipedge.directory import Account, Directory, DirectoryUnavailable
 from sipedge.events import make_event
 from sipedge.policy import standing_refusal
 
 PING_FAILURE_CODES = frozenset({408, 477, 478})  # no answer, or the connection could not be used (tm's own codes)
+RECHECK_BATCH = 100  # accounts read together (BatchGetItem's limit; the sidecar answers them in datagrams of 50)
 EXPIRY_GRACE_SECONDS = 30.0  # usrloc's expiry callback normally comes first; this only bounds stale entries
 
 
@@ -40,6 +41,7 @@ class Registration:
     ping_token: str | None = None
     ping_sent_at: float = 0.0
     seq: int = field(default=0)
+    conid: str = ""  # the TCP/TLS connection's id in this task (empty over UDP)
 
 
 class Actions(Protocol):
@@ -47,7 +49,14 @@ class Actions(Protocol):
 
     def send_ping(self, registration: Registration, token: str) -> bool: ...
 
-    def drop(self, registration: Registration) -> None: ...
+    def holds(self, registration: Registration) -> bool:
+        """The fleet's location still has this contact as held by this task (the phone has not moved on)."""
+
+    def drop(self, registration: Registration) -> bool:
+        """Removes this task's contact from the fleet's location; False when it is no longer this task's."""
+
+    def close(self, registration: Registration) -> None:
+        """Closes the phone's TCP or TLS connection (so the phone notices and registers again)."""
 
     def emit(self, event: dict[str, Any]) -> None: ...
 
@@ -84,6 +93,7 @@ class Registry:
             user_agent=str(fact.get("user_agent", "")),
             expires_at=now + float(fact["expires"]),
             keep_alive=bool(fact["keep_alive"]),
+            conid=str(fact.get("conid") or ""),
             next_ping=previous.next_ping if same and previous else now + self._config.keepalive_seconds,
         )
         if same and previous:
@@ -134,6 +144,9 @@ class Registry:
             return
         if now < entry.next_ping:
             return
+        if not self._actions.holds(entry):  # the phone registered through another task since: its pings go there
+            del self.entries[entry.aor]
+            return
         entry.seq += 1
         token = f"{entry.aor}|{entry.seq}"
         entry.ping_token, entry.ping_sent_at = token, now
@@ -143,11 +156,13 @@ class Registry:
 
     def _keepalive_failed(self, entry: Registration) -> None:
         self.entries.pop(entry.aor, None)
-        self._actions.drop(entry)
-        self._emit("keepalive_failed", entry)
+        if self._actions.drop(entry):
+            self._actions.close(entry)
+            self._emit("keepalive_failed", entry)
 
     def _recheck_some(self, now: float) -> None:
-        """Reads every registered account again once per `recheck_seconds`, spread over the ticks."""
+        """Reads every registered account again once per `recheck_seconds`, spread over the first half of the
+        round's ticks, in batches (BatchGetItem through the sidecar, not one GetItem after another)."""
         if not self._recheck_queue:
             if now - self._recheck_round_started < self._config.recheck_seconds:
                 return
@@ -155,14 +170,16 @@ class Registry:
             self._recheck_queue = sorted({entry.account_id for entry in self.entries.values()})
             self._per_tick = max(1, math.ceil(len(self._recheck_queue) / max(self._config.recheck_seconds / 2, 1)))
         batch, self._recheck_queue = self._recheck_queue[: self._per_tick], self._recheck_queue[self._per_tick :]
-        for account_id in batch:
-            self._recheck(account_id)
+        for start in range(0, len(batch), RECHECK_BATCH):
+            chunk = batch[start : start + RECHECK_BATCH]
+            try:
+                found = self._directory.by_ids(chunk)
+            except DirectoryUnavailable:
+                continue  # try again next round; never drop phones because the backend hiccupped
+            for account_id in chunk:
+                self._recheck(account_id, found.get(account_id))
 
-    def _recheck(self, account_id: str) -> None:
-        try:
-            account = self._directory.by_id(account_id)
-        except DirectoryUnavailable:
-            return  # try again next round; never drop phones because the backend hiccupped
+    def _recheck(self, account_id: str, account: Account | None) -> None:
         if account is None:
             reason = "account_deleted"
         else:
@@ -172,8 +189,8 @@ class Registry:
             reason = refusal.reason
         for entry in [e for e in self.entries.values() if e.account_id == account_id]:
             del self.entries[entry.aor]
-            self._actions.drop(entry)
-            self._emit("removed", entry, reason=reason)
+            if self._actions.drop(entry):
+                self._emit("removed", entry, reason=reason)
 
     def _emit(
         self, kind: str, entry: Registration | None, *, reason: str = "", username: str = "", contact: str = ""

@@ -79,8 +79,11 @@ class Sidecar:
             with self._lock:
                 self._inbox.extend(str(body) for body in request.get("bodies", []))
             self._wake.set()
-        elif op in ("find", "by_id", "number") and peer:
+        elif op in ("find", "number") and peer:
             self._ask(str(op), str(request.get("key", "")), (peer, request.get("n"), request.get("until")))
+        elif op == "by_ids" and peer:
+            keys = [str(key) for key in request.get("keys", [])]
+            self._pool.submit(self._answer_batch, keys, peer, request.get("n"))
 
     def _ask(self, op: str, key: str, waiter: tuple[Any, Any, Any]) -> None:
         """Questions about the same key while one is in flight wait for its answer (a phone's retransmissions, the
@@ -111,12 +114,21 @@ class Sidecar:
             with contextlib.suppress(OSError):  # the worker may have given up waiting already
                 self.sock.sendto(json.dumps({**answer, "n": number}).encode(), peer)
 
+    def _answer_batch(self, keys: list[str], peer: Any, number: Any) -> None:
+        """The re-check's batch: BatchGetItem reads (sipedge/directory.py), one answer for all the ids."""
+        answer: dict[str, Any] = {"n": number}
+        try:
+            found = self._directory.by_ids(keys)
+            answer["accounts"] = {key: asdict(account) if account else None for key, account in found.items()}
+        except DirectoryUnavailable as exc:
+            answer["error"] = str(exc)
+        with contextlib.suppress(OSError):
+            self.sock.sendto(json.dumps(answer).encode(), peer)
+
     def _read(self, op: str, key: str) -> Account | None:
         if op == "find":
             return self._directory.find(key)
-        if op == "number":
-            return self._directory.find_number(key)
-        return self._directory.by_id(key)
+        return self._directory.find_number(key)
 
     def _send_loop(self) -> None:
         while not self._stopping:

@@ -153,8 +153,11 @@ def test_groups_profiles_and_operators_crud(api: Api, http_world: World) -> None
         {"name": "Ops", "it_email": "it@ops.example", "provisioning_profile_id": profile.json_body["id"]},
     )
     assert group.status_code == 201 and group.json_body["account_count"] == 0
+    assert group.json_body["language"] == "en"  # the edge's announcements: English unless chosen
     gid = group.json_body["id"]
     assert api.call("PATCH", f"/groups/{gid}", {"name": "Operations"}).json_body["name"] == "Operations"
+    assert api.call("PATCH", f"/groups/{gid}", {"language": "it"}).json_body["language"] == "it"
+    as_problem(api.call("PATCH", f"/groups/{gid}", {"language": "xx"}), 422, "validation_failed")
     operator = api.call(
         "POST",
         "/operators",

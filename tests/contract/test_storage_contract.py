@@ -17,7 +17,7 @@ from chalicelib.domain.errors import (
     ValidationFailed,
 )
 from chalicelib.domain.import_job import ImportJob
-from chalicelib.domain.model import Account, LoginAttempt, Role, Session, TimelineEvent
+from chalicelib.domain.model import Account, Language, LoginAttempt, Role, Session, TimelineEvent
 from chalicelib.domain.registration import Registration
 from chalicelib.services import accounts, groups, guards, operators
 from chalicelib.services.context import Context
@@ -44,6 +44,12 @@ def test_group_update_keeps_the_account_counter(world: World) -> None:
     stored = groups.get_group(world.ctx, world.admin, world.group_a.id)
     assert stored.account_count == 1 and stored.it_email == "new@example.com"
     assert updated.version == world.group_a.version + 1
+
+
+def test_a_groups_announcement_language_is_stored_and_changed(world: World) -> None:
+    assert world.group_a.language is Language.EN
+    groups.update_group(world.ctx, world.admin, world.group_a.id, {"language": "de"})
+    assert groups.get_group(world.ctx, world.admin, world.group_a.id).language is Language.DE
 
 
 def test_stale_writes_are_refused(world: World) -> None:

@@ -52,6 +52,30 @@ def test_edge_image_is_built_from_the_sip_edge_directory(synth: Synth) -> None:
     assert secret["ValueFrom"] == {"Ref": _logical_id(synth, synth.stacks["dev"].edge.auth_secret)}
 
 
+def test_edge_tasks_find_each_other_for_their_dmq_bus_and_only_they_reach_it(synth: Synth) -> None:
+    (task,) = synth.resources("AWS::ECS::TaskDefinition").values()
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    variables = {v["Name"]: v["Value"] for v in container["Environment"]}
+    assert variables["SIP_DMQ_PEERS"] == "sip:tasks.sip-edge.internal:5090"
+    assert (variables["SIP_DMQ_MULTI_NOTIFY"], variables["SIP_DMQ_PORT"]) == ("1", "5090")
+    (namespace,) = synth.resources("AWS::ServiceDiscovery::PrivateDnsNamespace").values()
+    assert namespace["Properties"]["Name"] == "sip-edge.internal"
+    (discovery,) = synth.resources("AWS::ServiceDiscovery::Service").values()
+    assert discovery["Properties"]["Name"] == "tasks"
+    assert discovery["Properties"]["DnsConfig"]["DnsRecords"] == [{"TTL": 10, "Type": "A"}]
+    group = _logical_id(synth, synth.stacks["dev"].edge.security_group)
+    dmq = [
+        rule["Properties"]
+        for rule in synth.resources("AWS::EC2::SecurityGroupIngress").values()
+        if rule["Properties"].get("FromPort") == 5090
+    ]
+    assert dmq == [{"IpProtocol": "udp", "FromPort": 5090, "ToPort": 5090, "Description": "DMQ between edge tasks",
+                    "GroupId": {"Fn::GetAtt": [group, "GroupId"]},
+                    "SourceSecurityGroupId": {"Fn::GetAtt": [group, "GroupId"]}}]  # fmt: skip
+    inline = synth.resources("AWS::EC2::SecurityGroup")[group]["Properties"]["SecurityGroupIngress"]
+    assert not [rule for rule in inline if rule.get("FromPort") == 5090]  # never from anywhere
+
+
 def test_edge_task_role_reads_only_its_four_tables_and_sends_only_session_events(synth: Synth) -> None:
     stack = synth.stacks["dev"]
     role = _logical_id(synth, stack.edge.task_role)

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import base64
 import os
+import socket
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
 from devstack.sip_edge import free_port
 from tests.sip_edge.sipp import SippResult, _send
@@ -227,3 +230,39 @@ class Peer:
         err = self.base.with_suffix(".err")
         errors = err.read_text(errors="replace") if err.exists() else ""
         return SippResult(self.process.returncode, self.messages(), errors, out.decode(errors="replace"))
+
+
+class RtpCounter:
+    """Counts the RTP (or SRTP: the same header) packets arriving on a media port, on a thread; a context manager
+    that binds the port on entry and stops on exit (`count` is final then)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.count = 0
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind(("127.0.0.1", port))
+        self._sock.settimeout(0.1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                packet = self._sock.recv(2048)
+            except TimeoutError:
+                continue
+            if len(packet) >= 12 and packet[0] >> 6 == 2:  # RTP version 2
+                self.count += 1
+
+    def send(self, packet: bytes, to: tuple[str, int]) -> None:
+        """Sends from the counted port (rtpengine expects a party's media from the port it announced)."""
+        self._sock.sendto(packet, to)
+
+    def __enter__(self) -> RtpCounter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sock.close()

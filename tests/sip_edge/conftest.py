@@ -17,7 +17,7 @@ import pytest
 
 from chalicelib.services import accounts, groups
 from chalicelib.services.context import Context
-from devstack.sip_edge import SipEdge, fleet_member_env, start_edge
+from devstack.sip_edge import SipEdge, dmq_address, fleet_member_env, start_edge
 from tests.conftest import World, make_context
 from tests.sip_edge.sipp import Sipp
 
@@ -32,8 +32,17 @@ TCP_IDLE_SECONDS = 3  # the tests shorten the edge's connection limits (60 s and
 TLS_HANDSHAKE_SECONDS = 2
 LOCKOUT_SECONDS = 120
 FLOOD_LIMIT = 60
+CONNECTIONS_PER_SOURCE = 12
 _numbers = itertools.count(1000000)
-OWN_SETTINGS = ("SIP_UDP_PORT", "SIP_TCP_PORT", "SIP_TLS_PORT", "SIP_RUN_DIR", "SIP_DMQ_PORT")  # per edge
+OWN_SETTINGS = (
+    "SIP_UDP_PORT",
+    "SIP_TCP_PORT",
+    "SIP_TLS_PORT",
+    "SIP_RUN_DIR",
+    "SIP_DMQ_PORT",
+    "SIP_RTPENGINE_NG_PORT",
+    "SIP_RTPENGINE_CLI_PORT",
+)  # per edge
 
 
 class EventLog:
@@ -135,6 +144,7 @@ def edge(
         "SIP_LOCKOUT_SECONDS": str(LOCKOUT_SECONDS),
         "SIP_FLOOD_LIMIT": str(FLOOD_LIMIT),
         "SIP_FLOOD_BAN_SECONDS": "30",
+        "SIP_MAX_CONNECTIONS_PER_SOURCE": str(CONNECTIONS_PER_SOURCE),
     }
     tls_dir = tmp_path_factory.mktemp("tls")
     subprocess.run(
@@ -151,9 +161,8 @@ def edge(
 @pytest.fixture(scope="session")
 def second_edge(edge: SipEdge, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SipEdge]:
     """A second edge task against the same tables and queue (what SIP_EDGES=2 starts): its own ports and id."""
-    env = {
-        k: v for k, v in edge.env.items() if k not in ("SIP_UDP_PORT", "SIP_TCP_PORT", "SIP_TLS_PORT", "SIP_RUN_DIR")
-    }
+    env = {k: v for k, v in edge.env.items() if k not in OWN_SETTINGS}
+    env["SIP_DMQ_PEERS"] = dmq_address(edge)  # one bus: the second asks the first for its lockouts and contacts
     running = start_edge(fleet_member_env(env, 1, env["SIP_EDGE_ID"]), tmp_path_factory.mktemp("edge-2"))
     yield running
     running.stop()

@@ -34,6 +34,24 @@ class _Pv:
         self._owner.pvs[name] = value
 
 
+class _Htable:
+    """htable's writes recorded like any call and kept, so `$sht(table=>key)` reads them back."""
+
+    def __init__(self, owner: FakeKSR) -> None:
+        self._owner = owner
+
+    def sht_seti(self, table: str, key: str, value: int) -> int:
+        self._owner.pvs[f"$sht({table}=>{key})"] = value
+        return int(self._owner.called("htable.sht_seti", (table, key, value)))
+
+    def sht_rm(self, table: str, key: str) -> int:
+        self._owner.pvs.pop(f"$sht({table}=>{key})", None)
+        return int(self._owner.called("htable.sht_rm", (table, key)))
+
+    def __getattr__(self, function: str) -> Any:
+        return _Module(self._owner, "htable").__getattr__(function)
+
+
 class _Mqueue:
     def __init__(self, owner: FakeKSR) -> None:
         self._queues: dict[str, deque[tuple[str, str]]] = defaultdict(deque)
@@ -68,10 +86,13 @@ class FakeKSR:
         self.method = "REGISTER"
         self.pv = _Pv(self)
         self.mqueue = _Mqueue(self)
+        self.htable = _Htable(self)
 
     def called(self, name: str, args: tuple[Any, ...]) -> Any:
+        """Records the call; its return code is the test's (a callable: called with the arguments), else 1."""
         self.calls.append((name, args))
-        return self.returns.get(name, 1)
+        value = self.returns.get(name, 1)
+        return value(*args) if callable(value) else value
 
     def names(self) -> list[str]:
         return [name for name, _ in self.calls]

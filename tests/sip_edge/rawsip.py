@@ -1,5 +1,6 @@
-"""A hand-made SIP client for the attack tests: REGISTER with and without a digest over a UDP or TCP socket the
-test owns, so every byte of the edge's answers can be compared (sipp checks answers, it does not return them)."""
+"""A hand-made SIP client for the attack tests: REGISTER (or a call's INVITE) with and without a digest over a UDP
+or TCP socket the test owns, so every byte of the edge's answers can be compared (sipp checks answers, it does
+not return them)."""
 
 from __future__ import annotations
 
@@ -17,19 +18,22 @@ def _md5(text: str) -> str:
 
 
 def challenge_params(response: str) -> dict[str, str]:
-    header = re.search(r"^WWW-Authenticate: Digest (.*)$", response, re.MULTILINE | re.IGNORECASE)
+    header = re.search(r"^(?:WWW|Proxy)-Authenticate: Digest (.*)$", response, re.MULTILINE | re.IGNORECASE)
     if header is None:
         raise AssertionError(f"no challenge in {response!r}")
     return {k: v.strip('"') for k, v in re.findall(r'(\w+)=("[^"]*"|[^,\s]+)', header.group(1))}
 
 
-def digest_header(user: str, password: str, challenge: dict[str, str], uri: str) -> str:
+def digest_header(
+    user: str, password: str, challenge: dict[str, str], uri: str, method: str = "REGISTER",
+    header: str = "Authorization",
+) -> str:  # fmt: skip
     ha1 = _md5(f"{user}:{challenge['realm']}:{password}")
-    ha2 = _md5(f"REGISTER:{uri}")
+    ha2 = _md5(f"{method}:{uri}")
     cnonce, nc = uuid.uuid4().hex[:16], "00000001"
     response = _md5(f"{ha1}:{challenge['nonce']}:{nc}:{cnonce}:auth:{ha2}")
     return (
-        f'Authorization: Digest username="{user}", realm="{challenge["realm"]}", nonce="{challenge["nonce"]}", '
+        f'{header}: Digest username="{user}", realm="{challenge["realm"]}", nonce="{challenge["nonce"]}", '
         f'uri="{uri}", response="{response}", algorithm=MD5, qop=auth, nc={nc}, cnonce="{cnonce}"\r\n'
     )
 
@@ -102,6 +106,39 @@ class SipClient:
         params = challenge_params(challenge)
         auth = digest_header(user, password, params, f"sip:{self.host}:{self.port}")
         return challenge, self.register(user, auth, expires=expires, call_id=call_id)
+
+    def invite(self, user: str, callee: str, auth: str = "", call_id: str = "", cseq: int = 1) -> str:
+        """An INVITE from `user` to `callee` with an SDES offer; its final answer, which is then ACKed."""
+        uri = f"sip:{callee}@{DOMAIN}"
+        branch = f"z9hG4bK{uuid.uuid4().hex}"
+        via = f"SIP/2.0/{self.transport.upper()} {self.local_ip}:{self.local_port};rport;branch={branch}"
+        tag, call_id = uuid.uuid4().hex[:10], call_id or uuid.uuid4().hex
+
+        def head(method: str, to: str) -> str:
+            return (f"{method} {uri} SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\n"
+                    f"From: <sip:{user}@{DOMAIN}>;tag={tag}\r\nTo: {to}\r\nCall-ID: {call_id}\r\n"
+                    f"CSeq: {cseq} {method}\r\n")  # fmt: skip
+
+        sdp = (f"v=0\r\no=- 1 1 IN IP4 {self.local_ip}\r\ns=-\r\nc=IN IP4 {self.local_ip}\r\nt=0 0\r\n"
+               "m=audio 40000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+               "inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVzcyBzZXQ=\r\n")  # fmt: skip
+        contact = f"Contact: <sip:{user}@{self.local_ip}:{self.local_port};transport={self.transport}>\r\n"
+        self.send((f"{head('INVITE', f'<{uri}>')}{contact}{auth}Content-Type: application/sdp\r\n"
+                   f"Content-Length: {len(sdp)}\r\n\r\n{sdp}").encode())  # fmt: skip
+        answer = self.receive()
+        while status_line(answer).split(" ")[1].startswith("1"):
+            answer = self.receive()
+        to = re.search(r"^To: (.*?)\r?$", answer, re.MULTILINE)
+        self.send(f"{head('ACK', to.group(1) if to else f'<{uri}>')}Content-Length: 0\r\n\r\n".encode())
+        return answer
+
+    def call(self, user: str, password: str, callee: str) -> tuple[str, str]:
+        """INVITE, the 407 challenge, INVITE with the digest: (the challenge, the final answer)."""
+        call_id = uuid.uuid4().hex
+        challenge = self.invite(user, callee, call_id=call_id)
+        params = challenge_params(challenge)
+        auth = digest_header(user, password, params, f"sip:{callee}@{DOMAIN}", "INVITE", "Proxy-Authorization")
+        return challenge, self.invite(user, callee, auth, call_id=call_id, cseq=2)
 
 
 def status_line(response: str) -> str:

@@ -10,6 +10,7 @@ import re
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +18,10 @@ import pytest
 
 from chalicelib.services import registrations, sip_lockout
 from devstack.sip_edge import SipEdge, start_edge
+from tests.sip_edge.callsipp import caller_scenario, media
 from tests.sip_edge.conftest import (
     CACHE_SECONDS,
+    CONNECTIONS_PER_SOURCE,
     FLOOD_LIMIT,
     TCP_IDLE_SECONDS,
     TLS_HANDSHAKE_SECONDS,
@@ -45,28 +48,63 @@ def _normalised(response: str, user: str) -> str:
     return text
 
 
+@pytest.mark.parametrize(
+    ("method", "challenged"),
+    [("REGISTER", "401 Unauthorized"), ("INVITE", "407 Proxy Authentication Required")],
+)
 def test_unknown_wrong_password_and_not_activated_get_byte_identical_answers(
-    edge: SipEdge, sip_world: SipWorld, event_log: EventLog
+    edge: SipEdge, sip_world: SipWorld, event_log: EventLog, method: str, challenged: str
 ) -> None:
-    known = sip_world.account()
+    """A REGISTER, and a call's INVITE: one challenge (the To or From domain as the realm for everybody), one
+    403 Forbidden; the reasons only in the events."""
+    known, callee = sip_world.account(), sip_world.account()
     inactive = sip_world.account(password=None, mode="wizard")
     unknown = f"nobody{known.username[1:]}"  # the same length as the others
-    client = SipClient(edge.host, edge.udp_port)
+    client = SipClient(edge.host, edge.udp_port, local_ip="127.0.0.1" if method == "REGISTER" else "127.0.0.10")
     answers = {}
     for user, password in ((known.username, "not-the-password"), (inactive.username, "x"), (unknown, "x")):
-        challenge, final = client.login(user, password)
+        if method == "REGISTER":
+            challenge, final = client.login(user, password)
+        else:
+            challenge, final = client.call(user, password, callee.username)
         answers[user] = (_normalised(challenge, user), _normalised(final, user))
     client.close()
     challenges = {challenge for challenge, _ in answers.values()}
     finals = {final for _, final in answers.values()}
     assert len(challenges) == 1, challenges
     assert len(finals) == 1, finals
-    [final] = finals
+    [challenge], [final] = challenges, finals
+    assert status_line(challenge) == f"SIP/2.0 {challenged}"
+    assert f'Authenticate: Digest realm="{DOMAIN}"' in challenge
     assert status_line(final) == "SIP/2.0 403 Forbidden"
-    assert 'realm="voice.example.com"' in challenges.pop()
     assert "Server:" not in final and "kamailio" not in final.lower()
     reasons = {user: event_log.wait_for(user, lambda e: e["kind"] == "refused")["reason"] for user in answers}
     assert reasons == {known.username: "wrong_password", inactive.username: "not_activated", unknown: "unknown_user"}
+
+
+def test_wrong_invite_digests_lock_the_account_for_calls_and_registrations(
+    edge: SipEdge, sip_world: SipWorld, event_log: EventLog, tmp_path: Path
+) -> None:
+    """Ten wrong digests, some by REGISTER and some by INVITE: locked; the right password is refused after."""
+    victim, callee = sip_world.account(), sip_world.account()
+    guesser = SipClient(edge.host, edge.udp_port, local_ip="127.0.0.11")
+    for n in range(4):
+        assert status_line(guesser.login(victim.username, f"guess-{n}")[1]) == "SIP/2.0 403 Forbidden"
+    for n in range(6):
+        assert status_line(guesser.call(victim.username, f"guess-{n}", callee.username)[1]) == "SIP/2.0 403 Forbidden"
+    locked = event_log.wait_for(victim.username, lambda e: e["kind"] == "locked_out")
+    assert (locked["account_id"], locked["reason"]) == (victim.id, "too_many_failures")
+    # the right password: an INVITE by sipp from another address, and a REGISTER, get the same answer as a guess
+    sipp = Sipp(tmp_path, edge.host)
+    placed = sipp.run(caller_scenario(victim.username, PASSWORD, callee.username, media("sdes"), expect=403,
+                                      phrase="Forbidden"), edge.udp_port, local_ip="127.0.0.12")  # fmt: skip
+    assert placed.returncode == 0, placed.errors + placed.output
+    first = event_log.wait_for(victim.username, lambda e: e["kind"] == "refused" and e["reason"] == "locked_out")
+    elsewhere = SipClient(edge.host, edge.udp_port, local_ip="127.0.0.12")
+    assert status_line(elsewhere.login(victim.username, PASSWORD)[1]) == "SIP/2.0 403 Forbidden"
+    event_log.wait_for(victim.username, lambda e: e.get("reason") == "locked_out" and e["id"] != first["id"])
+    guesser.close()
+    elsewhere.close()
 
 
 def test_ten_wrong_passwords_lock_the_account_everywhere_until_an_operator_lifts_it(
@@ -182,6 +220,41 @@ def test_idle_connections_are_closed_and_a_registered_one_is_kept(edge: SipEdge,
     assert time.monotonic() - started >= TLS_HANDSHAKE_SECONDS - 1
     assert not _closed_within(registered.sock, 1.0)  # past the idle limit, still open
     for sock in (idle_tcp, idle_tls, registered.sock):
+        sock.close()
+
+
+def _options_over(sock: socket.socket, local: str) -> str:
+    branch = uuid.uuid4().hex
+    sock.sendall((f"OPTIONS sip:{DOMAIN} SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch=z9hG4bK{branch}\r\n"
+                  f"Max-Forwards: 70\r\nFrom: <sip:probe@{DOMAIN}>;tag={branch[:8]}\r\nTo: <sip:{DOMAIN}>\r\n"
+                  f"Call-ID: {branch}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode())  # fmt: skip
+    sock.settimeout(3)
+    try:
+        return sock.recv(4096).decode(errors="replace")
+    except (TimeoutError, ConnectionError):
+        return ""
+
+
+def test_one_address_holds_at_most_the_connection_cap_while_another_address_connects(edge: SipEdge) -> None:
+    held = []
+    for _ in range(CONNECTIONS_PER_SOURCE):
+        sock = socket.create_connection((edge.host, edge.tcp_port), source_address=("127.0.0.13", 0))
+        assert _options_over(sock, "127.0.0.13:9").startswith("SIP/2.0 200"), len(held)
+        held.append(sock)
+    over = socket.create_connection((edge.host, edge.tcp_port), source_address=("127.0.0.13", 0))
+    assert _options_over(over, "127.0.0.13:9") == ""  # closed without an answer
+    assert _closed_within(over, 2)
+    elsewhere = socket.create_connection((edge.host, edge.tcp_port), source_address=("127.0.0.14", 0))
+    assert _options_over(elsewhere, "127.0.0.14:9").startswith("SIP/2.0 200")
+    held.pop().close()  # one closed: its unit comes back
+    time.sleep(0.5)
+    again = socket.create_connection((edge.host, edge.tcp_port), source_address=("127.0.0.13", 0))
+    assert _options_over(again, "127.0.0.13:9").startswith("SIP/2.0 200")
+    metrics = subprocess.run(["kamcmd", "-s", f"unix:{edge.ctl_socket}", "htable.dump", "metrics"],
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "connection_cutoffs" in metrics
+    assert "connection from 127.0.0.13 closed" in edge.log_text()
+    for sock in (*held, over, elsewhere, again):
         sock.close()
 
 

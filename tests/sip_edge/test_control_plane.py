@@ -4,7 +4,7 @@ account status and its History follow the phone."""
 from __future__ import annotations
 
 from chalicelib.domain.model import AccountStatus
-from chalicelib.services import accounts, registrations
+from chalicelib.services import accounts, groups, registrations
 from devstack.sip_edge import SipEdge, free_port
 from tests.sip_edge.conftest import EventLog, SipWorld
 from tests.sip_edge.sipp import Sipp, register_scenario
@@ -51,3 +51,17 @@ def test_a_refusal_is_on_the_accounts_history(
     assert len(refused) == 1
     assert refused[0].detail["reason"] == "wrong password"
     assert refused[0].detail["source"].startswith("127.0.0.1:")
+
+
+def test_the_edge_reads_the_announcement_language_the_control_plane_stores_on_the_group(
+    sip_world: SipWorld, moto_url: str
+) -> None:
+    from sipedge.config import EdgeConfig
+    from sipedge.directory import DynamoDirectory
+
+    group = sip_world.make_group("Italiani")
+    groups.update_group(sip_world.ctx, sip_world.admin, group.id, {"language": "it"})
+    account = sip_world.account(group_id=group.id)
+    config = EdgeConfig(table_prefix=sip_world.ctx.settings.table_prefix, dynamodb_endpoint=moto_url)
+    found = DynamoDirectory(config).find(account.username)
+    assert found is not None and found.language == "it"

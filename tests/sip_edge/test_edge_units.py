@@ -56,6 +56,8 @@ class Recorder:
     def __init__(self, ping_ok: bool = True) -> None:
         self.pings: list[str] = []
         self.dropped: list[str] = []
+        self.closed: list[str] = []
+        self.moved: set[str] = set()  # AORs whose contact another task holds now
         self.events: list[dict[str, Any]] = []
         self.ping_ok = ping_ok
 
@@ -63,8 +65,17 @@ class Recorder:
         self.pings.append(token)
         return self.ping_ok
 
-    def drop(self, registration: Registration) -> None:
+    def holds(self, registration: Registration) -> bool:
+        return registration.aor not in self.moved
+
+    def drop(self, registration: Registration) -> bool:
+        if registration.aor in self.moved:
+            return False
         self.dropped.append(registration.aor)
+        return True
+
+    def close(self, registration: Registration) -> None:
+        self.closed.append(registration.aor)
 
     def emit(self, event: dict[str, Any]) -> None:
         self.events.append(event)
@@ -113,6 +124,30 @@ def test_an_unanswered_ping_drops_the_contact_with_an_event() -> None:
     assert registry.entries == {}
 
 
+def test_a_failed_keepalive_closes_the_phones_connection() -> None:
+    registry, recorder, clock = _registry()
+    registry.registered(_fact())
+    clock.now += 180
+    registry.tick()
+    registry.ping_reply("1001|1", 408)
+    assert recorder.dropped == ["1001"] and recorder.closed == ["1001"]
+
+
+def test_a_phone_that_moved_to_another_task_is_neither_pinged_nor_dropped_here() -> None:
+    registry, recorder, clock = _registry()
+    registry.registered(_fact())
+    registry.registered(_fact(aor="1002", username="1002"))
+    clock.now += 180
+    registry.tick()
+    recorder.moved.add("1002")  # its ping fails here (the old connection), while another task holds it
+    registry.ping_reply("1002|1", 477)
+    recorder.moved.add("1001")
+    clock.now += 180
+    registry.tick()
+    assert recorder.pings == ["1001|1", "1002|1"]
+    assert recorder.dropped == recorder.closed == [] and recorder.events == [] and registry.entries == {}
+
+
 def test_a_timeout_reply_drops_and_accounts_without_keep_alive_are_never_pinged() -> None:
     registry, recorder, clock = _registry()
     registry.registered(_fact())
@@ -127,10 +162,10 @@ def test_the_recheck_removes_disabled_and_deleted_accounts_but_not_on_backend_er
     class Flaky(StaticDirectory):
         down = True
 
-        def by_id(self, account_id: str) -> Account | None:
+        def by_ids(self, account_ids: list[str]) -> dict[str, Account | None]:
             if self.down:
                 raise DirectoryUnavailable("slow")
-            return super().by_id(account_id)
+            return super().by_ids(account_ids)
 
     directory = Flaky([Account("a", "1001", "g", "d", "x", enabled=False)])
     registry, recorder, clock = _registry(directory)
@@ -187,6 +222,9 @@ def test_the_sidecar_answers_lookups_and_takes_events(tmp_path: Path) -> None:
         found = client.find("1001")
         assert found is not None and found.ha1 == "secret-ha1" and found.permit == ("1.2.3.4",)
         assert client.find("nobody") is None
+        ids = ["a", *(f"gone-{n}" for n in range(120))]  # three questions of at most 50 ids
+        batch = client.by_ids(ids)
+        assert list(batch) == ids and batch["a"] == found and not any(batch[i] for i in ids[1:])
         SidecarQueue(path).send_message_batch(QueueUrl="q", Entries=[{"Id": "0", "MessageBody": "{}"}])
         for _ in range(50):
             if sqs.batches:

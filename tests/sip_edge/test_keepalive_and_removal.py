@@ -11,6 +11,7 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.services import accounts, groups
 from devstack.sip_edge import SipEdge
 from tests.sip_edge.conftest import CACHE_SECONDS, KEEPALIVE_SECONDS, RECHECK_SECONDS, EventLog, SipWorld
+from tests.sip_edge.rawsip import SipClient, status_line
 from tests.sip_edge.sipp import Sipp, register_scenario, stunnel_client
 
 HOLD_MS = (KEEPALIVE_SECONDS * 3 + 2) * 1000  # room for two pings even on a loaded machine
@@ -58,6 +59,20 @@ def test_a_silent_phone_is_dropped_with_an_event(
     assert result.count("OPTIONS sip:") >= 1, result.messages  # pinged, never answered
     failed = event_log.wait_for(account.username, lambda e: e["kind"] == "keepalive_failed", timeout=15)
     assert failed["account_id"] == account.id
+
+
+def test_a_silent_phone_over_tcp_has_its_connection_closed(
+    edge: SipEdge, sip_world: SipWorld, event_log: EventLog
+) -> None:
+    account = sip_world.account(keep_alive=True)
+    phone = SipClient(edge.host, edge.tcp_port, transport="tcp", timeout=KEEPALIVE_SECONDS * 6)
+    assert status_line(phone.login(account.username, "sip-secret-1", expires=300)[1]) == "SIP/2.0 200 OK"
+    assert phone.receive().startswith("OPTIONS sip:")  # pinged over its connection, never answers
+    with pytest.raises(ConnectionError):  # then the edge closes it, so the phone notices and registers again
+        while True:
+            phone.receive()
+    event_log.wait_for(account.username, lambda e: e["kind"] == "keepalive_failed")
+    phone.close()
 
 
 def _registered(edge: SipEdge, sipp: Sipp, username: str) -> None:

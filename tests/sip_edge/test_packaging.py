@@ -130,3 +130,14 @@ def test_start_script_names_the_edge_after_its_ecs_task(tmp_path: Path) -> None:
     finally:
         server.shutdown()
     assert "edge id: edge-0123456789abcdef" in done.stdout, done.stdout + done.stderr
+
+
+def test_the_image_installs_the_locked_versions_of_exactly_the_listed_packages() -> None:
+    """The image pins each Debian package's version (sip-edge/debian-packages.lock, written from this machine's
+    install by scripts/lock-debian-packages.sh); the lock names exactly the listed packages."""
+    lines = (SIP_EDGE_DIR / "debian-packages.lock").read_text().splitlines()
+    pins = dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+    assert list(pins) == _packages()
+    assert all(re.fullmatch(r"[0-9][0-9A-Za-z.+~:-]*", version) for version in pins.values()), pins
+    dockerfile = (SIP_EDGE_DIR / "Dockerfile").read_text()
+    assert "$(grep -v '^#' /opt/sip-edge/debian-packages.lock)" in dockerfile

@@ -189,18 +189,90 @@ def test_an_unreachable_account_store_answers_503_quickly(
     assert ksr.args("hdr.append_to_reply") == [("Retry-After: 5\r\n",)]
 
 
+def _registered_over_tcp_and_pinged(routing: ModuleType, ksr: fake_ksr.FakeKSR, mp: pytest.MonkeyPatch) -> None:
+    mp.setenv("SIP_KEEPALIVE_SECONDS", "0")
+    routing.state.reset()
+    ksr.pvs.update({"$pr": "tcp", "$conid": 7})
+    routing.route_request()
+    _held_here(ksr, "sip:1001@192.0.2.7:5070")
+    routing.run_registry()
+
+
 def test_the_registry_timer_pings_flagged_contacts_through_uac(
     routing: ModuleType, ksr: fake_ksr.FakeKSR, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SIP_KEEPALIVE_SECONDS", "0")
-    routing.state.reset()
-    ksr.pvs["$pr"] = "tcp"
-    routing.route_request()
-    routing.run_registry()
+    _registered_over_tcp_and_pinged(routing, ksr, monkeypatch)
     assert ksr.args("uac.uac_req_send") == [()]
     assert ksr.pvs["$uac_req(ouri)"] == "sip:192.0.2.7:5070;transport=tcp"
     assert ksr.pvs["$uac_req(sock)"] == "tcp:127.0.0.1:5060"
     assert ksr.pvs["$uac_req(method)"] == "OPTIONS"
+
+
+def _held_here(ksr: fake_ksr.FakeKSR, contact: str, path: str = "<sip:127.0.0.1:5090;lr>") -> None:
+    """The fleet's location (reg_fetch_contacts) has `contact` for the AOR, with a Path naming `path`'s task."""
+    ksr.pvs.update({"$ulc(loc=>count)": 1, "$(ulc(loc=>addr)[0])": contact, "$(ulc(loc=>path)[0])": path,
+                    "$(ulc(loc=>ruid)[0])": "ruid-1"})  # fmt: skip
+
+
+def test_a_saved_contact_carries_a_path_naming_this_task_and_the_phone(
+    routing: ModuleType, ksr: fake_ksr.FakeKSR, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIP_DMQ_ADDRESS", "10.0.0.5")
+    routing.state.reset()
+    ksr.pvs["$pr"] = "tcp"
+    routing.route_request()
+    assert ksr.args("hdr.remove") == [("Path",)]  # the phone's own Path is never trusted
+    assert ("Path: <sip:10.0.0.5:5090;lr;received=sip%3A192.0.2.7%3A5070%3Btransport%3Dtcp>\r\n",) in ksr.args(
+        "hdr.append"
+    )
+    names = ksr.names()
+    assert names.index("textopsx.msg_apply_changes") < names.index("registrar.save")
+
+
+def test_a_failed_ping_drops_only_this_tasks_contact_and_closes_the_connection(
+    routing: ModuleType, ksr: fake_ksr.FakeKSR, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _registered_over_tcp_and_pinged(routing, ksr, monkeypatch)
+    ksr.mqueue.mq_add("edge_facts", "ping_reply", json.dumps({"token": ksr.pvs["$uac_req(evparam)"], "code": 408}))
+    routing.run_registry()
+    assert ksr.args("registrar.unregister_ruid") == [("location", "sip:1001@voice.example.com", "ruid-1")]
+    assert ksr.args("tcpops.tcp_close_connection_id") == [(7,)]
+    assert [e["kind"] for e in _events(ksr)][-1] == "keepalive_failed"
+
+
+def test_a_contact_another_task_holds_now_is_not_dropped_from_here(
+    routing: ModuleType, ksr: fake_ksr.FakeKSR, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIP_KEEPALIVE_SECONDS", "0")
+    routing.state.reset()
+    routing.route_request()
+    _held_here(ksr, "sip:1001@192.0.2.7:5070", path="<sip:10.0.0.9:5090;lr>")
+    routing.run_registry()
+    assert "uac.uac_req_send" not in ksr.names() and "registrar.unregister_ruid" not in ksr.names()
+
+
+def test_another_tasks_expiring_copy_is_not_reported(routing: ModuleType, ksr: fake_ksr.FakeKSR) -> None:
+    ksr.pvs.update({"$ulc(exp=>aor)": "1001", "$ulc(exp=>addr)": "sip:1001@192.0.2.7:5070",
+                    "$ulc(exp=>path)": "<sip:10.0.0.9:5090;lr>"})  # fmt: skip
+    routing.on_contact_expired()
+    assert ksr.mqueue.items("edge_facts") == []
+    ksr.pvs["$ulc(exp=>path)"] = "<sip:127.0.0.1:5090;lr;received=sip%3A192.0.2.7%3A5070>"
+    routing.on_contact_expired()
+    assert [kind for kind, _ in ksr.mqueue.items("edge_facts")] == ["expired"]
+
+
+def test_a_call_relayed_by_another_task_goes_to_the_phone_connected_here(
+    routing: ModuleType, ksr: fake_ksr.FakeKSR
+) -> None:
+    ksr.method = "INVITE"
+    ksr.pvs.update({"$Ri": "127.0.0.1", "$Rp": 5090, "$du": "sip:192.0.2.7:5070;transport=tcp"})
+    routing.route_request()
+    assert ksr.names()[-4:] == ["dmq.is_from_node", "rr.loose_route", "rr.record_route", "tm.t_relay"]
+    assert "auth.auth_challenge" not in ksr.names()  # the caller's task authenticated it
+    ksr.calls.clear()
+    ksr.returns["dmq.is_from_node"] = -1  # not a node of the bus
+    routing.route_request()
+    assert "tm.t_relay" not in ksr.names()
 
 
 def test_a_wildcard_contact_is_left_to_the_registry_to_report(routing: ModuleType, ksr: fake_ksr.FakeKSR) -> None:
