@@ -26,6 +26,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.adapters.cursor import decode_cursor, encode_cursor
 from chalicelib.adapters.dynamo_models import (
     AccountModel,
+    AuditModel,
     AuthModel,
     CallModel,
     GroupModel,
@@ -40,6 +41,7 @@ from chalicelib.adapters.dynamo_models import (
     TokenModel,
     UniqueModel,
 )
+from chalicelib.domain.audit import AuditEvent
 from chalicelib.domain.calls import CallRecord, Direction
 from chalicelib.domain.errors import (
     ConcurrentModification,
@@ -835,6 +837,52 @@ class DynamoLoginAudit:
             if len(found) >= limit:
                 break
         return found
+
+
+CHAIN = "chain"
+
+
+def _audit_from_model(m: AuditModel) -> AuditEvent:
+    return AuditEvent(
+        seq=int(m.sk), at=datetime.fromisoformat((m.at or "").replace("Z", "+00:00")), actor=m.username,
+        source=m.source_ip, action=m.outcome, target_kind=m.target_kind or "", target_id=m.target_id or "",
+        detail=json.loads(m.detail or "{}"), prev_hash=m.prev_hash or "", hash=m.hash or "",
+    )  # fmt: skip
+
+
+@_translated
+class DynamoAuditTrail:
+    """The audit chain in the audit table's `chain` partition, one item per entry keyed by its seq: appending
+    is a put that the seq must still be free for, so two writers can never both extend the same head."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
+
+    def head(self) -> AuditEvent | None:
+        found = list(self.t.audit.query(CHAIN, scan_index_forward=False, limit=1, consistent_read=True))
+        return _audit_from_model(found[0]) if found else None
+
+    def append(self, event: AuditEvent) -> bool:
+        item = self.t.audit(
+            CHAIN, f"{event.seq:012d}", username=event.actor, source_ip=event.source, outcome=event.action,
+            at=iso(event.at), target_kind=event.target_kind, target_id=event.target_id,
+            detail=json.dumps(event.detail, sort_keys=True), prev_hash=event.prev_hash, hash=event.hash,
+        )  # fmt: skip
+        try:
+            item.save(condition=AuditModel.sk.does_not_exist())
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def newest(self, limit: int, before_seq: int | None) -> list[AuditEvent]:
+        condition = AuditModel.sk < f"{before_seq:012d}" if before_seq else None
+        query = self.t.audit.query(CHAIN, condition, scan_index_forward=False, limit=limit)
+        return [_audit_from_model(m) for m in query]
+
+    def in_order(self) -> Iterator[AuditEvent]:
+        return (_audit_from_model(m) for m in self.t.audit.query(CHAIN, scan_index_forward=True))
 
 
 @_translated

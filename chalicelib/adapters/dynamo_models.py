@@ -187,12 +187,18 @@ class AuditModel(Model):
         table_name = "audit"
         billing_mode = "PAY_PER_REQUEST"
 
-    pk = UnicodeAttribute(hash_key=True)  # "login#YYYY-MM"
+    pk = UnicodeAttribute(hash_key=True)  # "login#YYYY-MM", or "chain" for the audit trail (sk: the seq, padded)
     sk = UnicodeAttribute(range_key=True)
-    username = UnicodeAttribute()
+    username = UnicodeAttribute()  # the trail: the actor
     source_ip = UnicodeAttribute()
-    outcome = UnicodeAttribute()
+    outcome = UnicodeAttribute()  # the trail: the action
     user_agent = UnicodeAttribute(null=True)
+    at = UnicodeAttribute(null=True)  # the trail's entries: ISO time as hashed, target, detail, the chain's hashes
+    target_kind = UnicodeAttribute(null=True)
+    target_id = UnicodeAttribute(null=True)
+    detail = UnicodeAttribute(null=True)  # JSON
+    prev_hash = UnicodeAttribute(null=True)
+    hash = UnicodeAttribute(null=True)
 
 
 class TokenModel(Model):

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from chalicelib.adapters.cursor import decode_cursor, encode_cursor
+from chalicelib.domain.audit import AuditEvent
 from chalicelib.domain.calls import CallRecord, Direction
 from chalicelib.domain.errors import ConcurrentModification, Conflict, FileMissing, NotFound, StaleReference
 from chalicelib.domain.import_job import ImportJob
@@ -50,6 +51,7 @@ class MemoryDatabase:
     counters: dict[str, int] = field(default_factory=dict)
     idempotency: dict[str, tuple[StoredResponse, datetime, datetime]] = field(default_factory=dict)
     logins: list[LoginAttempt] = field(default_factory=list)
+    audit: list[AuditEvent] = field(default_factory=list)
     tokens: dict[str, ProvisioningToken] = field(default_factory=dict)
     latest_tokens: dict[tuple[str, str], str] = field(default_factory=dict)
     messages: dict[str, SmsMessage] = field(default_factory=dict)
@@ -411,6 +413,32 @@ class MemoryLoginAudit:
 
     def recent(self, limit: int, now: datetime) -> list[LoginAttempt]:
         return _recent(self.db.logins, lambda a: a.at, limit, now)
+
+
+class MemoryAuditTrail:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db = db
+
+    def head(self) -> AuditEvent | None:
+        with self.db.lock:
+            return self.db.audit[-1] if self.db.audit else None
+
+    def append(self, event: AuditEvent) -> bool:
+        with self.db.lock:
+            if event.seq != len(self.db.audit) + 1:
+                return False
+            self.db.audit.append(event)
+            return True
+
+    def newest(self, limit: int, before_seq: int | None) -> list[AuditEvent]:
+        with self.db.lock:
+            chain = self.db.audit[: (before_seq - 1) if before_seq else None]
+            return list(reversed(chain[-limit:])) if limit else []
+
+    def in_order(self) -> Iterator[AuditEvent]:
+        with self.db.lock:
+            chain = list(self.db.audit)
+        return iter(chain)
 
 
 class MemoryTokens:

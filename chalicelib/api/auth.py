@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from chalice.app import Blueprint, Request, Response
 
-from chalicelib.api.http import bearer_token, json_response, query_limit, read_json, route, source_ip
-from chalicelib.api.operations import LIMIT_ONLY, Doc
-from chalicelib.api.views import login_json, operator_json
+from chalicelib.api.http import bearer_token, json_response, query_limit, query_param, read_json, route, source_ip
+from chalicelib.api.operations import LIMIT_ONLY, PAGING, Doc, Query
+from chalicelib.api.views import audit_json, login_json, operator_json, page_json
 from chalicelib.domain import resources
 from chalicelib.domain.model import Operator
-from chalicelib.services import operators
+from chalicelib.services import audit, operators
 from chalicelib.services.context import Context
 
 bp = Blueprint(__name__)
@@ -31,6 +31,23 @@ def logout(ctx: Context, request: Request, actor: Operator) -> Response:
 @route(bp, "/auth/me", ["GET"], doc=Doc("The logged-in operator", "Operator"))
 def me(ctx: Context, request: Request, actor: Operator) -> Response:
     return json_response(operator_json(actor))
+
+
+_TIME = {"type": "string", "format": "date-time"}
+AUDIT_QUERY = (Query("operator"), Query("target"), Query("since", _TIME), Query("until", _TIME), *PAGING)
+
+
+@route(
+    bp,
+    "/audit/events",
+    ["GET"],
+    doc=Doc("The audit trail, newest first, hash-chained (admin)", "AuditEventPage", query=AUDIT_QUERY),
+)
+def audit_events(ctx: Context, request: Request, actor: Operator) -> Response:
+    """The audit trail, newest first (administrators): filter by operator, target id, since/until."""
+    filters = {k: query_param(request, k) or "" for k in ("operator", "target", "since", "until")}
+    page = audit.events(ctx, actor, filters, query_limit(request), query_param(request, "cursor"))
+    return json_response(page_json(page, audit_json))
 
 
 @route(bp, "/audit/logins", ["GET"], doc=Doc("Recent login attempts (admin)", "LoginAttemptPage", query=(LIMIT_ONLY,)))

@@ -18,7 +18,7 @@ from chalicelib import bootstrap
 from chalicelib.api import idempotency, json_reader, operations, security_headers
 from chalicelib.domain.errors import DomainError, FieldError, PreconditionRequired, Unauthorized, ValidationFailed
 from chalicelib.domain.model import Operator
-from chalicelib.services import operators
+from chalicelib.services import audit, operators
 from chalicelib.services.context import Context
 
 log = logging.getLogger(__name__)
@@ -218,7 +218,8 @@ def route(
         @functools.wraps(view)
         def wrapper(**params: str) -> Response:
             request = bp.current_request
-            return security_headers.secured(answer(request, **params), request)
+            with audit.origin(source_ip(request)):
+                return security_headers.secured(answer(request, **params), request)
 
         def answer(request: Request, **params: str) -> Response:
             try:

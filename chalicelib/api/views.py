@@ -20,6 +20,7 @@ history_json = resources.HISTORY.render
 login_json = resources.LOGIN_ATTEMPT.render
 registration_json = resources.REGISTRATION.render
 bulk_json = resources.BULK_RESULT.render
+audit_json = resources.AUDIT_EVENT.render
 
 
 def page_json(page: Page[Any], render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:

@@ -51,6 +51,7 @@ from chalicelib.domain.search import InvalidQuery
 from chalicelib.services import (
     accounts,
     activation,
+    audit,
     bulk,
     calls,
     diagnostics,
@@ -831,6 +832,34 @@ def import_result(p: Page, job_id: str) -> Response:
     headers: dict[str, str | list[str]] = {**SECURITY_HEADERS, "Content-Type": "text/csv; charset=utf-8",
                "Content-Disposition": f'attachment; filename="import-{job_id[:40]}-result.csv"'}  # fmt: skip
     return Response(body=body, headers=headers)
+
+
+AUDIT_PAGE = 50
+
+
+def _local_time(text: str) -> str:
+    """A datetime-local field (UTC, as the page says) as the ISO time the service takes."""
+    return f"{text}:00Z" if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d", text) else text
+
+
+@page(bp, "/audit")
+def audit_trail(p: Page) -> Response:
+    """The audit trail for administrators: who did what, when, from where; by operator, target and time."""
+    groups.require_admin(p.operator)
+    params = {k: query(p.request, k).strip() for k in ("operator", "target", "since", "until")}
+    filters = {**params, "since": _local_time(params["since"]), "until": _local_time(params["until"])}
+    problem, entries, next_cursor = "", [], None
+    try:
+        found = audit.events(p.ctx, p.operator, filters, AUDIT_PAGE, query(p.request, "cursor") or None)
+        entries, next_cursor = found.items, found.next_cursor
+    except ValidationFailed as exc:
+        problem = " ".join(e.message for e in exc.errors)
+    chain = audit.check(p.ctx) if query(p.request, "check") == "1" else None
+    return p.render(
+        "audit.html", entries=entries, next_cursor=next_cursor, params=params, problem=problem, chain=chain,
+        paged=bool(query(p.request, "cursor")), operators=operators.list_operators(p.ctx, p.operator, 200, None).items,
+        changes_of=timeline.changes_of, details_of=timeline.shown_details,
+    )  # fmt: skip
 
 
 @page(bp, "/web-sessions")

@@ -22,11 +22,11 @@ from chalice.app import Blueprint, Request, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from chalicelib import bootstrap
-from chalicelib.api.http import read_multipart
+from chalicelib.api.http import read_multipart, source_ip
 from chalicelib.api.security_headers import secured
 from chalicelib.domain.errors import DomainError, Forbidden, Unauthorized
 from chalicelib.domain.model import STATUS_LABELS, Operator, iso
-from chalicelib.services import operators
+from chalicelib.services import audit, operators
 from chalicelib.services.context import Context
 
 log = logging.getLogger(__name__)
@@ -224,7 +224,8 @@ def page(
         @functools.wraps(view)
         def wrapper(**params: str) -> Response:
             request = bp.current_request
-            return secured(answer(request, **params), request)
+            with audit.origin(source_ip(request)):
+                return secured(answer(request, **params), request)
 
         def answer(request: Request, **params: str) -> Response:
             ctx = bootstrap.context()

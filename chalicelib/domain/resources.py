@@ -201,6 +201,67 @@ LOGIN = Shape(
     ),
 )
 
+
+class BulkAction(StrEnum):
+    ENABLE = "enable"
+    DISABLE = "disable"
+    SEND_INSTALLATION_SMS = "send_installation_sms"
+    SEND_ACTIVATION_SMS = "send_activation_sms"
+    EXPORT = "export"
+    DELETE = "delete"
+
+
+class BulkOutcome(StrEnum):
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+BULK_MAX = 200
+BULK_INPUT = Shape(
+    "BulkInput",
+    (
+        Field("action", "choice", choices=BulkAction, required=True, label="Action"),
+        Field("ids", "strings", max_items=BULK_MAX, max_length=ID, required=True, label="Accounts",
+              description="the accounts' ids (at most 200; repeated ids count once)"),
+    ),
+)  # fmt: skip
+BULK_ITEM = Shape(
+    "BulkItem",
+    (
+        Field("account_id", required=True),
+        Field("username", required=True, description="empty when the account was not found"),
+        Field("outcome", "choice", choices=BulkOutcome, required=True),
+        Field("code", required=True, description="why it was skipped or failed (a problem code); empty when done"),
+        Field("message", required=True),
+    ),
+)
+BULK_RESULT = Shape(
+    "BulkResult",
+    (
+        Field("action", "choice", choices=BulkAction, required=True),
+        Field("results", "shapes", shape=BULK_ITEM, required=True, description="one per account, in the given order"),
+        Field("accounts", "shapes", shape=ACCOUNT_ROW, required=True,
+              description="export: the accounts exported (list rows); empty for the other actions"),
+    ),
+)  # fmt: skip
+
+AUDIT_EVENT = Shape(
+    "AuditEvent",
+    (
+        Field("seq", "integer", minimum=1, required=True, description="the entry's place in the chain"),
+        Field("at", T, required=True),
+        Field("actor", required=True, description="the operator's username"),
+        Field("source", required=True, description="where the request came from"),
+        Field("action", required=True, description="e.g. account.update, account.bulk.disable, login.success"),
+        Field("target_kind", required=True),
+        Field("target_id", required=True),
+        Field("detail", "object", required=True, description="what: changed fields before/after, counts; no secret"),
+        Field("prev_hash", required=True, description="the hash of the entry before (64 zeros for the first)"),
+        Field("hash", required=True, description="SHA-256 of this entry's content and prev_hash"),
+    ),
+)
+
 SESSION = Shape(
     "Session",
     (Field("token", required=True, description="send as `Authorization: Bearer <token>`"),
@@ -283,53 +344,9 @@ PROBLEM = Shape(
     open=True,
 )  # fmt: skip
 
-
-class BulkAction(StrEnum):
-    ENABLE = "enable"
-    DISABLE = "disable"
-    SEND_INSTALLATION_SMS = "send_installation_sms"
-    SEND_ACTIVATION_SMS = "send_activation_sms"
-    EXPORT = "export"
-    DELETE = "delete"
-
-
-class BulkOutcome(StrEnum):
-    DONE = "done"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-
-
-BULK_MAX = 200
-BULK_INPUT = Shape(
-    "BulkInput",
-    (
-        Field("action", "choice", choices=BulkAction, required=True, label="Action"),
-        Field("ids", "strings", max_items=BULK_MAX, max_length=ID, required=True, label="Accounts",
-              description="the accounts' ids (at most 200; repeated ids count once)"),
-    ),
-)  # fmt: skip
-BULK_ITEM = Shape(
-    "BulkItem",
-    (
-        Field("account_id", required=True),
-        Field("username", required=True, description="empty when the account was not found"),
-        Field("outcome", "choice", choices=BulkOutcome, required=True),
-        Field("code", required=True, description="why it was skipped or failed (a problem code); empty when done"),
-        Field("message", required=True),
-    ),
-)
-BULK_RESULT = Shape(
-    "BulkResult",
-    (
-        Field("action", "choice", choices=BulkAction, required=True),
-        Field("results", "shapes", shape=BULK_ITEM, required=True, description="one per account, in the given order"),
-        Field("accounts", "shapes", shape=ACCOUNT_ROW, required=True,
-              description="export: the accounts exported (list rows); empty for the other actions"),
-    ),
-)  # fmt: skip
-
-
-PAGES = {s.name: page_of(s) for s in (GROUP, PROFILE, OPERATOR, MESSAGE, REGISTRATION, LOGIN_ATTEMPT, CALL)}
+PAGES = {
+    s.name: page_of(s) for s in (GROUP, PROFILE, OPERATOR, MESSAGE, REGISTRATION, LOGIN_ATTEMPT, CALL, AUDIT_EVENT)
+}
 PAGES["ImportPage"] = page_of(IMPORT_JOB, "ImportPage")
 ACCOUNT_PAGE = page_of(ACCOUNT)
 ROW_PAGE = page_of(ACCOUNT_ROW)
@@ -339,6 +356,6 @@ SHAPES: tuple[Shape, ...] = (
     PROFILE_INPUT, PROFILE_PATCH, PROFILE, OPERATOR_INPUT, OPERATOR_PATCH, OPERATOR, MESSAGE, REGISTRATION, EVENT,
     HISTORY, LOGIN_ATTEMPT, LOGIN, SENT_MESSAGE, SMS_SENT, SESSION, ROW_ERROR, IMPORT_JOB, IMPORT_UPLOAD,
     IMPORT_REFERENCE, UPLOAD_REQUEST, UPLOAD_FORM, CALL, FIELD_ERROR, PROBLEM, BULK_INPUT, BULK_ITEM, BULK_RESULT,
-    *PAGES.values(),
+    AUDIT_EVENT, *PAGES.values(),
 )  # fmt: skip
 """Every declared shape: the OpenAPI document's components come from this tuple (add a new resource here)."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from chalicelib.domain.registration import SIP_EVENT_LABELS
+
 
 class Category(StrEnum):
     ACCOUNT = "account"  # created, changed, enabled/disabled, keys revoked
@@ -54,7 +56,7 @@ DETAIL_LABELS = {
     "was_enabled": "was enabled",
     "needs": "needs",
 }
-HIDDEN_DETAILS = ("message_id", "fields", "call_id", "event_id")
+HIDDEN_DETAILS = ("message_id", "fields", "call_id", "event_id", "event")  # "event": a SIP event's label
 MODE_LABELS = {"plain": "the plain way", "wizard": "the wizard way", "batch": "by batch import"}
 PURPOSE_LABELS = {"install": "installation", "activate": "activation"}
 
@@ -72,7 +74,8 @@ def category_of(kind: str) -> Category:
 def label_of(kind: str) -> str:
     if kind in KIND_LABELS:
         return KIND_LABELS[kind]
-    return kind.replace("_", " ").capitalize()
+    sip = {k.value: label for k, label in SIP_EVENT_LABELS.items()}.get(kind.removeprefix("sip_"))
+    return sip or kind.replace("_", " ").capitalize()
 
 
 def shown_details(detail: dict[str, str]) -> list[tuple[str, str]]:

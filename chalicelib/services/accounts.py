@@ -36,7 +36,7 @@ from chalicelib.domain.model import (
 )
 from chalicelib.domain.provisioning import Purpose
 from chalicelib.domain.timeline import Category, category_of
-from chalicelib.services import guards
+from chalicelib.services import audit, guards
 from chalicelib.services.context import Context
 from chalicelib.services.preconditions import Expected, check_version
 
@@ -226,12 +226,17 @@ def create_account(
     job so that a resumed step cannot create twice). Group and profile come from the short-lived reference
     cache; the transaction re-checks them, and a stale entry costs one retry with fresh reads."""
     try:
-        return _create_account(ctx, actor, data, batch, account_id)
+        result = _create_account(ctx, actor, data, batch, account_id)
     except (StaleReference, NotFound) as exc:
         if isinstance(exc, NotFound) and exc.field != "group_id":
             raise
         ctx.reference.forget()
-        return _create_account(ctx, actor, data, batch, account_id)
+        result = _create_account(ctx, actor, data, batch, account_id)
+    if not batch:  # an import is recorded as one action (services/imports.py)
+        made = result.account
+        detail = {"username": made.username, "group_id": made.group_id, "mode": made.creation_mode.value}
+        audit.record(ctx, actor.username, "account.create", "account", made.id, detail)
+    return result
 
 
 def _create_account(
@@ -566,6 +571,7 @@ def update_account(
     current, updated, warnings = _updated(ctx, actor, account_id, data, expected)
     event = TimelineEvent(current.id, updated.updated_at, "updated", actor.username, changes(current, updated))
     ctx.accounts.replace(current, updated, event)
+    audit.record(ctx, actor.username, "account.update", "account", current.id, event.detail)
     return AccountResult(updated, warnings)
 
 
@@ -591,6 +597,7 @@ def set_enabled(ctx: Context, actor: Operator, account_id: str, enabled: bool) -
     updated = replace(current, enabled=enabled, updated_at=now, version=current.version + 1)
     event = TimelineEvent(current.id, now, "enabled" if enabled else "disabled", actor.username)
     ctx.accounts.replace(current, updated, event)
+    audit.record(ctx, actor.username, "account.enable" if enabled else "account.disable", "account", current.id)
     return updated
 
 
@@ -614,6 +621,7 @@ def revoke_keys(ctx: Context, actor: Operator, account_id: str, expected: Expect
     )
     detail = {"was_enabled": "yes" if current.enabled else "no", "needs": _needs_after_revoke(current)}
     ctx.accounts.replace(current, updated, TimelineEvent(current.id, now, "keys_revoked", actor.username, detail))
+    audit.record(ctx, actor.username, "account.revoke_keys", "account", current.id, detail)
     return updated
 
 
@@ -630,6 +638,7 @@ def delete_account(ctx: Context, actor: Operator, account_id: str, expected: Exp
     event = TimelineEvent(current.id, ctx.clock(), "deleted", actor.username, {"username": current.username})
     ctx.accounts.remove(current, event)
     ctx.tokens.revoke(current.id, list(Purpose))
+    audit.record(ctx, actor.username, "account.delete", "account", current.id, {"username": current.username})
 
 
 SESSION_WINDOW = 100  # how far back in the timeline the History tab looks for SIP session events

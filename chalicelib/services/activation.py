@@ -49,7 +49,7 @@ from chalicelib.domain.provisioning import (
     token_hash,
 )
 from chalicelib.services import accounts as account_service
-from chalicelib.services import limits
+from chalicelib.services import audit, limits
 from chalicelib.services.context import Context
 
 LINK_PATHS = {Purpose.INSTALL: "m/i", Purpose.ACTIVATE: "m/a"}
@@ -154,6 +154,8 @@ def send_link(ctx: Context, actor: Operator, account_id: str, purpose: Purpose, 
     ctx.messages.add(message)
     text = render(template, url, account.full_name)
     ctx.sms_queue.enqueue(QueuedSms(message.id, text))
+    audit.record(ctx, actor.username, f"account.send_{kind.removesuffix('_queued')}", "account", account.id,
+                 {"to": message.to, "message_id": message.id})  # fmt: skip
     return Sent(message, updated, url, text)
 
 

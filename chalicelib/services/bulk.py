@@ -13,7 +13,7 @@ from chalicelib.domain.errors import Conflict, DomainError
 from chalicelib.domain.model import Account, Operator
 from chalicelib.domain.provisioning import Purpose
 from chalicelib.domain.resources import BulkAction, BulkOutcome
-from chalicelib.services import accounts, activation
+from chalicelib.services import accounts, activation, audit
 from chalicelib.services.context import Context
 
 
@@ -105,4 +105,9 @@ def run(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> BulkResult:
         if action is BulkAction.EXPORT:
             exported.append(account)
         results.append(Item(account_id, username, BulkOutcome.DONE))
-    return BulkResult(action, results, exported)
+    result = BulkResult(action, results, exported)
+    counts = {outcome.value: str(result.count(outcome)) for outcome in BulkOutcome}
+    audit.record(
+        ctx, actor.username, f"account.bulk.{action.value}", "accounts", "", {**counts, "accounts": str(len(results))}
+    )
+    return result

@@ -10,6 +10,7 @@ from datetime import datetime
 from chalicelib.domain.model import utcnow
 from chalicelib.services.ports import (
     AccountRepository,
+    AuditTrail,
     CallStore,
     EmailSender,
     FileStore,
@@ -45,6 +46,7 @@ class Context:
     sessions: SessionStore
     idempotency: IdempotencyStore
     login_audit: LoginAudit
+    audit: AuditTrail
     search: SearchIndex
     tokens: TokenStore
     messages: MessageStore

@@ -11,7 +11,7 @@ from chalicelib.domain.errors import Conflict, Forbidden, InvalidCursor, NotFoun
 from chalicelib.domain.fields import MISSING, FieldReader, _Missing
 from chalicelib.domain.model import Group, Language, Operator, Page, ProvisioningProfile, Role, Transport
 from chalicelib.domain.provisioning import DEFAULT_ACTIVATION_TEMPLATE, DEFAULT_INSTALLATION_TEMPLATE
-from chalicelib.services import retries
+from chalicelib.services import audit, retries
 from chalicelib.services.context import Context
 from chalicelib.services.preconditions import Expected, check_version
 
@@ -66,7 +66,9 @@ def create_group(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> Grou
         created_at=now,
         updated_at=now,
     )
-    return retries.add_once(ctx.groups.add, ctx.groups.get, group)
+    stored = retries.add_once(ctx.groups.add, ctx.groups.get, group)
+    audit.record(ctx, actor.username, "group.create", "group", stored.id, {"name": stored.name})
+    return stored
 
 
 def get_group(ctx: Context, actor: Operator, group_id: str) -> Group:
@@ -97,6 +99,7 @@ def update_group(
     _, values = _read_group(ctx, data, creating=False)
     updated = replace(current, **values, updated_at=ctx.clock(), version=current.version + 1)
     ctx.groups.replace(current, updated)
+    audit.record(ctx, actor.username, "group.update", "group", current.id, audit.diff(current, updated, values))
     return updated
 
 
@@ -105,6 +108,7 @@ def delete_group(ctx: Context, actor: Operator, group_id: str, expected: Expecte
     current = get_group(ctx, actor, group_id)
     check_version(current.version, expected)
     ctx.groups.remove(current)
+    audit.record(ctx, actor.username, "group.delete", "group", current.id, {"name": current.name})
 
 
 # --- provisioning profiles -------------------------------------------------------------------------------------
@@ -121,7 +125,10 @@ def _read_profile(data: Mapping[str, Any], base: ProvisioningProfile | None) -> 
             reader.fail(name, "link_missing", "The text must contain {link}, where the link goes.")
     if isinstance(values["transports"], list):  # one order, no repeats
         values["transports"] = tuple(t for t in Transport if t.value in values["transports"])
-    _check(reader, "default_country", rules.check_region, values["default_country"])
+    country = values["default_country"]
+    if country is None:  # cleared
+        values["default_country"] = country = ""
+    _check(reader, "default_country", rules.check_region, country)
     _check(reader, "sip_domain", rules.check_domain, values["sip_domain"])
     _check(reader, "sip_host", rules.check_domain, values["sip_host"])
     present = {k: v for k, v in values.items() if v is not MISSING}
@@ -163,7 +170,9 @@ def create_profile(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> Pr
         updated_at=now,
         **{**values, "default_transport": Transport(values["default_transport"])},
     )
-    return retries.add_once(ctx.profiles.add, ctx.profiles.get, profile)
+    stored = retries.add_once(ctx.profiles.add, ctx.profiles.get, profile)
+    audit.record(ctx, actor.username, "profile.create", "profile", stored.id, {"name": stored.name})
+    return stored
 
 
 def _readable_profile_ids(ctx: Context, actor: Operator) -> set[str]:
@@ -207,6 +216,7 @@ def update_profile(
         values["default_transport"] = Transport(values["default_transport"])
     updated = replace(current, **values, updated_at=ctx.clock(), version=current.version + 1)
     ctx.profiles.replace(current, updated)
+    audit.record(ctx, actor.username, "profile.update", "profile", current.id, audit.diff(current, updated, values))
     return updated
 
 
@@ -217,3 +227,4 @@ def delete_profile(ctx: Context, actor: Operator, profile_id: str, expected: Exp
     if ctx.groups.profile_in_use(profile.id) or ctx.accounts.profile_in_use(profile.id):
         raise Conflict("Groups or accounts still use this profile.", code="profile_in_use")
     ctx.profiles.remove(profile)
+    audit.record(ctx, actor.username, "profile.delete", "profile", profile.id, {"name": profile.name})

@@ -51,7 +51,7 @@ from chalicelib.domain.import_job import ImportJob, Phase, Policy, RowError
 from chalicelib.domain.model import Account, AccountStatus, AccountType, Group, Operator, Role
 from chalicelib.domain.provisioning import Purpose
 from chalicelib.domain.spreadsheet import read_batch_file
-from chalicelib.services import accounts, activation, guards
+from chalicelib.services import accounts, activation, audit, guards
 from chalicelib.services.context import Context
 
 log = logging.getLogger(__name__)
@@ -162,6 +162,8 @@ def _start(ctx: Context, job: ImportJob) -> ImportJob:
         assert existing is not None
         return existing
     ctx.tasks.send({"job": job.id, "step": Phase.VALIDATE.value})
+    detail = {"file_name": job.file_name, "group_id": job.group_id, "policy": job.policy, "dry_run": str(job.dry_run)}
+    audit.record(ctx, job.created_by, "import.submit", "import", job.id, detail)
     return job
 
 

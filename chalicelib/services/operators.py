@@ -13,7 +13,7 @@ from chalicelib.domain import resources, rules
 from chalicelib.domain.errors import Conflict, NotFound, RateLimited, Unauthorized
 from chalicelib.domain.fields import MISSING, _Missing
 from chalicelib.domain.model import LoginAttempt, Operator, Page, Role, Session
-from chalicelib.services import limits, retries
+from chalicelib.services import audit, limits, retries
 from chalicelib.services.context import Context
 from chalicelib.services.groups import _cursor_error, require_admin
 from chalicelib.services.preconditions import Expected, check_version
@@ -48,7 +48,7 @@ def _read_operator(ctx: Context, data: Mapping[str, Any], creating: bool) -> dic
 def create_operator(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> Operator:
     require_admin(actor)
     values = _read_operator(ctx, data, creating=True)
-    return _add_operator(
+    added = _add_operator(
         ctx,
         values["username"],
         values["password"],
@@ -56,6 +56,9 @@ def create_operator(ctx: Context, actor: Operator, data: Mapping[str, Any]) -> O
         values.get("group_ids", []),
         values.get("enabled", True),
     )
+    detail = {"username": added.username, "role": added.role.value, "group_ids": ",".join(sorted(added.group_ids))}
+    audit.record(ctx, actor.username, "operator.create", "operator", added.id, detail)
+    return added
 
 
 def _add_operator(
@@ -122,6 +125,7 @@ def update_operator(
         changes["enabled"] = values["enabled"]
     updated = replace(current, **changes, updated_at=now, version=current.version + 1)
     ctx.operators.replace(current, updated)
+    audit.record(ctx, actor.username, "operator.update", "operator", current.id, audit.diff(current, updated, values))
     if "password" in values and current.id == actor.id and current_token:
         _renew_session(ctx, current_token, now)
     return updated
@@ -140,6 +144,7 @@ def delete_operator(ctx: Context, actor: Operator, operator_id: str, expected: E
     if operator.id == actor.id:
         raise Conflict("You cannot delete yourself.", code="self_lockout")
     ctx.operators.remove(operator)
+    audit.record(ctx, actor.username, "operator.delete", "operator", operator.id, {"username": operator.username})
 
 
 def ensure_admin(ctx: Context, password: str | None) -> tuple[Operator, str | None]:
@@ -190,6 +195,7 @@ def login(
 
     def attempt(outcome: str) -> None:
         ctx.login_audit.record(LoginAttempt(now, username, source_ip, outcome, user_agent[:300]))
+        audit.record(ctx, username, f"login.{outcome}", "session", "", {"user_agent": user_agent[:300]})
 
     try:
         with limits.counting_failures(ctx, _login_limits(ctx, username, source_ip), (Unauthorized,)):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from chalicelib.domain.audit import AuditEvent
 from chalicelib.domain.calls import CallRecord, Direction
 from chalicelib.domain.import_job import ImportJob
 from chalicelib.domain.licensing import CachedLicence
@@ -168,6 +169,22 @@ class LoginAudit(Protocol):
 
     def recent(self, limit: int, now: datetime) -> list[LoginAttempt]:
         """Newest first, from the month of `now` and the month before (the month index the tables keep)."""
+
+
+class AuditTrail(Protocol):
+    """The audit chain (domain/audit.py): appended to, never changed."""
+
+    def head(self) -> AuditEvent | None:
+        """The last entry (strongly consistent), None when the chain is empty."""
+
+    def append(self, event: AuditEvent) -> bool:
+        """Store the entry if its seq is still free (False: another writer took it; re-read the head)."""
+
+    def newest(self, limit: int, before_seq: int | None) -> list[AuditEvent]:
+        """Entries newest first, below `before_seq` when given."""
+
+    def in_order(self) -> Iterator[AuditEvent]:
+        """Every entry, oldest first (the chain check)."""
 
 
 class PasswordHasher(Protocol):

@@ -10,6 +10,7 @@ from datetime import timedelta
 from chalicelib.domain.errors import Forbidden
 from chalicelib.domain.model import Account, Operator, TimelineEvent
 from chalicelib.domain.registration import SipEvent
+from chalicelib.services import audit
 from chalicelib.services.accounts import get_account
 from chalicelib.services.context import Context
 
@@ -35,4 +36,5 @@ def lift(ctx: Context, actor: Operator, account_id: str) -> Account:
     updated = replace(current, sip_locked_until=None, sip_lock_lifted_at=now, updated_at=now,
                       version=current.version + 1)  # fmt: skip
     ctx.accounts.replace(current, updated, TimelineEvent(current.id, now, "sip_lockout_lifted", actor.username))
+    audit.record(ctx, actor.username, "account.sip_lockout_lift", "account", current.id)
     return updated

@@ -86,7 +86,7 @@ def test_every_page_has_no_accessibility_violations_at_both_widths(
         ("operator-edit", f"operators/{console_world.operator_a.id}/edit"), ("registrations", "registrations"),
         ("outbox", "outbox"), ("imports", "imports"), ("import", f"imports/{ids['job']}"),
         ("import-accounts", f"accounts?import_id={ids['job']}"), ("batch", "batch"),
-        ("web-sessions", "web-sessions"), ("health", "health"),
+        ("web-sessions", "web-sessions"), ("health", "health"), ("audit", "audit"), ("audit-checked", "audit?check=1"),
     ]  # fmt: skip
     found: dict[str, object] = {}
     for name, url in public:

@@ -169,3 +169,27 @@ def test_a_phone_opening_a_dead_link_gets_a_page_in_its_language(
     page.goto(f"{site}/m/i/{'y' * 24}/download")
     expect(page.locator("html")).to_have_attribute("lang", "it")
     expect(page.get_by_role("heading", level=1)).to_have_text("Questo link non è utilizzabile")
+
+
+def test_the_audit_page_lists_actions_filters_them_and_checks_the_chain(
+    page: Page, base_url: str, console_world: World
+) -> None:
+    world = console_world
+    account = accounts.create_account(world.ctx, world.operator_a, world.account_data(full_name="Ada")).account
+    log_in(page, base_url, "admin", "admin-password-1")
+    page.goto(f"{base_url}/accounts/{account.id}/edit")
+    page.get_by_label("Owner").fill("Ada King")
+    page.get_by_role("button", name="Update").click()
+    page.get_by_role("link", name="Audit").click()
+    expect(page.locator("nav[aria-label=Main] a[aria-current=page]")).to_have_text("Audit")
+    rows = page.locator("table.audit tbody tr")
+    expect(rows.first).to_contain_text("account.update")
+    expect(rows.first).to_contain_text("full_name: Ada → Ada King")
+    expect(rows.first).to_contain_text("127.0.0.1")
+    page.get_by_label("Operator").select_option("op-a")
+    page.get_by_role("button", name="Filter").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator("td.action")).to_have_text("account.create")
+    shoot(page, "70-audit")
+    page.get_by_role("link", name="Check the chain").click()
+    expect(page.locator(".chain-check")).to_contain_text("the chain is intact")
