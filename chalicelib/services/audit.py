@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import random
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 
@@ -19,7 +21,8 @@ from chalicelib.services.context import Context
 
 log = logging.getLogger(__name__)
 _origin: contextvars.ContextVar[str] = contextvars.ContextVar("audit_origin", default="")
-_ATTEMPTS = 10
+_ATTEMPTS = 25
+_BACKOFF_CAP_SECONDS = 0.05
 SCAN_LIMIT = 2000  # entries a filtered listing looks through for one page
 
 
@@ -39,10 +42,13 @@ def record(
     """Append the action to the chain (the head is re-read when another writer extended it first)."""
     entry = AuditEvent(0, ctx.clock(), actor, _origin.get() or "internal", action, target_kind, target_id,
                        {k: str(v) for k, v in (detail or {}).items()})  # fmt: skip
-    for _ in range(_ATTEMPTS):
+    for attempt in range(_ATTEMPTS):
         sealed = chained(entry, ctx.audit.head())
         if ctx.audit.append(sealed):
             return sealed
+        # another writer took this place in the chain: back off a random while (full jitter, capped), so that
+        # a burst of parallel writers (16 logins at once) spreads out instead of colliding again and again
+        time.sleep(random.uniform(0, min(_BACKOFF_CAP_SECONDS, 0.002 * 2**attempt)))  # noqa: S311 (not crypto)
     raise ConcurrentModification("The audit trail kept moving; try again.")
 
 
