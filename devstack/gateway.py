@@ -6,7 +6,6 @@ Token"); the deployment replaces API Gateway's own answers with the problem docu
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
@@ -20,8 +19,9 @@ from chalice.local import (
     RouteMatcher,
 )
 
-from chalicelib.api.gateway_answers import BY_TYPE, PROBLEM_TYPE, GatewayAnswer
-from chalicelib.api.http import ALL_METHODS, METHOD_NOT_ALLOWED_VIEW
+from chalicelib.api import security_headers
+from chalicelib.api.gateway_answers import BY_TYPE, GatewayAnswer
+from chalicelib.api.http import ALL_METHODS, METHOD_NOT_ALLOWED_VIEW, method_not_allowed
 
 
 def _answer_for(exc: LocalGatewayException) -> GatewayAnswer:
@@ -74,10 +74,8 @@ class ProblemRequestHandler(ChaliceRequestHandler):
             return
         entries = self._app.routes[route]
         allowed = ", ".join(m for m in ALL_METHODS if m in entries and entries[m].view_name != METHOD_NOT_ALLOWED_VIEW)
-        body = {"type": "about:blank", "title": "Method not allowed", "status": 405, "code": "method_not_allowed",
-                "detail": f"{self.command} is not supported here; this path takes {allowed}."}  # fmt: skip
-        headers = {"Content-Type": PROBLEM_TYPE, "Allow": allowed, "Cache-Control": "no-store"}
-        self._send_http_response(405, headers, json.dumps(body))
+        refusal = method_not_allowed(str(self.command), allowed)
+        self._send_http_response(405, {**refusal.headers, **security_headers.ALWAYS}, refusal.body)
 
 
 def _local(headers: dict[str, str]) -> dict[str, str]:

@@ -35,9 +35,7 @@ class GatewayAnswer:
     def headers(self) -> dict[str, str]:
         out = {
             "Content-Type": PROBLEM_TYPE,
-            "Cache-Control": "no-store",
-            "X-Frame-Options": "DENY",
-            "X-Content-Type-Options": "nosniff",
+            **security_headers.ALWAYS,
             "Strict-Transport-Security": security_headers.HSTS,  # API Gateway is HTTPS only
         }
         if self.retry_after is not None:

@@ -251,6 +251,12 @@ ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 METHOD_NOT_ALLOWED_VIEW = "method_not_allowed"  # the view name of what refuse_other_methods registers
 
 
+def method_not_allowed(method: str, allowed: str) -> Response:
+    """The 405 of a method a path does not take (the app's, and the local gateway's for methods no route has)."""
+    detail = f"{method} is not supported here; this path takes {allowed}."
+    return problem(405, "method_not_allowed", "Method not allowed", detail, headers={"Allow": allowed})
+
+
 def refuse_other_methods(app: Chalice) -> None:
     """Every path takes every method: those it has no view for answer 405 problem+json with `Allow`. Call it
     once every route is registered. (In API Gateway a method a resource lacks would never reach the function:
@@ -264,9 +270,7 @@ def refuse_other_methods(app: Chalice) -> None:
         def refuse(allowed: str = allowed, **params: str) -> Response:
             request = app.current_request
             assert request is not None  # Chalice sets it before any view runs
-            detail = f"{request.method} is not supported here; this path takes {allowed}."
-            answer = problem(405, "method_not_allowed", "Method not allowed", detail, headers={"Allow": allowed})
-            return security_headers.secured(answer, request)
+            return security_headers.secured(method_not_allowed(request.method, allowed), request)
 
         app.route(path, methods=missing, content_types=ANY_CONTENT, name=METHOD_NOT_ALLOWED_VIEW)(refuse)
 
