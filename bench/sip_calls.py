@@ -35,7 +35,7 @@ from pathlib import Path
 
 import boto3
 
-from bench import arguments
+from bench import arguments, sip_register
 from bench.setup import bench_world
 from bench.srtp import SrtpSender
 from chalicelib.domain.digest import sip_credentials
@@ -154,41 +154,6 @@ Contact: <sip:{user}@[local_ip]:[local_port]>
     return '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="callee">\n' + "".join(steps) + "</scenario>\n"
 
 
-REGISTER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="register">
-  <send retrans="500"><![CDATA[
-REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-Max-Forwards: 70
-From: <sip:{user}@{domain}>;tag=[call_number]
-To: <sip:{user}@{domain}>
-Call-ID: [call_id]
-CSeq: 1 REGISTER
-Contact: <sip:{user}@[local_ip]:[local_port]>
-Expires: 3600
-Content-Length: 0
-
-]]></send>
-  <recv response="401" auth="true"/>
-  <send retrans="500"><![CDATA[
-REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-Max-Forwards: 70
-From: <sip:{user}@{domain}>;tag=[call_number]
-To: <sip:{user}@{domain}>
-Call-ID: [call_id]
-CSeq: 2 REGISTER
-Contact: <sip:{user}@[local_ip]:[local_port]>
-Expires: 3600
-[authentication username={user} password={password}]
-Content-Length: 0
-
-]]></send>
-  <recv response="200"/>
-</scenario>
-"""
-
-
 def _stat(name: str, output: str) -> int:
     match = re.search(rf"{name}\s+\|\s+\d+\s+\|\s+(\d+)", output)
     return int(match.group(1)) if match else 0
@@ -214,9 +179,13 @@ class Callee:
         workdir.mkdir(parents=True, exist_ok=True)
         port = free_port()
         register = workdir / "register.xml"
-        register.write_text(REGISTER.format(user=user, domain=DOMAIN, password=PASSWORD), encoding="utf-8")
-        done = subprocess.run(_sipp(edge, register, "-m", "1", port=port), capture_output=True, text=True,
-                              timeout=30, check=False)  # fmt: skip
+        register.write_text(sip_register.SCENARIO, encoding="utf-8")  # the REGISTER benchmark's own scenario
+        user_file = workdir / "register-user.csv"
+        user_file.write_text(
+            f"SEQUENTIAL\n{user};[authentication username={user} password={PASSWORD}]\n", encoding="utf-8"
+        )
+        done = subprocess.run(_sipp(edge, register, "-inf", str(user_file), "-m", "1", port=port),
+                              capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
         if done.returncode != 0:
             raise RuntimeError(f"the callee did not register: {done.stdout[-2000:]}")
         media = workdir / "callee-media.csv"
