@@ -23,7 +23,6 @@ IMPORT_BODY = {
         "application/json": {"schema": {"$ref": "#/components/schemas/ImportReference"}},
     },
 }
-FIELDS = {"group_id", "profile_id", "policy", "dry_run", "send_installation_sms"}
 
 
 def job_json(job: ImportJob) -> dict[str, Any]:
@@ -50,7 +49,7 @@ def _unknown(names: set[str]) -> None:
 def create(ctx: Context, request: Request, actor: Operator) -> Response:
     if (request.headers.get("content-type") or "").lower().startswith("application/json"):
         body = read_json(request, ctx)
-        _unknown(set(body) - FIELDS - {"upload_id", "file_name"})
+        _unknown(set(body) - set(resources.IMPORT_REFERENCE.names()))
         upload_id = str(body.get("upload_id") or "")
         if not upload_id:
             raise BadRequest("Name the 'upload_id' of a presigned upload.", code="missing_parameter", field="upload_id")
@@ -59,7 +58,7 @@ def create(ctx: Context, request: Request, actor: Operator) -> Response:
         job = imports.submit_uploaded(ctx, actor, group_id, upload_id, name, imports.options_from(body))
         return json_response(job_json(job), 202)
     parts = read_multipart(request)
-    _unknown(set(parts) - FIELDS - {"file"})
+    _unknown(set(parts) - set(resources.IMPORT_UPLOAD.names()))
     upload = parts.get("file")
     if upload is None:
         raise BadRequest("Send the CSV as the 'file' part.", code="missing_parameter", field="file")
