@@ -178,6 +178,7 @@ class PgsmStack(cdk.Stack):
             environment=self.edge_environment(),
             log_retention=retention,
             certificate_secret_arn=config.sip_certificate_secret_arn,
+            base_digest=config.sip_edge_base_digest,
         )
         if self.api_domain is not None:
             self.api_domain.point_sip_name(self.edge.load_balancer)
