@@ -18,7 +18,7 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from devstack import moto_queries, moto_transactions
+from devstack import moto_speedups, moto_transactions
 from devstack.moto_state import Snapshots
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -57,11 +57,11 @@ READS = {  # requests that change nothing a snapshot keeps (every other request 
 def serialized_app(journal: bool = True, snapshots: Snapshots | None = None, freezer: Freezer | None = None) -> WSGIApp:
     """moto's WSGI app, one DynamoDB request at a time; `journal` swaps moto's whole-table transaction copies for a
     rollback journal of the touched items (see moto_transactions.py); a Query by a table's key reads its partition
-    only (moto_queries.py); `snapshots` keeps its state on disk (see
+    only and an SQS send does not count the queue (moto_speedups.py); `snapshots` keeps its state on disk (see
     moto_state.py); `freezer` can hold requests back."""
     if journal:
         moto_transactions.install()
-    moto_queries.install()
+    moto_speedups.install()
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
 
