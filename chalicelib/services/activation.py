@@ -14,6 +14,7 @@ import json
 import logging
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -27,12 +28,14 @@ from chalicelib.domain.errors import (
     NotFound,
     ProviderError,
 )
+from chalicelib.domain.listing import YES_NO, Filter, Table, yes_no
 from chalicelib.domain.model import (
     Account,
     AccountStatus,
     AccountType,
     CreationMode,
     Operator,
+    Page,
     ProvisioningProfile,
     TimelineEvent,
 )
@@ -399,3 +402,25 @@ def outbox(ctx: Context, actor: Operator, limit: int) -> list[tuple[SmsMessage, 
         if owner is not None and actor.can_read_group(owner.group_id):
             found.append((message, owner))
     return found
+
+
+Queued = tuple[SmsMessage, Account]
+RECENT_MAX = 2000  # the messages the Outbox orders and filters (the last weeks', newest first)
+OUTBOX = Table[Queued](
+    sorts={"created_at": lambda s: s[0].created_at, "username": lambda s: s[1].username, "to": lambda s: s[0].to,
+           "status": lambda s: s[0].status.value, "updated_at": lambda s: s[0].updated_at},
+    filters={"status": Filter(tuple(m.value for m in MessageStatus), lambda s, v: s[0].status.value == v),
+             "kind": Filter((Purpose.INSTALL.value, Purpose.ACTIVATE.value), lambda s, v: s[0].purpose.value == v),
+             "channel": Filter(("sms", "email"), lambda s, v: s[0].channel == v),
+             "problem": Filter(YES_NO, lambda s, v: yes_no(bool(s[0].error_code or s[0].error_message), v))},
+    default_sort="created_at",
+    default_dir="desc",
+)  # fmt: skip
+
+
+def outbox_listing(
+    ctx: Context, actor: Operator, params: Mapping[str, str], size: int, cursor: str | None
+) -> Page[Queued]:
+    """The console's Outbox: the readable messages of the last weeks sorted, filtered (delivery status, kind,
+    channel, problem) and a page of them with the total (see domain/listing.py)."""
+    return OUTBOX.page(outbox(ctx, actor, RECENT_MAX), params, size, cursor)
