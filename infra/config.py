@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,7 @@ class StageConfig:
     public_base_url: str  # PUBLIC_BASE_URL: https://<domain_name>, or the generated URL in a stage without domain
     domain: DomainConfig | None
     sip_certificate_secret_arn: str
+    sip_edge_base_digest: str  # sha256:… of the edge image's base (debian:bookworm-slim), pinned at the first deploy
     log_retention_days: int
     reports_expiry_days: int
     imports_expiry_days: int
@@ -112,6 +114,16 @@ def _public_base_url(context: dict[str, Any], domain: DomainConfig | None) -> st
     return domain.base_url
 
 
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def _digest(context: dict[str, Any]) -> str:
+    digest = _text(context, "sip_edge_base_digest").lower()
+    if digest and not DIGEST.fullmatch(digest):
+        raise ConfigError(f"sip_edge_base_digest {digest!r} is not an image digest (sha256: and 64 hex digits)")
+    return digest
+
+
 def _check_production(stage: str, config: StageConfig) -> None:
     """A production stage serves real phones: they need the API on its own name with a trusted certificate,
     a trusted certificate on the SIP edge, and someone who gets the alarms."""
@@ -120,6 +132,11 @@ def _check_production(stage: str, config: StageConfig) -> None:
         missing.append("domain_name with hosted_zone_id or certificate_arn (links, callbacks and the licence URL)")
     if not config.sip_certificate_secret_arn:
         missing.append("sip_certificate_secret_arn (the SIP edge's TLS certificate chain and key, JSON in a secret)")
+    if not config.sip_edge_base_digest:
+        missing.append(
+            "sip_edge_base_digest (the digest of debian:bookworm-slim the edge image is built on: "
+            "docker buildx imagetools inspect debian:bookworm-slim)"
+        )
     if not (config.alarm_email or config.alarm_topic_arn):
         missing.append("alarm_email or alarm_topic_arn (who the alarms reach)")
     if missing:
@@ -159,6 +176,7 @@ def stage_config(stage: str, context: dict[str, Any]) -> StageConfig:
         public_base_url=_public_base_url(context, domain),
         domain=domain,
         sip_certificate_secret_arn=_text(context, "sip_certificate_secret_arn"),
+        sip_edge_base_digest=_digest(context),
         log_retention_days=_int(context, "log_retention_days"),
         reports_expiry_days=_int(context, "reports_expiry_days"),
         imports_expiry_days=_int(context, "imports_expiry_days"),

@@ -33,6 +33,7 @@ DMQ_PORT = 5090  # the tasks' internal bus (sip-edge/README.md, Fleet): lockouts
 FLEET_NAMESPACE = "sip-edge.internal"  # private DNS: `tasks.<namespace>` resolves to every running task
 FLEET_SERVICE = "tasks"
 SIPS_PORT = 5061
+BASE_IMAGE = "debian:bookworm-slim"  # the Dockerfile's default BASE_IMAGE, pinned by digest when the stage gives one
 EDGE_TABLES = ("uniques", "accounts", "groups", "profiles")  # what the edge reads, and nothing else
 CONTAINER = "kamailio"
 CONTROL_SOCKET = "/var/lib/sip-edge/run/kamailio.ctl"  # the image's SIP_RUN_DIR (Dockerfile) + start.sh's name
@@ -57,6 +58,7 @@ class SipEdge(Construct):
         environment: Mapping[str, str],
         log_retention: logs.RetentionDays,
         certificate_secret_arn: str = "",
+        base_digest: str = "",
     ) -> None:
         super().__init__(scope, construct_id)
         if not (source_dir / "Dockerfile").is_file():
@@ -125,7 +127,10 @@ class SipEdge(Construct):
         container = task.add_container(
             CONTAINER,
             image=ecs.ContainerImage.from_asset(
-                str(source_dir), exclude=ASSET_EXCLUDES, platform=ecr_assets.Platform.LINUX_AMD64
+                str(source_dir),
+                exclude=ASSET_EXCLUDES,
+                platform=ecr_assets.Platform.LINUX_AMD64,
+                build_args={"BASE_IMAGE": f"{BASE_IMAGE}@{base_digest}"} if base_digest else None,
             ),
             # the Dockerfile's HEALTHCHECK (ECS does not read it): Kamailio answers on its control socket
             health_check=ecs.HealthCheck(

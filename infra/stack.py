@@ -40,6 +40,7 @@ APP_TABLE_ACTIONS = (
     "Scan",
     "UpdateItem",
 )
+READ_TABLE_ACTIONS = ("BatchGetItem", "ConditionCheckItem", "DescribeTable", "GetItem", "Query", "Scan")
 CONSUMER_QUEUE_ACTIONS = (
     "ReceiveMessage",
     "DeleteMessage",
@@ -177,6 +178,7 @@ class PgsmStack(cdk.Stack):
             environment=self.edge_environment(),
             log_retention=retention,
             certificate_secret_arn=config.sip_certificate_secret_arn,
+            base_digest=config.sip_edge_base_digest,
         )
         if self.api_domain is not None:
             self.api_domain.point_sip_name(self.edge.load_balancer)
@@ -242,21 +244,24 @@ class PgsmStack(cdk.Stack):
         }
         return [queues[name].queue_arn for name in names]
 
+    def _table_arns(self, names: tuple[str, ...]) -> list[str]:
+        indexed = {spec.name for spec in table_specs() if spec.indexes}
+        arns = [self.tables[n].table_arn for n in names]
+        return arns + [f"{self.tables[n].table_arn}/index/*" for n in names if n in indexed]
+
     def _statements(self, access: Access) -> list[iam.PolicyStatement]:
         """One policy per function, written out statement by statement (CDK's per-resource grants would overflow
         the role's inline policy size and split it into several, some of which the functions could not wait
         for)."""
         statements = []
-        if access.tables:
-            indexed = [spec.name for spec in table_specs() if spec.indexes]
-            statements.append(
-                iam.PolicyStatement(
-                    sid="Tables",
-                    actions=[f"dynamodb:{action}" for action in APP_TABLE_ACTIONS],
-                    resources=[table.table_arn for table in self.tables.by_name.values()]
-                    + [f"{self.tables[n].table_arn}/index/*" for n in indexed],
+        table_grants = (("Tables", access.tables, APP_TABLE_ACTIONS), ("ReadTables", access.reads, READ_TABLE_ACTIONS))
+        for sid, names, actions in table_grants:
+            if names:
+                statements.append(
+                    iam.PolicyStatement(
+                        sid=sid, actions=[f"dynamodb:{action}" for action in actions], resources=self._table_arns(names)
+                    )
                 )
-            )
         if access.stream:
             statements += [
                 iam.PolicyStatement(
@@ -337,10 +342,12 @@ class PgsmStack(cdk.Stack):
             resolved.append((self.storage.bucket.node.default_child, "/*"))
         if access.search:
             resolved.append((self.search.domain.node.default_child, "/*"))
-        if access.tables:
-            resolved += [
-                (self.tables[spec.name].node.default_child, "/index/*") for spec in table_specs() if spec.indexes
-            ]
+        touched = set(access.tables) | set(access.reads)
+        resolved += [
+            (self.tables[spec.name].node.default_child, "/index/*")
+            for spec in table_specs()
+            if spec.indexes and spec.name in touched
+        ]
         names = []
         for resource, suffix in resolved:
             assert isinstance(resource, cdk.CfnElement)

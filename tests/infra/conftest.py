@@ -45,11 +45,13 @@ class Synth:
 PROD_DOMAIN = "voice.example.com"
 PROD_ZONE_ID = "Z0123456789EXAMPLE"
 PROD_SIP_CERTIFICATE_SECRET = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:pgsm-prod-sip-certificate-AbCdEf"
+PROD_BASE_DIGEST = "sha256:" + "0123456789abcdef" * 4
 PROD_SETTINGS = {
     "domain_name": PROD_DOMAIN,
     "hosted_zone_id": PROD_ZONE_ID,
     "hosted_zone_name": "example.com",
     "sip_certificate_secret_arn": PROD_SIP_CERTIFICATE_SECRET,
+    "sip_edge_base_digest": PROD_BASE_DIGEST,
     "alarm_email": "ops@example.com",
 }
 

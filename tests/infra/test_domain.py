@@ -88,8 +88,11 @@ def test_a_production_stage_without_domain_sip_certificate_or_alarm_subscription
     with pytest.raises(ConfigError) as refused:
         stage_config("prod", _prod_context())
     message = str(refused.value)
-    for needed in ("domain_name", "hosted_zone_id or certificate_arn", "sip_certificate_secret_arn", "alarm_email"):
+    for needed in ("domain_name", "hosted_zone_id or certificate_arn", "sip_certificate_secret_arn",
+                   "sip_edge_base_digest", "alarm_email"):  # fmt: skip
         assert needed in message
+    with pytest.raises(ConfigError, match="is not an image digest"):
+        stage_config("dev", {**cdk_context()["stages"]["dev"], "sip_edge_base_digest": "bookworm-slim"})
     with pytest.raises(ConfigError, match="needs hosted_zone_id"):
         stage_config("prod", _prod_context(domain_name="voice.example.com"))
     with pytest.raises(ConfigError, match="contradicts domain_name"):

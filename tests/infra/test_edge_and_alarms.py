@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from infra.sip_edge import EDGE_TABLES
-from tests.infra.conftest import PROD_DOMAIN, PROD_SIP_CERTIFICATE_SECRET, Synth
+from tests.infra.conftest import PROD_BASE_DIGEST, PROD_DOMAIN, PROD_SIP_CERTIFICATE_SECRET, Synth
 
 
 def _logical_id(synth: Synth, construct: Any, stage: str = "dev") -> str:
@@ -231,4 +231,12 @@ def test_edge_task_is_pinned_to_x86_64_and_checks_kamailio_itself(synth: Synth) 
         )
     manifest = json.loads((synth.outdir / "Pgsm-dev.assets.json").read_text())
     (image,) = manifest["dockerImages"].values()
+    assert image["source"]["platform"] == "linux/amd64"
+    assert "dockerBuildArgs" not in image["source"]  # dev builds on the tag
+
+
+def test_prod_builds_the_edge_image_on_the_base_pinned_by_digest(synth: Synth) -> None:
+    manifest = json.loads((synth.outdir / "Pgsm-prod.assets.json").read_text())
+    (image,) = manifest["dockerImages"].values()
+    assert image["source"]["dockerBuildArgs"] == {"BASE_IMAGE": f"debian:bookworm-slim@{PROD_BASE_DIGEST}"}
     assert image["source"]["platform"] == "linux/amd64"

@@ -24,15 +24,23 @@ def test_ses_domain_adds_the_identity_the_sender_and_only_that_identitys_send_pe
     resources = template["Resources"].values()
     (identity,) = [r for r in resources if r["Type"] == "AWS::SES::EmailIdentity"]
     assert identity["Properties"]["EmailIdentity"] == "voice.example.com"
-    from infra.application import API
+    from infra.application import ALL_HANDLERS, SEND_SMS
 
-    policy = template["Resources"][stack.get_logical_id(stack.access[API].node.default_child)]  # type: ignore[arg-type]
-    (email,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "Email"]
+    def statements(handler: object) -> list[dict[str, object]]:
+        policy = template["Resources"][stack.get_logical_id(stack.access[handler].node.default_child)]  # type: ignore[arg-type,index]
+        return list(policy["Properties"]["PolicyDocument"]["Statement"])
+
+    # the queue's consumer sends the e-mail (activation.deliver), not the API that queues it
+    (email,) = [s for s in statements(SEND_SMS) if s.get("Sid") == "Email"]
     assert email["Action"] == ["ses:SendEmail", "ses:SendRawEmail"]
     assert "identity/voice.example.com" in str(email["Resource"])
-    (api,) = [
-        r for r in resources if r["Type"] == "AWS::Serverless::Function" and r["Properties"]["Handler"] == "app.app"
+    others = [h for h in ALL_HANDLERS if h is not SEND_SMS]
+    assert not [h.name for h in others if any(s.get("Sid") == "Email" for s in statements(h))]
+    (sender,) = [
+        r
+        for r in resources
+        if r["Type"] == "AWS::Serverless::Function" and r["Properties"]["Handler"] == "app.send_sms"
     ]
-    variables = api["Properties"]["Environment"]["Variables"]
+    variables = sender["Properties"]["Environment"]["Variables"]
     assert variables["EMAIL_PROVIDER"] == "ses"
     assert variables["EMAIL_FROM"] == "provisioning@voice.example.com"

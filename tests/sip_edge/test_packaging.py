@@ -24,7 +24,8 @@ def test_the_dockerfile_installs_the_same_debian_packages_and_uses_the_start_scr
     dockerfile = (SIP_EDGE_DIR / "Dockerfile").read_text()
     assert "debian-packages.txt" in dockerfile and "install-pydeps.sh" in dockerfile
     assert 'CMD ["/opt/sip-edge/start.sh"]' in dockerfile
-    assert re.search(r"^FROM --platform=linux/amd64 debian:bookworm", dockerfile, re.MULTILINE)
+    assert re.search(r"^ARG BASE_IMAGE=debian:bookworm-slim\nFROM --platform=linux/amd64 \$\{BASE_IMAGE\}$", dockerfile,
+                     re.MULTILINE)  # fmt: skip
     assert "constraints.txt" in dockerfile and "apt-get purge -y --auto-remove python3-pip" in dockerfile
     assert re.search(r"^HEALTHCHECK .*\n\s+CMD kamcmd -s unix:/var/lib/sip-edge/run/kamailio.ctl core.uptime",
                      dockerfile, re.MULTILINE)  # fmt: skip
