@@ -393,12 +393,11 @@ def messages_of(ctx: Context, actor: Operator, account_id: str, limit: int = 20)
 def outbox(ctx: Context, actor: Operator, limit: int) -> list[tuple[SmsMessage, Account]]:
     """Messages of the last weeks, newest first, with their accounts: only those of accounts in groups the
     operator may read (a message of a deleted account is left out)."""
+    messages = ctx.messages.recent(limit, ctx.clock())
+    owners = ctx.accounts.get_many([m.account_id for m in messages])  # one batched read
     found: list[tuple[SmsMessage, Account]] = []
-    owners: dict[str, Account | None] = {}
-    for message in ctx.messages.recent(limit, ctx.clock()):
-        if message.account_id not in owners:
-            owners[message.account_id] = ctx.accounts.get(message.account_id)
-        owner = owners[message.account_id]
+    for message in messages:
+        owner = owners.get(message.account_id)
         if owner is not None and actor.can_read_group(owner.group_id):
             found.append((message, owner))
     return found
