@@ -98,7 +98,7 @@ def _filters(filters: Mapping[str, str], cursor: str | None) -> tuple[datetime |
     before = int(cursor) if cursor and cursor.isdigit() else None
     if cursor and before is None:
         errors.append(FieldError("cursor", "invalid_cursor", "The cursor is not valid."))
-    for name, allowed in (("kind", AUDIT_KINDS), ("dir", ("asc", "desc"))):
+    for name, allowed in (("kind", AUDIT_KINDS), ("sort", ("at",)), ("dir", ("asc", "desc"))):
         if filters.get(name, "") not in ("", *allowed):
             errors.append(FieldError(name, "invalid_choice", f"'{name}' must be one of: {', '.join(allowed)}."))
     if errors:

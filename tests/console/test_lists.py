@@ -107,8 +107,8 @@ def _imports(world: World) -> Walk:
     for i in range(SEEDED):
         job = ImportJob(id=uuid.uuid4().hex, group_id=world.group_a.id, file_name=f"file{i:02d}.csv",
                         created_by="admin", created_at=now - timedelta(minutes=i), policy="skip_invalid",
-                        dry_run=i % 5 == 0, status="completed" if i % 2 else "rejected", rows=i, created=i,
-                        source="drop" if i % 3 == 0 else "upload")  # fmt: skip
+                        dry_run=i % 5 == 0, status="completed" if i % 2 else "rejected", rows=i,
+                        created=i if i % 2 else 0, source="drop" if i % 3 == 0 else "upload")  # fmt: skip
         assert world.ctx.imports.add(job)
     return Walk("imports", "imports", SEEDED, "File", ("ascending", "file00.csv"), ("descending", "file29.csv"),
                 "Status", "rejected", "status", 15)  # fmt: skip
