@@ -404,7 +404,7 @@ def outbox(ctx: Context, actor: Operator, limit: int) -> list[tuple[SmsMessage, 
 
 
 Queued = tuple[SmsMessage, Account]
-RECENT_MAX = 2000  # the messages the Outbox orders and filters (the last weeks', newest first)
+RECENT_MAX = 500  # the messages the Outbox orders and filters (the last weeks' newest; see decision 81)
 OUTBOX = Table[Queued](
     sorts={"created_at": lambda s: s[0].created_at, "username": lambda s: s[1].username, "to": lambda s: s[0].to,
            "status": lambda s: s[0].status.value, "updated_at": lambda s: s[0].updated_at},
