@@ -164,3 +164,19 @@ def drain_imports(ctx: Context, steps: int = 10_000) -> int:
         sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         done += 1
     return done
+
+
+@pytest.fixture
+def console_session() -> Iterator[tuple[Any, str]]:
+    """The app's test client (in memory) and an administrator's console session token."""
+    from chalice.test import Client
+
+    from app import app
+
+    ctx = make_context("memory", None)
+    bootstrap.use(ctx)
+    World(ctx)
+    token = operators.login(ctx, {"username": "admin", "password": "admin-password-1"}, "10.0.0.1", "ua").token
+    with Client(app) as client:
+        yield client, token
+    bootstrap.use(None)

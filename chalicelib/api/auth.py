@@ -34,7 +34,10 @@ def me(ctx: Context, request: Request, actor: Operator) -> Response:
 
 
 _TIME = {"type": "string", "format": "date-time"}
-AUDIT_QUERY = (Query("operator"), Query("target"), Query("since", _TIME), Query("until", _TIME), *PAGING)
+AUDIT_QUERY = (
+    Query("operator"), Query("target"), Query("kind", {"type": "string", "enum": list(audit.AUDIT_KINDS)}),
+    Query("since", _TIME), Query("until", _TIME), Query("dir", {"type": "string", "enum": ["desc", "asc"]}), *PAGING,
+)  # fmt: skip
 
 
 @route(
@@ -44,8 +47,9 @@ AUDIT_QUERY = (Query("operator"), Query("target"), Query("since", _TIME), Query(
     doc=Doc("The audit trail, newest first, hash-chained (admin)", "AuditEventPage", query=AUDIT_QUERY),
 )
 def audit_events(ctx: Context, request: Request, actor: Operator) -> Response:
-    """The audit trail, newest first (administrators): filter by operator, target id, since/until."""
-    filters = {k: query_param(request, k) or "" for k in ("operator", "target", "since", "until")}
+    """The audit trail, newest first or `dir=asc` (administrators): filter by operator, target id, kind of
+    action, since/until."""
+    filters = {k: query_param(request, k) or "" for k in ("operator", "target", "kind", "since", "until", "dir")}
     page = audit.events(ctx, actor, filters, query_limit(request), query_param(request, "cursor"))
     return json_response(page_json(page, audit_json))
 

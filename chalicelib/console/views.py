@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,8 +44,10 @@ from chalicelib.domain.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from chalicelib.domain.model import STATUS_LABELS, Group, Operator, Role
-from chalicelib.domain.provisioning import Purpose, segments
+from chalicelib.domain.import_job import JobStatus
+from chalicelib.domain.model import STATUS_LABELS, Group, Operator, Role, Transport
+from chalicelib.domain.model import Page as ModelPage
+from chalicelib.domain.provisioning import MessageStatus, Purpose, segments
 from chalicelib.domain.resources import BulkOutcome
 from chalicelib.domain.search import InvalidQuery
 from chalicelib.services import (
@@ -191,39 +193,97 @@ LIST_PARAMS = ("q", "sort", "dir", "status", "enabled", "type", "sms", "size", "
 
 @dataclass(frozen=True)
 class ListState:
-    """The account list's state as its URL holds it (a link or a reload shows the same page)."""
+    """A list's state as its URL holds it (a link or a reload shows the same page): the account list and the
+    other lists (registered accounts, imports, outbox, operators, audit) alike."""
 
-    group_id: str
+    path: str  # the page, e.g. "accounts"
+    fixed: dict[str, str]  # what chooses the list itself (the group), kept on every link
     params: dict[str, str]  # the search, order, filters and page size (empty ones left out)
     cursor: str
     trail: list[str]  # the cursors of the pages before this one ("" for the first): the way back
+    default_sort: str = "username"
+    default_dir: str = "asc"
+
+    @property
+    def group_id(self) -> str:
+        return self.fixed.get("group_id", "")
+
+    @property
+    def size(self) -> int:
+        return int(self.params.get("size", str(PAGE_SIZE)))
+
+    @property
+    def direction(self) -> str:
+        return self.params.get("dir") or self.default_dir
+
+    @property
+    def page_number(self) -> int:
+        return len(self.trail) + 1
+
+    def pages(self, total: int | None) -> int:
+        return -(-total // self.size) if total else 1
 
     def link(self, root: str, **changes: str) -> str:
         """This list with some parameters changed (a new order or filter starts again at the first page)."""
         params = {**self.params, **changes}
-        return link(root + "accounts", group_id=self.group_id, **{k: v for k, v in params.items() if v})
+        return link(root + self.path, **self.fixed, **{k: v for k, v in params.items() if v})
 
     def page_link(self, root: str, cursor: str, trail: list[str]) -> str:
         way_back = ",".join(c or "-" for c in trail)  # "-": the first page
-        return link(root + "accounts", group_id=self.group_id, **self.params, cursor=cursor, trail=way_back)
+        return link(root + self.path, **self.fixed, **self.params, cursor=cursor, trail=way_back)
+
+    def previous_link(self, root: str) -> str:
+        return self.page_link(root, self.trail[-1] if self.trail else "", self.trail[:-1])
+
+    def next_link(self, root: str, next_cursor: str) -> str:
+        return self.page_link(root, next_cursor, [*self.trail, self.cursor])
 
     def sort_link(self, root: str, column: str) -> str:
-        ascending = self.params.get("sort", "username") == column and self.params.get("dir") != "desc"
-        return self.link(root, sort=column, dir="desc" if ascending else "")
+        ascending = self.sorted_as(column) == "ascending"
+        return self.link(root, sort=column, dir="desc" if ascending else "asc")
 
     def sorted_as(self, column: str) -> str:
-        if self.params.get("sort", "username") != column:
+        if self.params.get("sort", self.default_sort) != column:
             return "none"
-        return "descending" if self.params.get("dir") == "desc" else "ascending"
+        return "descending" if self.direction == "desc" else "ascending"
 
 
-def _list_state(p: Page, group_id: str) -> ListState:
-    params = {name: query(p.request, name).strip() for name in LIST_PARAMS if query(p.request, name).strip()}
+def _list_state(
+    p: Page, path: str, names: Iterable[str], default_sort: str = "username", default_dir: str = "asc",
+    **fixed: str,
+) -> ListState:  # fmt: skip
+    params = {name: query(p.request, name).strip() for name in (*names, "size") if query(p.request, name).strip()}
     if params.get("size") not in PAGE_SIZES:
         params.pop("size", None)
     given = query(p.request, "trail")
     trail = [("" if c == "-" else c) for c in given.split(",")][-50:] if given else []
-    return ListState(group_id, params, query(p.request, "cursor"), trail)
+    return ListState(path, fixed, params, query(p.request, "cursor"), trail, default_sort, default_dir)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One page of a list with its state, total and the problem that kept it from being read (if any)."""
+
+    state: ListState
+    items: list[Any]
+    next_cursor: str | None
+    total: int | None
+    problem: str = ""
+
+    @property
+    def pages(self) -> int:
+        return self.state.pages(self.total)
+
+
+def _listed(p: Page, state: ListState, fetch: Callable[[dict[str, str], int, str | None], ModelPage[Any]]) -> Listed:
+    """The page the state asks for, from the service that owns the list (a refused parameter or a foreign
+    cursor is said on the page, as the account list does)."""
+    try:
+        found = fetch(state.params, state.size, state.cursor or None)
+    except (ValidationFailed, InvalidCursor) as exc:
+        problem = " ".join(e.message for e in exc.errors) if isinstance(exc, ValidationFailed) else exc.message
+        return Listed(state, [], None, None, problem)
+    return Listed(state, found.items, found.next_cursor, found.total)
 
 
 @page(bp, "/accounts")
@@ -234,10 +294,10 @@ def account_list(p: Page) -> Response:
     visible = _visible_groups(p)
     job = imports.get_job(p.ctx, p.operator, query(p.request, "import_id")) if query(p.request, "import_id") else None
     group = groups.get_group(p.ctx, p.operator, job.group_id) if job else _chosen_group(p, visible)
-    state = _list_state(p, group.id if group else "")
+    state = _list_state(p, "accounts", LIST_PARAMS, group_id=group.id if group else "")
     if job is not None:
         state.params["import_id"] = job.id
-    size = int(state.params.get("size", str(PAGE_SIZE)))
+    size = state.size
     rows: list[dict[str, Any]] = []
     next_cursor, total, problem = None, None, ""
     try:
@@ -260,11 +320,10 @@ def account_list(p: Page) -> Response:
         problem = (
             forms.plain(exc.errors[0].message, forms.ACCOUNT) if isinstance(exc, ValidationFailed) else exc.message
         )
-    pages = -(-total // size) if total else 1
     return p.render(
         "accounts.html", groups=visible, group=group, accounts=rows, next_cursor=next_cursor,
-        q=state.params.get("q", ""), state=state, total=total, size=size, page_number=len(state.trail) + 1,
-        pages=pages, sizes=PAGE_SIZES, import_job=job,
+        q=state.params.get("q", ""), state=state, total=total, size=size, page_number=state.page_number,
+        pages=state.pages(total), sizes=PAGE_SIZES, import_job=job,
         statuses=[(s.value, label) for s, label in STATUS_LABELS.items()],
         done=_done(p), problem=problem, can_write=bool(group and p.operator.can_write_group(group.id)),
     )  # fmt: skip
@@ -319,19 +378,17 @@ def account_bulk(p: Page) -> Response:
 
 @page(bp, "/registrations")
 def registration_list(p: Page) -> Response:
-    """Who is online now in one group (manual 1.1.4: Connected), from the SIP edge's events."""
+    """Who is online now in one group (manual 1.1.4: Connected), from the SIP edge's events: sorted, filtered
+    by transport, edge and username, a page with the total."""
     visible = _visible_groups(p)
     group = _chosen_group(p, visible)
-    cursor = query(p.request, "cursor") or None
-    online: list[Any] = []
-    next_cursor = None
+    state = _list_state(p, "registrations", registrations.ONLINE.names(), group_id=group.id if group else "")
+    listed = Listed(state, [], None, 0)
     if group is not None:
-        try:
-            found = registrations.online_in_group(p.ctx, p.operator, group.id, PAGE_SIZE, cursor)
-        except ValidationFailed:
-            found = registrations.online_in_group(p.ctx, p.operator, group.id, PAGE_SIZE, None)
-        online, next_cursor = found.items, found.next_cursor
-    return p.render("registrations.html", groups=visible, group=group, online=online, next_cursor=next_cursor)
+        listed = _listed(p, state, lambda params, size, cursor: registrations.online_listing(
+            p.ctx, p.operator, group.id, params, size, cursor))  # fmt: skip
+    return p.render("registrations.html", groups=visible, group=group, listed=listed, sizes=PAGE_SIZES,
+                    transports=[t.value for t in Transport])  # fmt: skip
 
 
 def _row(d: SearchDocument) -> dict[str, Any]:
@@ -572,8 +629,12 @@ def account_activation_qr(p: Page, account_id: str) -> Response:
 
 @page(bp, "/outbox")
 def outbox(p: Page) -> Response:
-    """Text messages sent lately (to the accounts of the operator's groups), with their delivery state."""
-    return p.render("outbox.html", rows=activation.outbox(p.ctx, p.operator, 200))
+    """Text messages sent lately (to the accounts of the operator's groups), with their delivery state:
+    sorted, filtered by delivery status, kind, channel and problem, a page with the total."""
+    state = _list_state(p, "outbox", activation.OUTBOX.names(), "created_at", "desc")
+    listed = _listed(p, state, lambda params, size, cursor: activation.outbox_listing(
+        p.ctx, p.operator, params, size, cursor))  # fmt: skip
+    return p.render("outbox.html", listed=listed, sizes=PAGE_SIZES, statuses=[m.value for m in MessageStatus])
 
 
 @page(bp, "/accounts/{account_id}/edit", ["GET", "POST"])
@@ -690,8 +751,14 @@ def _admin_page(
 ) -> Response:
     admin = ADMIN[target]
     errors = errors or {}
+    listed = None
+    if target == "operators":  # the operator list sorts, filters and pages like the others
+        state = _list_state(p, "operators", operators.OPERATORS.names())
+        listed = _listed(p, state, lambda params, size, cursor: operators.operator_listing(
+            p.ctx, p.operator, params, size, cursor))  # fmt: skip
     return p.render(
         f"{target}.html", status=status, errors=errors, values=values or dict(NEW_VALUES[target]), done=_done(p),
+        listed=listed, sizes=PAGE_SIZES,
         groups=_visible_groups(p), profiles=groups.list_profiles(p.ctx, p.operator, 200, None).items,
         operators=operators.list_operators(p.ctx, p.operator, 200, None).items if p.operator.role is Role.ADMIN else [],
         spec=forms.specs(admin.shape), summary=forms.summary(errors, admin.shape), item=item, in_use=in_use,
@@ -816,7 +883,13 @@ def batch(p: Page) -> Response:
 
 @page(bp, "/imports")
 def import_list(p: Page) -> Response:
-    return p.render("imports.html", jobs=imports.recent_jobs(p.ctx, p.operator, 100))
+    """The imports of the last weeks: sorted, filtered by status, source, dry run and group, a page with the
+    total."""
+    state = _list_state(p, "imports", imports.JOBS.names(), "created_at", "desc")
+    listed = _listed(p, state, lambda params, size, cursor: imports.job_listing(
+        p.ctx, p.operator, params, size, cursor))  # fmt: skip
+    return p.render("imports.html", listed=listed, sizes=PAGE_SIZES, groups=_visible_groups(p),
+                    statuses=[s.value for s in JobStatus])  # fmt: skip
 
 
 @page(bp, "/imports/{job_id}")
@@ -834,30 +907,33 @@ def import_result(p: Page, job_id: str) -> Response:
     return Response(body=body, headers=headers)
 
 
-AUDIT_PAGE = 50
-
-
 def _local_time(text: str) -> str:
     """A datetime-local field (UTC, as the page says) as the ISO time the service takes."""
     return f"{text}:00Z" if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d", text) else text
 
 
+AUDIT_PARAMS = ("operator", "target", "kind", "since", "until", "sort", "dir")
+AUDIT_KIND_LABELS = {"account": "Accounts", "group": "Groups", "profile": "Provisioning profiles",
+                     "operator": "Operators", "import": "Imports", "login": "Logins"}  # fmt: skip
+
+
 @page(bp, "/audit")
 def audit_trail(p: Page) -> Response:
-    """The audit trail for administrators: who did what, when, from where; by operator, target and time."""
+    """The audit trail for administrators: who did what, when, from where; by operator, target, kind and time,
+    newest or oldest first, a page with the total."""
     groups.require_admin(p.operator)
-    params = {k: query(p.request, k).strip() for k in ("operator", "target", "since", "until")}
-    filters = {**params, "since": _local_time(params["since"]), "until": _local_time(params["until"])}
-    problem, entries, next_cursor = "", [], None
-    try:
-        found = audit.events(p.ctx, p.operator, filters, AUDIT_PAGE, query(p.request, "cursor") or None)
-        entries, next_cursor = found.items, found.next_cursor
-    except ValidationFailed as exc:
-        problem = " ".join(e.message for e in exc.errors)
+    state = _list_state(p, "audit", AUDIT_PARAMS, "at", "desc")
+
+    def fetch(params: dict[str, str], size: int, cursor: str | None) -> ModelPage[Any]:
+        since, until = _local_time(params.get("since", "")), _local_time(params.get("until", ""))
+        filters = {**params, "since": since, "until": until}
+        return audit.events(p.ctx, p.operator, filters, size, cursor)
+
     chain = audit.check(p.ctx) if query(p.request, "check") == "1" else None
     return p.render(
-        "audit.html", entries=entries, next_cursor=next_cursor, params=params, problem=problem, chain=chain,
-        paged=bool(query(p.request, "cursor")), operators=operators.list_operators(p.ctx, p.operator, 200, None).items,
+        "audit.html", listed=_listed(p, state, fetch), params=state.params, chain=chain, sizes=PAGE_SIZES,
+        operators=operators.list_operators(p.ctx, p.operator, 200, None).items,
+        kinds_labelled=[(k, AUDIT_KIND_LABELS[k]) for k in audit.AUDIT_KINDS],
         changes_of=timeline.changes_of, details_of=timeline.shown_details,
     )  # fmt: skip
 

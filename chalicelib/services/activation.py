@@ -14,6 +14,7 @@ import json
 import logging
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -27,12 +28,14 @@ from chalicelib.domain.errors import (
     NotFound,
     ProviderError,
 )
+from chalicelib.domain.listing import YES_NO, Filter, Table, yes_no
 from chalicelib.domain.model import (
     Account,
     AccountStatus,
     AccountType,
     CreationMode,
     Operator,
+    Page,
     ProvisioningProfile,
     TimelineEvent,
 )
@@ -390,12 +393,33 @@ def messages_of(ctx: Context, actor: Operator, account_id: str, limit: int = 20)
 def outbox(ctx: Context, actor: Operator, limit: int) -> list[tuple[SmsMessage, Account]]:
     """Messages of the last weeks, newest first, with their accounts: only those of accounts in groups the
     operator may read (a message of a deleted account is left out)."""
+    messages = ctx.messages.recent(limit, ctx.clock())
+    owners = ctx.accounts.get_many([m.account_id for m in messages])  # one batched read
     found: list[tuple[SmsMessage, Account]] = []
-    owners: dict[str, Account | None] = {}
-    for message in ctx.messages.recent(limit, ctx.clock()):
-        if message.account_id not in owners:
-            owners[message.account_id] = ctx.accounts.get(message.account_id)
-        owner = owners[message.account_id]
+    for message in messages:
+        owner = owners.get(message.account_id)
         if owner is not None and actor.can_read_group(owner.group_id):
             found.append((message, owner))
     return found
+
+
+Queued = tuple[SmsMessage, Account]
+RECENT_MAX = 500  # the messages the Outbox orders and filters (the last weeks' newest; see decision 81)
+OUTBOX = Table[Queued](
+    sorts={"created_at": lambda s: s[0].created_at, "username": lambda s: s[1].username, "to": lambda s: s[0].to,
+           "status": lambda s: s[0].status.value, "updated_at": lambda s: s[0].updated_at},
+    filters={"status": Filter(tuple(m.value for m in MessageStatus), lambda s, v: s[0].status.value == v),
+             "kind": Filter((Purpose.INSTALL.value, Purpose.ACTIVATE.value), lambda s, v: s[0].purpose.value == v),
+             "channel": Filter(("sms", "email"), lambda s, v: s[0].channel == v),
+             "problem": Filter(YES_NO, lambda s, v: yes_no(bool(s[0].error_code or s[0].error_message), v))},
+    default_sort="created_at",
+    default_dir="desc",
+)  # fmt: skip
+
+
+def outbox_listing(
+    ctx: Context, actor: Operator, params: Mapping[str, str], size: int, cursor: str | None
+) -> Page[Queued]:
+    """The console's Outbox: the readable messages of the last weeks sorted, filtered (delivery status, kind,
+    channel, problem) and a page of them with the total (see domain/listing.py)."""
+    return OUTBOX.page(outbox(ctx, actor, RECENT_MAX), params, size, cursor)

@@ -11,7 +11,7 @@ import contextvars
 import logging
 import random
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 
 from chalicelib.domain.audit import AuditEvent, ChainCheck, chained, verify
@@ -24,6 +24,7 @@ _origin: contextvars.ContextVar[str] = contextvars.ContextVar("audit_origin", de
 _ATTEMPTS = 25
 _BACKOFF_CAP_SECONDS = 0.05
 SCAN_LIMIT = 2000  # entries a filtered listing looks through for one page
+AUDIT_KINDS = ("account", "group", "profile", "operator", "import", "login")  # an action's first word
 
 
 @contextlib.contextmanager
@@ -97,42 +98,90 @@ def _filters(filters: Mapping[str, str], cursor: str | None) -> tuple[datetime |
     before = int(cursor) if cursor and cursor.isdigit() else None
     if cursor and before is None:
         errors.append(FieldError("cursor", "invalid_cursor", "The cursor is not valid."))
+    for name, allowed in (("kind", AUDIT_KINDS), ("sort", ("at",)), ("dir", ("asc", "desc"))):
+        if filters.get(name, "") not in ("", *allowed):
+            errors.append(FieldError(name, "invalid_choice", f"'{name}' must be one of: {', '.join(allowed)}."))
     if errors:
         raise ValidationFailed(errors)
     return since, until, before
 
 
+TOTAL_SCAN = 5000  # entries a filtered total counts through (beyond: "more than")
+
+
 def events(
     ctx: Context, actor: Operator, filters: Mapping[str, str], limit: int, cursor: str | None
 ) -> Page[AuditEvent]:
-    """The trail newest first, for administrators: by operator (`operator`), target id (`target`) and time
-    (`since`, `until`, ISO 8601); the cursor is the seq to continue below. A page looks through at most
-    SCAN_LIMIT entries (then it ends with a cursor to look further)."""
+    """The trail for administrators, newest first (`dir=asc`: oldest first): by operator (`operator`), target id
+    (`target`), kind of action (`kind`: the action's first word) and time (`since`, `until`, ISO 8601); the
+    cursor is the seq to continue from. A page looks through at most SCAN_LIMIT entries (then it ends with a
+    cursor to look further)."""
     if actor.role is not Role.ADMIN:
         raise Forbidden("Only administrators may read the audit trail.")
-    since, until, before = _filters(filters, cursor)
-    who, target = filters.get("operator", ""), filters.get("target", "")
-
-    def wanted(event: AuditEvent) -> bool:
-        in_time = not until or event.at <= until
-        return in_time and (not who or event.actor == who) and (not target or event.target_id == target)
-
+    since, until, start = _filters(filters, cursor)
+    ascending = filters.get("dir", "") == "asc"
+    wanted = _wanted(filters, since, until)
+    total = _total(ctx, filters, wanted, since)
     found: list[AuditEvent] = []
-    looked = 0
+    looked, last = 0, start
     while len(found) < limit and looked < SCAN_LIMIT:
-        batch = ctx.audit.newest(min(200, SCAN_LIMIT - looked), before)
+        batch = _batch(ctx, min(200, SCAN_LIMIT - looked), last, ascending)
         looked += len(batch)
         if not batch:
-            return Page(found, None)
+            return Page(found, None, total)
         for event in batch:
-            before = event.seq
-            if since and event.at < since:
-                return Page(found, None)  # newest first: everything further is older
+            last = event.seq
+            if (since and event.at < since and not ascending) or (until and event.at > until and ascending):
+                return Page(found, None, total)  # everything further is outside the time asked for
             if wanted(event):
                 found.append(event)
             if len(found) == limit:
                 break
-    return Page(found, str(before) if before is not None and before > 1 else None)
+    more = last is not None and (ascending or last > 1)
+    return Page(found, str(last) if more else None, total)
+
+
+def _batch(ctx: Context, size: int, last: int | None, ascending: bool) -> list[AuditEvent]:
+    """The next entries after `last` (None: from the start) in the order asked for. Oldest first reads the
+    entries just above `last` (the chain's seqs are 1, 2, 3... without gaps)."""
+    if not ascending:
+        return ctx.audit.newest(size, last)
+    after = last or 0
+    return sorted((e for e in ctx.audit.newest(size, after + size + 1) if e.seq > after), key=lambda e: e.seq)
+
+
+def _wanted(filters: Mapping[str, str], since: datetime | None, until: datetime | None) -> Callable[[AuditEvent], bool]:
+    who, target, kind = filters.get("operator", ""), filters.get("target", ""), filters.get("kind", "")
+
+    def wanted(event: AuditEvent) -> bool:
+        in_time = (not until or event.at <= until) and (not since or event.at >= since)
+        of_kind = not kind or event.action.split(".")[0] == kind
+        return in_time and of_kind and (not who or event.actor == who) and (not target or event.target_id == target)
+
+    return wanted
+
+
+def _total(
+    ctx: Context, filters: Mapping[str, str], wanted: Callable[[AuditEvent], bool], since: datetime | None
+) -> int | None:
+    """How many entries the filters keep: the chain's length when nothing narrows it, else counted through
+    the newest TOTAL_SCAN entries (None when there are more to look through)."""
+    head = ctx.audit.head()
+    if head is None:
+        return 0
+    if not any(filters.get(name) for name in ("operator", "target", "kind", "since", "until")):
+        return head.seq
+    count, looked, last = 0, 0, None
+    while looked < TOTAL_SCAN:
+        batch = ctx.audit.newest(200, last)
+        if not batch:
+            return count
+        looked += len(batch)
+        count += sum(1 for e in batch if wanted(e))
+        last = batch[-1].seq
+        if since and batch[-1].at < since:
+            return count  # newest first: everything further is older
+    return None if last and last > 1 else count
 
 
 def check(ctx: Context) -> ChainCheck:

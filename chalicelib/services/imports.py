@@ -47,8 +47,9 @@ from chalicelib.domain.errors import (
     NotFound,
     ValidationFailed,
 )
-from chalicelib.domain.import_job import ImportJob, Phase, Policy, RowError
-from chalicelib.domain.model import Account, AccountStatus, AccountType, Group, Operator, Role
+from chalicelib.domain.import_job import ImportJob, JobStatus, Phase, Policy, RowError, Source
+from chalicelib.domain.listing import ANY, YES_NO, Filter, Table, yes_no
+from chalicelib.domain.model import Account, AccountStatus, AccountType, Group, Operator, Page, Role
 from chalicelib.domain.provisioning import Purpose
 from chalicelib.domain.spreadsheet import read_batch_file
 from chalicelib.services import accounts, activation, audit, guards
@@ -637,6 +638,28 @@ def result_file(ctx: Context, actor: Operator, job_id: str) -> Iterator[bytes]:
 
 def recent_jobs(ctx: Context, actor: Operator, limit: int) -> list[ImportJob]:
     return [job for job in ctx.imports.recent(limit, ctx.clock()) if actor.can_read_group(job.group_id)]
+
+
+RECENT_MAX = 500  # the jobs the console's list orders and filters (the last weeks' newest; see decision 81)
+JOBS = Table[ImportJob](
+    sorts={"created_at": lambda j: j.created_at, "file_name": lambda j: j.file_name.lower(),
+           "created_by": lambda j: j.created_by, "status": lambda j: j.status, "rows": lambda j: j.rows,
+           "created": lambda j: j.created, "errors_total": lambda j: j.errors_total},
+    filters={"status": Filter(tuple(s.value for s in JobStatus), lambda j, v: j.status == v),
+             "source": Filter(tuple(s.value for s in Source), lambda j, v: j.source == v),
+             "dry_run": Filter(YES_NO, lambda j, v: yes_no(j.dry_run, v)),
+             "group_id": Filter(ANY, lambda j, v: j.group_id == v)},
+    default_sort="created_at",
+    default_dir="desc",
+)  # fmt: skip
+
+
+def job_listing(
+    ctx: Context, actor: Operator, params: Mapping[str, str], size: int, cursor: str | None
+) -> Page[ImportJob]:
+    """The console's Imports: the readable jobs of the last weeks sorted, filtered (status, source, dry run,
+    group) and a page of them with the total (see domain/listing.py)."""
+    return JOBS.page(recent_jobs(ctx, actor, RECENT_MAX), params, size, cursor)
 
 
 def export_group(ctx: Context, actor: Operator, group_id: str) -> Iterator[str]:

@@ -12,6 +12,7 @@ from typing import Any
 from chalicelib.domain import resources, rules
 from chalicelib.domain.errors import Conflict, NotFound, RateLimited, Unauthorized
 from chalicelib.domain.fields import MISSING, _Missing
+from chalicelib.domain.listing import YES_NO, Filter, Table, yes_no
 from chalicelib.domain.model import LoginAttempt, Operator, Page, Role, Session
 from chalicelib.services import audit, limits, retries
 from chalicelib.services.context import Context
@@ -93,6 +94,30 @@ def list_operators(ctx: Context, actor: Operator, limit: int, cursor: str | None
         return ctx.operators.list(limit, cursor)
     except ValueError as exc:
         raise _cursor_error(exc) from exc
+
+
+OPERATORS = Table[Operator](
+    sorts={"username": lambda o: o.username, "role": lambda o: (o.role.value, o.username),
+           "enabled": lambda o: (not o.enabled, o.username)},
+    filters={"role": Filter(tuple(r.value for r in Role), lambda o, v: o.role.value == v),
+             "enabled": Filter(YES_NO, lambda o, v: yes_no(o.enabled, v))},
+    default_sort="username",
+)  # fmt: skip
+
+
+def operator_listing(
+    ctx: Context, actor: Operator, params: Mapping[str, str], size: int, cursor: str | None
+) -> Page[Operator]:
+    """The console's Operators: every operator sorted, filtered (role, enabled) and a page of them with the
+    total (see domain/listing.py)."""
+    everyone: list[Operator] = []
+    store_cursor: str | None = None
+    while True:
+        found = list_operators(ctx, actor, 200, store_cursor)
+        everyone.extend(found.items)
+        store_cursor = found.next_cursor
+        if not store_cursor:
+            return OPERATORS.page(everyone, params, size, cursor)
 
 
 def update_operator(

@@ -8,12 +8,13 @@ the stored registrations, and the History entry carries the event's id, so a sec
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain.errors import ConcurrentModification, InvalidCursor
-from chalicelib.domain.model import Account, AccountStatus, Operator, Page, TimelineEvent
+from chalicelib.domain.listing import ANY, Filter, Table
+from chalicelib.domain.model import Account, AccountStatus, Operator, Page, TimelineEvent, Transport
 from chalicelib.domain.registration import (
     CONTACTLESS_KINDS,
     InvalidSipEvent,
@@ -111,6 +112,34 @@ def online_in_group(ctx: Context, actor: Operator, group_id: str, limit: int, cu
         raise InvalidCursor() from exc
     now = ctx.clock()
     return Page([r for r in page.items if r.online(now)], page.next_cursor)
+
+
+ONLINE_MAX = 10_000  # registrations one group's list reads (a group holds fewer accounts than that)
+ONLINE = Table[Registration](
+    sorts={"username": lambda r: (r.username, r.contact), "source": lambda r: r.source,
+           "transport": lambda r: r.transport, "user_agent": lambda r: r.user_agent.lower(),
+           "edge": lambda r: r.edge, "registered_at": lambda r: r.registered_at, "expires_at": lambda r: r.expires_at},
+    filters={"transport": Filter(tuple(t.value for t in Transport), lambda r, v: r.transport == v),
+             "edge": Filter(ANY, lambda r, v: r.edge == v),
+             "username": Filter(ANY, lambda r, v: v.lower() in r.username.lower())},
+    default_sort="username",
+)  # fmt: skip
+
+
+def online_listing(
+    ctx: Context, actor: Operator, group_id: str, params: Mapping[str, str], size: int, cursor: str | None
+) -> Page[Registration]:
+    """The console's Registered accounts: the group's online registrations sorted, filtered (transport, edge,
+    username) and a page of them with the total (see domain/listing.py)."""
+    online: list[Registration] = []
+    store_cursor: str | None = None
+    while len(online) < ONLINE_MAX:
+        found = online_in_group(ctx, actor, group_id, 500, store_cursor)
+        online.extend(found.items)
+        store_cursor = found.next_cursor
+        if not store_cursor:
+            break
+    return ONLINE.page(online, params, size, cursor)
 
 
 def for_account(ctx: Context, account: Account) -> list[Registration]:

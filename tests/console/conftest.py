@@ -20,6 +20,8 @@ from chalicelib import bootstrap
 from chalicelib.services.context import Context
 from tests.conftest import World, make_context
 
+AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+WIDTHS = {"desktop": (1366, 900), "phone": (375, 812)}
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 CHROMIUM_FLAGS = [
@@ -83,3 +85,22 @@ def page(browser: Browser, base_url: str) -> Iterator[Page]:
 def shoot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture(params=list(WIDTHS))
+def checked_page(request: pytest.FixtureRequest, browser: Browser, base_url: str) -> Iterator[tuple[Page, str]]:
+    assert AXE.exists(), "axe-core is installed by `make test` (scripts/install-system-deps.sh: npm ci)"
+    width, height = WIDTHS[request.param]
+    # the console's CSP admits its own scripts only: the checking script is injected past it, as a tool would
+    context = browser.new_context(base_url=base_url + "/", viewport={"width": width, "height": height},
+                                  bypass_csp=True)  # fmt: skip
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    yield tab, request.param
+    context.close()
+
+
+def violations(page: Page) -> list[dict[str, object]]:
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("async () => (await axe.run(document)).violations")
+    return [{"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]} for v in found]

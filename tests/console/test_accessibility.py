@@ -7,40 +7,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
 from chalicelib.domain.provisioning import Purpose
 from chalicelib.services import accounts, activation, calls, imports, registrations
 from tests.conftest import World, drain_imports
-from tests.console.conftest import shoot
+from tests.console.conftest import shoot, violations
 from tests.test_registrations import event
-
-AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
-WIDTHS = {"desktop": (1366, 900), "phone": (375, 812)}
-
-
-@pytest.fixture(params=list(WIDTHS))
-def checked_page(request: pytest.FixtureRequest, browser: Browser, base_url: str) -> Iterator[tuple[Page, str]]:
-    assert AXE.exists(), "axe-core is installed by `make test` (scripts/install-system-deps.sh: npm ci)"
-    width, height = WIDTHS[request.param]
-    # the console's CSP admits its own scripts only: the checking script is injected past it, as a tool would
-    context = browser.new_context(base_url=base_url + "/", viewport={"width": width, "height": height},
-                                  bypass_csp=True)  # fmt: skip
-    tab = context.new_page()
-    tab.set_default_timeout(10_000)
-    yield tab, request.param
-    context.close()
-
-
-def violations(page: Page) -> list[dict[str, object]]:
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate("async () => (await axe.run(document)).violations")
-    return [{"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]} for v in found]
 
 
 def _world(world: World) -> dict[str, str]:

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib import cli
 from chalicelib.domain.audit import chained, verify
-from chalicelib.domain.errors import Forbidden
+from chalicelib.domain.errors import Forbidden, ValidationFailed
 from chalicelib.services import accounts, audit, bulk, operators
 from chalicelib.services.context import Context
 from tests.conftest import World
@@ -69,6 +69,26 @@ def test_the_listing_filters_by_operator_target_and_time_for_administrators(worl
     assert audit.events(ctx, world.admin, {}, 1, page.next_cursor).items[0].seq == page.items[0].seq - 1
     with pytest.raises(Forbidden):
         audit.events(ctx, world.operator_a, {}, 50, None)
+
+
+def test_the_listing_runs_oldest_first_filters_by_kind_and_counts_its_total(world: World) -> None:
+    ctx = world.ctx
+    for name in ("g1", "g2", "g3"):
+        world.make_group(name)
+    head = ctx.audit.head()
+    assert head is not None
+    newest = audit.events(ctx, world.admin, {}, 2, None)
+    assert newest.total == head.seq and [e.seq for e in newest.items] == [head.seq, head.seq - 1]
+    oldest = audit.events(ctx, world.admin, {"dir": "asc"}, 2, None)
+    assert [e.seq for e in oldest.items] == [1, 2] and oldest.next_cursor == "2"
+    after = audit.events(ctx, world.admin, {"dir": "asc"}, 2, oldest.next_cursor)
+    assert [e.seq for e in after.items] == [3, 4]
+    made = audit.events(ctx, world.admin, {"kind": "group", "dir": "asc"}, 50, None)
+    assert [e.action for e in made.items] == ["group.create"] * 5 and made.total == 5  # Group A, B and g1-g3
+    assert [e.seq for e in made.items] == sorted(e.seq for e in made.items)
+    with pytest.raises(ValidationFailed) as refused:
+        audit.events(ctx, world.admin, {"kind": "weather", "dir": "up"}, 50, None)
+    assert {e.field for e in refused.value.errors} == {"kind", "dir"}  # every refusal at once
 
 
 def test_logins_are_in_the_trail_and_the_check_command_reports(

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib import bootstrap
 from chalicelib.api.http import METHOD_NOT_ALLOWED_VIEW
 from chalicelib.console.web import SESSION_COOKIE, csrf_for
-from chalicelib.services import operators
-from tests.conftest import World, make_context
 
 
 def _console_posts() -> list[str]:
@@ -27,24 +23,15 @@ def _console_posts() -> list[str]:
     )
 
 
-@pytest.fixture
-def session() -> Iterator[tuple[Client, str]]:
-    ctx = make_context("memory", None)
-    bootstrap.use(ctx)
-    World(ctx)
-    token = operators.login(ctx, {"username": "admin", "password": "admin-password-1"}, "10.0.0.1", "ua").token
-    with Client(app) as client:
-        yield client, token
-    bootstrap.use(None)
-
-
 def test_there_are_console_posts_to_check() -> None:
     assert len(_console_posts()) >= 15
 
 
 @pytest.mark.parametrize("path", _console_posts())
-def test_a_post_without_the_session_token_is_refused_before_the_view(session: tuple[Client, str], path: str) -> None:
-    client, token = session
+def test_a_post_without_the_session_token_is_refused_before_the_view(
+    console_session: tuple[Client, str], path: str
+) -> None:
+    client, token = console_session
     headers = {"Cookie": f"{SESSION_COOKIE}={token}", "Content-Type": "application/x-www-form-urlencoded"}
     refused = client.http.post(path, headers=headers, body=b"csrf_token=" + b"0" * 64)
     assert refused.status_code == 403, (path, refused.status_code)
