@@ -5,6 +5,7 @@ its speaker, auto-answer; the call statistics it prints are what the tests read.
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,10 +36,24 @@ _SUMMARY = re.compile(r"EX=BareSip;.*?PR=(\d+);PS=(\d+);")
 _RATES = re.compile(r"audio=(\d+)/(\d+) \(bit/s\)")
 
 
+def _listen_port() -> int:
+    """A port for baresip's UDP and TCP with the next one free for its TLS (baresip binds TLS on port + 1: a bare
+    free port left TLS to clash with whatever held the next one, and the phone then quit at start)."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tls:
+            try:
+                tls.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no port with a free successor for baresip's TLS")
+
+
 def configure(directory: Path, user: str, password: str, edge: str, domain: str = "voice.example.com") -> Path:
     """A baresip config directory for one account registering through `edge` (host:port, UDP)."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "config").write_text(CONFIG.format(port=free_port()), encoding="utf-8")
+    (directory / "config").write_text(CONFIG.format(port=_listen_port()), encoding="utf-8")
     account = ACCOUNT.format(user=user, domain=domain, password=password, edge=edge)
     (directory / "accounts").write_text(account, encoding="utf-8")
     (directory / "contacts").write_text("", encoding="utf-8")
