@@ -77,3 +77,5 @@ def yes_no(value: bool, wanted: str) -> bool:
 
 
 YES_NO = ("yes", "no")
+# The newest items a list read whole from its store orders and filters (Imports, Outbox: decision 81)
+RECENT_WINDOW = 500

@@ -28,7 +28,7 @@ from chalicelib.domain.errors import (
     NotFound,
     ProviderError,
 )
-from chalicelib.domain.listing import YES_NO, Filter, Table, yes_no
+from chalicelib.domain.listing import RECENT_WINDOW, YES_NO, Filter, Table, yes_no
 from chalicelib.domain.model import (
     Account,
     AccountStatus,
@@ -404,7 +404,6 @@ def outbox(ctx: Context, actor: Operator, limit: int) -> list[tuple[SmsMessage, 
 
 
 Queued = tuple[SmsMessage, Account]
-RECENT_MAX = 500  # the messages the Outbox orders and filters (the last weeks' newest; see decision 81)
 OUTBOX = Table[Queued](
     sorts={"created_at": lambda s: s[0].created_at, "username": lambda s: s[1].username, "to": lambda s: s[0].to,
            "status": lambda s: s[0].status.value, "updated_at": lambda s: s[0].updated_at},
@@ -422,4 +421,4 @@ def outbox_listing(
 ) -> Page[Queued]:
     """The console's Outbox: the readable messages of the last weeks sorted, filtered (delivery status, kind,
     channel, problem) and a page of them with the total (see domain/listing.py)."""
-    return OUTBOX.page(outbox(ctx, actor, RECENT_MAX), params, size, cursor)
+    return OUTBOX.page(outbox(ctx, actor, RECENT_WINDOW), params, size, cursor)

@@ -48,7 +48,7 @@ from chalicelib.domain.errors import (
     ValidationFailed,
 )
 from chalicelib.domain.import_job import ImportJob, JobStatus, Phase, Policy, RowError, Source
-from chalicelib.domain.listing import ANY, YES_NO, Filter, Table, yes_no
+from chalicelib.domain.listing import ANY, RECENT_WINDOW, YES_NO, Filter, Table, yes_no
 from chalicelib.domain.model import Account, AccountStatus, AccountType, Group, Operator, Page, Role
 from chalicelib.domain.provisioning import Purpose
 from chalicelib.domain.spreadsheet import read_batch_file
@@ -640,7 +640,6 @@ def recent_jobs(ctx: Context, actor: Operator, limit: int) -> list[ImportJob]:
     return [job for job in ctx.imports.recent(limit, ctx.clock()) if actor.can_read_group(job.group_id)]
 
 
-RECENT_MAX = 500  # the jobs the console's list orders and filters (the last weeks' newest; see decision 81)
 JOBS = Table[ImportJob](
     sorts={"created_at": lambda j: j.created_at, "file_name": lambda j: j.file_name.lower(),
            "created_by": lambda j: j.created_by, "status": lambda j: j.status, "rows": lambda j: j.rows,
@@ -659,7 +658,7 @@ def job_listing(
 ) -> Page[ImportJob]:
     """The console's Imports: the readable jobs of the last weeks sorted, filtered (status, source, dry run,
     group) and a page of them with the total (see domain/listing.py)."""
-    return JOBS.page(recent_jobs(ctx, actor, RECENT_MAX), params, size, cursor)
+    return JOBS.page(recent_jobs(ctx, actor, RECENT_WINDOW), params, size, cursor)
 
 
 def export_group(ctx: Context, actor: Operator, group_id: str) -> Iterator[str]:
