@@ -43,14 +43,14 @@ TRANSACT_WRITES = {"Put", "Update", "Delete"}
 # Queues Lambda itself sends to with the function's role (on-failure destinations), not the handler's code.
 DESTINATIONS = {handlers.INDEX_ACCOUNTS: {"index_failures"}, handlers.IMPORT_OBJECT_CREATED: {"upload_failures"}}
 # The ports whose use needs a grant, and the grant.
-PORT_GRANTS: dict[str, Callable[[str], dict[str, str]]] = {
-    "sms": lambda method: {"secret": TWILIO} if method == "send" else {},
-    "email": lambda method: {"email": "yes"} if method == "send" else {},
-    "licence_upstream": lambda method: {"secret": LICENCE},
-    "sms_queue": lambda method: {"send": "sms"} if method == "enqueue" else {},
-    "tasks": lambda method: {"send": "imports"},
-    "files": lambda method: {"files": "yes"},
-    "search": lambda method: {"search": "write" if method in {"apply", "clear"} else "read"},
+PORT_GRANTS: dict[str, Callable[[str], tuple[str, str] | None]] = {
+    "sms": lambda method: ("secret", TWILIO) if method == "send" else None,
+    "email": lambda method: ("email", "yes") if method == "send" else None,
+    "licence_upstream": lambda method: ("secret", LICENCE),
+    "sms_queue": lambda method: ("send", "sms") if method == "enqueue" else None,
+    "tasks": lambda method: ("send", "imports"),
+    "files": lambda method: ("files", "yes"),
+    "search": lambda method: ("search", "write" if method in {"apply", "clear"} else "read"),
 }
 
 
@@ -77,8 +77,9 @@ class _Recorded:
             return value
 
         def called(*args: Any, **kwargs: Any) -> Any:
-            if self._recorder.used is not None:
-                self._recorder.used.grants.update(PORT_GRANTS[self._name](attribute).items())
+            grant = PORT_GRANTS[self._name](attribute)
+            if self._recorder.used is not None and grant is not None:
+                self._recorder.used.grants.add(grant)
             return value(*args, **kwargs)
 
         return called
