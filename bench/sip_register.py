@@ -4,8 +4,11 @@ memory one open TCP registration costs.
 
     python -m bench.sip_register [--accounts N] [--rates 50,100,...] [--seconds S] [--tcp-clients N]
 
-Each step runs sipp (REGISTER, 401, REGISTER with the digest, 200) at a fixed rate for S seconds; a rate is held
-when fewer than 0.1% of the registrations fail. Not a test: run it by hand (make bench).
+Each step runs two sipp (REGISTER, 401, REGISTER with the digest, 200), each at half a fixed rate for S seconds
+and with half the accounts; a rate is held when fewer than 0.1% of the registrations fail. With two processors or
+more, each edge is confined to one of its own (a task on its own host: one edge on the first, a fleet's two on
+the first two), and the fleet runs a second time with both edges sharing every core (two tasks on one host).
+Not a test: run it by hand (make bench).
 """
 
 from __future__ import annotations
@@ -88,23 +91,34 @@ def _stat(name: str, output: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def run_rate(edge: SipEdge, workdir: Path, users: Path, rate: int, seconds: int) -> tuple[int, int]:
+def run_rate(edge: SipEdge, workdir: Path, users: Path, rate: float, seconds: int) -> tuple[int, int]:
     workdir.mkdir(parents=True, exist_ok=True)
     scenario = workdir / "register.xml"
     scenario.write_text(SCENARIO.replace("{hold}", ""), encoding="utf-8")
-    calls = rate * seconds
+    calls = round(rate * seconds)
     command = ["sipp", f"{edge.host}:{edge.udp_port}", "-sf", str(scenario), "-inf", str(users), "-t", "u1",
-               "-r", str(rate), "-m", str(calls), "-l", str(rate * 4), "-p", str(free_port()), "-nostdin",
-               "-timeout", f"{seconds + 15}s", "-recv_timeout", "4000", "-max_socket", "5000"]  # fmt: skip
+               "-r", f"{rate:g}", "-m", str(calls), "-l", str(max(round(rate * 4), 1)), "-p", str(free_port()),
+               "-nostdin", "-timeout", f"{seconds + 15}s", "-recv_timeout", "4000", "-max_socket", "5000"]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=seconds + 60)
     ok, failed = _stat("Successful call", done.stdout), _stat("Failed call", done.stdout)
     return ok, calls - ok if ok + failed < calls else failed
 
 
-def highest_rate(edge: SipEdge, workdir: Path, users: Path, rates: list[int], seconds: int, label: str) -> int:
+def run_targets(targets: list[tuple[SipEdge, Path]], workdir: Path, rate: int, seconds: int) -> tuple[int, int]:
+    """Every (edge, accounts) target gets its share of `rate` from its own sipp, all at once."""
+    share = rate / len(targets)
+    dirs = [workdir / f"sipp-{n}" for n in range(len(targets))]
+    with ThreadPoolExecutor(len(targets)) as pool:
+        runs = list(pool.map(run_rate, [edge for edge, _ in targets], dirs, [users for _, users in targets],
+                             [share] * len(targets), [seconds] * len(targets)))  # fmt: skip
+    return sum(ok for ok, _ in runs), sum(failed for _, failed in runs)
+
+
+def highest_rate(targets: list[tuple[SipEdge, Path]], workdir: Path, rates: list[int], seconds: int,
+                 label: str) -> int:  # fmt: skip
     best = 0
     for rate in rates:
-        ok, failed = run_rate(edge, workdir, users, rate, seconds)
+        ok, failed = run_targets(targets, workdir, rate, seconds)
         share = failed / max(ok + failed, 1)
         print(f"  {label:<8} {rate:>5}/s: {ok} ok, {failed} failed ({share:.2%})", flush=True)
         if share >= 0.001:
@@ -113,33 +127,27 @@ def highest_rate(edge: SipEdge, workdir: Path, users: Path, rates: list[int], se
     return best
 
 
+def split(users: Path, parts: int) -> list[Path]:
+    """The accounts dealt out to `parts` sipp processes (every load below is driven by two, whatever the edges)."""
+    header, *rows = users.read_text(encoding="utf-8").splitlines()
+    files = [users.with_name(f"{users.stem}-{n + 1}.csv") for n in range(parts)]
+    for n, part in enumerate(files):
+        part.write_text("\n".join([header, *rows[n::parts]]) + "\n", encoding="utf-8")
+    return files
+
+
 def fleet_rate(env: dict[str, str], sqs: Any, prefix: str, workdir: Path, users: Path, rates: list[int],
-               seconds: int) -> int:  # fmt: skip
+               seconds: int, cpus: list[set[int]] | None, label: str) -> int:  # fmt: skip
     """The highest total rate two edges (a local SIP_EDGES=2 fleet) hold, each sent half of it at once, each by
     its own half of the accounts (a phone is connected to one task; the other learns its contact over DMQ)."""
-    queue = sqs.create_queue(QueueName=f"{prefix}-sip-events-fleet")["QueueUrl"]
-    edges = start_fleet({**env, "SIP_EVENTS_QUEUE_URL": queue}, workdir / "fleet", 2)
-    header, *rows = users.read_text(encoding="utf-8").splitlines()
-    halves = [workdir / f"fleet-users-{n}.csv" for n in (1, 2)]
-    for n, half in enumerate(halves):
-        half.write_text("\n".join([header, *rows[n::2]]) + "\n", encoding="utf-8")
-    best = 0
+    queue = sqs.create_queue(QueueName=f"{prefix}-sip-events-{label}")["QueueUrl"]
+    edges = start_fleet({**env, "SIP_EVENTS_QUEUE_URL": queue}, workdir / label, 2, cpus=cpus)
     try:
-        for rate in rates:
-            with ThreadPoolExecutor(2) as pool:
-                dirs = [workdir / edge.env["SIP_EDGE_ID"] for edge in edges]
-                runs = list(pool.map(run_rate, edges, dirs, halves, [rate // 2] * 2, [seconds] * 2))
-            ok, failed = sum(r[0] for r in runs), sum(r[1] for r in runs)
-            share = failed / max(ok + failed, 1)
-            print(f"  {'fleet':<8} {rate:>5}/s: {ok} ok, {failed} failed ({share:.2%})", flush=True)
-            if share >= 0.001:
-                break
-            best = rate
+        return highest_rate(list(zip(edges, split(users, 2), strict=True)), workdir / label, rates, seconds, label)
     finally:
         for edge in edges:
             edge.stop()
         sqs.delete_queue(QueueUrl=queue)
-    return best
 
 
 def recheck_cost(moto_url: str, prefix: str, account_id: str, phones: int, workdir: Path) -> tuple[float, float]:
@@ -217,7 +225,9 @@ def tcp_memory(edge: SipEdge, workdir: Path, users: Path, clients: int, settle: 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, default=300)
-    parser.add_argument("--rates", default="25,50,100,200,400,700,1000,1500,2000,2500,3000,4000")
+    parser.add_argument(
+        "--rates", default="25,50,100,200,400,700,1000,1500,2000,2500,3000,3500,4000,4500,5000," "5500,6000,7000,8000"
+    )
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--hot", type=int, default=100, help="accounts registering again and again (cache warm)")
     parser.add_argument("--tcp-clients", type=int, default=5000)
@@ -257,6 +267,10 @@ def main() -> None:
     common["SQS_ENDPOINT_URL"] = moto.url
     print(f"SIP REGISTER benchmark: {args.accounts} accounts, {args.seconds} s per rate, {os.cpu_count()} cores")
     results = {}
+    # a task per host: with two processors or more, every single edge runs on the first and the fleet's two on
+    # the first two (sipp and moto, which AWS would not host with the edge, go where the kernel puts them)
+    cores = sorted(os.sched_getaffinity(0))
+    task_cpus = [{core} for core in cores[:2]] if len(cores) >= 2 else None
     # static and full register the same --hot accounts over and over, so the full edge answers from its cache
     # (what the 80 % goal compares: the edge's own cost); "cold" has no cache, every REGISTER reads moto
     hot = workdir / "hot-users.csv"
@@ -269,23 +283,29 @@ def main() -> None:
     for label, extra, who in variants:
         # a fresh events queue each time: moto's SQS slows down as a queue fills, and would slow the next run
         queue = sqs.create_queue(QueueName=f"{prefix}-sip-events-{label}")["QueueUrl"]
-        edge = start_edge({**common, **extra, "SIP_EVENTS_QUEUE_URL": queue}, workdir / label)
+        edge = start_edge({**common, **extra, "SIP_EVENTS_QUEUE_URL": queue}, workdir / label,
+                          cpus=task_cpus[0] if task_cpus else None)  # fmt: skip
         try:
-            results[label] = highest_rate(edge, workdir, who, rates, args.seconds, label)
+            targets = [(edge, part) for part in split(who, 2)]
+            results[label] = highest_rate(targets, workdir / label, rates, args.seconds, label)
         finally:
             edge.stop()
             sqs.delete_queue(QueueUrl=queue)
     full, baseline, cold = results["full"], results["static"], results["cold"]
     ratio = full / baseline if baseline else 0.0
-    print(f"highest rate with < 0.1% failures ({args.hot} accounts): full edge {full}/s, ", end="")
+    where = "each edge on a core of its own, as a task on its own host" if task_cpus else "one core, shared"
+    print(f"highest rate with < 0.1% failures ({args.hot} accounts, two sipp, {where}): full edge {full}/s, ", end="")
     print(f"static table {baseline}/s, ratio {ratio:.0%}")
     print(f"full edge with no cache ({args.accounts} accounts, every REGISTER reads moto's DynamoDB): {cold}/s")
-    fleet = fleet_rate({**common, "SIP_ACCOUNT_CACHE_SECONDS": "30"}, sqs, prefix, workdir, hot, rates, args.seconds)
-    print(
-        f"two edges (SIP_EDGES=2, half the rate and half the accounts each, lockouts and location shared over "
-        f"DMQ): {fleet}/s, "
-        f"static table {baseline}/s, ratio {fleet / baseline if baseline else 0.0:.0%}"
-    )
+    cached = {**common, "SIP_ACCOUNT_CACHE_SECONDS": "30"}
+    fleets = [("fleet", task_cpus, where)]
+    if task_cpus:  # and the same two edges on every core together: two tasks on one host
+        fleets.append(("shared", None, "both sharing every core, as two tasks on one host"))
+    for label, cpus, how in fleets:
+        fleet = fleet_rate(cached, sqs, prefix, workdir, hot, rates, args.seconds, cpus, label)
+        print(f"two edges (SIP_EDGES=2, {how}; half the rate and half the accounts each, lockouts and location "
+              f"shared over DMQ): {fleet}/s, static table {baseline}/s, "
+              f"ratio {fleet / baseline if baseline else 0.0:.0%}")  # fmt: skip
     # one account per TCP client (one contact per account), in a static table: the same Kamailio either way
     many = [
         {
@@ -304,7 +324,8 @@ def main() -> None:
         + "".join(f"{a['username']};[authentication username={a['username']} password={PASSWORD}]\n" for a in many)
     )
     edge = start_edge({**common, "SIP_DIRECTORY": f"static:{workdir / 'tcp.json'}",
-                       "SIP_MAX_CONNECTIONS": str(args.tcp_clients * 2)}, workdir / "tcp")  # fmt: skip
+                       "SIP_MAX_CONNECTIONS": str(args.tcp_clients * 2),
+                       "SIP_MAX_CONNECTIONS_PER_SOURCE": str(args.tcp_clients * 2)}, workdir / "tcp")  # fmt: skip
     try:
         held, per = tcp_memory(edge, workdir, tcp_users, args.tcp_clients, args.settle)
     finally:

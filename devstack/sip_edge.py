@@ -12,7 +12,8 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -105,8 +106,12 @@ def wait_ready(host: str, port: int, process: subprocess.Popen[bytes], timeout: 
     return False
 
 
-def start_edge(env: Mapping[str, str], run_dir: Path, timeout: float = 20.0) -> SipEdge:
-    """Runs start.sh with `env` on top of this process's environment; ports are chosen when not given."""
+def start_edge(
+    env: Mapping[str, str], run_dir: Path, timeout: float = 20.0, cpus: AbstractSet[int] | None = None
+) -> SipEdge:
+    """Runs start.sh with `env` on top of this process's environment; ports are chosen when not given. `cpus`
+    confines the edge (Kamailio, its sidecar, rtpengine) to those processors, as a task is to its own host's: the
+    benchmark's one-task-per-host case."""
     host = env.get("SIP_LISTEN_ADDRESS", "127.0.0.1")
     full = {**os.environ, "SIP_LISTEN_ADDRESS": host, **env}
     udp = int(full.get("SIP_UDP_PORT") or free_port())
@@ -122,7 +127,12 @@ def start_edge(env: Mapping[str, str], run_dir: Path, timeout: float = 20.0) -> 
     log_path = run_dir / "kamailio.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        ["/bin/bash", str(START_SCRIPT)], env=full, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        ["/bin/bash", str(START_SCRIPT)],
+        env=full,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus),
     )
     chosen = ("SIP_UDP_PORT", "SIP_TCP_PORT", "SIP_TLS_PORT", "SIP_RUN_DIR", "SIP_RTPENGINE_NG_PORT",
               "SIP_RTPENGINE_CLI_PORT", "SIP_DMQ_PORT")  # fmt: skip
@@ -155,14 +165,22 @@ def fleet_member_env(env: Mapping[str, str], index: int, edge_id: str) -> dict[s
     return member
 
 
-def start_fleet(env: Mapping[str, str], run_dir: Path, count: int, timeout: float = 20.0) -> list[SipEdge]:
-    """`count` edges (SIP_EDGES) against the same tables and queues, as the NLB's tasks are in AWS."""
+def start_fleet(
+    env: Mapping[str, str],
+    run_dir: Path,
+    count: int,
+    timeout: float = 20.0,
+    cpus: Sequence[AbstractSet[int]] | None = None,
+) -> list[SipEdge]:
+    """`count` edges (SIP_EDGES) against the same tables and queues, as the NLB's tasks are in AWS; edge n on
+    `cpus[n]` when given (see start_edge)."""
     shared = {**env, "SIP_AUTH_SECRET": env.get("SIP_AUTH_SECRET") or uuid.uuid4().hex}  # nonces valid on any edge
     edge_id = shared.get("SIP_EDGE_ID") or "edge"
     edges: list[SipEdge] = []
     try:
         for index in range(max(count, 1)):
-            edges.append(start_edge(fleet_member_env(shared, index, edge_id), run_dir / f"edge-{index + 1}", timeout))
+            member = fleet_member_env(shared, index, edge_id)
+            edges.append(start_edge(member, run_dir / f"edge-{index + 1}", timeout, cpus[index] if cpus else None))
             shared.setdefault("SIP_DMQ_PEERS", dmq_address(edges[0]))
     except EdgeStartError:
         for edge in edges:

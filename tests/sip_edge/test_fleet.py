@@ -6,6 +6,7 @@ its own edge id, an edge the phone has left never removes the registration the o
 from __future__ import annotations
 
 import re
+import subprocess
 import threading
 import time
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from typing import Any
 
 from chalicelib.api.views import registration_json
 from chalicelib.services import registrations
-from devstack.sip_edge import SipEdge, fleet_member_env, free_port, start_edge
+from devstack.sip_edge import SipEdge, dmq_address, fleet_member_env, free_port, start_edge
 from tests.sip_edge.callsipp import caller_scenario, media
 from tests.sip_edge.conftest import KEEPALIVE_SECONDS, OWN_SETTINGS, EventLog, SipWorld
 from tests.sip_edge.rawsip import SipClient, status_line
@@ -169,3 +170,21 @@ def test_a_restarted_edge_knows_the_fleets_phones_without_them_registering_again
         assert [e["kind"] for e in event_log.of(on_third.username)] == ["registered"]
     finally:
         third.stop()
+
+
+def _dmq_nodes(edge: SipEdge) -> list[tuple[str, bool]]:
+    listing = subprocess.run(["kamcmd", "-s", f"unix:{edge.ctl_socket}", "dmq.list_nodes"], capture_output=True,
+                             text=True, check=True).stdout  # fmt: skip
+    nodes = re.findall(r"host: (\S+)\s+port: (\d+).*?local: (\d)", listing, re.DOTALL)
+    return [(f"sip:{host}:{port}", local == "1") for host, port, local in nodes]
+
+
+def test_every_edge_lists_itself_once_on_the_bus_and_never_as_a_peer(edge: SipEdge, second_edge: SipEdge) -> None:
+    # an edge named as its own peer would send every replicated contact and lockout to itself (Kamailio 5.6 lists
+    # the address twice): each edge appears once, as the local node, and the other as a remote one
+    for member, other in ((edge, second_edge), (second_edge, edge)):
+        nodes = _dmq_nodes(member)
+        addresses = [address for address, _ in nodes]
+        assert len(addresses) == len(set(addresses)), nodes
+        assert (dmq_address(member), True) in nodes, nodes
+        assert (dmq_address(other), False) in nodes, nodes
