@@ -30,15 +30,25 @@ class Freezer:
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._operations: frozenset[str] = frozenset()
+        self.held = 0  # requests held since the last freeze (a test waits for the retries it expects)
 
     def wait(self, target: str) -> None:
         with self._changed:
+            if target.rpartition(".")[2] in self._operations:
+                self.held += 1
+                self._changed.notify_all()
             self._changed.wait_for(lambda: target.rpartition(".")[2] not in self._operations)
+
+    def wait_held(self, count: int, timeout: float) -> bool:
+        """Whether `count` requests have been held (within `timeout` seconds)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.held >= count, timeout)
 
     @contextmanager
     def frozen(self, operations: Iterable[str]) -> Iterator[None]:
         with self._changed:
             self._operations = frozenset(operations)
+            self.held = 0
         try:
             yield
         finally:

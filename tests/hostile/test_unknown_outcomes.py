@@ -59,7 +59,9 @@ def test_creations_in_flight_when_the_stall_ends_report_success(stalled: tuple[W
     with ThreadPoolExecutor(max_workers=4) as pool:
         with moto.freezer.frozen(WRITES):
             futures = [pool.submit(create, n) for n in numbers]
-            time.sleep(1.3)  # each first attempt timed out; botocore's retries are on their way
+            # each first attempt timed out and botocore's retry is held too: released now, every retry has nearly
+            # its whole timeout left (a fixed sleep released them late on a loaded machine)
+            assert moto.freezer.wait_held(2 * len(numbers), timeout=30), moto.freezer.held
         created = [f.result() for f in futures]  # no Conflict: each retry found its own write
     for number, account in zip(numbers, created, strict=True):
         stored = ctx.accounts.get_by_number(number)
