@@ -48,6 +48,7 @@ from sipedge.registry import RECHECK_BATCH
 from sipedge.sidecar import Sidecar
 
 PASSWORD = "bench-secret-1"
+RATES = (25, 50, 100, 200, 400, 700, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000, 7000, 8000)
 FIGURE = r"^highest rate with < 0\.1% failures .*full edge \d+/s"
 BASELINE = r"static table \d+/s, ratio"
 SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -225,9 +226,7 @@ def tcp_memory(edge: SipEdge, workdir: Path, users: Path, clients: int, settle: 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, default=300)
-    parser.add_argument(
-        "--rates", default="25,50,100,200,400,700,1000,1500,2000,2500,3000,3500,4000,4500,5000," "5500,6000,7000,8000"
-    )
+    parser.add_argument("--rates", default=",".join(map(str, RATES)))
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--hot", type=int, default=100, help="accounts registering again and again (cache warm)")
     parser.add_argument("--tcp-clients", type=int, default=5000)

@@ -33,11 +33,12 @@ class Freezer:
         self.held = 0  # requests held since the last freeze (a test waits for the retries it expects)
 
     def wait(self, target: str) -> None:
+        operation = target.rpartition(".")[2]
         with self._changed:
-            if target.rpartition(".")[2] in self._operations:
+            if operation in self._operations:
                 self.held += 1
                 self._changed.notify_all()
-            self._changed.wait_for(lambda: target.rpartition(".")[2] not in self._operations)
+            self._changed.wait_for(lambda: operation not in self._operations)
 
     def wait_held(self, count: int, timeout: float) -> bool:
         """Whether `count` requests have been held (within `timeout` seconds)."""

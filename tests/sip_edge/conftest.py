@@ -45,6 +45,12 @@ OWN_SETTINGS = (
 )  # per edge
 
 
+def rpc(edge: SipEdge, *command: str) -> str:
+    """What the edge's Kamailio answers to an RPC command on its control socket (kamcmd), e.g. "dmq.list_nodes"."""
+    return subprocess.run(["kamcmd", "-s", f"unix:{edge.ctl_socket}", *command], capture_output=True, text=True,
+                          check=True).stdout  # fmt: skip
+
+
 class EventLog:
     """Everything the edge put on the SQS queue, received and kept (bodies parsed)."""
 

@@ -27,6 +27,7 @@ from tests.sip_edge.conftest import (
     TLS_HANDSHAKE_SECONDS,
     EventLog,
     SipWorld,
+    rpc,
 )
 from tests.sip_edge.rawsip import DOMAIN, SipClient, status_line
 from tests.sip_edge.sipp import Sipp
@@ -189,8 +190,7 @@ def test_a_garbage_flood_is_cut_off_while_a_phone_elsewhere_registers(edge: SipE
     except TimeoutError:
         pass
     assert "flood from 127.0.0.8 cut off" in edge.log_text()
-    metrics = subprocess.run(["kamcmd", "-s", f"unix:{edge.ctl_socket}", "htable.get", "metrics", "flood_cutoffs"],
-                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    metrics = rpc(edge, "htable.get", "metrics", "flood_cutoffs")
     assert int(re.findall(r"value: (\d+)", metrics)[0]) >= 1, metrics
     legitimate = SipClient(edge.host, edge.udp_port, local_ip="127.0.0.1")
     assert status_line(legitimate.login(phone.username, PASSWORD)[1]) == "SIP/2.0 200 OK"
@@ -250,8 +250,7 @@ def test_one_address_holds_at_most_the_connection_cap_while_another_address_conn
     time.sleep(0.5)
     again = socket.create_connection((edge.host, edge.tcp_port), source_address=("127.0.0.13", 0))
     assert _options_over(again, "127.0.0.13:9").startswith("SIP/2.0 200")
-    metrics = subprocess.run(["kamcmd", "-s", f"unix:{edge.ctl_socket}", "htable.dump", "metrics"],
-                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    metrics = rpc(edge, "htable.dump", "metrics")
     assert "connection_cutoffs" in metrics
     assert "connection from 127.0.0.13 closed" in edge.log_text()
     for sock in (*held, over, elsewhere, again):

@@ -6,7 +6,6 @@ its own edge id, an edge the phone has left never removes the registration the o
 from __future__ import annotations
 
 import re
-import subprocess
 import threading
 import time
 from datetime import UTC, datetime
@@ -17,7 +16,7 @@ from chalicelib.api.views import registration_json
 from chalicelib.services import registrations
 from devstack.sip_edge import SipEdge, dmq_address, fleet_member_env, free_port, start_edge
 from tests.sip_edge.callsipp import caller_scenario, media
-from tests.sip_edge.conftest import KEEPALIVE_SECONDS, OWN_SETTINGS, EventLog, SipWorld
+from tests.sip_edge.conftest import KEEPALIVE_SECONDS, OWN_SETTINGS, EventLog, SipWorld, rpc
 from tests.sip_edge.rawsip import SipClient, status_line
 from tests.sip_edge.sipp import Sipp, register_scenario
 from tests.sip_edge.test_calls import _call_events, _call_id, _start_callee
@@ -173,9 +172,7 @@ def test_a_restarted_edge_knows_the_fleets_phones_without_them_registering_again
 
 
 def _dmq_nodes(edge: SipEdge) -> list[tuple[str, bool]]:
-    listing = subprocess.run(["kamcmd", "-s", f"unix:{edge.ctl_socket}", "dmq.list_nodes"], capture_output=True,
-                             text=True, check=True).stdout  # fmt: skip
-    nodes = re.findall(r"host: (\S+)\s+port: (\d+).*?local: (\d)", listing, re.DOTALL)
+    nodes = re.findall(r"host: (\S+)\s+port: (\d+).*?local: (\d)", rpc(edge, "dmq.list_nodes"), re.DOTALL)
     return [(f"sip:{host}:{port}", local == "1") for host, port, local in nodes]
 
 

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import re
 import socket
-import subprocess
 import time
 
 from devstack.sip_edge import SipEdge
-from tests.sip_edge.conftest import FLOOD_LIMIT, SIP_EDGE_DIR, EventLog, SipWorld
+from tests.sip_edge.conftest import FLOOD_LIMIT, SIP_EDGE_DIR, EventLog, SipWorld, rpc
 from tests.sip_edge.sipp import Sipp, register_scenario
 
 
 def test_every_ksr_function_the_script_calls_exists_in_this_kamailio(edge: SipEdge) -> None:
-    listing = subprocess.run(["kamcmd", "-s", f"unix:{edge.ctl_socket}", "app_python.api_list"],
-                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    listing = rpc(edge, "app_python.api_list")
     exported = {f"{m}.{n}" if m else n for m, n in re.findall(r"module: (\S*)\s+name: (\S+)", listing)}
     assert len(exported) > 100
     source = (SIP_EDGE_DIR / "routing.py").read_text()
